@@ -1,0 +1,1 @@
+"""The sleepmoves Dash dashboard: reads the lake only through :mod:`pipeline.lake`."""

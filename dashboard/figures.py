@@ -1,0 +1,185 @@
+"""Pure Plotly figure builders: data frames in, figures out (no files, no server).
+
+Times are drawn on a numeric axis of real hours since the night's start (local noon), labelled with the
+baby's local clock time, so a 23- or 25-hour DST night is drawn at its true length with no folded hour.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from pipeline.schema import EPOCH_S, KINDS, LIMBS, PHASES
+
+# Okabe-Ito colour-blind-safe palette.
+PHASE_COLOURS = {"awake": "#E69F00", "active": "#CC79A7", "quiet": "#0072B2", "transition": "#F0E442"}
+KIND_COLOURS = {
+    "twitch": "#009E73",
+    "kick": "#D55E00",
+    "startle": "#0072B2",
+    "shake": "#CC79A7",
+    "stretch": "#56B4E9",
+    "other": "#999999",
+}
+KIND_SYMBOLS = {
+    "twitch": "line-ns-open",
+    "kick": "triangle-up",
+    "startle": "star",
+    "shake": "diamond",
+    "stretch": "square",
+    "other": "circle-open",
+}
+PHASE_NAMES = {"awake": "Awake", "active": "Active sleep", "quiet": "Quiet sleep", "transition": "Transition"}
+
+
+def _hours(times, origin: pd.Timestamp) -> np.ndarray:
+    return ((pd.to_datetime(times, utc=True) - origin).total_seconds() / 3600).to_numpy(dtype="float64")
+
+
+def clock_ticks(origin: pd.Timestamp, lo_h: float, hi_h: float, tz: str, step_h: int = 1):
+    """Tick positions (hours since ``origin``) on whole real hours, labelled with local clock time."""
+    first, last = math.ceil(lo_h), math.floor(hi_h)
+    values = list(range(first, last + 1, step_h))
+    labels = [(origin + pd.Timedelta(hours=v)).tz_convert(tz).strftime("%H:%M") for v in values]
+    return values, labels
+
+
+def night_figure(
+    phases: pd.DataFrame,
+    events: pd.DataFrame,
+    tz: str,
+    night_start: pd.Timestamp,
+    title: str | None = None,
+) -> go.Figure:
+    """Phase ribbon over an event raster by limb, on one shared time axis in the baby's zone.
+
+    Parameters
+    ----------
+    phases : DataFrame
+        ``epoch_start`` (UTC), ``phase`` and ``p_<phase>`` probabilities.
+    events : DataFrame
+        ``start`` (UTC), ``duration_s``, ``limb``, ``kind``, ``intensity``.
+    tz : str
+        The baby's IANA zone (clock labels).
+    night_start : Timestamp
+        UTC start of the night (local noon); x is hours since then.
+    """
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.22, 0.78], vertical_spacing=0.04)
+    epoch_h = EPOCH_S / 3600
+    if len(phases):
+        x = _hours(phases["epoch_start"], night_start) + epoch_h / 2
+        local = pd.to_datetime(phases["epoch_start"], utc=True).dt.tz_convert(tz).dt.strftime("%H:%M:%S")
+        for phase in PHASES:
+            mask = (phases["phase"] == phase).to_numpy()
+            if not mask.any():
+                continue
+            prob = phases[f"p_{phase}"].to_numpy(dtype="float64")[mask] if f"p_{phase}" in phases else np.ones(mask.sum())
+            fig.add_trace(
+                go.Bar(
+                    x=x[mask],
+                    y=np.ones(mask.sum()),
+                    width=epoch_h,
+                    name=PHASE_NAMES[phase],
+                    legendgroup="phases",
+                    legendgrouptitle_text="Phase",
+                    marker={"color": PHASE_COLOURS[phase], "opacity": np.clip(0.25 + 0.75 * prob, 0, 1), "line": {"width": 0}},
+                    customdata=np.column_stack([local.to_numpy()[mask], np.round(100 * prob)]),
+                    hovertemplate=f"%{{customdata[0]}} {PHASE_NAMES[phase]} (%{{customdata[1]:.0f}} %)<extra></extra>",
+                ),
+                row=1,
+                col=1,
+            )
+    if len(events):
+        ev = events.copy()
+        ev["x"] = _hours(ev["start"], night_start)
+        ev["local"] = pd.to_datetime(ev["start"], utc=True).dt.tz_convert(tz).dt.strftime("%H:%M:%S")
+        for kind in KINDS:
+            part = ev[ev["kind"] == kind]
+            if part.empty:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=part["x"],
+                    y=part["limb"],
+                    mode="markers",
+                    name=kind,
+                    legendgroup="kinds",
+                    legendgrouptitle_text="Movement",
+                    marker={
+                        "color": KIND_COLOURS[kind],
+                        "symbol": KIND_SYMBOLS[kind],
+                        "size": 9 if kind == "twitch" else 8,
+                        "line": {"width": 1.5, "color": KIND_COLOURS[kind]},
+                    },
+                    customdata=np.column_stack([part["local"], part["duration_s"].fillna(-1)]),
+                    hovertemplate=f"%{{customdata[0]}} {kind}, %{{y}}, %{{customdata[1]:.1f}} s<extra></extra>",
+                ),
+                row=2,
+                col=1,
+            )
+    spans = []
+    if len(phases):
+        spans += [_hours(phases["epoch_start"].iloc[[0, -1]], night_start)]
+    if len(events):
+        spans += [_hours(events["start"].iloc[[0, -1]], night_start)]
+    if spans:
+        lo, hi = min(s.min() for s in spans) - 0.25, max(s.max() for s in spans) + 0.25
+    else:
+        lo, hi = 6.0, 20.0  # 18:00 to 08:00 on an empty night
+    ticks, labels = clock_ticks(night_start, lo, hi, tz)
+    limbs_present = [limb for limb in LIMBS if len(events) and (events["limb"] == limb).any()]
+    fig.update_xaxes(range=[lo, hi], tickvals=ticks, ticktext=labels, showgrid=True, gridcolor="#e5e5e5")
+    fig.update_xaxes(title_text=f"local time ({tz})", row=2, col=1)
+    fig.update_yaxes(visible=False, range=[0, 1], row=1, col=1)
+    fig.update_yaxes(
+        categoryorder="array", categoryarray=list(reversed(limbs_present or list(LIMBS))), row=2, col=1, title_text="limb"
+    )
+    fig.update_layout(
+        title={"text": title or "Night", "x": 0.01},
+        barmode="overlay",
+        bargap=0,
+        height=520,
+        margin={"l": 70, "r": 20, "t": 60, "b": 50},
+        plot_bgcolor="white",
+        legend={"orientation": "h", "y": -0.18, "x": 0, "groupclick": "toggleitem"},
+        hovermode="closest",
+        font={"family": "DejaVu Sans, Arial, sans-serif", "size": 13},
+    )
+    return fig
+
+
+def _clock(value, tz: str) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return pd.Timestamp(value).tz_convert(tz).strftime("%H:%M")
+
+
+def _duration(minutes) -> str:
+    if minutes is None or pd.isna(minutes):
+        return "—"
+    total = int(round(float(minutes)))
+    return f"{total // 60} h {total % 60:02d} min"
+
+
+def _rate(value) -> str:
+    return "—" if value is None or pd.isna(value) else f"{float(value):.0f} / h"
+
+
+def summary_items(metrics: dict | None, tz: str) -> list[tuple[str, str, str]]:
+    """Plain-words summary cards of a night: ``(title, value, explanation)``."""
+    if not metrics:
+        return [("No data", "—", "This night has not been processed yet.")]
+    return [
+        ("Fell asleep", _clock(metrics.get("sleep_onset"), tz), "first three sleep epochs in a row"),
+        ("Woke for the day", _clock(metrics.get("sleep_offset"), tz), "end of the last sleep epoch"),
+        ("Total sleep", _duration(metrics.get("total_sleep_min")), "between falling asleep and waking"),
+        ("Awake in the night", _duration(metrics.get("waso_min")), "after first falling asleep"),
+        ("Active sleep", _duration(metrics.get("min_active")), "REM-like: twitches are normal here"),
+        ("Quiet sleep", _duration(metrics.get("min_quiet")), "deep, still sleep"),
+        ("Twitches in active sleep", _rate(metrics.get("twitches_per_h_active")), "per hour of active sleep"),
+        ("Twitches in quiet sleep", _rate(metrics.get("twitches_per_h_quiet")), "per hour of quiet sleep"),
+    ]

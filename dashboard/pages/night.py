@@ -1,0 +1,88 @@
+"""Night page (parents): one night's phases and movements, with plain-words summary cards."""
+
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, callback, dcc, html
+
+from dashboard import state
+from dashboard.figures import night_figure, summary_items
+from pipeline.nights import night_bounds
+
+dash.register_page(__name__, path="/", name="Last night", title="sleepmoves · night")
+
+
+def _subject_options(lake):
+    subjects = lake.subjects()
+    return [{"label": row.label or row.subject, "value": row.subject} for row in subjects.itertuples()]
+
+
+def layout(**_query):
+    lake = state.lake()
+    options = _subject_options(lake)
+    first = options[0]["value"] if options else None
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Div([html.Label("Baby", htmlFor="subject"), dcc.Dropdown(options, first, id="subject", clearable=False)]),
+                    html.Div([html.Label("Night", htmlFor="night"), dcc.Dropdown([], None, id="night", clearable=False)]),
+                ],
+                className="controls",
+            ),
+            html.Div(id="summary-cards", className="cards"),
+            dcc.Graph(id="night-figure", config={"displaylogo": False, "responsive": True}),
+            html.P(
+                "Lighter colour = the model is less sure of the phase. Each mark below is one movement, "
+                "on the limb that made it.",
+                className="hint",
+            ),
+        ]
+    )
+
+
+@callback(Output("night", "options"), Output("night", "value"), Input("subject", "value"))
+def choose_subject(subject):
+    if not subject:
+        return [], None
+    nights = state.lake().nights(subject)
+    options = [{"label": n, "value": n} for n in reversed(nights)]
+    return options, (nights[-1] if nights else None)
+
+
+@callback(Output("night-figure", "figure"), Output("summary-cards", "children"), Input("subject", "value"), Input("night", "value"))
+def show_night(subject, night):
+    if not subject or not night:
+        return night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc()), _cards(None, "UTC")
+    lake = state.lake()
+    info = lake.subject(subject)
+    tz = info["tz"]
+    start, _ = night_bounds(night, tz)
+    title = f"{info['label'] or subject} · night of {night}"
+    figure = night_figure(lake.phases(subject, night), lake.events(subject, night), tz, start, title)
+    return figure, _cards(lake.night_summary(subject, night), tz)
+
+
+def _cards(metrics, tz):
+    return [
+        html.Div([html.H4(title), html.Div(value, className="value"), html.Small(why)], className="card")
+        for title, value, why in summary_items(metrics, tz)
+    ]
+
+
+def _empty_phases():
+    import pandas as pd
+
+    return pd.DataFrame({"epoch_start": pd.to_datetime([], utc=True), "phase": []})
+
+
+def _empty_events():
+    import pandas as pd
+
+    return pd.DataFrame({"start": pd.to_datetime([], utc=True), "duration_s": [], "limb": [], "kind": [], "intensity": []})
+
+
+def _noon_utc():
+    import pandas as pd
+
+    return pd.Timestamp("2000-01-01T12:00:00Z")

@@ -1,0 +1,267 @@
+"""The ``sleepmoves`` command line. Exit codes: 0 ok, 1 bad input (a message, never a traceback), 2 usage."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .lake import Lake, default_lake_path
+from .schema import SleepmovesError
+
+DEMO_INPUT = Path("data/demo")
+
+
+def _lake(args) -> Lake:
+    return Lake(args.lake) if args.lake else Lake(default_lake_path())
+
+
+def _say(*parts) -> None:
+    print(*parts, flush=True)
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_simulate(args) -> int:
+    from .simulate import write_simulation
+
+    summary = write_simulation(args.out, babies=args.babies, weeks=args.weeks, seed=args.seed, start=args.start)
+    _say(
+        f"simulated {len(summary['babies'])} babies x {args.weeks} weeks: {summary['events']} events, "
+        f"{summary['epochs']} labelled epochs -> {args.out}"
+    )
+    return 0
+
+
+def cmd_subject_add(args) -> int:
+    lake = _lake(args)
+    changed = lake.add_subject(args.id, args.tz, born=args.born, label=args.label)
+    _say(f"subject {args.id} ({args.tz}) {'added' if changed else 'already in the lake'}")
+    return 0
+
+
+def ingest_paths(lake: Lake, paths, subject: str, tz=None, fmt="auto", skip_bad=False) -> list[str]:
+    """Ingest files for one subject; prints one line per file; returns the nights touched."""
+    from .ingest import ingest_file
+
+    touched: set[str] = set()
+    for path in paths:
+        report = ingest_file(lake, path, subject, tz=tz, fmt=fmt, skip_bad=skip_bad)
+        result = report.result
+        if result.already_ingested:
+            _say(f"{path}: already ingested (same content), nothing added")
+            continue
+        touched.update(result.nights)
+        _say(f"{path}: {result.rows} events over {len(result.nights)} nights for {subject}")
+        if report.skipped:
+            print(f"{path}: skipped {len(report.skipped)} bad row(s):", file=sys.stderr)
+            for error in report.skipped:
+                print(f"  {error}", file=sys.stderr)
+    return sorted(touched)
+
+
+def cmd_ingest(args) -> int:
+    from .process import process
+
+    lake = _lake(args)
+    touched = ingest_paths(lake, args.paths, args.subject, tz=args.tz, fmt=args.format, skip_bad=args.skip_bad)
+    if touched and not args.no_process:
+        done = process(lake, [args.subject], {args.subject: touched}, model_path=args.model)
+        _say(f"processed {len(done)} nights")
+    return 0
+
+
+def cmd_process(args) -> int:
+    from .process import process
+
+    lake = _lake(args)
+    subjects = [args.subject] if args.subject else None
+    done = process(lake, subjects, model_path=args.model)
+    _say(f"processed {len(done)} nights")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .process import process
+    from .simulate import write_simulation
+
+    lake = _lake(args)
+    started = dt.datetime.now()
+    out = Path(args.input) if args.input else DEMO_INPUT
+    write_simulation(out, babies=args.babies, weeks=args.weeks, seed=args.seed)
+    subjects = pd.read_csv(out / "subjects.csv", dtype=str)
+    touched = {}
+    for row in subjects.itertuples():
+        lake.add_subject(row.subject, row.tz, born=row.born)
+        touched[row.subject] = ingest_paths(lake, [out / "logs" / f"{row.subject}.csv"], row.subject)
+    done = process(lake, list(touched), touched)
+    seconds = (dt.datetime.now() - started).total_seconds()
+    _say(f"demo lake ready at {lake.root}: {len(subjects)} babies, {len(done)} nights processed in {seconds:.1f} s")
+    if args.no_serve:
+        return 0
+    return _serve(lake, args.host, args.port)
+
+
+def cmd_train(args) -> int:
+    from .evaluate import feature_columns, labelled_features, read_labels
+    from .model import PhaseModel
+
+    lake = _lake(args)
+    frame = _labelled(lake, args.labels, read_labels, labelled_features)
+    model = PhaseModel(random_state=args.seed).fit(frame[feature_columns(frame)], frame["phase"])
+    version = model.save(args.out)
+    _say(f"trained on {len(frame)} epochs of {frame['subject'].nunique()} subjects -> {args.out} ({version})")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import labelled_features, read_labels
+    from .model import agreement, load_model
+
+    lake = _lake(args)
+    model, version = load_model(args.model)
+    frame = _labelled(lake, args.labels, read_labels, labelled_features)
+    result = agreement(frame["phase"], model.predict(frame))
+    _say(f"model {version} on {result['epochs']} epochs of {frame['subject'].nunique()} subjects")
+    _say(f"accuracy {result['accuracy']:.3f}  kappa {result['kappa']:.3f}  sleep/wake accuracy {result['sleep_wake_accuracy']:.3f}")
+    _say("confusion (rows true, columns predicted):")
+    _say(result["confusion"].to_string())
+    return 0
+
+
+def _labelled(lake: Lake, paths, read_labels, labelled_features) -> pd.DataFrame:
+    labels = pd.concat([read_labels(p) for p in paths], ignore_index=True)
+    subjects = lake.subjects()
+    events = {s: lake.read("events", [s]) for s in labels["subject"].unique() if s in set(subjects["subject"])}
+    return labelled_features(labels, events, subjects)
+
+
+def cmd_export(args) -> int:
+    from dashboard.export import export_night_png
+
+    lake = _lake(args)
+    if not args.night:
+        raise SleepmovesError("export needs --night YYYY-MM-DD")
+    export_night_png(lake, args.subject, args.night, args.out)
+    _say(f"wrote {args.out}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    return _serve(_lake(args), args.host, args.port)
+
+
+def _serve(lake: Lake, host: str, port: int) -> int:
+    from dashboard.app import create_app
+
+    app = create_app(lake.root)
+    _say(f"sleepmoves dashboard on http://{host}:{port}/  (lake {lake.root}; Ctrl+C to stop)")
+    app.run(host=host, port=port, debug=False)
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lake", help="lake folder (default $SLEEPMOVES_LAKE or data/lake)")
+    parser = argparse.ArgumentParser(prog="sleepmoves", description="Infant sleep movements: ingest, label, summarise, view.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", parents=[common], help="simulate babies, ingest, process and serve the dashboard")
+    p.add_argument("--babies", type=int, default=3)
+    p.add_argument("--weeks", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--input", help="where to write the simulated files (default data/demo)")
+    p.add_argument("--no-serve", action="store_true", help="build the demo lake and stop")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8050)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("simulate", parents=[common], help="write simulated nights (logs, labels, subjects)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--babies", type=int, default=3)
+    p.add_argument("--weeks", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--start", type=_date, default=None, help="first night (default 2026-03-02)")
+    p.add_argument("--raw", action="store_true", help="also write raw ankle acceleration (not yet available)")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("subject", help="manage subjects")
+    subsub = p.add_subparsers(dest="action", required=True)
+    a = subsub.add_parser("add", parents=[common], help="add a subject (baby) to the lake")
+    a.add_argument("id")
+    a.add_argument("--tz", required=True, help="IANA time zone, e.g. Europe/London")
+    a.add_argument("--born", help="birth date YYYY-MM-DD (lets the model use the age)")
+    a.add_argument("--label", help="display name (default: the id)")
+    a.set_defaults(func=cmd_subject_add)
+
+    p = sub.add_parser("ingest", parents=[common], help="ingest files for a subject, then process the nights touched")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--subject", required=True)
+    p.add_argument("--tz", help="zone of timestamps written without a UTC offset")
+    p.add_argument("--format", default="auto", help="auto (default), csv or jsonl")
+    p.add_argument("--skip-bad", action="store_true", help="store the good rows and list the bad ones")
+    p.add_argument("--no-process", action="store_true", help="store only; run `sleepmoves process` later")
+    p.add_argument("--model", help="phase model file (default: the shipped model)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("process", parents=[common], help="(re)build epochs, phases and nights")
+    p.add_argument("--subject")
+    p.add_argument("--all", action="store_true", help="every subject (the default)")
+    p.add_argument("--model", help="phase model file (default: the shipped model)")
+    p.set_defaults(func=cmd_process)
+
+    p = sub.add_parser("train", parents=[common], help="train a phase model on labelled epochs of lake subjects")
+    p.add_argument("labels", nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", parents=[common], help="agreement of a phase model with labelled epochs")
+    p.add_argument("labels", nargs="+")
+    p.add_argument("--model")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", parents=[common], help="one-page PNG summary of a night")
+    p.add_argument("--subject", required=True)
+    p.add_argument("--night")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", parents=[common], help="serve the dashboard")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8050)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "start", "absent") is None:
+        from .simulate import DEFAULT_START
+
+        args.start = DEFAULT_START
+    if getattr(args, "raw", False):
+        print("sleepmoves simulate: --raw (ankle acceleration) is not available yet", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except SleepmovesError as exc:
+        print(f"sleepmoves: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

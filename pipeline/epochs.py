@@ -1,0 +1,129 @@
+"""Events -> one row of features per 30-s epoch.
+
+Features describe the epoch itself (counts by kind, movement seconds, intensity, limbs), its
+neighbourhood at several time scales (centred rolling means over +-1, +-2.5, +-5 and +-10 min),
+the distance to the nearest large movement, the time of night and the baby's age: after about
+3 months twitches also occur in quiet sleep (science.md), so the model must know the age.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .schema import EPOCH_S, KINDS
+
+# Centred windows in epochs: +-1 min, +-2.5 min, +-5 min, +-10 min.
+WINDOWS = {"1m": 5, "2m5": 11, "5m": 21, "10m": 41}
+ROLLED = ("n_twitch", "n_kick", "n_startle", "n_events", "move_s", "max_intensity")
+BIG_MOVES = ("kick", "stretch", "other", "shake")
+GAP_CAP_MIN = 30.0  # distances to the nearest large movement are capped here
+
+
+def observed_epochs(events: pd.DataFrame, night_start: pd.Timestamp, night_end: pd.Timestamp) -> pd.DatetimeIndex:
+    """The recorded span of a night: 30-s epochs from the first to the last event, inside the night."""
+    starts = pd.to_datetime(events["start"], utc=True)
+    first = max(starts.min(), night_start).floor(f"{EPOCH_S}s")
+    last = min(starts.max(), night_end - pd.Timedelta(seconds=1)).floor(f"{EPOCH_S}s")
+    n = int((last - first).total_seconds() // EPOCH_S) + 1
+    return pd.DatetimeIndex(first + pd.to_timedelta(np.arange(n) * EPOCH_S, unit="s"))
+
+
+def epoch_features(
+    events: pd.DataFrame,
+    epoch_starts: pd.DatetimeIndex,
+    tz: str,
+    age_weeks: float = np.nan,
+) -> pd.DataFrame:
+    """Feature table, one row per epoch of ``epoch_starts`` (UTC, 30 s apart, ascending).
+
+    Parameters
+    ----------
+    events : DataFrame
+        ``start`` (UTC), ``duration_s``, ``limb``, ``kind``, ``intensity``.
+    epoch_starts : DatetimeIndex
+        The epochs to describe; events outside them are ignored.
+    tz : str
+        The subject's zone, for the clock-time features.
+    age_weeks : float
+        Age on that night; NaN when the birth date is unknown (stays missing, never zero).
+
+    Returns
+    -------
+    DataFrame
+        ``epoch_start`` plus the feature columns listed by :func:`feature_names`.
+    """
+    n = len(epoch_starts)
+    grid0 = epoch_starts[0] if n else pd.Timestamp(0, tz="UTC")
+    starts = pd.to_datetime(events["start"], utc=True)
+    idx = ((starts - grid0).dt.total_seconds() // EPOCH_S).to_numpy(dtype="float64")
+    inside = (idx >= 0) & (idx < n)
+    idx = idx[inside].astype(np.int64)
+    kind = events["kind"].to_numpy()[inside]
+    duration = events["duration_s"].to_numpy(dtype="float64")[inside]
+    intensity = events["intensity"].to_numpy(dtype="float64")[inside]
+    limb = events["limb"].to_numpy()[inside]
+
+    out = {"epoch_start": epoch_starts}
+    for k in KINDS:
+        out[f"n_{k}"] = np.bincount(idx[kind == k], minlength=n).astype("float64")
+    out["n_events"] = np.bincount(idx, minlength=n).astype("float64")
+    out["move_s"] = np.minimum(np.bincount(idx, weights=np.nan_to_num(duration), minlength=n), EPOCH_S)
+    max_int = np.zeros(n)
+    np.maximum.at(max_int, idx, np.nan_to_num(intensity))
+    out["max_intensity"] = max_int
+    # distinct limbs moving in the epoch
+    pairs = pd.DataFrame({"i": idx, "limb": limb}).drop_duplicates()
+    out["n_limbs"] = np.bincount(pairs["i"].to_numpy(dtype=np.int64), minlength=n).astype("float64")
+    frame = pd.DataFrame(out)
+
+    for name, width in WINDOWS.items():
+        rolled = frame[list(ROLLED)].rolling(width, center=True, min_periods=1).mean()
+        for col in ROLLED:
+            frame[f"{col}_{name}"] = rolled[col].to_numpy()
+
+    big = np.isin(kind, BIG_MOVES)
+    big_epochs = np.zeros(n, dtype=bool)
+    big_epochs[idx[big]] = True
+    frame["min_since_big"], frame["min_to_big"] = _distance_to_marks(big_epochs)
+
+    local = epoch_starts.tz_convert(tz)
+    clock_h = local.hour + local.minute / 60
+    frame["clock_sin"] = np.sin(2 * np.pi * clock_h / 24)
+    frame["clock_cos"] = np.cos(2 * np.pi * clock_h / 24)
+    frame["hours_in"] = np.arange(n) * EPOCH_S / 3600
+    frame["hours_left"] = (n - 1 - np.arange(n)) * EPOCH_S / 3600
+    frame["age_weeks"] = float(age_weeks)
+    return frame
+
+
+def feature_names() -> list[str]:
+    """Names of the feature columns produced by :func:`epoch_features`, in order."""
+    demo = epoch_features(
+        pd.DataFrame(
+            {"start": pd.to_datetime([], utc=True), "duration_s": [], "limb": [], "kind": [], "intensity": []}
+        ),
+        pd.DatetimeIndex(pd.to_datetime(["2026-01-01T00:00:00Z"])),
+        "UTC",
+    )
+    return [c for c in demo.columns if c != "epoch_start"]
+
+
+def _distance_to_marks(marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes since the previous and until the next marked epoch (capped)."""
+    n = len(marks)
+    pos = np.arange(n, dtype="float64")
+    prev = np.where(marks, pos, np.nan)
+    prev = pd.Series(prev).ffill().to_numpy()
+    nxt = pd.Series(np.where(marks, pos, np.nan)).bfill().to_numpy()
+    per_min = 60 / EPOCH_S
+    since = np.nan_to_num((pos - prev) / per_min, nan=GAP_CAP_MIN)
+    until = np.nan_to_num((nxt - pos) / per_min, nan=GAP_CAP_MIN)
+    return np.minimum(since, GAP_CAP_MIN), np.minimum(until, GAP_CAP_MIN)
+
+
+def age_in_weeks(born, night) -> float:
+    """Age in weeks on a night; NaN when the birth date is unknown."""
+    if born is None or (not isinstance(born, str) and pd.isna(born)):
+        return float("nan")
+    return (pd.Timestamp(str(night)) - pd.Timestamp(str(born))).days / 7

@@ -1,0 +1,364 @@
+"""The Parquet lake: the only place sleepmoves stores data, and the only read API the dashboard uses.
+
+Layout (see ``design.md``)::
+
+    subjects.parquet, manifest.parquet
+    <table>/subject=<id>/night=<YYYY-MM-DD>/<name>.parquet     table in events, counts, diary,
+                                                              epochs, phases, nights
+
+Guarantees
+----------
+* Every file is written to a hidden temporary file in its final folder and renamed into place,
+  so a reader never sees half a file and a crash leaves no partial ``*.parquet``.
+* An ingest writes all its partitions as temporary files first; only when every one of them is
+  written are they renamed, and the manifest row is written last. A file whose sha256 is in the
+  manifest is not ingested again, and re-ingesting after a crash rewrites the same file names.
+* One writer at a time: writers hold an exclusive ``flock`` on ``<lake>/.lock``.
+* Queries open only the partition folders they need (the path is built from the subject and
+  night), never the whole lake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from . import schema
+from .nights import zone
+from .schema import SleepmovesError, check_night, check_subject_id
+
+DEFAULT_LAKE = Path("data/lake")
+
+
+def default_lake_path() -> Path:
+    """The lake folder: ``$SLEEPMOVES_LAKE`` when set, else ``data/lake``."""
+    return Path(os.environ.get("SLEEPMOVES_LAKE") or DEFAULT_LAKE)
+
+
+def atomic_write_table(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _stage(table, path)
+    os.replace(tmp, path)
+
+
+def _stage(table: pa.Table, path: Path) -> Path:
+    """Write ``table`` to a hidden temporary file beside ``path`` (ignored by readers) and return it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+@dataclass
+class IngestResult:
+    """What one ingest did: the nights it touched (empty when the file was already in the lake)."""
+
+    sha256: str
+    subject: str
+    rows: int
+    nights: list[str] = field(default_factory=list)
+    already_ingested: bool = False
+
+
+class Lake:
+    """A sleepmoves lake folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The lake folder; created on first write.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.root = Path(path) if path is not None else default_lake_path()
+
+    def __repr__(self) -> str:
+        return f"Lake({str(self.root)!r})"
+
+    # ------------------------------------------------------------------ locking
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold the lake's writer lock (blocks until any other writer is done)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    # ------------------------------------------------------------------ subjects
+    def subjects(self) -> pd.DataFrame:
+        """All subjects: ``subject, born, tz, label`` (sorted by subject)."""
+        path = self.root / "subjects.parquet"
+        if not path.exists():
+            return schema.SUBJECTS.empty_table().to_pandas()
+        return pq.read_table(path).to_pandas().sort_values("subject", ignore_index=True)
+
+    def subject(self, subject: str) -> dict:
+        """One subject's row as a dict; a clear error when it is not in the lake."""
+        check_subject_id(subject)
+        table = self.subjects()
+        row = table[table["subject"] == subject]
+        if row.empty:
+            raise SleepmovesError(
+                f"unknown subject {subject!r}: add it first with "
+                f"`sleepmoves subject add {subject} --tz <Area/City>`"
+            )
+        return row.iloc[0].to_dict()
+
+    def add_subject(self, subject: str, tz: str, born: dt.date | str | None = None, label: str | None = None) -> bool:
+        """Add a subject (idempotent). Returns True when something changed.
+
+        Changing the time zone of a subject that already exists is refused: it would move
+        every stored event to a different night.
+        """
+        check_subject_id(subject)
+        zone(tz)
+        born_date = _parse_date(born) if born not in (None, "") else None
+        with self.writer():
+            table = self.subjects()
+            existing = table[table["subject"] == subject]
+            if not existing.empty:
+                old = existing.iloc[0]
+                if old["tz"] != tz:
+                    raise SleepmovesError(
+                        f"subject {subject!r} already exists with time zone {old['tz']}; "
+                        f"its nights are cut in that zone, so it cannot change to {tz}"
+                    )
+                old_born = old["born"] if pd.notna(old["born"]) else None
+                new_label = label if label is not None else old["label"]
+                new_born = born_date if born_date is not None else old_born
+                if new_born == old_born and new_label == old["label"]:
+                    return False
+                table = table[table["subject"] != subject]
+            else:
+                new_label, new_born = label, born_date
+            row = pd.DataFrame(
+                {"subject": [subject], "born": [new_born], "tz": [tz], "label": [new_label or subject]}
+            )
+            table = pd.concat([table, row], ignore_index=True) if len(table) else row
+            table = table.sort_values("subject", ignore_index=True)
+            atomic_write_table(
+                pa.Table.from_pandas(table, schema=schema.SUBJECTS, preserve_index=False),
+                self.root / "subjects.parquet",
+            )
+            return True
+
+    # ------------------------------------------------------------------ manifest / ingest
+    def manifest(self) -> pd.DataFrame:
+        """One row per ingested file: ``sha256, path, format, subject, rows, nights, ingested_at``."""
+        path = self.root / "manifest.parquet"
+        if not path.exists():
+            return schema.MANIFEST.empty_table().to_pandas()
+        return pq.read_table(path).to_pandas()
+
+    def has_file(self, sha256: str) -> bool:
+        """True when a file with this sha256 has already been ingested."""
+        return bool((self.manifest()["sha256"] == sha256).any())
+
+    def commit_ingest(
+        self,
+        *,
+        sha256: str,
+        source_path: str,
+        fmt: str,
+        subject: str,
+        tables: dict[str, pd.DataFrame],
+    ) -> IngestResult:
+        """Store one parsed file: its partitions and its manifest row, all or nothing.
+
+        Parameters
+        ----------
+        tables : dict
+            Lake table name (``events``, ``counts``, ``diary``) to a data frame with a ``night``
+            column (the partition) plus the table's columns.
+        """
+        check_subject_id(subject)
+        rows = sum(len(t) for t in tables.values())
+        with self.writer():
+            if self.has_file(sha256):
+                return IngestResult(sha256, subject, rows, already_ingested=True)
+            staged: list[tuple[Path, Path]] = []
+            nights: set[str] = set()
+            try:
+                for name, frame in tables.items():
+                    arrow_schema = _table_schema(name)
+                    for night, part in frame.groupby("night", sort=True):
+                        night = check_night(str(night))
+                        nights.add(night)
+                        final = self._partition(name, subject, night) / f"{sha256[:8]}.parquet"
+                        body = part.drop(columns=["night"]).reset_index(drop=True)
+                        table = pa.Table.from_pandas(body, schema=arrow_schema, preserve_index=False)
+                        staged.append((_stage(table, final), final))
+                manifest = self.manifest()
+                row = pd.DataFrame(
+                    {
+                        "sha256": [sha256],
+                        "path": [str(source_path)],
+                        "format": [fmt],
+                        "subject": [subject],
+                        "rows": [rows],
+                        "nights": [len(nights)],
+                        "ingested_at": [pd.Timestamp.now(tz="UTC")],
+                    }
+                )
+                manifest = pd.concat([manifest, row], ignore_index=True) if len(manifest) else row
+                manifest_path = self.root / "manifest.parquet"
+                staged_manifest = _stage(
+                    pa.Table.from_pandas(manifest, schema=schema.MANIFEST, preserve_index=False), manifest_path
+                )
+            except BaseException:
+                for tmp, _ in staged:
+                    tmp.unlink(missing_ok=True)
+                raise
+            # Everything is on disk: publish partitions, then the manifest row that makes them "ingested".
+            for tmp, final in staged:
+                os.replace(tmp, final)
+            os.replace(staged_manifest, manifest_path)
+            return IngestResult(sha256, subject, rows, sorted(nights))
+
+    # ------------------------------------------------------------------ processed outputs
+    def write_partition(self, table: str, subject: str, night: str, frame: pd.DataFrame, name: str) -> Path:
+        """Atomically write one derived partition file (epochs, phases, nights)."""
+        check_subject_id(subject)
+        check_night(night)
+        path = self._partition(table, subject, night) / f"{name}.parquet"
+        arrow_schema = _table_schema(table)
+        data = frame.drop(columns=[c for c in ("subject", "night") if c in frame.columns])
+        if arrow_schema is None:
+            arrow = pa.Table.from_pandas(data, preserve_index=False)
+        else:
+            arrow = pa.Table.from_pandas(data, schema=arrow_schema, preserve_index=False)
+        atomic_write_table(arrow, path)
+        return path
+
+    # ------------------------------------------------------------------ queries
+    def nights(self, subject: str, table: str = "nights") -> list[str]:
+        """Sorted nights (``YYYY-MM-DD``) of a subject that have data in ``table``."""
+        folder = self.root / table / f"subject={check_subject_id(subject)}"
+        if not folder.is_dir():
+            return []
+        out = []
+        for child in folder.iterdir():
+            if child.is_dir() and child.name.startswith("night=") and any(child.glob("*.parquet")):
+                out.append(child.name[len("night=") :])
+        return sorted(out)
+
+    def latest_night(self, subject: str) -> str | None:
+        """The most recent processed night of a subject, or None."""
+        nights = self.nights(subject)
+        return nights[-1] if nights else None
+
+    def events(self, subject: str, night: str) -> pd.DataFrame:
+        """All events of one night (every source file), sorted by start."""
+        frame = self.read("events", [subject], [night])
+        return frame.sort_values("start", ignore_index=True) if len(frame) else frame
+
+    def epochs(self, subject: str, night: str) -> pd.DataFrame:
+        """The epoch features of one night."""
+        return self._sorted_epochs(self.read("epochs", [subject], [night]))
+
+    def phases(self, subject: str, night: str) -> pd.DataFrame:
+        """The phase labels and probabilities of one night."""
+        return self._sorted_epochs(self.read("phases", [subject], [night]))
+
+    def night_summary(self, subject: str, night: str) -> dict | None:
+        """The night-metrics row of one night as a dict, or None when it is not processed."""
+        frame = self.read("nights", [subject], [night])
+        return frame.iloc[0].to_dict() if len(frame) else None
+
+    def nights_table(
+        self,
+        subjects: Iterable[str] | None = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+    ) -> pd.DataFrame:
+        """Night metrics of several subjects for nights in ``[start, end]`` (inclusive, either may be open)."""
+        subjects = list(subjects) if subjects is not None else list(self.subjects()["subject"])
+        lo = str(start) if start is not None else None
+        hi = str(end) if end is not None else None
+        wanted = {
+            s: [n for n in self.nights(s) if (lo is None or n >= lo) and (hi is None or n <= hi)]
+            for s in subjects
+        }
+        frames = [self.read("nights", [s], nights) for s, nights in wanted.items() if nights]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=["subject", "night"])
+        return pd.concat(frames, ignore_index=True).sort_values(["subject", "night"], ignore_index=True)
+
+    def read(
+        self,
+        table: str,
+        subjects: Iterable[str],
+        nights: Iterable[str] | None = None,
+        columns: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Read the partitions of ``table`` for these subjects (and nights), with ``subject``/``night`` columns."""
+        files: list[str] = []
+        for subject in subjects:
+            base = self.root / table / f"subject={check_subject_id(subject)}"
+            if nights is None:
+                files += sorted(str(p) for p in base.glob("night=*/*.parquet"))
+            else:
+                for night in nights:
+                    files += sorted(str(p) for p in (base / f"night={check_night(str(night))}").glob("*.parquet"))
+        if not files:
+            arrow_schema = _table_schema(table)
+            names = ["subject", "night"] + (arrow_schema.names if arrow_schema is not None else [])
+            if arrow_schema is None:
+                return pd.DataFrame(columns=names)
+            empty = pa.unify_schemas([schema.PARTITIONING, arrow_schema]).empty_table().to_pandas()
+            return empty[columns] if columns else empty
+        dataset = ds.dataset(
+            files,
+            format="parquet",
+            partitioning=ds.partitioning(schema.PARTITIONING, flavor="hive"),
+            partition_base_dir=str(self.root / table),
+        )
+        frame = dataset.to_table(columns=columns).to_pandas()
+        order = ["subject", "night"] + [c for c in frame.columns if c not in ("subject", "night")]
+        return frame[[c for c in order if c in frame.columns]]
+
+    # ------------------------------------------------------------------ helpers
+    def _partition(self, table: str, subject: str, night: str) -> Path:
+        if table not in schema.PARTITIONED_TABLES:
+            raise ValueError(f"unknown lake table {table!r}")
+        return self.root / table / f"subject={check_subject_id(subject)}" / f"night={check_night(night)}"
+
+    @staticmethod
+    def _sorted_epochs(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values("epoch_start", ignore_index=True) if len(frame) else frame
+
+
+def _table_schema(table: str) -> pa.Schema | None:
+    """The fixed Arrow schema of a lake table, or None for tables whose columns vary (features, metrics)."""
+    return {"events": schema.EVENTS, "phases": schema.PHASE_TABLE}.get(table)
+
+
+def _parse_date(value) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise SleepmovesError(f"invalid date {value!r}: expected YYYY-MM-DD") from exc

@@ -1,0 +1,72 @@
+"""Processing: for each (subject, night), events -> epochs -> phases -> night metrics, written to the lake.
+
+Every night is a pure function of its own inputs, so nights run in any order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from .epochs import age_in_weeks, epoch_features, observed_epochs
+from .lake import Lake
+from .model import PhaseModel, load_model
+from .nights import night_bounds
+from .progress import progress
+from .schema import PHASES, PROBA_COLUMNS
+from .summarize import night_metrics
+
+
+def label_night(events: pd.DataFrame, night: str, tz: str, born, model: PhaseModel, version: str):
+    """Features, phases and metrics of one night (pure: no files).
+
+    Returns
+    -------
+    (epochs, phases, metrics) : DataFrame, DataFrame, dict
+    """
+    start, end = night_bounds(night, tz)
+    grid = observed_epochs(events, start, end)
+    feats = epoch_features(events, grid, tz, age_in_weeks(born, night))
+    proba = model.predict_proba(feats)
+    phases = pd.DataFrame({"epoch_start": feats["epoch_start"], "phase": [PHASES[i] for i in proba.argmax(axis=1)]})
+    for j, col in enumerate(PROBA_COLUMNS):
+        phases[col] = proba[:, j]
+    phases["model_version"] = version
+    metrics = night_metrics(phases, events)
+    metrics["model_version"] = version
+    metrics["tz"] = tz
+    return feats, phases, metrics
+
+
+def process(
+    lake: Lake,
+    subjects: Iterable[str] | None = None,
+    nights: dict[str, list[str]] | None = None,
+    model_path: str | Path | None = None,
+) -> list[tuple[str, str]]:
+    """(Re)build epochs, phases and nights for the given subjects (default all) and nights (default all).
+
+    Returns the ``(subject, night)`` pairs processed.
+    """
+    model, version = load_model(model_path)
+    subjects = list(subjects) if subjects is not None else list(lake.subjects()["subject"])
+    work = []
+    for subject in subjects:
+        info = lake.subject(subject)
+        wanted = nights.get(subject, []) if nights is not None else lake.nights(subject, table="events")
+        work += [(subject, night, info) for night in wanted]
+    done = []
+    with lake.writer():
+        for subject, night, info in progress(work, len(work), "processing nights"):
+            events = lake.events(subject, night)
+            if events.empty:
+                continue
+            feats, phases, metrics = label_night(events, night, info["tz"], info["born"], model, version)
+            lake.write_partition("epochs", subject, night, feats, "epochs")
+            lake.write_partition("phases", subject, night, phases, "phases")
+            # the nights row is written last: its presence means the night is complete
+            lake.write_partition("nights", subject, night, pd.DataFrame([metrics]), "night")
+            done.append((subject, night))
+    return done

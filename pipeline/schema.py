@@ -1,0 +1,115 @@
+"""Column names, dtypes and vocabularies: the single source of truth for the lake.
+
+Every table that goes into the lake is built against the Arrow schemas here, so a
+typo in a column name fails loudly at write time instead of producing a second,
+silently different column.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+
+EPOCH_S = 30  # AASM infant scoring epoch (science.md)
+
+PHASES = ("awake", "active", "quiet", "transition")
+SLEEP_PHASES = ("active", "quiet", "transition")
+PHASE_LETTERS = {"awake": "W", "active": "R", "quiet": "N", "transition": "T"}
+LETTER_PHASES = {v: k for k, v in PHASE_LETTERS.items()}
+
+LIMBS = ("left_leg", "right_leg", "left_arm", "right_arm", "head", "trunk", "whole_body", "unknown")
+KINDS = ("twitch", "kick", "startle", "shake", "stretch", "other")
+
+# Subject ids become folder names: nothing that could climb out of the lake.
+SUBJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+NIGHT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+UTC_TS = pa.timestamp("us", tz="UTC")
+
+SUBJECTS = pa.schema(
+    [
+        ("subject", pa.string()),
+        ("born", pa.date32()),
+        ("tz", pa.string()),
+        ("label", pa.string()),
+    ]
+)
+
+MANIFEST = pa.schema(
+    [
+        ("sha256", pa.string()),
+        ("path", pa.string()),
+        ("format", pa.string()),
+        ("subject", pa.string()),
+        ("rows", pa.int64()),
+        ("nights", pa.int64()),
+        ("ingested_at", UTC_TS),
+    ]
+)
+
+# Partition columns (subject, night) live in the folder names, not in the files:
+# readers get them back from the hive partitioning below.
+PARTITIONING = pa.schema([("subject", pa.string()), ("night", pa.string())])
+
+EVENTS = pa.schema(
+    [
+        ("start", UTC_TS),
+        ("duration_s", pa.float64()),
+        ("limb", pa.string()),
+        ("kind", pa.string()),
+        ("intensity", pa.float64()),
+        ("source", pa.string()),
+        ("source_sha", pa.string()),
+    ]
+)
+
+PHASE_TABLE = pa.schema(
+    [
+        ("epoch_start", UTC_TS),
+        ("phase", pa.string()),
+        ("p_awake", pa.float64()),
+        ("p_active", pa.float64()),
+        ("p_quiet", pa.float64()),
+        ("p_transition", pa.float64()),
+        ("model_version", pa.string()),
+    ]
+)
+
+PROBA_COLUMNS = tuple(f"p_{p}" for p in PHASES)
+
+# Lake tables that are partitioned by subject and night.
+PARTITIONED_TABLES = ("events", "counts", "diary", "epochs", "phases", "nights")
+
+
+class SleepmovesError(Exception):
+    """An error caused by the user's input: shown as a message, never a traceback (exit code 1)."""
+
+
+def check_subject_id(subject: str) -> str:
+    """Return ``subject`` if it is a valid subject id, else raise :class:`SleepmovesError`."""
+    if not isinstance(subject, str) or not SUBJECT_ID_RE.match(subject):
+        raise SleepmovesError(
+            f"invalid subject id {subject!r}: use 1-64 letters, digits, '_' or '-', starting with a letter or digit"
+        )
+    return subject
+
+
+def check_night(night: str) -> str:
+    """Return ``night`` if it looks like YYYY-MM-DD, else raise :class:`SleepmovesError`."""
+    if not isinstance(night, str) or not NIGHT_RE.match(night):
+        raise SleepmovesError(f"invalid night {night!r}: expected YYYY-MM-DD")
+    return night
+
+
+def normalise_word(value: str) -> str:
+    """Lower-case a vocabulary word and turn spaces and hyphens into underscores ("Left Leg" -> "left_leg")."""
+    return re.sub(r"[\s\-]+", "_", str(value).strip().lower())
+
+
+def phase_from_label(value: str) -> str | None:
+    """Map a phase word or AASM letter (W/R/N/T) to the sleepmoves phase word; None when unknown."""
+    word = normalise_word(value)
+    if word in PHASES:
+        return word
+    return LETTER_PHASES.get(word.upper())

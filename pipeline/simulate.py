@@ -1,0 +1,350 @@
+"""Simulated infant nights, following ``science.md``: true phases per 30-s epoch and the movements they cause.
+
+The simulator is the ground truth the phase model is trained and checked on, so its difficulty must come
+from the facts, not from what makes the model look good. Numbers and their sources:
+
+=================================  ==========================  =============================================
+parameter                          value used                  source / assumption
+=================================  ==========================  =============================================
+cycle length (min)                 47 at 0 mo, 49 at 3 mo,     Stern, Parmelee et al. 1969; per-cycle SD 8 min,
+                                   50 at >= 8 mo               clipped to the neonatal range 30-70 min
+sleep shares active/quiet/trans.   55/35/10 % at 0 mo,         Dereymaeker 2017 (newborn); quiet ~ 2x active at
+                                   45/45/10 at 3 mo,           8 mo (Stern 1969); interpolated by age
+                                   31/62/7 at >= 8 mo
+sleep-onset active sleep           P = 1 at birth, fading      science.md: sleep-onset REM fades by 2-3 months
+                                   linearly to 0 at 3 mo
+bedtime / morning wake             19:00-20:30 / 06:00-07:30   assumption; gives 9.5-11.5 h nights
+                                                               (SHINE: 459-537 min of night sleep)
+night wakings per night            Poisson, 2.5 at 1 mo,       SHINE wake bouts 3.2 / 1.1 / 0.6 at 1 / 6 / 12 mo,
+                                   1.1 at 6 mo, 0.8 at 12 mo   Galland 2012 wakings 1.7 / 0.8 / 1.1
+waking length                      log-normal, median 12 min,  SHINE WASO 43-54 min over the night
+                                   3-45 min
+twitch bursts per min              active 1.2, transition      assumption (no published infant rate):
+                                   0.8, awake 0.3, quiet 0.03  twitches come in bursts <= 10 s apart (Blumberg)
+                                   (< 3 mo) rising to 0.25
+                                   at >= 6 mo
+twitches per burst                 1 + Poisson(2.5)            assumption
+startles per hour                  quiet 10.6, active 1.9 in   Sitka 1990 (day-2 newborns); Moro fades by
+                                   newborns; x0.15 by 6 mo     3-6 mo (linear fade assumed)
+kicks per min                      awake 3, transition 0.3,    assumption; kicks on waking (arousal sequence:
+                                   active 0.15, quiet 0.02     startle then thrashing over 2-4 s)
+durations (s)                      twitch 0.1-0.5, kick ~1.5,  assumption (no published durations); each
+                                   startle 0.5-1.5             baby draws its own mean
+baby / night variability           rates x lognormal(0, 0.3)   assumption: every baby has its own rates,
+                                   per baby, (0, 0.15) night   every night differs
+=================================  ==========================  =============================================
+
+Outputs of :func:`write_simulation`: ``subjects.csv``, ``logs/<subject>.csv`` (the user log format), and
+``labels.csv`` (``subject, epoch_start, phase`` for every recorded epoch: the train/evaluate format).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .nights import zone
+from .schema import EPOCH_S, KINDS
+
+DEFAULT_START = dt.date(2026, 3, 2)  # four weeks from here cross both the US and the EU spring DST change
+ZONES = ("Europe/London", "America/New_York", "Australia/Sydney", "Europe/Berlin", "Asia/Tokyo")
+NAMES = ("ada", "ben", "cleo", "dev", "emi", "finn", "gus", "hana", "ivo", "juno", "kai", "lea")
+
+_PHASE_CODE = {"awake": 0, "active": 1, "quiet": 2, "transition": 3}
+_CODE_PHASE = np.array(["awake", "active", "quiet", "transition"])
+_LIMBS_TWITCH = (["left_leg", "right_leg", "left_arm", "right_arm", "head"], [0.3, 0.3, 0.15, 0.15, 0.1])
+_LIMBS_BIG = (["left_leg", "right_leg", "left_arm", "right_arm", "whole_body"], [0.3, 0.3, 0.1, 0.1, 0.2])
+
+
+def _interp(age_months: float, points: dict[float, float]) -> float:
+    xs, ys = zip(*sorted(points.items()), strict=True)
+    return float(np.interp(age_months, xs, ys))
+
+
+@dataclass(frozen=True)
+class Baby:
+    """One simulated baby: identity, age and its own movement rates."""
+
+    subject: str
+    born: dt.date
+    tz: str
+    rate_scale: float  # multiplies every movement rate
+    twitch_s: float  # mean twitch duration (s)
+    seed: int
+
+    def age_months(self, night: dt.date) -> float:
+        return (night - self.born).days / 30.44
+
+
+def age_parameters(age_months: float) -> dict[str, float]:
+    """Sleep architecture and movement rates for an age, from the table in the module docstring."""
+    active = _interp(age_months, {0: 0.55, 3: 0.45, 8: 0.31})
+    transition = _interp(age_months, {0: 0.10, 3: 0.10, 8: 0.07})
+    moro = _interp(age_months, {0: 1.0, 6: 0.15})
+    return {
+        "cycle_min": _interp(age_months, {0: 47, 3: 49, 8: 50}),
+        "active_share": active,
+        "transition_share": transition,
+        "quiet_share": 1 - active - transition,
+        "onset_active_p": _interp(age_months, {0: 1.0, 3: 0.0}),
+        "wakings": _interp(age_months, {1: 2.5, 6: 1.1, 12: 0.8}),
+        # per-minute rates by phase: awake, active, quiet, transition
+        "twitch_bursts": np.array([0.3, 1.2, _interp(age_months, {0: 0.03, 3: 0.03, 6: 0.25}), 0.8]),
+        "startles": np.array([1.0, 1.9 * moro, 10.6 * moro, 4.0 * moro]) / 60,
+        "kicks": np.array([3.0, 0.15, 0.02, 0.3]),
+        "stretches": np.array([0.3, 0.02, 0.01, 0.2]),
+        "others": np.array([0.6, 0.0, 0.0, 0.05]),
+    }
+
+
+def make_babies(n: int, seed: int, start: dt.date = DEFAULT_START) -> list[Baby]:
+    """``n`` babies whose ages at ``start`` spread from about 2 weeks to 11 months."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    ages_days = np.linspace(14, 335, n) if n > 1 else np.array([60.0])
+    babies = []
+    for i in range(n):
+        age = int(ages_days[i] + rng.integers(-5, 6))
+        babies.append(
+            Baby(
+                subject=f"{NAMES[i % len(NAMES)]}{'' if i < len(NAMES) else i // len(NAMES)}",
+                born=start - dt.timedelta(days=max(age, 3)),
+                tz=ZONES[i % len(ZONES)],
+                rate_scale=float(rng.lognormal(0, 0.3)),
+                twitch_s=float(rng.uniform(0.15, 0.4)),
+                seed=int(rng.integers(2**31)),
+            )
+        )
+    return babies
+
+
+def simulate_hypnogram(rng: np.random.Generator, params: dict, n_epochs: int, settle: int, wake_tail: int) -> np.ndarray:
+    """Phase code per epoch for one night: settling awake, sleep cycles with wakings, morning awake."""
+    out = np.zeros(n_epochs, dtype=np.int8)
+    sleep_end = n_epochs - wake_tail
+    per_min = 60 // EPOCH_S
+    # Night wakings: times in the sleep period, each a run of awake epochs entered through transition.
+    n_wakings = rng.poisson(params["wakings"])
+    wakings = sorted(rng.uniform(settle + 60 * per_min, max(sleep_end - 30 * per_min, settle + 61 * per_min), n_wakings))
+    lengths = np.clip(rng.lognormal(np.log(12), 0.6, n_wakings), 3, 45) * per_min
+
+    i = settle
+    start_active = rng.random() < params["onset_active_p"]
+    first = True
+    while i < sleep_end:
+        cycle = np.clip(rng.normal(params["cycle_min"], 8), 30, 70) * per_min
+        active = max(1, int(round(cycle * params["active_share"] * rng.uniform(0.8, 1.2))))
+        quiet = max(1, int(round(cycle * params["quiet_share"] * rng.uniform(0.8, 1.2))))
+        trans = max(1, int(round(cycle * params["transition_share"] / 2)))
+        if first and not start_active:
+            order = [(3, trans), (2, quiet), (3, trans), (1, active)]
+        else:
+            order = [(3, trans), (1, active), (3, trans), (2, quiet)]
+        first = False
+        for code, length in order:
+            out[i : min(i + length, sleep_end)] = code
+            i += length
+            if i >= sleep_end:
+                break
+    for at, length in zip(wakings, lengths, strict=True):
+        a = int(at)
+        b = min(int(at + length), sleep_end)
+        out[max(a - 1, settle) : a] = 3  # arousal through a transition epoch
+        out[a:b] = 0
+        if b < sleep_end:
+            out[b : b + 2] = 3
+    out[:settle] = 0
+    out[sleep_end:] = 0
+    if settle > 0:
+        out[settle - 1] = 3  # drowsy transition into sleep
+    return out
+
+
+def simulate_events(
+    rng: np.random.Generator, baby: Baby, params: dict, codes: np.ndarray, t0: pd.Timestamp, night_scale: float
+) -> pd.DataFrame:
+    """Movement events for one night's hypnogram; ``t0`` is the UTC start of the first epoch."""
+    scale = baby.rate_scale * night_scale
+    per_epoch = EPOCH_S / 60
+    n = len(codes)
+    epoch_t = np.arange(n) * float(EPOCH_S)
+    parts = []
+
+    def emit(kind, counts, dur_fn, intensity_fn, limbs):
+        k = int(counts.sum())
+        if k == 0:
+            return
+        starts = np.repeat(epoch_t, counts) + rng.uniform(0, EPOCH_S, k)
+        names, probs = limbs
+        parts.append(
+            pd.DataFrame(
+                {
+                    "offset": starts,
+                    "duration_s": dur_fn(k),
+                    "limb": rng.choice(names, size=k, p=probs),
+                    "kind": kind,
+                    "intensity": intensity_fn(k),
+                }
+            )
+        )
+
+    # Twitches: bursts of 1 + Poisson(2.5) twitches, each <= 10 s after the previous one.
+    bursts = rng.poisson(params["twitch_bursts"][codes] * per_epoch * scale)
+    k = int(bursts.sum())
+    if k:
+        burst_t = np.repeat(epoch_t, bursts) + rng.uniform(0, EPOCH_S, k)
+        sizes = 1 + rng.poisson(2.5, k)
+        total = int(sizes.sum())
+        gaps = rng.uniform(0.5, 10, total)
+        first_of_burst = np.r_[0, np.cumsum(sizes)[:-1]]
+        gaps[first_of_burst] = 0
+        burst_id = np.repeat(np.arange(k), sizes)
+        within = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[first_of_burst], sizes)
+        offsets = burst_t[burst_id] + within
+        names, probs = _LIMBS_TWITCH
+        parts.append(
+            pd.DataFrame(
+                {
+                    "offset": offsets,
+                    "duration_s": np.clip(rng.normal(baby.twitch_s, 0.08, total), 0.08, 0.9),
+                    "limb": rng.choice(names, size=total, p=probs),
+                    "kind": "twitch",
+                    "intensity": np.clip(rng.beta(2, 8, total), 0.02, 1),
+                }
+            )
+        )
+    emit(
+        "startle",
+        rng.poisson(params["startles"][codes] * per_epoch * scale),
+        lambda m: rng.uniform(0.5, 1.5, m),
+        lambda m: rng.uniform(0.6, 1.0, m),
+        (["whole_body", "left_arm", "right_arm"], [0.6, 0.2, 0.2]),
+    )
+    emit(
+        "kick",
+        rng.poisson(params["kicks"][codes] * per_epoch * scale),
+        lambda m: np.clip(rng.lognormal(np.log(1.5), 0.4, m), 0.5, 8),
+        lambda m: rng.uniform(0.4, 0.9, m),
+        _LIMBS_BIG,
+    )
+    emit(
+        "stretch",
+        rng.poisson(params["stretches"][codes] * per_epoch * scale),
+        lambda m: rng.uniform(2, 6, m),
+        lambda m: rng.uniform(0.3, 0.6, m),
+        _LIMBS_BIG,
+    )
+    emit(
+        "other",
+        rng.poisson(params["others"][codes] * per_epoch * scale),
+        lambda m: rng.uniform(1, 5, m),
+        lambda m: rng.uniform(0.3, 0.8, m),
+        (["whole_body"], [1.0]),
+    )
+    # Arousal sequence at each waking: a startle, then thrashing kicks over 2-4 s.
+    onsets = np.flatnonzero((codes[1:] == 0) & (codes[:-1] != 0)) + 1
+    for onset in onsets:
+        t = onset * float(EPOCH_S)
+        kicks = rng.integers(2, 4)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "offset": np.r_[t, t + np.sort(rng.uniform(1, 4, kicks))],
+                    "duration_s": np.r_[1.0, rng.uniform(0.8, 2.0, kicks)],
+                    "limb": ["whole_body"] + list(rng.choice(_LIMBS_BIG[0][:4], kicks)),
+                    "kind": ["startle"] + ["kick"] * kicks,
+                    "intensity": np.r_[0.9, rng.uniform(0.6, 1.0, kicks)],
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=["start", "duration_s", "limb", "kind", "intensity"])
+    events = pd.concat(parts, ignore_index=True)
+    events = events[events["offset"] < n * EPOCH_S].sort_values("offset", ignore_index=True)
+    events["start"] = t0 + pd.to_timedelta(np.round(events.pop("offset") * 1000).astype("int64"), unit="ms")
+    events["duration_s"] = events["duration_s"].round(3)
+    events["intensity"] = events["intensity"].round(3)
+    assert set(events["kind"]) <= set(KINDS)
+    return events[["start", "duration_s", "limb", "kind", "intensity"]]
+
+
+def simulate_night(baby: Baby, night: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One night of one baby: ``(events, labels)``; times are UTC, labels one row per recorded epoch."""
+    rng = np.random.default_rng(np.random.SeedSequence([baby.seed, night.toordinal()]))
+    params = age_parameters(baby.age_months(night))
+    z = zone(baby.tz)
+    bedtime = dt.datetime.combine(night, dt.time(19), tzinfo=z) + dt.timedelta(minutes=float(rng.uniform(0, 90)))
+    morning = dt.datetime.combine(night + dt.timedelta(days=1), dt.time(6), tzinfo=z) + dt.timedelta(
+        minutes=float(rng.uniform(0, 90))
+    )
+    # Recording starts with settling and ends a little after waking; epochs are aligned to UTC 30-s marks.
+    settle_min, tail_min = rng.uniform(10, 30), rng.uniform(10, 20)
+    t0 = pd.Timestamp(bedtime - dt.timedelta(minutes=float(settle_min))).tz_convert("UTC").floor(f"{EPOCH_S}s")
+    t1 = pd.Timestamp(morning + dt.timedelta(minutes=float(tail_min))).tz_convert("UTC").floor(f"{EPOCH_S}s")
+    n = int((t1 - t0).total_seconds() // EPOCH_S)
+    per_min = 60 // EPOCH_S
+    codes = simulate_hypnogram(rng, params, n, int(settle_min * per_min), int(tail_min * per_min))
+    events = simulate_events(rng, baby, params, codes, t0, float(rng.lognormal(0, 0.15)))
+    labels = pd.DataFrame(
+        {
+            "subject": baby.subject,
+            "epoch_start": t0 + pd.to_timedelta(np.arange(n) * EPOCH_S, unit="s"),
+            "phase": _CODE_PHASE[codes],
+        }
+    )
+    return events, labels
+
+
+def simulate(
+    babies: int = 3, weeks: int = 4, seed: int = 0, start: dt.date = DEFAULT_START
+) -> tuple[list[Baby], dict[str, pd.DataFrame], pd.DataFrame]:
+    """Simulate ``weeks`` of nights for ``babies`` babies.
+
+    Returns
+    -------
+    babies : list of Baby
+    events : dict subject -> events (UTC ``start``, ``duration_s``, ``limb``, ``kind``, ``intensity``)
+    labels : DataFrame ``subject, epoch_start (UTC), phase``
+    """
+    cohort = make_babies(babies, seed, start)
+    events, labels = {}, []
+    for baby in cohort:
+        nights = [simulate_night(baby, start + dt.timedelta(days=d)) for d in range(7 * weeks)]
+        events[baby.subject] = pd.concat([e for e, _ in nights], ignore_index=True)
+        labels += [lab for _, lab in nights]
+    return cohort, events, pd.concat(labels, ignore_index=True)
+
+
+def _local_iso(times: pd.Series, tz: str) -> pd.Series:
+    """ISO 8601 local times with their UTC offset, millisecond precision (what a phone app writes)."""
+    local = pd.to_datetime(times, utc=True).dt.tz_convert(tz)
+    text = local.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + local.dt.strftime("%z")
+    return text.str[:-2] + ":" + text.str[-2:]
+
+
+def write_simulation(out: str | Path, babies: int = 3, weeks: int = 4, seed: int = 0, start: dt.date = DEFAULT_START) -> dict:
+    """Simulate and write ``subjects.csv``, ``logs/<subject>.csv`` and ``labels.csv`` under ``out``."""
+    out = Path(out)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    cohort, events, labels = simulate(babies, weeks, seed, start)
+    pd.DataFrame(
+        {
+            "subject": [b.subject for b in cohort],
+            "born": [b.born.isoformat() for b in cohort],
+            "tz": [b.tz for b in cohort],
+        }
+    ).to_csv(out / "subjects.csv", index=False)
+    tz_of = {b.subject: b.tz for b in cohort}
+    for subject, frame in events.items():
+        log = frame.copy()
+        log.insert(0, "time", _local_iso(log.pop("start"), tz_of[subject]))
+        log.to_csv(out / "logs" / f"{subject}.csv", index=False)
+    labels = labels.copy()
+    labels["epoch_start"] = pd.concat(
+        [_local_iso(group["epoch_start"], tz_of[s]) for s, group in labels.groupby("subject", sort=False)]
+    )
+    labels.to_csv(out / "labels.csv", index=False)
+    return {"babies": cohort, "events": sum(len(f) for f in events.values()), "epochs": len(labels)}
