@@ -37,7 +37,8 @@ PHASE_NAMES = {"awake": "Awake", "active": "Active sleep", "quiet": "Quiet sleep
 
 
 def _hours(times, origin: pd.Timestamp) -> np.ndarray:
-    return ((pd.to_datetime(times, utc=True) - origin).total_seconds() / 3600).to_numpy(dtype="float64")
+    delta = pd.DatetimeIndex(pd.to_datetime(times, utc=True)) - origin
+    return np.asarray(delta.total_seconds(), dtype="float64") / 3600
 
 
 def clock_ticks(origin: pd.Timestamp, lo_h: float, hi_h: float, tz: str, step_h: int = 1):

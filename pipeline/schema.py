@@ -88,7 +88,7 @@ class SleepmovesError(Exception):
 
 def check_subject_id(subject: str) -> str:
     """Return ``subject`` if it is a valid subject id, else raise :class:`SleepmovesError`."""
-    if not isinstance(subject, str) or not SUBJECT_ID_RE.match(subject):
+    if not isinstance(subject, str) or not SUBJECT_ID_RE.fullmatch(subject):
         raise SleepmovesError(
             f"invalid subject id {subject!r}: use 1-64 letters, digits, '_' or '-', starting with a letter or digit"
         )
@@ -97,7 +97,7 @@ def check_subject_id(subject: str) -> str:
 
 def check_night(night: str) -> str:
     """Return ``night`` if it looks like YYYY-MM-DD, else raise :class:`SleepmovesError`."""
-    if not isinstance(night, str) or not NIGHT_RE.match(night):
+    if not isinstance(night, str) or not NIGHT_RE.fullmatch(night):
         raise SleepmovesError(f"invalid night {night!r}: expected YYYY-MM-DD")
     return night
 

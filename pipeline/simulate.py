@@ -11,7 +11,7 @@ cycle length (min)                 47 at 0 mo, 49 at 3 mo,     Stern, Parmelee e
 sleep shares active/quiet/trans.   55/35/10 % at 0 mo,         Dereymaeker 2017 (newborn); quiet ~ 2x active at
                                    45/45/10 at 3 mo,           8 mo (Stern 1969); interpolated by age
                                    31/62/7 at >= 8 mo
-sleep-onset active sleep           P = 1 at birth, fading      science.md: sleep-onset REM fades by 2-3 months
+sleep-onset active sleep           P = 1 to 1 mo, fading       science.md: sleep-onset REM fades by 2-3 months
                                    linearly to 0 at 3 mo
 bedtime / morning wake             19:00-20:30 / 06:00-07:30   assumption; gives 9.5-11.5 h nights
                                                                (SHINE: 459-537 min of night sleep)
@@ -90,7 +90,7 @@ def age_parameters(age_months: float) -> dict[str, float]:
         "active_share": active,
         "transition_share": transition,
         "quiet_share": 1 - active - transition,
-        "onset_active_p": _interp(age_months, {0: 1.0, 3: 0.0}),
+        "onset_active_p": _interp(age_months, {0: 1.0, 1: 1.0, 3: 0.0}),
         "wakings": _interp(age_months, {1: 2.5, 6: 1.1, 12: 0.8}),
         # per-minute rates by phase: awake, active, quiet, transition
         "twitch_bursts": np.array([0.3, 1.2, _interp(age_months, {0: 0.03, 3: 0.03, 6: 0.25}), 0.8]),

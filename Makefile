@@ -1,0 +1,53 @@
+# sleepmoves: `make demo` serves the dashboard on simulated babies; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/pip install -q --disable-pip-version-check -c constraints.txt
+
+.PHONY: demo test bench lint model browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.runtime
+	$(PIP) -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.runtime
+	$(BIN)/sleepmoves demo
+
+# Debian's Chromium serves both the browser tests and PNG export; nothing downloads a browser.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian chromium + chromium-driver"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver fonts-dejavu-core >/dev/null; \
+	else echo "browser tests and PNG export need Chromium: sudo apt-get install chromium chromium-driver"; fi
+
+test: $(VENV)/.test browser
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.test
+	$(BIN)/python benchmarks/run.py
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check pipeline dashboard tests benchmarks
+	$(BIN)/ruff format --check pipeline dashboard tests benchmarks
+
+# Retrain the shipped phase model on simulated babies (seed 100; the demo uses seed 0).
+model: $(VENV)/.runtime
+	rm -rf build/model && mkdir -p build/model
+	$(BIN)/sleepmoves simulate --out build/model/sim --babies 12 --weeks 3 --seed 100
+	tail -n +2 build/model/sim/subjects.csv | while IFS=, read -r s born tz; do \
+		$(BIN)/sleepmoves subject add "$$s" --tz "$$tz" --born "$$born" --lake build/model/lake >/dev/null && \
+		$(BIN)/sleepmoves ingest build/model/sim/logs/"$$s".csv --subject "$$s" --no-process --lake build/model/lake || exit 1; \
+	done
+	$(BIN)/sleepmoves train build/model/sim/labels.csv --lake build/model/lake --out data/models/phase_model.skops
+
+clean:
+	rm -rf build data/demo .pytest_cache

@@ -1,0 +1,146 @@
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.ingest import ingest_file
+from pipeline.lake import Lake
+from pipeline.schema import SleepmovesError
+from tests.conftest import write
+
+LOG = """time,duration_s,limb,kind,intensity
+2026-03-02T20:00:00+00:00,0.3,left_leg,twitch,0.2
+2026-03-02T20:00:04+00:00,1.5,right_leg,kick,0.7
+2026-03-03T02:10:00+00:00,0.8,whole_body,startle,0.9
+2026-03-03T21:00:00+00:00,0.2,left_arm,twitch,
+"""
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file of a lake (lock file aside) and its bytes."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"}
+
+
+@pytest.fixture
+def lake(tmp_path) -> Lake:
+    lake = Lake(tmp_path / "lake")
+    lake.add_subject("ada", "Europe/London", born="2026-02-01")
+    return lake
+
+
+def test_round_trip_events_by_night(lake, tmp_path):
+    report = ingest_file(lake, write(tmp_path / "ada.csv", LOG), "ada")
+    assert report.result.nights == ["2026-03-02", "2026-03-03"]
+    assert lake.nights("ada", table="events") == ["2026-03-02", "2026-03-03"]
+    night = lake.events("ada", "2026-03-02")
+    assert list(night["kind"]) == ["twitch", "kick", "startle"]
+    assert night["start"].iloc[0] == pd.Timestamp("2026-03-02T20:00:00Z")
+    assert str(night["start"].dt.tz) == "UTC"
+    assert set(night["subject"]) == {"ada"} and set(night["night"]) == {"2026-03-02"}
+    assert night["source_sha"].iloc[0] == report.result.sha256
+    assert night["intensity"].notna().all()
+    assert lake.events("ada", "2026-03-03")["intensity"].isna().all()  # empty stays missing
+    files = list((lake.root / "events" / "subject=ada").rglob("*.parquet"))
+    assert len(files) == 2 and all(f.name == report.result.sha256[:8] + ".parquet" for f in files)
+    manifest = lake.manifest()
+    assert list(manifest["rows"]) == [4] and list(manifest["nights"]) == [2]
+
+
+def test_reingest_same_content_is_idempotent(lake, tmp_path):
+    first = ingest_file(lake, write(tmp_path / "a.csv", LOG), "ada")
+    before = snapshot(lake.root)
+    again = ingest_file(lake, write(tmp_path / "copy-of-a.csv", LOG), "ada")  # same bytes, other name
+    assert again.result.already_ingested and not first.result.already_ingested
+    assert snapshot(lake.root) == before
+    assert len(lake.events("ada", "2026-03-02")) == 3
+
+
+def test_failed_ingest_leaves_lake_unchanged(lake, tmp_path):
+    ingest_file(lake, write(tmp_path / "good.csv", LOG), "ada")
+    before = snapshot(lake.root)
+    bad = LOG + "2026-03-04T20:00:00+00:00,0.3,left_leg,wiggle,0.2\n"
+    with pytest.raises(SleepmovesError, match="unknown kind 'wiggle'"):
+        ingest_file(lake, write(tmp_path / "bad.csv", bad), "ada")
+    assert snapshot(lake.root) == before
+
+
+def test_crash_while_staging_leaves_no_partial_files(lake, tmp_path, monkeypatch):
+    """A failure after some partitions are staged removes them all; nothing is published."""
+    import pipeline.lake as lake_module
+
+    real_stage, calls = lake_module._stage, []
+
+    def flaky_stage(table, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real_stage(table, path)
+
+    monkeypatch.setattr(lake_module, "_stage", flaky_stage)
+    before = snapshot(lake.root)
+    with pytest.raises(OSError, match="disk full"):
+        ingest_file(lake, write(tmp_path / "a.csv", LOG), "ada")
+    assert snapshot(lake.root) == before
+    assert not [p for p in lake.root.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_queries_open_only_their_partitions(demo_lake, tmp_path):
+    """Corrupting every other night must not disturb a query for one night."""
+    lake = Lake(tmp_path / "copy")
+    shutil.copytree(demo_lake.root, lake.root)
+    subject = lake.subjects()["subject"].iloc[0]
+    nights = lake.nights(subject)
+    keep = nights[2]
+    for table in ("events", "phases", "nights"):
+        for night in nights:
+            if night != keep:
+                for f in (lake.root / table / f"subject={subject}" / f"night={night}").glob("*.parquet"):
+                    f.write_bytes(b"not parquet")
+    assert len(lake.events(subject, keep)) > 100
+    assert len(lake.phases(subject, keep)) > 100
+    assert lake.night_summary(subject, keep)["total_sleep_min"] > 0
+    assert list(lake.nights_table([subject], keep, keep)["night"]) == [keep]
+
+
+def test_nights_table_filters_subjects_and_range(demo_lake):
+    subjects = list(demo_lake.subjects()["subject"])
+    all_nights = demo_lake.nights_table()
+    assert set(all_nights["subject"]) == set(subjects) and len(all_nights) == 14
+    nights = demo_lake.nights(subjects[0])
+    part = demo_lake.nights_table([subjects[0]], nights[1], nights[3])
+    assert list(part["night"]) == nights[1:4]
+
+
+def test_subject_ids_never_become_paths(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    for bad in ["../evil", "a/b", "", ".hidden", "x" * 65, "ada\n"]:
+        with pytest.raises(SleepmovesError, match="invalid subject id"):
+            lake.add_subject(bad, "Europe/London")
+        with pytest.raises(SleepmovesError, match="invalid subject id"):
+            lake.events(bad, "2026-03-02")
+    with pytest.raises(SleepmovesError, match="invalid night"):
+        lake.events("ada", "../../etc")
+    assert not (tmp_path / "evil").exists()
+
+
+def test_subject_add_is_idempotent_and_refuses_zone_change(lake):
+    assert lake.add_subject("ada", "Europe/London", born="2026-02-01") is False
+    with pytest.raises(SleepmovesError, match="cannot change to Asia/Tokyo"):
+        lake.add_subject("ada", "Asia/Tokyo")
+    with pytest.raises(SleepmovesError, match="unknown time zone"):
+        lake.add_subject("ben", "Europe/Londn")
+    assert list(lake.subjects()["subject"]) == ["ada"]
+
+
+def test_unknown_subject_tells_how_to_add_it(lake, tmp_path):
+    with pytest.raises(SleepmovesError, match="sleepmoves subject add zed --tz"):
+        ingest_file(lake, write(tmp_path / "z.csv", LOG), "zed")
+
+
+def test_files_are_hive_partitioned_parquet_without_partition_columns(lake, tmp_path):
+    ingest_file(lake, write(tmp_path / "ada.csv", LOG), "ada")
+    f = next((lake.root / "events").rglob("*.parquet"))
+    assert f.parent.name.startswith("night=") and f.parent.parent.name == "subject=ada"
+    assert "subject" not in pq.read_schema(f).names
