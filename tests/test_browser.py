@@ -1,0 +1,114 @@
+"""Real headless Chromium (Debian's /usr/bin/chromium) driving the dashboard served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def server(demo_lake):
+    from werkzeug.serving import make_server
+
+    from dashboard.app import create_app
+
+    app = create_app(demo_lake.root)
+    httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which("chromium") and not shutil.which("/usr/bin/chromium"):
+        pytest.skip("Debian chromium is not installed (make test installs it when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def _figure_counts(page) -> dict:
+    """Points drawn per trace type, read from the live Plotly graph (after Plotly decoded the arrays)."""
+    return page.evaluate(
+        """() => {
+            const gd = document.querySelector('#night-figure .js-plotly-plot');
+            const out = {bar: 0, scatter: 0};
+            for (const t of gd._fullData) out[t.type] = (out[t.type] || 0) + t._length;
+            return out;
+        }"""
+    )
+
+
+def _wait_title(page, text):
+    page.wait_for_function(
+        "t => { const e = document.querySelector('#night-figure .gtitle'); return e && e.textContent.includes(t); }",
+        arg=text,
+        timeout=15000,
+    )
+
+
+def test_night_page_shows_latest_night_and_switches(server, browser, demo_lake):
+    errors = []
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server + "/")
+    subjects = list(demo_lake.subjects()["subject"])
+    first = subjects[0]
+    nights = demo_lake.nights(first)
+
+    # default: the first baby's latest night, with its summary and every event drawn
+    _wait_title(page, f"night of {nights[-1]}")
+    assert page.text_content("#night-figure .gtitle") == f"{first} · night of {nights[-1]}"
+    counts = _figure_counts(page)
+    assert counts["scatter"] == len(demo_lake.events(first, nights[-1]))
+    assert counts["bar"] == len(demo_lake.phases(first, nights[-1]))
+    assert "Fell asleep" in page.text_content("#summary-cards")
+
+    # switch to the first night: the figure changes to that night's data
+    page.click("#night")
+    page.get_by_role("option", name=nights[0]).click()
+    _wait_title(page, f"night of {nights[0]}")
+    page.wait_for_function(
+        "n => { const gd = document.querySelector('#night-figure .js-plotly-plot');"
+        " return gd._fullData.filter(t => t.type === 'scatter').reduce((s, t) => s + t._length, 0) === n; }",
+        arg=len(demo_lake.events(first, nights[0])),
+        timeout=15000,
+    )
+    assert _figure_counts(page) != counts
+
+    # switch baby: the night picker resets to that baby's latest night
+    other = subjects[1]
+    page.click("#subject")
+    page.get_by_role("option", name=other).click()
+    _wait_title(page, f"{other} · night of {demo_lake.nights(other)[-1]}")
+    assert errors == []
+    page.close()
+
+
+def test_phone_width_keeps_the_figure_visible(server, browser, demo_lake):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(server + "/")
+    _wait_title(page, "night of")
+    box = page.locator("#night-figure").bounding_box()
+    assert box is not None and box["width"] <= 390
+    page.close()

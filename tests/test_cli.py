@@ -1,0 +1,107 @@
+"""The command line as a user meets it: real subprocesses, exit codes and messages."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.lake import Lake
+from tests.conftest import write
+
+HEADER = "time,duration_s,limb,kind,intensity\n"
+
+
+def run(*args, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd)
+
+
+@pytest.fixture
+def lake_dir(tmp_path) -> Path:
+    lake = tmp_path / "lake"
+    assert run("subject", "add", "ada", "--tz", "Europe/London", "--born", "2026-01-20", "--lake", lake).returncode == 0
+    return lake
+
+
+def test_bad_row_exit_1_names_file_line_column_and_writes_nothing(lake_dir, tmp_path):
+    log = write(tmp_path / "night.csv", HEADER + "2026-03-02T20:00:00Z,0.3,left_leg,twitch,0.2\n2026-03-02T20:00:05Z,0.3,left_foot,twitch,0.2\n")
+    result = run("ingest", log, "--subject", "ada", "--lake", lake_dir)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{log}:3: column limb: unknown limb 'left_foot'" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert not (lake_dir / "events").exists() and not (lake_dir / "manifest.parquet").exists()
+
+
+def test_skip_bad_writes_good_rows_and_lists_the_rest(lake_dir, tmp_path):
+    log = write(tmp_path / "night.csv", HEADER + "2026-03-02T20:00:00Z,0.3,left_leg,twitch,0.2\n2026-03-02T20:00:05Z,0.3,left_foot,twitch,0.2\n")
+    result = run("ingest", log, "--subject", "ada", "--skip-bad", "--lake", lake_dir)
+    assert result.returncode == 0, result.stderr
+    assert "skipped 1 bad row" in result.stderr and ":3: column limb" in result.stderr
+    assert len(Lake(lake_dir).events("ada", "2026-03-02")) == 1
+    assert Lake(lake_dir).nights("ada") == ["2026-03-02"]  # processed too
+
+
+def test_naive_times_need_tz(lake_dir, tmp_path):
+    log = write(tmp_path / "naive.csv", HEADER + "2026-03-02 20:00:00,0.3,left_leg,twitch,0.2\n")
+    refused = run("ingest", log, "--subject", "ada", "--lake", lake_dir)
+    assert refused.returncode == 1 and "pass --tz ZONE" in refused.stderr
+    accepted = run("ingest", log, "--subject", "ada", "--tz", "Europe/London", "--lake", lake_dir)
+    assert accepted.returncode == 0, accepted.stderr
+
+
+def test_usage_errors_exit_2(lake_dir):
+    assert run("ingest", "--lake", lake_dir).returncode == 2
+    assert run("frobnicate").returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "missing.csv", "--subject", "ada"], "missing.csv: no such file"),
+        (["ingest", "x.csv", "--subject", "../etc"], "invalid subject id '../etc'"),
+        (["ingest", "x.csv", "--subject", "nobody"], "unknown subject 'nobody'"),
+        (["subject", "add", "ben", "--tz", "Nowhere/Land"], "unknown time zone 'Nowhere/Land'"),
+        (["subject", "add", "ben", "--tz", "UTC", "--born", "last week"], "invalid date 'last week'"),
+        (["export", "--subject", "ada", "--night", "2026-03-02", "--out", "x.png"], "night 2026-03-02 of ada is not in the lake"),
+    ],
+)
+def test_bad_input_is_a_message_not_a_traceback(lake_dir, args, message):
+    result = run(*args, "--lake", lake_dir)
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_end_to_end_simulate_ingest_process_reingest(tmp_path):
+    sim, lake = tmp_path / "sim", tmp_path / "lake"
+    assert run("simulate", "--out", sim, "--babies", "1", "--weeks", "1", "--seed", "4").returncode == 0
+    subjects = pd.read_csv(sim / "subjects.csv", dtype=str)
+    (row,) = subjects.itertuples()
+    assert run("subject", "add", row.subject, "--tz", row.tz, "--born", row.born, "--lake", lake).returncode == 0
+    first = run("ingest", sim / "logs" / f"{row.subject}.csv", "--subject", row.subject, "--lake", lake)
+    assert first.returncode == 0, first.stderr
+    assert "over 7 nights" in first.stdout and "processed 7 nights" in first.stdout
+    again = run("ingest", sim / "logs" / f"{row.subject}.csv", "--subject", row.subject, "--lake", lake)
+    assert "already ingested" in again.stdout and "processed" not in again.stdout
+    reprocess = run("process", "--lake", lake)
+    assert reprocess.returncode == 0 and "processed 7 nights" in reprocess.stdout
+    phases = Lake(lake).phases(row.subject, Lake(lake).nights(row.subject)[0])
+    assert set(phases["phase"]) <= {"awake", "active", "quiet", "transition"}
+
+
+def test_lake_from_environment_variable(tmp_path):
+    env_lake = tmp_path / "envlake"
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "subject", "add", "kim", "--tz", "UTC"],
+        capture_output=True, text=True, env={**os.environ, "SLEEPMOVES_LAKE": str(env_lake)},
+    )
+    assert result.returncode == 0 and (env_lake / "subjects.parquet").exists()
+
+
+def test_evaluate_prints_agreement(demo_lake, sim_dir):
+    result = run("evaluate", sim_dir / "labels.csv", "--lake", demo_lake.root)
+    assert result.returncode == 0, result.stderr
+    assert "kappa" in result.stdout and "confusion" in result.stdout

@@ -1,0 +1,63 @@
+import pandas as pd
+
+from dashboard.figures import PHASE_COLOURS, clock_ticks, night_figure, summary_items
+from pipeline.nights import night_bounds
+
+
+def _night(demo_lake):
+    subject = demo_lake.subjects()["subject"].iloc[0]
+    night = demo_lake.nights(subject)[0]
+    return subject, night, demo_lake.subject(subject)["tz"]
+
+
+def test_night_figure_has_ribbon_and_raster_on_one_axis(demo_lake):
+    subject, night, tz = _night(demo_lake)
+    phases, events = demo_lake.phases(subject, night), demo_lake.events(subject, night)
+    fig = night_figure(phases, events, tz, night_bounds(night, tz)[0], "title")
+    bars = [t for t in fig.data if t.type == "bar"]
+    marks = [t for t in fig.data if t.type == "scatter"]
+    assert sum(len(t.x) for t in bars) == len(phases)  # every epoch drawn once
+    assert sum(len(t.x) for t in marks) == len(events)  # every event drawn once
+    assert {t.marker.color for t in bars} <= set(PHASE_COLOURS.values())
+    assert fig.layout.xaxis2.matches == "x" or fig.layout.xaxis.matches == "x2"  # shared time axis
+    assert set(marks[0].y) <= {"left_leg", "right_leg", "left_arm", "right_arm", "head", "trunk", "whole_body", "unknown"}
+
+
+def test_uncertain_epochs_are_lighter(demo_lake):
+    subject, night, tz = _night(demo_lake)
+    phases = demo_lake.phases(subject, night)
+    sure = phases.assign(p_awake=1.0, p_active=1.0, p_quiet=1.0, p_transition=1.0)
+    unsure = phases.assign(p_awake=0.3, p_active=0.3, p_quiet=0.3, p_transition=0.3)
+    start = night_bounds(night, tz)[0]
+    empty = demo_lake.events(subject, night).head(0)
+    op_sure = night_figure(sure, empty, tz, start).data[0].marker.opacity
+    op_unsure = night_figure(unsure, empty, tz, start).data[0].marker.opacity
+    assert min(op_sure) == 1 and max(op_unsure) < 0.6
+
+
+def test_clock_labels_on_a_dst_night_repeat_the_hour_not_the_position():
+    start, _ = night_bounds("2026-10-24", "Europe/London")
+    values, labels = clock_ticks(start, 0, 25, "Europe/London")
+    assert len(values) == 26 and values == sorted(set(values))
+    assert labels.count("01:00") == 2 and labels[0] == "12:00" and labels[-1] == "12:00"
+    start, _ = night_bounds("2026-03-28", "Europe/London")
+    values, labels = clock_ticks(start, 0, 23, "Europe/London")
+    assert "01:00" not in labels and labels[-1] == "12:00"
+
+
+def test_summary_cards_in_plain_words():
+    metrics = {
+        "sleep_onset": pd.Timestamp("2026-03-02T19:45:00Z"),
+        "sleep_offset": pd.Timestamp("2026-03-03T06:30:00Z"),
+        "total_sleep_min": 610.0,
+        "waso_min": 35.0,
+        "min_active": 250.0,
+        "min_quiet": 300.0,
+        "twitches_per_h_active": 120.4,
+        "twitches_per_h_quiet": float("nan"),
+    }
+    items = {title: value for title, value, _ in summary_items(metrics, "America/New_York")}
+    assert items["Fell asleep"] == "14:45" and items["Woke for the day"] == "01:30"
+    assert items["Total sleep"] == "10 h 10 min" and items["Awake in the night"] == "0 h 35 min"
+    assert items["Twitches in active sleep"] == "120 / h" and items["Twitches in quiet sleep"] == "—"
+    assert summary_items(None, "UTC")[0][0] == "No data"
