@@ -35,7 +35,12 @@ def create_app(lake_path) -> Dash:
             html.Header(
                 [
                     html.Span("sleepmoves", className="brand"),
-                    html.Nav([dcc.Link(page["name"], href=page["relative_path"]) for page in dash.page_registry.values()]),
+                    html.Nav(
+                        [
+                            dcc.Link(page["name"], href=page["relative_path"])
+                            for page in dash.page_registry.values()
+                        ]
+                    ),
                 ],
                 className="topbar",
             ),

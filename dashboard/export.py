@@ -24,19 +24,48 @@ def night_summary_figure(lake: Lake, subject: str, night: str):
     info = lake.subject(subject)
     metrics = lake.night_summary(subject, night)
     if metrics is None:
-        raise SleepmovesError(f"night {night} of {subject} is not in the lake (processed nights: {', '.join(lake.nights(subject)[-5:]) or 'none'})")
+        raise SleepmovesError(
+            f"night {night} of {subject} is not in the lake (processed nights: {', '.join(lake.nights(subject)[-5:]) or 'none'})"
+        )
     tz = info["tz"]
     start, _ = night_bounds(night, tz)
-    fig = night_figure(lake.phases(subject, night), lake.events(subject, night), tz, start, f"{info['label'] or subject} · night of {night}")
+    fig = night_figure(
+        lake.phases(subject, night),
+        lake.events(subject, night),
+        tz,
+        start,
+        f"{info['label'] or subject} · night of {night}",
+    )
     summary = "   ·   ".join(f"{title}: {value}" for title, value, _ in summary_items(metrics, tz)[:5])
     footer = (
         f"{info['label'] or subject} · night of {night} · times in {tz} · model {metrics.get('model_version', '?')}"
         f"<br>sleep onset = {DEFINITIONS['sleep_onset']}. Not a diagnosis: worth showing your pediatrician if anything worries you."
     )
-    fig.add_annotation(text=summary, xref="paper", yref="paper", x=0, y=1.08, showarrow=False, xanchor="left", font={"size": 13})
-    fig.add_annotation(text=footer, xref="paper", yref="paper", x=0, y=-0.2, showarrow=False, xanchor="left", align="left", font={"size": 10, "color": "#555"})
+    fig.add_annotation(
+        text=summary,
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=1.08,
+        showarrow=False,
+        xanchor="left",
+        font={"size": 13},
+    )
+    fig.add_annotation(
+        text=footer,
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=-0.2,
+        showarrow=False,
+        xanchor="left",
+        align="left",
+        font={"size": 10, "color": "#555"},
+    )
     fig.update_layout(
-        height=760, width=1200, margin={"t": 90, "b": 110, "r": 150},
+        height=760,
+        width=1200,
+        margin={"t": 90, "b": 110, "r": 150},
         legend={"orientation": "v", "x": 1.01, "y": 1, "yanchor": "top"},
     )
     return fig

@@ -78,7 +78,11 @@ def night_figure(
             mask = (phases["phase"] == phase).to_numpy()
             if not mask.any():
                 continue
-            prob = phases[f"p_{phase}"].to_numpy(dtype="float64")[mask] if f"p_{phase}" in phases else np.ones(mask.sum())
+            prob = (
+                phases[f"p_{phase}"].to_numpy(dtype="float64")[mask]
+                if f"p_{phase}" in phases
+                else np.ones(mask.sum())
+            )
             fig.add_trace(
                 go.Bar(
                     x=x[mask],
@@ -87,7 +91,11 @@ def night_figure(
                     name=PHASE_NAMES[phase],
                     legendgroup="phases",
                     legendgrouptitle_text="Phase",
-                    marker={"color": PHASE_COLOURS[phase], "opacity": np.clip(0.25 + 0.75 * prob, 0, 1), "line": {"width": 0}},
+                    marker={
+                        "color": PHASE_COLOURS[phase],
+                        "opacity": np.clip(0.25 + 0.75 * prob, 0, 1),
+                        "line": {"width": 0},
+                    },
                     customdata=np.column_stack([local.to_numpy()[mask], np.round(100 * prob)]),
                     hovertemplate=f"%{{customdata[0]}} {PHASE_NAMES[phase]} (%{{customdata[1]:.0f}} %)<extra></extra>",
                 ),
@@ -137,7 +145,11 @@ def night_figure(
     fig.update_xaxes(title_text=f"local time ({tz})", row=2, col=1)
     fig.update_yaxes(visible=False, range=[0, 1], row=1, col=1)
     fig.update_yaxes(
-        categoryorder="array", categoryarray=list(reversed(limbs_present or list(LIMBS))), row=2, col=1, title_text="limb"
+        categoryorder="array",
+        categoryarray=list(reversed(limbs_present or list(LIMBS))),
+        row=2,
+        col=1,
+        title_text="limb",
     )
     fig.update_layout(
         title={"text": title or "Night", "x": 0.01},

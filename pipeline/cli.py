@@ -27,7 +27,9 @@ def _say(*parts) -> None:
 def cmd_simulate(args) -> int:
     from .simulate import write_simulation
 
-    summary = write_simulation(args.out, babies=args.babies, weeks=args.weeks, seed=args.seed, start=args.start)
+    summary = write_simulation(
+        args.out, babies=args.babies, weeks=args.weeks, seed=args.seed, start=args.start
+    )
     _say(
         f"simulated {len(summary['babies'])} babies x {args.weeks} weeks: {summary['events']} events, "
         f"{summary['epochs']} labelled epochs -> {args.out}"
@@ -66,7 +68,9 @@ def cmd_ingest(args) -> int:
     from .process import process
 
     lake = _lake(args)
-    touched = ingest_paths(lake, args.paths, args.subject, tz=args.tz, fmt=args.format, skip_bad=args.skip_bad)
+    touched = ingest_paths(
+        lake, args.paths, args.subject, tz=args.tz, fmt=args.format, skip_bad=args.skip_bad
+    )
     if touched and not args.no_process:
         done = process(lake, [args.subject], {args.subject: touched}, model_path=args.model)
         _say(f"processed {len(done)} nights")
@@ -98,7 +102,9 @@ def cmd_demo(args) -> int:
         touched[row.subject] = ingest_paths(lake, [out / "logs" / f"{row.subject}.csv"], row.subject)
     done = process(lake, list(touched), touched)
     seconds = (dt.datetime.now() - started).total_seconds()
-    _say(f"demo lake ready at {lake.root}: {len(subjects)} babies, {len(done)} nights processed in {seconds:.1f} s")
+    _say(
+        f"demo lake ready at {lake.root}: {len(subjects)} babies, {len(done)} nights processed in {seconds:.1f} s"
+    )
     if args.no_serve:
         return 0
     return _serve(lake, args.host, args.port)
@@ -125,7 +131,9 @@ def cmd_evaluate(args) -> int:
     frame = _labelled(lake, args.labels, read_labels, labelled_features)
     result = agreement(frame["phase"], model.predict(frame))
     _say(f"model {version} on {result['epochs']} epochs of {frame['subject'].nunique()} subjects")
-    _say(f"accuracy {result['accuracy']:.3f}  kappa {result['kappa']:.3f}  sleep/wake accuracy {result['sleep_wake_accuracy']:.3f}")
+    _say(
+        f"accuracy {result['accuracy']:.3f}  kappa {result['kappa']:.3f}  sleep/wake accuracy {result['sleep_wake_accuracy']:.3f}"
+    )
     _say("confusion (rows true, columns predicted):")
     _say(result["confusion"].to_string())
     return 0
@@ -134,7 +142,9 @@ def cmd_evaluate(args) -> int:
 def _labelled(lake: Lake, paths, read_labels, labelled_features) -> pd.DataFrame:
     labels = pd.concat([read_labels(p) for p in paths], ignore_index=True)
     subjects = lake.subjects()
-    events = {s: lake.read("events", [s]) for s in labels["subject"].unique() if s in set(subjects["subject"])}
+    events = {
+        s: lake.read("events", [s]) for s in labels["subject"].unique() if s in set(subjects["subject"])
+    }
     return labelled_features(labels, events, subjects)
 
 
@@ -173,10 +183,14 @@ def _date(value: str) -> dt.date:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--lake", help="lake folder (default $SLEEPMOVES_LAKE or data/lake)")
-    parser = argparse.ArgumentParser(prog="sleepmoves", description="Infant sleep movements: ingest, label, summarise, view.")
+    parser = argparse.ArgumentParser(
+        prog="sleepmoves", description="Infant sleep movements: ingest, label, summarise, view."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", parents=[common], help="simulate babies, ingest, process and serve the dashboard")
+    p = sub.add_parser(
+        "demo", parents=[common], help="simulate babies, ingest, process and serve the dashboard"
+    )
     p.add_argument("--babies", type=int, default=3)
     p.add_argument("--weeks", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
@@ -204,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--label", help="display name (default: the id)")
     a.set_defaults(func=cmd_subject_add)
 
-    p = sub.add_parser("ingest", parents=[common], help="ingest files for a subject, then process the nights touched")
+    p = sub.add_parser(
+        "ingest", parents=[common], help="ingest files for a subject, then process the nights touched"
+    )
     p.add_argument("paths", nargs="+")
     p.add_argument("--subject", required=True)
     p.add_argument("--tz", help="zone of timestamps written without a UTC offset")
@@ -220,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="phase model file (default: the shipped model)")
     p.set_defaults(func=cmd_process)
 
-    p = sub.add_parser("train", parents=[common], help="train a phase model on labelled epochs of lake subjects")
+    p = sub.add_parser(
+        "train", parents=[common], help="train a phase model on labelled epochs of lake subjects"
+    )
     p.add_argument("labels", nargs="+")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)

@@ -20,7 +20,9 @@ BIG_MOVES = ("kick", "stretch", "other", "shake")
 GAP_CAP_MIN = 30.0  # distances to the nearest large movement are capped here
 
 
-def observed_epochs(events: pd.DataFrame, night_start: pd.Timestamp, night_end: pd.Timestamp) -> pd.DatetimeIndex:
+def observed_epochs(
+    events: pd.DataFrame, night_start: pd.Timestamp, night_end: pd.Timestamp
+) -> pd.DatetimeIndex:
     """The recorded span of a night: 30-s epochs from the first to the last event, inside the night."""
     starts = pd.to_datetime(events["start"], utc=True)
     first = max(starts.min(), night_start).floor(f"{EPOCH_S}s")

@@ -36,11 +36,17 @@ def read_labels(path: str | Path) -> pd.DataFrame:
         line = int(phase.isna().to_numpy().argmax()) + 2
         raise SleepmovesError(f"{path}:{line}: column phase: unknown phase {frame['phase'].iloc[line - 2]!r}")
     return pd.DataFrame(
-        {"subject": frame["subject"].astype(str), "epoch_start": start.dt.floor(f"{EPOCH_S}s"), "phase": phase}
+        {
+            "subject": frame["subject"].astype(str),
+            "epoch_start": start.dt.floor(f"{EPOCH_S}s"),
+            "phase": phase,
+        }
     )
 
 
-def labelled_features(labels: pd.DataFrame, events: dict[str, pd.DataFrame], subjects: pd.DataFrame) -> pd.DataFrame:
+def labelled_features(
+    labels: pd.DataFrame, events: dict[str, pd.DataFrame], subjects: pd.DataFrame
+) -> pd.DataFrame:
     """Features for every labelled epoch, night by night, with the ``phase`` column joined.
 
     Parameters

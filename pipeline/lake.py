@@ -125,7 +125,9 @@ class Lake:
             )
         return row.iloc[0].to_dict()
 
-    def add_subject(self, subject: str, tz: str, born: dt.date | str | None = None, label: str | None = None) -> bool:
+    def add_subject(
+        self, subject: str, tz: str, born: dt.date | str | None = None, label: str | None = None
+    ) -> bool:
         """Add a subject (idempotent). Returns True when something changed.
 
         Changing the time zone of a subject that already exists is refused: it would move
@@ -224,7 +226,8 @@ class Lake:
                 manifest = pd.concat([manifest, row], ignore_index=True) if len(manifest) else row
                 manifest_path = self.root / "manifest.parquet"
                 staged_manifest = _stage(
-                    pa.Table.from_pandas(manifest, schema=schema.MANIFEST, preserve_index=False), manifest_path
+                    pa.Table.from_pandas(manifest, schema=schema.MANIFEST, preserve_index=False),
+                    manifest_path,
                 )
             except BaseException:
                 for tmp, _ in staged:
@@ -321,7 +324,9 @@ class Lake:
                 files += sorted(str(p) for p in base.glob("night=*/*.parquet"))
             else:
                 for night in nights:
-                    files += sorted(str(p) for p in (base / f"night={check_night(str(night))}").glob("*.parquet"))
+                    files += sorted(
+                        str(p) for p in (base / f"night={check_night(str(night))}").glob("*.parquet")
+                    )
         if not files:
             arrow_schema = _table_schema(table)
             names = ["subject", "night"] + (arrow_schema.names if arrow_schema is not None else [])

@@ -51,7 +51,9 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
         Always the four phases in :data:`pipeline.schema.PHASES` order.
     """
 
-    def __init__(self, max_iter: int = 150, learning_rate: float = 0.1, max_leaf_nodes: int = 31, random_state: int = 0):
+    def __init__(
+        self, max_iter: int = 150, learning_rate: float = 0.1, max_leaf_nodes: int = 31, random_state: int = 0
+    ):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -126,7 +128,9 @@ def load_model(path: str | Path | None = None) -> tuple[PhaseModel, str]:
         raise SleepmovesError(f"{path} is not a skops model file ({exc})") from None
     refused = sorted(untrusted - TRUSTED_TYPES)
     if refused:
-        raise SleepmovesError(f"refusing to load {path}: it contains types that are not part of a PhaseModel: {refused}")
+        raise SleepmovesError(
+            f"refusing to load {path}: it contains types that are not part of a PhaseModel: {refused}"
+        )
     model = sio.load(path, trusted=sorted(untrusted))
     if not isinstance(model, PhaseModel):
         raise SleepmovesError(f"{path} holds a {type(model).__name__}, not a PhaseModel")

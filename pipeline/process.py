@@ -30,7 +30,9 @@ def label_night(events: pd.DataFrame, night: str, tz: str, born, model: PhaseMod
     grid = observed_epochs(events, start, end)
     feats = epoch_features(events, grid, tz, age_in_weeks(born, night))
     proba = model.predict_proba(feats)
-    phases = pd.DataFrame({"epoch_start": feats["epoch_start"], "phase": [PHASES[i] for i in proba.argmax(axis=1)]})
+    phases = pd.DataFrame(
+        {"epoch_start": feats["epoch_start"], "phase": [PHASES[i] for i in proba.argmax(axis=1)]}
+    )
     for j, col in enumerate(PROBA_COLUMNS):
         phases[col] = proba[:, j]
     phases["model_version"] = version

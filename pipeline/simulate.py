@@ -121,14 +121,18 @@ def make_babies(n: int, seed: int, start: dt.date = DEFAULT_START) -> list[Baby]
     return babies
 
 
-def simulate_hypnogram(rng: np.random.Generator, params: dict, n_epochs: int, settle: int, wake_tail: int) -> np.ndarray:
+def simulate_hypnogram(
+    rng: np.random.Generator, params: dict, n_epochs: int, settle: int, wake_tail: int
+) -> np.ndarray:
     """Phase code per epoch for one night: settling awake, sleep cycles with wakings, morning awake."""
     out = np.zeros(n_epochs, dtype=np.int8)
     sleep_end = n_epochs - wake_tail
     per_min = 60 // EPOCH_S
     # Night wakings: times in the sleep period, each a run of awake epochs entered through transition.
     n_wakings = rng.poisson(params["wakings"])
-    wakings = sorted(rng.uniform(settle + 60 * per_min, max(sleep_end - 30 * per_min, settle + 61 * per_min), n_wakings))
+    wakings = sorted(
+        rng.uniform(settle + 60 * per_min, max(sleep_end - 30 * per_min, settle + 61 * per_min), n_wakings)
+    )
     lengths = np.clip(rng.lognormal(np.log(12), 0.6, n_wakings), 3, 45) * per_min
 
     i = settle
@@ -164,7 +168,12 @@ def simulate_hypnogram(rng: np.random.Generator, params: dict, n_epochs: int, se
 
 
 def simulate_events(
-    rng: np.random.Generator, baby: Baby, params: dict, codes: np.ndarray, t0: pd.Timestamp, night_scale: float
+    rng: np.random.Generator,
+    baby: Baby,
+    params: dict,
+    codes: np.ndarray,
+    t0: pd.Timestamp,
+    night_scale: float,
 ) -> pd.DataFrame:
     """Movement events for one night's hypnogram; ``t0`` is the UTC start of the first epoch."""
     scale = baby.rate_scale * night_scale
@@ -276,13 +285,17 @@ def simulate_night(baby: Baby, night: dt.date) -> tuple[pd.DataFrame, pd.DataFra
     rng = np.random.default_rng(np.random.SeedSequence([baby.seed, night.toordinal()]))
     params = age_parameters(baby.age_months(night))
     z = zone(baby.tz)
-    bedtime = dt.datetime.combine(night, dt.time(19), tzinfo=z) + dt.timedelta(minutes=float(rng.uniform(0, 90)))
+    bedtime = dt.datetime.combine(night, dt.time(19), tzinfo=z) + dt.timedelta(
+        minutes=float(rng.uniform(0, 90))
+    )
     morning = dt.datetime.combine(night + dt.timedelta(days=1), dt.time(6), tzinfo=z) + dt.timedelta(
         minutes=float(rng.uniform(0, 90))
     )
     # Recording starts with settling and ends a little after waking; epochs are aligned to UTC 30-s marks.
     settle_min, tail_min = rng.uniform(10, 30), rng.uniform(10, 20)
-    t0 = pd.Timestamp(bedtime - dt.timedelta(minutes=float(settle_min))).tz_convert("UTC").floor(f"{EPOCH_S}s")
+    t0 = (
+        pd.Timestamp(bedtime - dt.timedelta(minutes=float(settle_min))).tz_convert("UTC").floor(f"{EPOCH_S}s")
+    )
     t1 = pd.Timestamp(morning + dt.timedelta(minutes=float(tail_min))).tz_convert("UTC").floor(f"{EPOCH_S}s")
     n = int((t1 - t0).total_seconds() // EPOCH_S)
     per_min = 60 // EPOCH_S
@@ -325,7 +338,9 @@ def _local_iso(times: pd.Series, tz: str) -> pd.Series:
     return text.str[:-2] + ":" + text.str[-2:]
 
 
-def write_simulation(out: str | Path, babies: int = 3, weeks: int = 4, seed: int = 0, start: dt.date = DEFAULT_START) -> dict:
+def write_simulation(
+    out: str | Path, babies: int = 3, weeks: int = 4, seed: int = 0, start: dt.date = DEFAULT_START
+) -> dict:
     """Simulate and write ``subjects.csv``, ``logs/<subject>.csv`` and ``labels.csv`` under ``out``."""
     out = Path(out)
     (out / "logs").mkdir(parents=True, exist_ok=True)

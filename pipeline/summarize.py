@@ -79,7 +79,11 @@ def night_metrics(phases: pd.DataFrame, events: pd.DataFrame) -> dict:
 
     # Twitches per hour of each phase: each twitch takes the phase of the epoch it starts in.
     twitch_starts = pd.to_datetime(events.loc[events["kind"] == "twitch", "start"], utc=True)
-    idx = ((twitch_starts - starts[0]).dt.total_seconds() // EPOCH_S).to_numpy() if len(starts) else np.array([])
+    idx = (
+        ((twitch_starts - starts[0]).dt.total_seconds() // EPOCH_S).to_numpy()
+        if len(starts)
+        else np.array([])
+    )
     idx = idx[(idx >= 0) & (idx < len(phase))].astype(int)
     twitch_phase = phase[idx]
     for p in PHASES:

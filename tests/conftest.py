@@ -26,8 +26,23 @@ def sim_dir(tmp_path_factory) -> Path:
 def build_lake(sim: Path, lake_dir: Path) -> Lake:
     """Add every simulated subject and ingest its log with the CLI (which also processes)."""
     for row in pd.read_csv(sim / "subjects.csv", dtype=str).itertuples():
-        assert main(["subject", "add", row.subject, "--tz", row.tz, "--born", row.born, "--lake", str(lake_dir)]) == 0
-        assert main(["ingest", str(sim / "logs" / f"{row.subject}.csv"), "--subject", row.subject, "--lake", str(lake_dir)]) == 0
+        assert (
+            main(["subject", "add", row.subject, "--tz", row.tz, "--born", row.born, "--lake", str(lake_dir)])
+            == 0
+        )
+        assert (
+            main(
+                [
+                    "ingest",
+                    str(sim / "logs" / f"{row.subject}.csv"),
+                    "--subject",
+                    row.subject,
+                    "--lake",
+                    str(lake_dir),
+                ]
+            )
+            == 0
+        )
     return Lake(lake_dir)
 
 

@@ -16,18 +16,33 @@ HEADER = "time,duration_s,limb,kind,intensity\n"
 
 def run(*args, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
 
 
 @pytest.fixture
 def lake_dir(tmp_path) -> Path:
     lake = tmp_path / "lake"
-    assert run("subject", "add", "ada", "--tz", "Europe/London", "--born", "2026-01-20", "--lake", lake).returncode == 0
+    assert (
+        run(
+            "subject", "add", "ada", "--tz", "Europe/London", "--born", "2026-01-20", "--lake", lake
+        ).returncode
+        == 0
+    )
     return lake
 
 
 def test_bad_row_exit_1_names_file_line_column_and_writes_nothing(lake_dir, tmp_path):
-    log = write(tmp_path / "night.csv", HEADER + "2026-03-02T20:00:00Z,0.3,left_leg,twitch,0.2\n2026-03-02T20:00:05Z,0.3,left_foot,twitch,0.2\n")
+    log = write(
+        tmp_path / "night.csv",
+        HEADER
+        + "2026-03-02T20:00:00Z,0.3,left_leg,twitch,0.2\n2026-03-02T20:00:05Z,0.3,left_foot,twitch,0.2\n",
+    )
     result = run("ingest", log, "--subject", "ada", "--lake", lake_dir)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -37,7 +52,11 @@ def test_bad_row_exit_1_names_file_line_column_and_writes_nothing(lake_dir, tmp_
 
 
 def test_skip_bad_writes_good_rows_and_lists_the_rest(lake_dir, tmp_path):
-    log = write(tmp_path / "night.csv", HEADER + "2026-03-02T20:00:00Z,0.3,left_leg,twitch,0.2\n2026-03-02T20:00:05Z,0.3,left_foot,twitch,0.2\n")
+    log = write(
+        tmp_path / "night.csv",
+        HEADER
+        + "2026-03-02T20:00:00Z,0.3,left_leg,twitch,0.2\n2026-03-02T20:00:05Z,0.3,left_foot,twitch,0.2\n",
+    )
     result = run("ingest", log, "--subject", "ada", "--skip-bad", "--lake", lake_dir)
     assert result.returncode == 0, result.stderr
     assert "skipped 1 bad row" in result.stderr and ":3: column limb" in result.stderr
@@ -66,7 +85,10 @@ def test_usage_errors_exit_2(lake_dir):
         (["ingest", "x.csv", "--subject", "nobody"], "unknown subject 'nobody'"),
         (["subject", "add", "ben", "--tz", "Nowhere/Land"], "unknown time zone 'Nowhere/Land'"),
         (["subject", "add", "ben", "--tz", "UTC", "--born", "last week"], "invalid date 'last week'"),
-        (["export", "--subject", "ada", "--night", "2026-03-02", "--out", "x.png"], "night 2026-03-02 of ada is not in the lake"),
+        (
+            ["export", "--subject", "ada", "--night", "2026-03-02", "--out", "x.png"],
+            "night 2026-03-02 of ada is not in the lake",
+        ),
     ],
 )
 def test_bad_input_is_a_message_not_a_traceback(lake_dir, args, message):
@@ -80,7 +102,9 @@ def test_end_to_end_simulate_ingest_process_reingest(tmp_path):
     assert run("simulate", "--out", sim, "--babies", "1", "--weeks", "1", "--seed", "4").returncode == 0
     subjects = pd.read_csv(sim / "subjects.csv", dtype=str)
     (row,) = subjects.itertuples()
-    assert run("subject", "add", row.subject, "--tz", row.tz, "--born", row.born, "--lake", lake).returncode == 0
+    assert (
+        run("subject", "add", row.subject, "--tz", row.tz, "--born", row.born, "--lake", lake).returncode == 0
+    )
     first = run("ingest", sim / "logs" / f"{row.subject}.csv", "--subject", row.subject, "--lake", lake)
     assert first.returncode == 0, first.stderr
     assert "over 7 nights" in first.stdout and "processed 7 nights" in first.stdout
@@ -96,7 +120,9 @@ def test_lake_from_environment_variable(tmp_path):
     env_lake = tmp_path / "envlake"
     result = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "subject", "add", "kim", "--tz", "UTC"],
-        capture_output=True, text=True, env={**os.environ, "SLEEPMOVES_LAKE": str(env_lake)},
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SLEEPMOVES_LAKE": str(env_lake)},
     )
     assert result.returncode == 0 and (env_lake / "subjects.parquet").exists()
 

@@ -20,7 +20,16 @@ def test_night_figure_has_ribbon_and_raster_on_one_axis(demo_lake):
     assert sum(len(t.x) for t in marks) == len(events)  # every event drawn once
     assert {t.marker.color for t in bars} <= set(PHASE_COLOURS.values())
     assert fig.layout.xaxis2.matches == "x" or fig.layout.xaxis.matches == "x2"  # shared time axis
-    assert set(marks[0].y) <= {"left_leg", "right_leg", "left_arm", "right_arm", "head", "trunk", "whole_body", "unknown"}
+    assert set(marks[0].y) <= {
+        "left_leg",
+        "right_leg",
+        "left_arm",
+        "right_arm",
+        "head",
+        "trunk",
+        "whole_body",
+        "unknown",
+    }
 
 
 def test_uncertain_epochs_are_lighter(demo_lake):

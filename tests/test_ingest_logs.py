@@ -35,7 +35,9 @@ def test_missing_column_lists_accepted_names():
 
 def test_unknown_limb_lists_the_vocabulary():
     (err,) = errors_of(HEADER + "2026-03-02T20:00:00+00:00,0.3,left_foot,twitch,0.2\n")
-    assert err.startswith("night.csv:2: column limb: unknown limb 'left_foot'; use one of left_leg, right_leg")
+    assert err.startswith(
+        "night.csv:2: column limb: unknown limb 'left_foot'; use one of left_leg, right_leg"
+    )
 
 
 def test_empty_file():
@@ -54,7 +56,9 @@ def test_non_utf8_bytes_name_the_line():
 def test_naive_time_needs_tz_and_says_so():
     (err,) = errors_of(HEADER + "2026-03-02 20:00:00,0.3,left_leg,twitch,0.2\n")
     assert "has no UTC offset" in err and "pass --tz ZONE" in err
-    events = parse_log((HEADER + "2026-07-02 20:00:00,0.3,left_leg,twitch,0.2\n").encode(), "x.csv", tz="Europe/London").events
+    events = parse_log(
+        (HEADER + "2026-07-02 20:00:00,0.3,left_leg,twitch,0.2\n").encode(), "x.csv", tz="Europe/London"
+    ).events
     assert events["start"].iloc[0] == pd.Timestamp("2026-07-02T19:00:00Z")  # BST is UTC+1
 
 
@@ -65,7 +69,8 @@ def test_offset_wins_over_tz():
 
 def test_dst_gap_and_repeat_are_refused_with_a_hint():
     errs = errors_of(
-        HEADER + "2026-03-29 01:30:00,0.3,left_leg,twitch,\n2026-10-25 01:30:00,0.3,left_leg,twitch,\n", tz="Europe/London"
+        HEADER + "2026-03-29 01:30:00,0.3,left_leg,twitch,\n2026-10-25 01:30:00,0.3,left_leg,twitch,\n",
+        tz="Europe/London",
     )
     assert errs == [
         "night.csv:2: column start: '2026-03-29 01:30:00' does not exist in Europe/London (clocks went forward); add the UTC offset",
@@ -88,7 +93,13 @@ def test_two_columns_meaning_the_same_thing_is_refused():
 
 
 def test_every_bad_row_is_reported_not_just_the_first():
-    rows = HEADER + GOOD + "2026-03-02T20:00:01+00:00,-1,left_leg,twitch,0.2\n" + GOOD + "2026-03-02T20:00:03+00:00,0.3,left_leg,twitch,1.5\n"
+    rows = (
+        HEADER
+        + GOOD
+        + "2026-03-02T20:00:01+00:00,-1,left_leg,twitch,0.2\n"
+        + GOOD
+        + "2026-03-02T20:00:03+00:00,0.3,left_leg,twitch,1.5\n"
+    )
     assert errors_of(rows) == [
         "night.csv:3: column duration_s: -1 s is outside 0 to 3600 s",
         "night.csv:5: column intensity: 1.5 is outside 0 to 1",
@@ -97,7 +108,10 @@ def test_every_bad_row_is_reported_not_just_the_first():
 
 def test_nan_and_inf_are_not_numbers():
     errs = errors_of(HEADER + "2026-03-02T20:00:00Z,nan,left_leg,twitch,inf\n")
-    assert errs == ["night.csv:2: column duration_s: not a finite number: 'nan'", "night.csv:2: column intensity: not a finite number: 'inf'"]
+    assert errs == [
+        "night.csv:2: column duration_s: not a finite number: 'nan'",
+        "night.csv:2: column intensity: not a finite number: 'inf'",
+    ]
 
 
 def test_json_lines_with_line_numbers():
@@ -124,7 +138,11 @@ def test_unknown_zone_is_refused():
 events_strategy = st.lists(
     st.fixed_dictionaries(
         {
-            "start": st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=st.just(dt.UTC)),
+            "start": st.datetimes(
+                min_value=dt.datetime(1990, 1, 1),
+                max_value=dt.datetime(2100, 1, 1),
+                timezones=st.just(dt.UTC),
+            ),
             "offset_min": st.integers(-12 * 60, 14 * 60).map(lambda m: m - m % 15),
             "duration_s": st.one_of(st.none(), st.floats(0, 3600, allow_nan=False)),
             "limb": st.sampled_from(LIMBS),
@@ -151,11 +169,13 @@ def test_valid_logs_round_trip(rows, fmt):
         written.append({**r, "time": local.isoformat()})
     if fmt == "csv":
         text = HEADER + "".join(
-            f"{w['time']},{_cell(w['duration_s'])},{w['limb']},{w['kind']},{_cell(w['intensity'])}\n" for w in written
+            f"{w['time']},{_cell(w['duration_s'])},{w['limb']},{w['kind']},{_cell(w['intensity'])}\n"
+            for w in written
         )
     else:
         text = "\n".join(
-            json.dumps({k: w[k] for k in ("time", "duration_s", "limb", "kind", "intensity")}) for w in written
+            json.dumps({k: w[k] for k in ("time", "duration_s", "limb", "kind", "intensity")})
+            for w in written
         )
     parsed = parse_log(text.encode(), f"x.{fmt}")
     assert parsed.errors == []
@@ -182,7 +202,11 @@ def test_random_bytes_never_crash(data, name):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40), min_size=5, max_size=5))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40), min_size=5, max_size=5
+    )
+)
 def test_random_cells_give_row_errors_not_crashes(cells):
     text = HEADER + ",".join(c.replace("\n", " ").replace("\r", " ").replace('"', "") for c in cells) + "\n"
     try:

@@ -20,7 +20,11 @@ LOG = """time,duration_s,limb,kind,intensity
 
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file of a lake (lock file aside) and its bytes."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 @pytest.fixture

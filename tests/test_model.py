@@ -13,7 +13,13 @@ from pipeline.simulate import simulate
 
 def cohort_features(babies: int, weeks: int, seed: int) -> pd.DataFrame:
     cohort, events, labels = simulate(babies=babies, weeks=weeks, seed=seed)
-    subjects = pd.DataFrame({"subject": [b.subject for b in cohort], "born": [b.born for b in cohort], "tz": [b.tz for b in cohort]})
+    subjects = pd.DataFrame(
+        {
+            "subject": [b.subject for b in cohort],
+            "born": [b.born for b in cohort],
+            "tz": [b.tz for b in cohort],
+        }
+    )
     return labelled_features(labels, events, subjects)
 
 
@@ -39,7 +45,9 @@ def _report(name, result):
 def test_trained_model_beats_chance_on_held_out_babies(trained, held_out):
     result = agreement(held_out["phase"], trained.predict(held_out))
     _report("freshly trained PhaseModel", result)
-    assert result["kappa"] > 0.5  # chance is 0; published active/quiet from movement is 0.2-0.4 on real infants
+    assert (
+        result["kappa"] > 0.5
+    )  # chance is 0; published active/quiet from movement is 0.2-0.4 on real infants
     assert result["accuracy"] > 0.7
     assert result["sleep_wake_accuracy"] > 0.9
 

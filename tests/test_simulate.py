@@ -8,7 +8,9 @@ from pipeline.simulate import age_parameters, make_babies, simulate, simulate_ni
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
-    a, b, c = (write_simulation(tmp_path / n, babies=2, weeks=1, seed=s) for n, s in (("a", 5), ("b", 5), ("c", 6)))
+    a, b, c = (
+        write_simulation(tmp_path / n, babies=2, weeks=1, seed=s) for n, s in (("a", 5), ("b", 5), ("c", 6))
+    )
     for name in ("subjects.csv", "labels.csv", "logs/ada.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert (tmp_path / "a" / "logs/ada.csv").read_bytes() != (tmp_path / "c" / "logs/ada.csv").read_bytes()
@@ -27,7 +29,9 @@ def test_written_log_is_the_user_format_with_offsets(tmp_path):
 def _phase_shares(age_days: int, nights: int = 14) -> pd.Series:
     baby = make_babies(1, seed=2)[0]
     baby = type(baby)(**{**baby.__dict__, "born": dt.date(2026, 3, 1) - dt.timedelta(days=age_days)})
-    labels = pd.concat([simulate_night(baby, dt.date(2026, 3, 1) + dt.timedelta(days=d))[1] for d in range(nights)])
+    labels = pd.concat(
+        [simulate_night(baby, dt.date(2026, 3, 1) + dt.timedelta(days=d))[1] for d in range(nights)]
+    )
     asleep = labels[labels["phase"] != "awake"]
     return asleep["phase"].value_counts(normalize=True)
 

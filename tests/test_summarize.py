@@ -7,7 +7,12 @@ from pipeline.summarize import night_metrics, sleep_onset_index
 def _phases(codes: str) -> pd.DataFrame:
     names = {"W": "awake", "R": "active", "N": "quiet", "T": "transition"}
     start = pd.Timestamp("2026-03-02T19:00:00Z")
-    return pd.DataFrame({"epoch_start": start + pd.to_timedelta(np.arange(len(codes)) * 30, unit="s"), "phase": [names[c] for c in codes]})
+    return pd.DataFrame(
+        {
+            "epoch_start": start + pd.to_timedelta(np.arange(len(codes)) * 30, unit="s"),
+            "phase": [names[c] for c in codes],
+        }
+    )
 
 
 def test_onset_needs_three_consecutive_sleep_epochs():
@@ -20,7 +25,9 @@ def test_night_metrics_on_a_known_hypnogram():
     phases = _phases("WWRWRRRNNNNWWRRTWW")
     events = pd.DataFrame(
         {
-            "start": pd.to_datetime(["2026-03-02T19:02:05Z", "2026-03-02T19:02:40Z", "2026-03-02T19:04:10Z"], utc=True),
+            "start": pd.to_datetime(
+                ["2026-03-02T19:02:05Z", "2026-03-02T19:02:40Z", "2026-03-02T19:04:10Z"], utc=True
+            ),
             "kind": ["twitch", "twitch", "twitch"],
         }
     )

@@ -25,8 +25,18 @@ def layout(**_query):
         [
             html.Div(
                 [
-                    html.Div([html.Label("Baby", htmlFor="subject"), dcc.Dropdown(options, first, id="subject", clearable=False)]),
-                    html.Div([html.Label("Night", htmlFor="night"), dcc.Dropdown([], None, id="night", clearable=False)]),
+                    html.Div(
+                        [
+                            html.Label("Baby", htmlFor="subject"),
+                            dcc.Dropdown(options, first, id="subject", clearable=False),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.Label("Night", htmlFor="night"),
+                            dcc.Dropdown([], None, id="night", clearable=False),
+                        ]
+                    ),
                 ],
                 className="controls",
             ),
@@ -50,7 +60,12 @@ def choose_subject(subject):
     return options, (nights[-1] if nights else None)
 
 
-@callback(Output("night-figure", "figure"), Output("summary-cards", "children"), Input("subject", "value"), Input("night", "value"))
+@callback(
+    Output("night-figure", "figure"),
+    Output("summary-cards", "children"),
+    Input("subject", "value"),
+    Input("night", "value"),
+)
 def show_night(subject, night):
     if not subject or not night:
         return night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc()), _cards(None, "UTC")
@@ -79,7 +94,9 @@ def _empty_phases():
 def _empty_events():
     import pandas as pd
 
-    return pd.DataFrame({"start": pd.to_datetime([], utc=True), "duration_s": [], "limb": [], "kind": [], "intensity": []})
+    return pd.DataFrame(
+        {"start": pd.to_datetime([], utc=True), "duration_s": [], "limb": [], "kind": [], "intensity": []}
+    )
 
 
 def _noon_utc():

@@ -71,6 +71,10 @@ def ingest_file(
     events = parsed.events.assign(source="log", source_sha=sha)
     events["night"] = night_of(events["start"], info["tz"]).to_numpy()
     result = lake.commit_ingest(
-        sha256=sha, source_path=str(path.resolve()), fmt=parsed.format, subject=subject, tables={"events": events}
+        sha256=sha,
+        source_path=str(path.resolve()),
+        fmt=parsed.format,
+        subject=subject,
+        tables={"events": events},
     )
     return IngestReport(result, str(path), parsed.format, skipped=parsed.errors)

@@ -220,7 +220,9 @@ def _csv_records(text: str, path: str) -> Iterator[tuple[int, dict | RowError]]:
     for name in names:
         canonical = _canonical(name)
         if canonical and canonical in seen:
-            raise BadInputError(path, [RowError(path, reader.line_num, name, f"two columns mean {canonical}; keep one")])
+            raise BadInputError(
+                path, [RowError(path, reader.line_num, name, f"two columns mean {canonical}; keep one")]
+            )
         if canonical:
             seen[canonical] = name
     missing = [c for c in REQUIRED if c not in seen]
@@ -229,7 +231,12 @@ def _csv_records(text: str, path: str) -> Iterator[tuple[int, dict | RowError]]:
         raise BadInputError(
             path,
             [
-                RowError(path, reader.line_num, c, f"missing required column (accepted names: {', '.join(ALIASES[c])})")
+                RowError(
+                    path,
+                    reader.line_num,
+                    c,
+                    f"missing required column (accepted names: {', '.join(ALIASES[c])})",
+                )
                 for c in missing
             ],
         )
@@ -282,7 +289,9 @@ def _json_item(item, path: str, line: int) -> Iterator[tuple[int, dict | RowErro
     if isinstance(renamed, dict):
         for column in REQUIRED:
             if column not in renamed:
-                renamed = RowError(path, line, column, f"missing (accepted names: {', '.join(ALIASES[column])})")
+                renamed = RowError(
+                    path, line, column, f"missing (accepted names: {', '.join(ALIASES[column])})"
+                )
                 break
     yield line, renamed
 
@@ -368,7 +377,9 @@ def parse_timestamp(value, tz: ZoneInfo | None) -> dt.datetime:
     try:
         stamp = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"not an ISO 8601 timestamp: {text!r} (expected e.g. 2026-03-01T21:15:03+00:00)") from None
+        raise ValueError(
+            f"not an ISO 8601 timestamp: {text!r} (expected e.g. 2026-03-01T21:15:03+00:00)"
+        ) from None
     if stamp.tzinfo is None:
         if tz is None:
             raise ValueError(
@@ -380,7 +391,9 @@ def parse_timestamp(value, tz: ZoneInfo | None) -> dt.datetime:
             # fold only matters where the offset differs: a skipped or a repeated local time
             round_trip = early.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None)
             if round_trip != stamp:
-                raise ValueError(f"{text!r} does not exist in {tz.key} (clocks went forward); add the UTC offset")
+                raise ValueError(
+                    f"{text!r} does not exist in {tz.key} (clocks went forward); add the UTC offset"
+                )
             raise ValueError(f"{text!r} happens twice in {tz.key} (clocks went back); add the UTC offset")
         stamp = early
     if not 1970 <= stamp.year <= 2200:

@@ -1,0 +1,83 @@
+"""`make bench`: figures for this machine, each a median over repeats beside a baseline from the same run.
+
+So far: ingest + process time per log night (baseline: pandas reading the same CSV), and the lake
+queries behind the night page (baseline: plain pyarrow reading the same Parquet files).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pipeline.ingest import ingest_file
+from pipeline.lake import Lake
+from pipeline.model import load_model
+from pipeline.process import process
+from pipeline.simulate import write_simulation
+
+
+def median_time(fn, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        write_simulation(tmp / "sim", babies=1, weeks=1, seed=1)
+        subjects = pd.read_csv(tmp / "sim" / "subjects.csv", dtype=str)
+        row = next(subjects.itertuples())
+        log = tmp / "sim" / "logs" / f"{row.subject}.csv"
+        load_model()  # warm the import and file cache: we time the pipeline, not the first import
+
+        def ingest_and_process(i=[0]):  # noqa: B006 - a counter: every repeat gets a fresh lake
+            i[0] += 1
+            lake = Lake(tmp / f"lake{i[0]}")
+            lake.add_subject(row.subject, row.tz, born=row.born)
+            result = ingest_file(lake, log, row.subject).result
+            process(lake, [row.subject], {row.subject: result.nights})
+
+        per_week = median_time(ingest_and_process, 3)
+        baseline = median_time(lambda: pd.read_csv(log), 5)
+        print(f"ingest + process, one log night: {per_week / 7 * 1000:8.1f} ms   (target <= 200 ms)")
+        print(
+            f"  baseline pandas.read_csv of the same log: {baseline / 7 * 1000:8.1f} ms per night  ratio {per_week / baseline:5.1f}x"
+        )
+
+        lake = Lake(tmp / "lake1")
+        night = lake.nights(row.subject)[3]
+
+        def night_page():
+            lake.subject(row.subject)
+            lake.nights(row.subject)
+            lake.events(row.subject, night)
+            lake.phases(row.subject, night)
+            lake.night_summary(row.subject, night)
+
+        files = [
+            p
+            for t in ("events", "phases", "nights")
+            for p in (lake.root / t / f"subject={row.subject}" / f"night={night}").glob("*.parquet")
+        ]
+        page = median_time(night_page, 20)
+        raw = median_time(lambda: [pq.read_table(f) for f in files], 20)
+        print(f"night-page queries: {page * 1000:8.1f} ms   (target <= 150 ms)")
+        print(
+            f"  baseline plain pyarrow read of the same files: {raw * 1000:8.1f} ms  ratio {page / raw:5.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
