@@ -164,11 +164,13 @@ def cmd_serve(args) -> int:
 
 
 def _serve(lake: Lake, host: str, port: int) -> int:
+    from waitress import serve
+
     from dashboard.app import create_app
 
     app = create_app(lake.root)
     _say(f"sleepmoves dashboard on http://{host}:{port}/  (lake {lake.root}; Ctrl+C to stop)")
-    app.run(host=host, port=port, debug=False)
+    serve(app.server, host=host, port=port, threads=8, ident="sleepmoves", _quiet=True)
     return 0
 
 

@@ -131,3 +131,27 @@ def test_evaluate_prints_agreement(demo_lake, sim_dir):
     result = run("evaluate", sim_dir / "labels.csv", "--lake", demo_lake.root)
     assert result.returncode == 0, result.stderr
     assert "kappa" in result.stdout and "confusion" in result.stdout
+
+
+def test_server_defaults_to_loopback():
+    from pipeline.cli import build_parser
+
+    assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
+    assert build_parser().parse_args(["demo"]).host == "127.0.0.1"
+
+
+CONTRACT_CHECK = Path(__file__).resolve().parents[2] / "shared" / "tools" / "contract-check"
+
+
+@pytest.mark.skipif(
+    not CONTRACT_CHECK.exists(), reason="../shared/tools/contract-check is absent (not a project checkout)"
+)
+def test_design_contract_holds():
+    """The shared contract check drives the CLI end to end: simulate, ingest, lake layout, export, serve."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", str(CONTRACT_CHECK)], cwd=root, capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in result.stdout
