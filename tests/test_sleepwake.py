@@ -1,0 +1,100 @@
+"""Sadeh, Cole-Kripke and Webster against hand-computed values and independent loop implementations."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.sleepwake import cole_kripke, cole_kripke_d, sadeh, sadeh_ps, webster
+
+
+def sadeh_loop(counts, cap, threshold, strict):
+    """Straight from science.md, one epoch at a time (the reference)."""
+    a = [min(c, cap) if cap else c for c in counts]
+    n, out = len(a), []
+    for i in range(n):
+        w = [a[j] if 0 <= j < n else 0.0 for j in range(i - 5, i + 6)]
+        last6 = [a[j] if j >= 0 else 0.0 for j in range(i - 5, i + 1)]
+        ps = 7.601 - 0.065 * np.mean(w) - 1.08 * sum(50 <= x < 100 for x in w) - 0.056 * np.std(last6, ddof=1) - 0.703 * np.log(a[i] + 1)
+        out.append(ps > threshold if strict else ps >= threshold)
+    return np.array(out)
+
+
+def cole_kripke_loop(counts, actilife):
+    a = [min(c / 100, 300) for c in counts] if actilife else list(counts)
+    n, w = len(a), [106, 54, 58, 76, 230, 74, 67]
+    return np.array([0.001 * sum(w[k] * (a[i - 4 + k] if 0 <= i - 4 + k < n else 0) for k in range(7)) < 1 for i in range(n)])
+
+
+counts_strategy = st.lists(st.integers(0, 2000).map(float), min_size=1, max_size=120)
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts_strategy)
+def test_sadeh_matches_the_reference_loop(counts):
+    assert np.array_equal(sadeh(counts), sadeh_loop(counts, 300, -4, strict=True))
+    assert np.array_equal(sadeh(counts, "published"), sadeh_loop(counts, None, 0, strict=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts_strategy)
+def test_cole_kripke_matches_the_reference_loop(counts):
+    assert np.array_equal(cole_kripke(counts), cole_kripke_loop(counts, True))
+    assert np.array_equal(cole_kripke(counts, "published"), cole_kripke_loop(counts, False))
+
+
+def test_sadeh_by_hand():
+    # one epoch of 0: mean 0, NAT 0, SD of six zeros 0, ln(1) = 0 -> PS = 7.601
+    assert sadeh_ps([0.0])[0] == pytest.approx(7.601)
+    # a lone 60 among zeros: window mean 60/11, NAT 1, SD of [0,0,0,0,0,60] = sqrt(600), ln(61)
+    ps = sadeh_ps([0, 0, 0, 0, 0, 60, 0, 0, 0, 0, 0])[5]
+    assert ps == pytest.approx(7.601 - 0.065 * 60 / 11 - 1.08 - 0.056 * np.sqrt(600) - 0.703 * np.log(61))
+    # ActiLife caps at 300: 300 and 5000 give the same score
+    assert sadeh_ps([5000.0])[0] == sadeh_ps([300.0])[0]
+    assert sadeh_ps([5000.0], "published")[0] < sadeh_ps([300.0], "published")[0]
+
+
+def test_cole_kripke_by_hand():
+    # ActiLife: 500 counts -> 5; D = 0.001 * 230 * 5 = 1.15 for the epoch itself -> wake
+    d = cole_kripke_d([0, 0, 0, 0, 500, 0, 0])
+    assert d[4] == pytest.approx(1.15) and d[0] == pytest.approx(0.001 * 106 * 0)
+    assert d[5] == pytest.approx(0.001 * 76 * 5) and d[2] == pytest.approx(0.001 * 67 * 5)
+    assert list(cole_kripke([0, 0, 0, 0, 500, 0, 0])) == [True, True, True, True, False, True, True]
+
+
+def _series(spec: str) -> np.ndarray:
+    return np.array([c == "S" for c in spec])
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("WWWWSSSSS", "WWWWWSSSS"),  # >= 4 min wake -> next 1 min
+        ("WWWSSSS", "WWWSSSS"),  # 3 min wake: nothing
+        ("W" * 10 + "S" * 8, "W" * 13 + "S" * 5),  # >= 10 min -> next 3 min
+        ("W" * 15 + "S" * 8, "W" * 19 + "S" * 4),  # >= 15 min -> next 4 min
+        ("W" * 15 + "S" * 6 + "W" * 15, "W" * 36),  # <= 6 min island between >= 15 min wake
+        ("W" * 20 + "S" * 10 + "W" * 20, "W" * 50),  # <= 10 min island between >= 20 min wake
+        ("W" * 15 + "S" * 10 + "W" * 15, "W" * 19 + "S" * 6 + "W" * 15),  # 10-min island needs 20 min wake
+        ("SSSS", "SSSS"),
+    ],
+)
+def test_webster_rules(before, after):
+    assert "".join("S" if x else "W" for x in webster(_series(before))) == after
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.booleans(), max_size=200))
+def test_webster_only_turns_sleep_into_wake(sleep):
+    out = webster(sleep)
+    assert len(out) == len(sleep)
+    assert not (out & ~np.array(sleep, dtype=bool)).any()
+
+
+def test_bad_counts_are_refused():
+    with pytest.raises(ValueError, match="NaN"):
+        sadeh([1.0, np.nan])
+    with pytest.raises(ValueError, match=">= 0"):
+        cole_kripke([-1.0])
+    with pytest.raises(ValueError, match="unknown variant"):
+        sadeh([1.0], "fast")
