@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .epochs import age_in_weeks, epoch_features
@@ -84,3 +85,55 @@ FEATURE_EXCLUDE = ("subject", "night", "epoch_start", "phase")
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in FEATURE_EXCLUDE]
+
+
+MATCH_TOLERANCE_S = 0.5
+
+
+def match_events(truth: pd.DataFrame, detected: pd.DataFrame, tolerance_s: float = MATCH_TOLERANCE_S) -> pd.DataFrame:
+    """Pair detected events with true ones: onsets within ``tolerance_s``, nearest first, one to one.
+
+    Returns one row per true and per detected event: ``true_kind`` (None for a false detection) and
+    ``detected_kind`` (None for a missed event).
+    """
+    t = pd.to_datetime(truth["start"], utc=True).astype("int64").to_numpy() / 1e9 if len(truth) else np.array([])
+    d = pd.to_datetime(detected["start"], utc=True).astype("int64").to_numpy() / 1e9 if len(detected) else np.array([])
+    pairs = []
+    if len(t) and len(d):
+        order = np.argsort(t)
+        ts = t[order]
+        for j, onset in enumerate(d):
+            lo, hi = np.searchsorted(ts, onset - tolerance_s), np.searchsorted(ts, onset + tolerance_s, side="right")
+            for k in range(lo, hi):
+                pairs.append((abs(ts[k] - onset), int(order[k]), j))
+    pairs.sort()
+    used_t, used_d, rows = set(), set(), []
+    tk, dk = list(truth["kind"]) if len(truth) else [], list(detected["kind"]) if len(detected) else []
+    for _, i, j in pairs:
+        if i in used_t or j in used_d:
+            continue
+        used_t.add(i)
+        used_d.add(j)
+        rows.append((tk[i], dk[j]))
+    rows += [(tk[i], None) for i in range(len(tk)) if i not in used_t]
+    rows += [(None, dk[j]) for j in range(len(dk)) if j not in used_d]
+    return pd.DataFrame(rows, columns=["true_kind", "detected_kind"])
+
+
+def detection_scores(matches: pd.DataFrame) -> pd.DataFrame:
+    """Per-kind precision and recall (same kind required) plus the 'any movement' row (kind ignored)."""
+    rows = []
+    kinds = sorted(set(matches["true_kind"].dropna()) | set(matches["detected_kind"].dropna()))
+    for kind in kinds:
+        true_n = int((matches["true_kind"] == kind).sum())
+        det_n = int((matches["detected_kind"] == kind).sum())
+        hit = int(((matches["true_kind"] == kind) & (matches["detected_kind"] == kind)).sum())
+        rows.append(
+            {"kind": kind, "true": true_n, "detected": det_n, "precision": hit / det_n if det_n else np.nan, "recall": hit / true_n if true_n else np.nan}
+        )
+    paired = int((matches["true_kind"].notna() & matches["detected_kind"].notna()).sum())
+    true_n, det_n = int(matches["true_kind"].notna().sum()), int(matches["detected_kind"].notna().sum())
+    rows.append(
+        {"kind": "any movement", "true": true_n, "detected": det_n, "precision": paired / det_n if det_n else np.nan, "recall": paired / true_n if true_n else np.nan}
+    )
+    return pd.DataFrame(rows)

@@ -30,6 +30,8 @@ kicks per min                      awake 3, transition 0.3,    assumption; kicks
                                    active 0.15, quiet 0.02     startle then thrashing over 2-4 s)
 durations (s)                      twitch 0.1-0.5, kick ~1.5,  assumption (no published durations); each
                                    startle 0.5-1.5             baby draws its own mean
+sleep-onset rhythmic movement      from 6 mo, P = 0.5 a night, 59 % of 9-month-olds rock or roll at sleep
+                                   one 5-20 s shake at 1-2 Hz  onset (science.md)
 baby / night variability           rates x lognormal(0, 0.3)   assumption: every baby has its own rates,
                                    per baby, (0, 0.15) night   every night differs
 =================================  ==========================  =============================================
@@ -98,6 +100,7 @@ def age_parameters(age_months: float) -> dict[str, float]:
         "kicks": np.array([3.0, 0.15, 0.02, 0.3]),
         "stretches": np.array([0.3, 0.02, 0.01, 0.2]),
         "others": np.array([0.6, 0.0, 0.0, 0.05]),
+        "onset_rhythm_p": 0.5 if age_months >= 6 else 0.0,
     }
 
 
@@ -253,6 +256,23 @@ def simulate_events(
         lambda m: rng.uniform(0.3, 0.8, m),
         (["whole_body"], [1.0]),
     )
+    # Benign rhythmic movement at sleep onset (59 % of 9-month-olds rock or roll): from 6 months, on about
+    # half the nights, one 5-20 s episode at 1-2 Hz in the settling period.
+    if params["onset_rhythm_p"] > 0 and rng.random() < params["onset_rhythm_p"]:
+        sleep_start = int(np.argmax(codes != 0)) if (codes != 0).any() else n
+        if sleep_start > 4:
+            t = float(rng.uniform(0, (sleep_start - 2) * EPOCH_S))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "offset": [t],
+                        "duration_s": [round(float(rng.uniform(5, 20)), 1)],
+                        "limb": [rng.choice(["left_leg", "right_leg", "whole_body"])],
+                        "kind": ["shake"],
+                        "intensity": [round(float(rng.uniform(0.3, 0.6)), 3)],
+                    }
+                )
+            )
     # Arousal sequence at each waking: a startle, then thrashing kicks over 2-4 s.
     onsets = np.flatnonzero((codes[1:] == 0) & (codes[:-1] != 0)) + 1
     for onset in onsets:
@@ -363,3 +383,145 @@ def write_simulation(
     )
     labels.to_csv(out / "labels.csv", index=False)
     return {"babies": cohort, "events": sum(len(f) for f in events.values()), "epochs": len(labels)}
+
+
+# ---------------------------------------------------------------------- raw acceleration
+RAW_FS = 50
+RAW_LIMBS = ("left_leg", "right_leg")
+RAW_NOISE_G = 0.004  # MEMS noise per axis (AX3 datasheet order of magnitude)
+WHOLE_BODY_GAIN = 0.7  # a whole-body movement reaches each ankle a little weaker
+
+
+def _unit(rng: np.random.Generator, n: int = 1) -> np.ndarray:
+    v = rng.normal(size=(n, 3))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _waveform(rng: np.random.Generator, kind: str, duration: float, strength: float, fs: float) -> np.ndarray:
+    """(m, 3) acceleration of one movement in g (before gravity), shaped by its kind."""
+    m = max(int(round(duration * fs)), 2)
+    t = np.arange(m) / fs
+    u = _unit(rng)[0]
+    if kind == "twitch":  # one brief biphasic jerk
+        amp = 0.06 + 0.2 * strength
+        wave = amp * np.sin(2 * np.pi * t / duration) * np.sin(np.pi * t / duration) ** 2
+        return wave[:, None] * u
+    if kind == "startle":  # sudden onset, then decaying oscillation
+        amp = 0.6 + 0.9 * strength
+        wave = amp * (1 - np.exp(-t / 0.03)) * np.exp(-t / max(duration / 3, 0.1)) * np.sin(2 * np.pi * 5 * t + 1.0)
+        return wave[:, None] * u
+    if kind == "shake":  # sustained rhythm at 1-2 Hz on one axis
+        amp, f = 0.15 + 0.3 * strength, rng.uniform(1, 2)
+        wave = amp * np.sin(2 * np.pi * f * t) * signal_tukey(m)
+        return wave[:, None] * u
+    if kind == "stretch":  # slow, small
+        amp, f = 0.08 + 0.15 * strength, rng.uniform(0.3, 0.8)
+        return (amp * np.sin(2 * np.pi * f * t) * np.sin(np.pi * t / duration) ** 2)[:, None] * u
+    # kick / other: irregular thrashing, a few pulses of random length, direction and timing
+    amp = (0.3 if kind == "kick" else 0.2) + 0.8 * strength
+    wave = np.zeros((m, 3))
+    at = 0
+    while at < m:
+        width = int(rng.uniform(0.25, 0.8) * fs)
+        piece = np.sin(np.pi * np.arange(width) / width) * rng.uniform(0.5, 1.0) * rng.choice([-1, 1])
+        stop = min(at + width, m)
+        wave[at:stop] += piece[: stop - at, None] * _unit(rng)[0]
+        at = stop + int(rng.uniform(0, 0.3) * fs)
+    return amp * wave
+
+
+def signal_tukey(m: int, alpha: float = 0.3) -> np.ndarray:
+    from scipy.signal.windows import tukey
+
+    return tukey(m, alpha)
+
+
+def render_raw(events: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp, seed: int, fs: float = RAW_FS) -> dict[str, np.ndarray]:
+    """Left and right ankle acceleration (g, float32, shape (n, 3)) for a night's events.
+
+    Gravity (1 g) points along a leg orientation that changes with each large movement; each axis carries
+    sensor noise and a slow drift (a sensor offset wandering by ~10 mg over hours). Events on a leg are drawn
+    on that leg, whole-body events on both; arm and head events are not seen by ankle sensors.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    n = int((t1 - t0).total_seconds() * fs)
+    t_h = np.arange(n, dtype="float64") / fs / 3600
+    out = {}
+    offsets = ((pd.to_datetime(events["start"], utc=True) - t0).dt.total_seconds() * fs).round().astype(np.int64).to_numpy()
+    for limb in RAW_LIMBS:
+        mine = (events["limb"] == limb).to_numpy() | (events["limb"] == "whole_body").to_numpy()
+        # leg orientation: piecewise constant, turning at each large movement
+        big = mine & events["kind"].isin(["kick", "startle", "stretch", "other"]).to_numpy()
+        turning = np.flatnonzero(big & (offsets >= 0) & (offsets < n))
+        turning = turning[np.argsort(offsets[turning], kind="stable")]
+        # the leg turns smoothly over the movement: direction k holds until turn k starts, then ramps to k+1
+        knots_t, knots_v = [0], [_unit(rng)[0]]
+        for i in turning:
+            span = max(int(float(events["duration_s"].iloc[i] or 1.0) * fs), 1)
+            a, b = int(offsets[i]), min(int(offsets[i]) + span, n - 1)
+            if a <= knots_t[-1]:
+                continue
+            nxt = knots_v[-1] + 0.6 * _unit(rng)[0]
+            knots_t += [a, b]
+            knots_v += [knots_v[-1], nxt / np.linalg.norm(nxt)]
+        knots_t.append(n - 1)
+        knots_v.append(knots_v[-1])
+        positions = np.arange(n)
+        gravity = np.stack([np.interp(positions, knots_t, np.asarray(knots_v)[:, k]) for k in range(3)], axis=1)
+        gravity = (gravity / np.linalg.norm(gravity, axis=1, keepdims=True)).astype("float32")
+        acc = gravity + rng.normal(0, RAW_NOISE_G, (n, 3)).astype("float32")
+        phase = rng.uniform(0, 2 * np.pi, 3)
+        acc += (0.01 * np.sin(2 * np.pi * t_h[:, None] / rng.uniform(3, 8) + phase)).astype("float32")
+        for i in np.flatnonzero(mine):
+            start = offsets[i]
+            ev = events.iloc[i]
+            duration = float(ev["duration_s"]) if pd.notna(ev["duration_s"]) else 0.5
+            strength = float(ev["intensity"]) if pd.notna(ev["intensity"]) else 0.5
+            gain = WHOLE_BODY_GAIN if ev["limb"] == "whole_body" else 1.0
+            wave = gain * _waveform(rng, ev["kind"], duration, strength, fs)
+            lo, hi = max(start, 0), min(start + len(wave), n)
+            if hi > lo:
+                acc[lo:hi] += wave[lo - start : hi - start].astype("float32")
+        out[limb] = acc
+    return out
+
+
+def raw_night(baby: Baby, night: dt.date, fs: float = RAW_FS) -> tuple[pd.Timestamp, dict[str, np.ndarray], pd.DataFrame, pd.DataFrame]:
+    """One simulated night with ankle acceleration: ``(t0, {limb: acc}, events, labels)``."""
+    events, labels = simulate_night(baby, night)
+    t0 = labels["epoch_start"].iloc[0]
+    t1 = labels["epoch_start"].iloc[-1] + pd.Timedelta(seconds=EPOCH_S)
+    return t0, render_raw(events, t0, t1, baby.seed + night.toordinal(), fs), events, labels
+
+
+def write_raw_csv(path: Path, t0: pd.Timestamp, acc: dict[str, np.ndarray], fs: float = RAW_FS) -> None:
+    """``timestamp`` (Unix seconds, UTC) plus one x/y/z triple per limb, gzip-compressed, written atomically."""
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    n = len(next(iter(acc.values())))
+    columns = {"timestamp": np.round(t0.timestamp() + np.arange(n) / fs, 3)}
+    for limb, values in acc.items():
+        for k, axis in enumerate("xyz"):
+            columns[f"{limb}_{axis}"] = np.round(values[:, k].astype("float64"), 4)
+    buffer = pa.BufferOutputStream()
+    pacsv.write_csv(pa.table(columns), buffer, pacsv.WriteOptions(quoting_style="none"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(gzip.compress(buffer.getvalue().to_pybytes(), compresslevel=1))
+    tmp.replace(path)
+
+
+def write_raw(out: str | Path, babies: list[Baby], start: dt.date, weeks: int) -> int:
+    """Write ``raw/<subject>/<night>.csv.gz`` for every night; returns the number of files."""
+    out = Path(out)
+    files = 0
+    for baby in babies:
+        for d in range(7 * weeks):
+            night = start + dt.timedelta(days=d)
+            t0, acc, _, _ = raw_night(baby, night)
+            write_raw_csv(out / "raw" / baby.subject / f"{night.isoformat()}.csv.gz", t0, acc)
+            files += 1
+    return files

@@ -1,0 +1,282 @@
+"""Raw tri-axial acceleration -> movement events (twitch, kick, startle, shake) and per-epoch coverage.
+
+Steps
+-----
+1. Remove gravity and drift: 4th-order Butterworth high-pass at 0.5 Hz, causal (gravity and a
+   sensor's temperature drift live below 0.1 Hz; the slowest movement we classify, a 1 Hz shake, is kept).
+2. Movement magnitude: Euclidean norm of the three filtered axes, smoothed by a 0.1-s moving RMS.
+3. Bursts with hysteresis: a burst starts where the magnitude exceeds ``ON`` and extends while it stays
+   above ``OFF``; bursts closer than ``MERGE_GAP_S`` are merged, shorter than ``MIN_BURST_S`` dropped.
+4. Classify each burst from its duration, peak, rise time and rhythm, with an intensity 0..1.
+5. Coverage: epochs with missing samples, a flat (stuck) signal or no wear are "no data" — shown as no
+   data, never as quiet sleep.
+
+Thresholds and their basis (no published infant values exist for twitch amplitude or duration, see
+``science.md``; these are stated assumptions, checked on simulated nights by precision/recall):
+
+==================  =================  ===============================================================
+name                value              basis
+==================  =================  ===============================================================
+HIGHPASS_HZ         0.5 Hz             gravity/posture < 0.1 Hz; keeps 1-5 Hz rhythmic movement
+ON / OFF            max(5, 2.5) x noise  hysteresis over the recording's own noise floor (median
+                    floor, at least    magnitude), so a noisier sensor does not invent events;
+                    0.03 / 0.015 g     floors above typical MEMS noise (AX3 ~ 4-8 mg rms)
+MERGE_GAP_S         0.25 s             twitches in a burst are >= 0.5 s apart (Blumberg: bursts of
+                                       twitches <= 10 s apart), so 0.25 s joins one movement's lobes only
+MIN_BURST_S         0.05 s             shorter is a single-sample spike
+twitch              < 1 s and peak     "brief, jerky, low-amplitude" (science.md); 1 s from the issue
+                    < 0.3 g
+startle             peak >= 0.5 g,     "sudden, large" (Moro): fast rise; arousal startle 2-4 s in all
+                    rise <= 0.2 s,     (science.md), so the startle itself is the first <= 2.5 s
+                    <= 2.5 s
+shake               >= 4 s, rhythm     sustained rhythmic jerking at 1-5 Hz (science.md); 4 s = at
+                    1-5 Hz, autocorr   least 4 cycles at 1 Hz; autocorrelation >= 0.4 at the period
+                    >= 0.4
+kick                everything else    longer and larger than a twitch
+intensity           log scale 0.02 g   0 at the ON floor, 1 at 2 g (a hard kick on an ankle)
+                    -> 0, 2 g -> 1
+FLAT_STD_G          0.0005 g           real sensors always show noise; a flatter epoch is a stuck or
+                                       interpolated signal
+NONWEAR             60-min window,     van Hees et al. 2011/2013 (std < 13 mg and range < 50 mg on
+                    std < 13 mg, range >= 2 axes): a sensor lying on a table
+                    < 50 mg, 2 axes
+==================  =================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import signal
+
+from .schema import EPOCH_S
+
+HIGHPASS_HZ = 0.5
+RMS_S = 0.1
+ON_FACTOR, OFF_FACTOR = 5.0, 2.5
+ON_FLOOR_G, OFF_FLOOR_G = 0.03, 0.015
+MERGE_GAP_S = 0.25
+MIN_BURST_S = 0.05
+TWITCH_MAX_S, TWITCH_MAX_G = 1.0, 0.3
+STARTLE_MIN_G, STARTLE_RISE_S, STARTLE_MAX_S = 0.3, 0.25, 3.0
+SHAKE_MIN_S, SHAKE_HZ, SHAKE_AUTOCORR = 4.0, (1.0, 5.0), 0.6
+INTENSITY_LO_G, INTENSITY_HI_G = 0.02, 2.0
+FLAT_STD_G = 0.0005
+NONWEAR_WINDOW_MIN, NONWEAR_STD_G, NONWEAR_RANGE_G = 60, 0.013, 0.050
+MIN_FS, MAX_FS = 10.0, 200.0
+
+EVENT_COLUMNS = ["start", "duration_s", "limb", "kind", "intensity"]
+
+
+def _check(acc, fs) -> np.ndarray:
+    acc = np.asarray(acc, dtype="float32")
+    if acc.ndim != 2 or acc.shape[1] != 3:
+        raise ValueError(f"acceleration must be an (n, 3) array in g, got shape {acc.shape}")
+    if not MIN_FS <= fs <= MAX_FS:
+        raise ValueError(f"sampling rate {fs} Hz is outside {MIN_FS:g}-{MAX_FS:g} Hz")
+    return acc
+
+
+def _moving(acc: np.ndarray, fs: float) -> np.ndarray:
+    """The movement part of the acceleration: gravity and drift removed (causal high-pass)."""
+    sos = signal.butter(4, HIGHPASS_HZ, btype="highpass", fs=fs, output="sos")
+    # causal (forward-only) filtering: a posture change rings after the movement, never before its onset
+    return signal.sosfilt(sos, acc - acc[0], axis=0).astype("float32")
+
+
+def _magnitude(moving: np.ndarray, fs: float) -> np.ndarray:
+    power = np.einsum("ij,ij->i", moving, moving)
+    width = max(1, int(round(RMS_S * fs)))
+    kernel = np.ones(width, dtype="float32") / width
+    return np.sqrt(np.convolve(power, kernel, mode="same")).astype("float32")
+
+
+def movement_magnitude(acc, fs: float) -> np.ndarray:
+    """Gravity- and drift-free movement magnitude in g, smoothed by a 0.1-s moving RMS."""
+    acc = _check(acc, fs)
+    if len(acc) < 3 * fs:
+        return np.zeros(len(acc), dtype="float32")
+    return _magnitude(_moving(acc, fs), fs)
+
+
+def thresholds(magnitude: np.ndarray) -> tuple[float, float]:
+    """(on, off) hysteresis thresholds in g from the recording's noise floor."""
+    noise = float(np.median(magnitude)) if len(magnitude) else 0.0
+    return max(ON_FACTOR * noise, ON_FLOOR_G), max(OFF_FACTOR * noise, OFF_FLOOR_G)
+
+
+def find_bursts(magnitude: np.ndarray, fs: float, on: float, off: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) sample indices of bursts: above ``off``, reaching ``on``, gaps merged."""
+    above = magnitude > off
+    edges = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if len(starts) == 0:
+        return starts, ends
+    peaks = np.maximum.reduceat(magnitude, starts)
+    # reduceat over [start, next start) also covers the gap after a run; gaps are below off < on
+    keep = peaks > on
+    starts, ends = starts[keep], ends[keep]
+    if len(starts) > 1:
+        gap = (starts[1:] - ends[:-1]) / fs
+        join = np.concatenate([[False], gap < MERGE_GAP_S])
+        first_of_group = np.flatnonzero(~join)
+        starts = starts[first_of_group]
+        ends = np.maximum.reduceat(ends, first_of_group)
+    keep = (ends - starts) / fs >= MIN_BURST_S
+    return starts[keep], ends[keep]
+
+
+def _rhythmic(moving: np.ndarray, fs: float) -> bool:
+    """True when the movement repeats at 1-5 Hz along its main direction.
+
+    The burst's filtered acceleration is projected on its first principal axis; rhythmic shaking gives an
+    autocorrelation >= 0.6 at a lag of one period (0.2-1 s), irregular kicking does not.
+    """
+    x = moving - moving.mean(axis=0)
+    if not np.any(x):
+        return False
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    p = x @ vt[0]
+    ac = signal.correlate(p, p, mode="full", method="fft")[len(p) - 1 :]
+    ac /= ac[0]
+    lo, hi = int(fs / SHAKE_HZ[1]), int(np.ceil(fs / SHAKE_HZ[0]))
+    if hi + 1 >= len(ac):
+        return False
+    lag = lo + int(np.argmax(ac[lo : hi + 1]))
+    # a true period is a local peak; a maximum at the window's edge is a slower (or faster) movement
+    is_peak = lo < lag < hi and ac[lag] >= ac[lag - 1] and ac[lag] >= ac[lag + 1]
+    return bool(is_peak and ac[lag] >= SHAKE_AUTOCORR)
+
+
+def classify(duration_s: float, peak_g: float, rise_s: float, rhythmic: bool) -> str:
+    """The kind of one burst (rules in the module table)."""
+    if duration_s >= SHAKE_MIN_S and rhythmic:
+        return "shake"
+    if peak_g >= STARTLE_MIN_G and rise_s <= STARTLE_RISE_S and duration_s <= STARTLE_MAX_S:
+        return "startle"
+    if duration_s < TWITCH_MAX_S and peak_g < TWITCH_MAX_G:
+        return "twitch"
+    return "kick"
+
+
+def intensity(peak_g) -> np.ndarray:
+    """Peak magnitude mapped to 0..1 on a log scale (0.02 g -> 0, 2 g -> 1)."""
+    p = np.maximum(np.asarray(peak_g, dtype="float64"), 1e-9)
+    return np.clip(np.log(p / INTENSITY_LO_G) / np.log(INTENSITY_HI_G / INTENSITY_LO_G), 0, 1)
+
+
+def detect_events(acc, fs: float, start, limb: str = "unknown", magnitude: np.ndarray | None = None) -> pd.DataFrame:
+    """Movement events in one contiguous recording.
+
+    Parameters
+    ----------
+    acc : array (n, 3)
+        Acceleration in g.
+    fs : float
+        Sampling rate in Hz (10-200).
+    start : timestamp
+        Time of the first sample (timezone-aware; stored as UTC).
+    limb : str
+        Where the sensor was worn.
+    magnitude : array, optional
+        A precomputed :func:`movement_magnitude` of ``acc``.
+
+    Returns
+    -------
+    DataFrame with ``start`` (UTC), ``duration_s``, ``limb``, ``kind``, ``intensity``.
+    """
+    acc = _check(acc, fs)
+    if len(acc) < 3 * fs:
+        moving = np.zeros_like(acc)
+    else:
+        moving = _moving(acc, fs)
+    mag = _magnitude(moving, fs) if magnitude is None else magnitude
+    on, off = thresholds(mag)
+    starts, ends = find_bursts(mag, fs, on, off)
+    t0 = pd.Timestamp(start)
+    if t0.tzinfo is None:
+        raise ValueError("start must be timezone-aware")
+    if len(starts) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(EVENT_COLUMNS, ["datetime64[us, UTC]", "float64", "str", "str", "float64"], strict=True)})
+    peaks = np.maximum.reduceat(mag, starts)
+    # peak position within each burst (argmax per segment)
+    peak_at = np.array([s + int(np.argmax(mag[s:e])) for s, e in zip(starts, ends, strict=True)])
+    durations = (ends - starts) / fs
+    rises = (peak_at - starts) / fs
+    kinds = [
+        classify(d, p, r, d >= SHAKE_MIN_S and _rhythmic(moving[s:e], fs))
+        for s, e, d, p, r in zip(starts, ends, durations, peaks, rises, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "start": (t0.tz_convert("UTC") + pd.to_timedelta(np.round(starts / fs * 1e6).astype("int64"), unit="us")),
+            "duration_s": durations.round(3),
+            "limb": limb,
+            "kind": kinds,
+            "intensity": intensity(peaks).round(3),
+        }
+    )
+
+
+def epoch_coverage(acc, fs: float, start, magnitude: np.ndarray | None = None, epoch_s: int = EPOCH_S) -> pd.DataFrame:
+    """Per-epoch movement and whether the epoch holds usable data.
+
+    Epochs are aligned to UTC ``epoch_s`` marks. Returns ``start`` (UTC), ``epoch_s``, ``count`` (movement
+    magnitude above the noise floor integrated over the epoch, in mg*s) and ``valid`` (False for missing
+    samples, a flat signal or no wear).
+    """
+    acc = _check(acc, fs)
+    mag = movement_magnitude(acc, fs) if magnitude is None else magnitude
+    t0 = pd.Timestamp(start).tz_convert("UTC")
+    first = t0.floor(f"{epoch_s}s")
+    offset = (t0 - first).total_seconds()
+    idx = ((np.arange(len(acc)) / fs + offset) // epoch_s).astype(np.int64)
+    n = int(idx[-1]) + 1 if len(idx) else 0
+    samples = np.bincount(idx, minlength=n)
+    _, off = thresholds(mag)
+    count = np.bincount(idx, weights=np.maximum(mag - off, 0), minlength=n) / fs * 1000
+    # flat: every axis barely varies within the epoch
+    sums = np.stack([np.bincount(idx, weights=acc[:, k], minlength=n) for k in range(3)], axis=1)
+    sq = np.stack([np.bincount(idx, weights=acc[:, k].astype("float64") ** 2, minlength=n) for k in range(3)], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = sq / samples[:, None] - (sums / samples[:, None]) ** 2
+    flat = (np.sqrt(np.maximum(var, 0)) < FLAT_STD_G).all(axis=1)
+    expected = epoch_s * fs
+    complete = samples >= 0.9 * expected
+    complete[0] = samples[0] >= 0.9 * (expected - offset * fs)  # a recording may start mid-epoch
+    complete[-1] = True  # and end mid-epoch
+    valid = complete & ~flat & ~_nonwear(acc, fs, idx, n, epoch_s)
+    return pd.DataFrame(
+        {
+            "start": first + pd.to_timedelta(np.arange(n) * epoch_s, unit="s"),
+            "epoch_s": epoch_s,
+            "count": count.round(1),
+            "valid": valid,
+        }
+    )
+
+
+def _nonwear(acc: np.ndarray, fs: float, idx: np.ndarray, n: int, epoch_s: int) -> np.ndarray:
+    """Epochs inside a 60-min window where >= 2 axes have std < 13 mg and range < 50 mg (van Hees)."""
+    per_window = int(NONWEAR_WINDOW_MIN * 60 / epoch_s)
+    if n < per_window:
+        return np.zeros(n, dtype=bool)
+    cnt = np.bincount(idx, minlength=n).astype("float64")
+    still_axes = np.zeros(n - per_window + 1, dtype=int)
+    for k in range(3):
+        x = acc[:, k].astype("float64")
+        s1 = np.bincount(idx, weights=x, minlength=n)
+        s2 = np.bincount(idx, weights=x * x, minlength=n)
+        mx = np.full(n, -np.inf)
+        mn = np.full(n, np.inf)
+        np.maximum.at(mx, idx, x)
+        np.minimum.at(mn, idx, x)
+        win = np.lib.stride_tricks.sliding_window_view
+        c, a, b = win(cnt, per_window).sum(1), win(s1, per_window).sum(1), win(s2, per_window).sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            std = np.sqrt(np.maximum(b / c - (a / c) ** 2, 0))
+        rng = win(mx, per_window).max(1) - win(mn, per_window).min(1)
+        still_axes += (std < NONWEAR_STD_G) & (rng < NONWEAR_RANGE_G)
+    # an epoch is non-wear when any still window covers it
+    still = (still_axes >= 2).astype(np.int64)
+    return np.convolve(still, np.ones(per_window, dtype=np.int64))[:n] > 0
