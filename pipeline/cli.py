@@ -25,7 +25,7 @@ def _say(*parts) -> None:
 
 # ---------------------------------------------------------------------- commands
 def cmd_simulate(args) -> int:
-    from .simulate import write_simulation
+    from .simulate import write_raw, write_simulation
 
     summary = write_simulation(
         args.out, babies=args.babies, weeks=args.weeks, seed=args.seed, start=args.start
@@ -34,6 +34,9 @@ def cmd_simulate(args) -> int:
         f"simulated {len(summary['babies'])} babies x {args.weeks} weeks: {summary['events']} events, "
         f"{summary['epochs']} labelled epochs -> {args.out}"
     )
+    if args.raw:
+        files = write_raw(args.out, summary["babies"], args.start, args.weeks)
+        _say(f"rendered {files} nights of 50-Hz left/right ankle acceleration -> {args.out}/raw/<subject>/<night>.csv.gz")
     return 0
 
 
@@ -44,19 +47,20 @@ def cmd_subject_add(args) -> int:
     return 0
 
 
-def ingest_paths(lake: Lake, paths, subject: str, tz=None, fmt="auto", skip_bad=False) -> list[str]:
+def ingest_paths(lake: Lake, paths, subject: str, tz=None, fmt="auto", skip_bad=False, limb=None) -> list[str]:
     """Ingest files for one subject; prints one line per file; returns the nights touched."""
     from .ingest import ingest_file
 
     touched: set[str] = set()
     for path in paths:
-        report = ingest_file(lake, path, subject, tz=tz, fmt=fmt, skip_bad=skip_bad)
+        report = ingest_file(lake, path, subject, tz=tz, fmt=fmt, skip_bad=skip_bad, limb=limb)
         result = report.result
         if result.already_ingested:
             _say(f"{path}: already ingested (same content), nothing added")
             continue
         touched.update(result.nights)
-        _say(f"{path}: {result.rows} events over {len(result.nights)} nights for {subject}")
+        what = "events" if report.format in ("csv", "jsonl") else f"rows ({report.format}: events and epoch coverage)"
+        _say(f"{path}: {result.rows} {what} over {len(result.nights)} nights for {subject}")
         if report.skipped:
             print(f"{path}: skipped {len(report.skipped)} bad row(s):", file=sys.stderr)
             for error in report.skipped:
@@ -208,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weeks", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start", type=_date, default=None, help="first night (default 2026-03-02)")
-    p.add_argument("--raw", action="store_true", help="also write raw ankle acceleration (not yet available)")
+    p.add_argument("--raw", action="store_true", help="also render 50-Hz left and right ankle acceleration (~20 MB a night)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("subject", help="manage subjects")
@@ -226,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+")
     p.add_argument("--subject", required=True)
     p.add_argument("--tz", help="zone of timestamps written without a UTC offset")
-    p.add_argument("--format", default="auto", help="auto (default), csv or jsonl")
+    p.add_argument("--format", default="auto", help="auto (default; by content), csv or jsonl (event logs), raw-csv")
+    p.add_argument("--limb", help="where a single raw sensor was worn, e.g. left_leg")
     p.add_argument("--skip-bad", action="store_true", help="store the good rows and list the bad ones")
     p.add_argument("--no-process", action="store_true", help="store only; run `sleepmoves process` later")
     p.add_argument("--model", help="phase model file (default: the shipped model)")
@@ -271,9 +276,6 @@ def main(argv: list[str] | None = None) -> int:
         from .simulate import DEFAULT_START
 
         args.start = DEFAULT_START
-    if getattr(args, "raw", False):
-        print("sleepmoves simulate: --raw (ankle acceleration) is not available yet", file=sys.stderr)
-        return 2
     try:
         return args.func(args)
     except SleepmovesError as exc:

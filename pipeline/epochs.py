@@ -21,14 +21,39 @@ GAP_CAP_MIN = 30.0  # distances to the nearest large movement are capped here
 
 
 def observed_epochs(
-    events: pd.DataFrame, night_start: pd.Timestamp, night_end: pd.Timestamp
+    events: pd.DataFrame, night_start: pd.Timestamp, night_end: pd.Timestamp, counts: pd.DataFrame | None = None
 ) -> pd.DatetimeIndex:
-    """The recorded span of a night: 30-s epochs from the first to the last event, inside the night."""
-    starts = pd.to_datetime(events["start"], utc=True)
-    first = max(starts.min(), night_start).floor(f"{EPOCH_S}s")
-    last = min(starts.max(), night_end - pd.Timedelta(seconds=1)).floor(f"{EPOCH_S}s")
+    """The recorded span of a night: 30-s epochs from the first to the last event or sensor epoch, inside the night."""
+    times = [pd.to_datetime(events["start"], utc=True)] if len(events) else []
+    if counts is not None and len(counts):
+        c = pd.to_datetime(counts["start"], utc=True)
+        times += [c, c + pd.to_timedelta(counts["epoch_s"].astype("int64") - 1, unit="s")]
+    if not times:
+        return pd.DatetimeIndex([], tz="UTC")
+    every = pd.concat(times)
+    first = max(every.min(), night_start).floor(f"{EPOCH_S}s")
+    last = min(every.max(), night_end - pd.Timedelta(seconds=1)).floor(f"{EPOCH_S}s")
     n = int((last - first).total_seconds() // EPOCH_S) + 1
     return pd.DatetimeIndex(first + pd.to_timedelta(np.arange(n) * EPOCH_S, unit="s"))
+
+
+def epoch_validity(counts: pd.DataFrame | None, epoch_starts: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """(valid, activity) per epoch from sensor coverage.
+
+    Without sensor data (an event log) every epoch is valid and activity is missing. With it, an epoch is
+    valid when at least one limb has usable data there; epochs no sensor covers are not valid.
+    """
+    n = len(epoch_starts)
+    if counts is None or counts.empty:
+        return np.ones(n, dtype=bool), np.full(n, np.nan)
+    grid0 = epoch_starts[0]
+    idx = ((pd.to_datetime(counts["start"], utc=True) - grid0).dt.total_seconds() // EPOCH_S).to_numpy()
+    inside = (idx >= 0) & (idx < n)
+    idx = idx[inside].astype(np.int64)
+    ok = counts["valid"].to_numpy(dtype=bool)[inside]
+    valid = np.bincount(idx[ok], minlength=n) > 0
+    activity = np.bincount(idx[ok], weights=counts["count"].to_numpy(dtype="float64")[inside][ok], minlength=n)
+    return valid, np.where(valid, activity, np.nan)
 
 
 def epoch_features(
@@ -36,6 +61,7 @@ def epoch_features(
     epoch_starts: pd.DatetimeIndex,
     tz: str,
     age_weeks: float = np.nan,
+    counts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Feature table, one row per epoch of ``epoch_starts`` (UTC, 30 s apart, ascending).
 
@@ -49,6 +75,9 @@ def epoch_features(
         The subject's zone, for the clock-time features.
     age_weeks : float
         Age on that night; NaN when the birth date is unknown (stays missing, never zero).
+    counts : DataFrame, optional
+        Sensor coverage (``start``, ``epoch_s``, ``count``, ``valid``): epochs without usable sensor data
+        get ``valid = False`` and missing (NaN) movement features, never zeros.
 
     Returns
     -------
@@ -96,6 +125,11 @@ def epoch_features(
     frame["hours_in"] = np.arange(n) * EPOCH_S / 3600
     frame["hours_left"] = (n - 1 - np.arange(n)) * EPOCH_S / 3600
     frame["age_weeks"] = float(age_weeks)
+    valid, activity = epoch_validity(counts, epoch_starts)
+    frame["activity"] = activity
+    movement = [c for c in frame.columns if c.startswith(("n_", "move_s", "max_intensity", "min_since", "min_to"))]
+    frame.loc[~valid, movement] = np.nan
+    frame["valid"] = valid
     return frame
 
 
@@ -108,7 +142,7 @@ def feature_names() -> list[str]:
         pd.DatetimeIndex(pd.to_datetime(["2026-01-01T00:00:00Z"])),
         "UTC",
     )
-    return [c for c in demo.columns if c != "epoch_start"]
+    return [c for c in demo.columns if c not in ("epoch_start", "valid")]
 
 
 def _distance_to_marks(marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -80,7 +80,7 @@ def labelled_features(
     return pd.concat(frames, ignore_index=True)
 
 
-FEATURE_EXCLUDE = ("subject", "night", "epoch_start", "phase")
+FEATURE_EXCLUDE = ("subject", "night", "epoch_start", "phase", "valid")
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:

@@ -357,7 +357,7 @@ class Lake:
 
 def _table_schema(table: str) -> pa.Schema | None:
     """The fixed Arrow schema of a lake table, or None for tables whose columns vary (features, metrics)."""
-    return {"events": schema.EVENTS, "phases": schema.PHASE_TABLE}.get(table)
+    return {"events": schema.EVENTS, "counts": schema.COUNTS, "phases": schema.PHASE_TABLE}.get(table)
 
 
 def _parse_date(value) -> dt.date:

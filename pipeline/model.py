@@ -65,7 +65,8 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
         unknown = set(y) - set(PHASES)
         if unknown:
             raise SleepmovesError(f"unknown phase labels {sorted(unknown)}: use {', '.join(PHASES)}")
-        self.features_ = [str(c) for c in X.columns]
+        # a column missing everywhere (e.g. sensor activity in log-only training data) carries nothing to learn
+        self.features_ = [str(c) for c in X.columns if X[c].notna().any()]
         self.classes_ = np.array(PHASES)
         self.pipeline_ = Pipeline(
             [

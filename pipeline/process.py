@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .epochs import age_in_weeks, epoch_features, observed_epochs
@@ -15,28 +16,41 @@ from .lake import Lake
 from .model import PhaseModel, load_model
 from .nights import night_bounds
 from .progress import progress
-from .schema import PHASES, PROBA_COLUMNS
+from .schema import EPOCH_S, PHASES, PROBA_COLUMNS
 from .summarize import night_metrics
 
 
-def label_night(events: pd.DataFrame, night: str, tz: str, born, model: PhaseModel, version: str):
+def label_night(
+    events: pd.DataFrame,
+    night: str,
+    tz: str,
+    born,
+    model: PhaseModel,
+    version: str,
+    counts: pd.DataFrame | None = None,
+):
     """Features, phases and metrics of one night (pure: no files).
+
+    Epochs without usable sensor data get no phase: they are no data, never quiet sleep.
 
     Returns
     -------
     (epochs, phases, metrics) : DataFrame, DataFrame, dict
     """
     start, end = night_bounds(night, tz)
-    grid = observed_epochs(events, start, end)
-    feats = epoch_features(events, grid, tz, age_in_weeks(born, night))
-    proba = model.predict_proba(feats)
+    grid = observed_epochs(events, start, end, counts)
+    feats = epoch_features(events, grid, tz, age_in_weeks(born, night), counts)
+    valid = feats["valid"].to_numpy(dtype=bool)
+    proba = model.predict_proba(feats[valid]) if valid.any() else np.zeros((0, len(PHASES)))
     phases = pd.DataFrame(
-        {"epoch_start": feats["epoch_start"], "phase": [PHASES[i] for i in proba.argmax(axis=1)]}
+        {"epoch_start": feats.loc[valid, "epoch_start"].to_numpy(), "phase": [PHASES[i] for i in proba.argmax(axis=1)]}
     )
+    phases["epoch_start"] = pd.to_datetime(phases["epoch_start"], utc=True)
     for j, col in enumerate(PROBA_COLUMNS):
         phases[col] = proba[:, j]
     phases["model_version"] = version
     metrics = night_metrics(phases, events)
+    metrics["nodata_min"] = float((~valid).sum() * EPOCH_S / 60)
     metrics["model_version"] = version
     metrics["tz"] = tz
     return feats, phases, metrics
@@ -57,15 +71,19 @@ def process(
     work = []
     for subject in subjects:
         info = lake.subject(subject)
-        wanted = nights.get(subject, []) if nights is not None else lake.nights(subject, table="events")
+        if nights is not None:
+            wanted = nights.get(subject, [])
+        else:
+            wanted = sorted(set(lake.nights(subject, table="events")) | set(lake.nights(subject, table="counts")))
         work += [(subject, night, info) for night in wanted]
     done = []
     with lake.writer():
         for subject, night, info in progress(work, len(work), "processing nights"):
             events = lake.events(subject, night)
-            if events.empty:
+            counts = lake.read("counts", [subject], [night])
+            if events.empty and counts.empty:
                 continue
-            feats, phases, metrics = label_night(events, night, info["tz"], info["born"], model, version)
+            feats, phases, metrics = label_night(events, night, info["tz"], info["born"], model, version, counts)
             lake.write_partition("epochs", subject, night, feats, "epochs")
             lake.write_partition("phases", subject, night, phases, "phases")
             # the nights row is written last: its presence means the night is complete

@@ -64,6 +64,19 @@ EVENTS = pa.schema(
     ]
 )
 
+# Epoch activity per limb: counts read from actigraphy files, or movement derived from raw acceleration.
+# valid = False marks no data (gap, flat signal, sensor not worn): shown as no data, never as quiet sleep.
+COUNTS = pa.schema(
+    [
+        ("start", UTC_TS),
+        ("epoch_s", pa.int32()),
+        ("count", pa.float64()),
+        ("limb", pa.string()),
+        ("valid", pa.bool_()),
+        ("source_sha", pa.string()),
+    ]
+)
+
 PHASE_TABLE = pa.schema(
     [
         ("epoch_start", UTC_TS),

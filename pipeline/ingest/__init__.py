@@ -13,10 +13,13 @@ from ..lake import IngestResult, Lake
 from ..nights import night_of
 from ..schema import SleepmovesError
 from .logs import BadInputError, RowError, parse_log
+from .raw import events_and_coverage, looks_like_raw_csv, maybe_gunzip, read_raw_csv, sampling_rate
 
 __all__ = ["BadInputError", "IngestReport", "RowError", "ingest_file", "sha256_of"]
 
 LOG_FORMATS = ("csv", "jsonl")
+SENSOR_FORMATS = ("raw-csv",)
+FORMATS = (*LOG_FORMATS, *SENSOR_FORMATS)
 
 
 @dataclass
@@ -30,6 +33,7 @@ class IngestReport:
 
 
 def sha256_of(data: bytes) -> str:
+    """Hex sha256 of a file's bytes: the identity of an ingested file."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -40,6 +44,7 @@ def ingest_file(
     tz: str | None = None,
     fmt: str = "auto",
     skip_bad: bool = False,
+    limb: str | None = None,
 ) -> IngestReport:
     """Parse, validate and store one file for one subject.
 
@@ -49,8 +54,8 @@ def ingest_file(
     """
     path = Path(path)
     info = lake.subject(subject)
-    if fmt not in ("auto", *LOG_FORMATS):
-        raise SleepmovesError(f"unknown format {fmt!r}: use one of auto, {', '.join(LOG_FORMATS)}")
+    if fmt not in ("auto", *FORMATS):
+        raise SleepmovesError(f"unknown format {fmt!r}: use one of auto, {', '.join(FORMATS)}")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -63,18 +68,33 @@ def ingest_file(
     if lake.has_file(sha):
         return IngestReport(IngestResult(sha, subject, 0, already_ingested=True), str(path), fmt)
 
-    parsed = parse_log(data, str(path), tz=tz, fmt=fmt)
-    if parsed.errors and not skip_bad:
-        raise BadInputError(str(path), parsed.errors, good_rows=len(parsed.events))
-    if parsed.events.empty:
-        raise BadInputError(str(path), parsed.errors)
-    events = parsed.events.assign(source="log", source_sha=sha)
-    events["night"] = night_of(events["start"], info["tz"]).to_numpy()
-    result = lake.commit_ingest(
-        sha256=sha,
-        source_path=str(path.resolve()),
-        fmt=parsed.format,
-        subject=subject,
-        tables={"events": events},
-    )
-    return IngestReport(result, str(path), parsed.format, skipped=parsed.errors)
+    content = maybe_gunzip(data, str(path))
+    if fmt == "auto":
+        fmt = "raw-csv" if looks_like_raw_csv(content[:4096].decode("utf-8", errors="replace")) else "auto"
+    if fmt in SENSOR_FORMATS:
+        tables = _sensor_tables(content, str(path), info["tz"], tz, limb, sha)
+        skipped: list[RowError] = []
+        fmt_name = fmt
+    else:
+        parsed = parse_log(content, str(path), tz=tz, fmt=fmt)
+        if parsed.errors and not skip_bad:
+            raise BadInputError(str(path), parsed.errors, good_rows=len(parsed.events))
+        if parsed.events.empty:
+            raise BadInputError(str(path), parsed.errors)
+        events = parsed.events.assign(source="log", source_sha=sha)
+        events["night"] = night_of(events["start"], info["tz"]).to_numpy()
+        tables, skipped, fmt_name = {"events": events}, parsed.errors, parsed.format
+    result = lake.commit_ingest(sha256=sha, source_path=str(path.resolve()), fmt=fmt_name, subject=subject, tables=tables)
+    return IngestReport(result, str(path), fmt_name, skipped=skipped)
+
+
+def _sensor_tables(content: bytes, path: str, subject_tz: str, tz: str | None, limb: str | None, sha: str):
+    """Raw acceleration -> detected events and per-epoch coverage, each with its night."""
+    times, signals = read_raw_csv(content, path, tz=tz, limb=limb)
+    fs = sampling_rate(times, path)
+    events, coverage = events_and_coverage(times, signals, fs)
+    events = events.assign(source="sensor", source_sha=sha)
+    events["night"] = night_of(events["start"], subject_tz).to_numpy() if len(events) else []
+    coverage = coverage.assign(source_sha=sha)
+    coverage["night"] = night_of(coverage["start"], subject_tz).to_numpy()
+    return {"events": events, "counts": coverage}

@@ -1,0 +1,215 @@
+"""Plain raw-acceleration CSV: a timestamp and x/y/z in g, one sensor per file or one triple per limb.
+
+Accepted layouts (header optional; compressed ``.gz`` files are read as they are):
+
+* ``timestamp,x,y,z`` (any extra columns ignored) with ``--limb left_leg``;
+* ``timestamp,left_leg_x,left_leg_y,left_leg_z,right_leg_x,...``: one triple per limb;
+* no header: the first column is the time, the next three are x, y, z (needs ``--limb``, else ``unknown``).
+
+Timestamps are Unix seconds (UTC) or ISO 8601 (with an offset, or naive plus ``--tz``). The sampling rate
+(10-200 Hz) is taken from the timestamps; a gap longer than 1 s splits the recording, and the gap is
+stored as no data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from ..detect import MAX_FS, MIN_FS, detect_events, epoch_coverage, movement_magnitude
+from ..progress import progress
+from ..schema import LIMBS, SleepmovesError, normalise_word
+from .logs import BadInputError, RowError
+
+GAP_S = 1.0
+MAX_ABS_G = 32.0  # beyond any accelerometer's range: corrupt data
+TIME_NAMES = ("timestamp", "time", "datetime", "date_time", "t")
+
+
+def maybe_gunzip(data: bytes, path: str) -> bytes:
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError) as exc:
+        raise SleepmovesError(f"{path}: damaged gzip file ({exc})") from None
+
+
+def looks_like_raw_csv(text_head: str) -> bool:
+    """A header with x/y/z columns, or a first row of four or more numbers."""
+    first = text_head.lstrip().splitlines()[0] if text_head.strip() else ""
+    cells = [normalise_word(c).strip('"') for c in first.split(",")]
+    if any(c in ("x", "y", "z") or re.fullmatch(r"[a-z_]+_[xyz]", c) for c in cells):
+        return True
+    try:
+        [float(c) for c in cells]
+        return len(cells) >= 4
+    except ValueError:
+        return False
+
+
+def _limb_columns(names: list[str], limb: str | None, path: str) -> tuple[str, dict[str, list[str]]]:
+    """The time column and, per limb, its x/y/z column names."""
+    words = [normalise_word(n) for n in names]
+    time_col = next((n for n, w in zip(names, words, strict=True) if w in TIME_NAMES), names[0])
+    triples: dict[str, list[str]] = {}
+    for axis in "xyz":
+        for n, w in zip(names, words, strict=True):
+            m = re.fullmatch(r"([a-z_]+)_" + axis, w)
+            if m and m.group(1) in LIMBS:
+                triples.setdefault(m.group(1), [None, None, None])["xyz".index(axis)] = n
+    triples = {k: v for k, v in triples.items() if all(v)}
+    if triples:
+        if limb:
+            raise SleepmovesError(f"{path}: the columns already name the limbs ({', '.join(triples)}); drop --limb")
+        return time_col, triples
+    plain = {}
+    for axis in "xyz":
+        hit = [n for n, w in zip(names, words, strict=True) if w in (axis, f"acc_{axis}", f"accelerometer_{axis}", f"{axis}_g")]
+        if hit:
+            plain[axis] = hit[0]
+    if len(plain) < 3:
+        others = [n for n in names if n != time_col]
+        if len(others) < 3:
+            raise BadInputError(path, [RowError(path, 1, "", "expected a time column and x, y, z columns (in g)")])
+        plain = dict(zip("xyz", others[:3], strict=True))
+    return time_col, {limb or "unknown": [plain["x"], plain["y"], plain["z"]]}
+
+
+def read_raw_csv(data: bytes, path: str, tz: str | None = None, limb: str | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Parse a raw CSV: ``(times in UTC nanoseconds, {limb: (n, 3) float32 g})``."""
+    if limb is not None and limb not in LIMBS:
+        raise SleepmovesError(f"unknown limb {limb!r}: use one of {', '.join(LIMBS)}")
+    data = maybe_gunzip(data, path)
+    if not data.strip():
+        raise BadInputError(path, [RowError(path, 1, "", "the file is empty")])
+    head = data[:4096].decode("utf-8", errors="replace")
+    first_line = head.lstrip().splitlines()[0]
+    has_header = not all(_is_number(c) for c in first_line.split(","))
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=not has_header),
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise BadInputError(path, [RowError(path, _line_of(str(exc)), "", f"unreadable CSV ({_short(exc)})")]) from None
+    names = table.column_names
+    time_col, triples = _limb_columns(names, limb, path)
+    offset = 2 if has_header else 1  # file line of row 0
+    times = _parse_times(table.column(time_col), path, time_col, tz, offset)
+    order_problem = np.flatnonzero(np.diff(times) <= 0)
+    if len(order_problem):
+        i = int(order_problem[0]) + 1
+        raise BadInputError(path, [RowError(path, i + offset, time_col, "time does not increase (rows out of order or repeated)")])
+    out = {}
+    for name, cols in triples.items():
+        values = np.column_stack([_numbers(table.column(c), path, c, offset) for c in cols]).astype("float32")
+        out[name] = values
+    return times, out
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200]
+
+
+def _line_of(message: str) -> int:
+    m = re.search(r"row (\d+)", message)
+    return int(m.group(1)) + 1 if m else 1
+
+
+def _numbers(column: pa.ChunkedArray, path: str, name: str, offset: int) -> np.ndarray:
+    try:
+        values = column.to_numpy(zero_copy_only=False).astype("float64")
+    except (ValueError, TypeError, pa.ArrowInvalid):
+        raw = column.to_pylist()
+        bad = next(i for i, v in enumerate(raw) if not _is_number(str(v)))
+        raise BadInputError(path, [RowError(path, bad + offset, name, f"not a number: {raw[bad]!r}")]) from None
+    bad = np.flatnonzero(~np.isfinite(values) | (np.abs(values) > MAX_ABS_G))
+    if len(bad):
+        i = int(bad[0])
+        return_value = values[i]
+        reason = "missing or not finite" if not np.isfinite(return_value) else f"{return_value:g} g is beyond any sensor's range"
+        raise BadInputError(path, [RowError(path, i + offset, name, reason)])
+    return values
+
+
+def _parse_times(column: pa.ChunkedArray, path: str, name: str, tz: str | None, offset: int) -> np.ndarray:
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        seconds = column.to_numpy(zero_copy_only=False).astype("float64")
+        bad = np.flatnonzero(~np.isfinite(seconds) | (seconds < 0) | (seconds > 7.3e9))
+        if len(bad):
+            raise BadInputError(path, [RowError(path, int(bad[0]) + offset, name, "not a Unix time in seconds")])
+        return np.round(seconds * 1e9).astype("int64")
+    if pa.types.is_timestamp(column.type):
+        stamps = pd.Series(column.to_pandas())
+    else:
+        text = pd.Series(column.to_pylist(), dtype="string")
+        stamps = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        if stamps.isna().any():
+            i = int(stamps.isna().to_numpy().argmax())
+            raise BadInputError(path, [RowError(path, i + offset, name, f"not a time: {text.iloc[i]!r}")])
+    if stamps.dt.tz is None:
+        if tz is None:
+            raise BadInputError(
+                path, [RowError(path, offset, name, "times have no UTC offset: pass --tz ZONE (e.g. --tz Europe/London)")]
+            )
+        try:
+            stamps = stamps.dt.tz_localize(tz, ambiguous="raise", nonexistent="raise")
+        except Exception as exc:  # pytz/zoneinfo raise several types for DST problems
+            raise BadInputError(path, [RowError(path, offset, name, f"local time not valid in {tz}: {_short(exc)}; add UTC offsets")]) from None
+    return stamps.dt.tz_convert("UTC").astype("int64").to_numpy()
+
+
+def sampling_rate(times_ns: np.ndarray, path: str) -> float:
+    if len(times_ns) < 2:
+        raise BadInputError(path, [RowError(path, 1, "", "fewer than two samples")])
+    step = float(np.median(np.diff(times_ns))) / 1e9
+    fs = 1 / step
+    if not MIN_FS * 0.95 <= fs <= MAX_FS * 1.05:
+        raise BadInputError(path, [RowError(path, 1, "", f"sampling rate {fs:.3g} Hz is outside {MIN_FS:g}-{MAX_FS:g} Hz")])
+    return round(fs, 3)
+
+
+def segments(times_ns: np.ndarray, gap_s: float = GAP_S) -> list[tuple[int, int]]:
+    """(start, end) index ranges without a gap longer than ``gap_s``."""
+    cuts = np.flatnonzero(np.diff(times_ns) > gap_s * 1e9) + 1
+    bounds = np.concatenate([[0], cuts, [len(times_ns)]])
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+def events_and_coverage(times_ns: np.ndarray, signals: dict[str, np.ndarray], fs: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Detected events and per-epoch coverage of every limb and contiguous segment."""
+    events, coverage = [], []
+    work = [(limb, a, b) for limb in signals for a, b in segments(times_ns)]
+    for limb, a, b in progress(work, len(work), "detecting movements"):
+        acc = signals[limb][a:b]
+        start = pd.Timestamp(int(times_ns[a]), tz="UTC")
+        if b - a < 3 * fs:  # too short to filter: keep it as no data
+            cov = epoch_coverage(acc, fs, start, magnitude=np.zeros(b - a, dtype="float32"))
+            cov["valid"] = False
+        else:
+            mag = movement_magnitude(acc, fs)
+            events.append(detect_events(acc, fs, start, limb, magnitude=mag))
+            cov = epoch_coverage(acc, fs, start, magnitude=mag)
+        cov["limb"] = limb
+        coverage.append(cov)
+    ev = pd.concat(events, ignore_index=True) if events else pd.DataFrame(columns=["start", "duration_s", "limb", "kind", "intensity"])
+    cov = pd.concat(coverage, ignore_index=True)
+    # two segments can share the epoch at a gap: keep one row per (limb, epoch), valid only if both are
+    cov = cov.groupby(["limb", "start"], as_index=False).agg({"epoch_s": "first", "count": "sum", "valid": "all"})
+    return ev, cov
