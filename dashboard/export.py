@@ -35,6 +35,7 @@ def night_summary_figure(lake: Lake, subject: str, night: str):
         tz,
         start,
         f"{info['label'] or subject} · night of {night}",
+        lake.nodata_epochs(subject, night),
     )
     summary = "   ·   ".join(f"{title}: {value}" for title, value, _ in summary_items(metrics, tz)[:5])
     footer = (

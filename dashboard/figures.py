@@ -33,6 +33,7 @@ KIND_SYMBOLS = {
     "stretch": "square",
     "other": "circle-open",
 }
+NODATA_COLOUR = "#BBBBBB"
 PHASE_NAMES = {"awake": "Awake", "active": "Active sleep", "quiet": "Quiet sleep", "transition": "Transition"}
 
 
@@ -55,6 +56,7 @@ def night_figure(
     tz: str,
     night_start: pd.Timestamp,
     title: str | None = None,
+    nodata_starts=None,
 ) -> go.Figure:
     """Phase ribbon over an event raster by limb, on one shared time axis in the baby's zone.
 
@@ -68,6 +70,8 @@ def night_figure(
         The baby's IANA zone (clock labels).
     night_start : Timestamp
         UTC start of the night (local noon); x is hours since then.
+    nodata_starts : array-like of timestamps, optional
+        Epochs without usable sensor data, drawn as grey "No data" (never as a sleep phase).
     """
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.22, 0.78], vertical_spacing=0.04)
     epoch_h = EPOCH_S / 3600
@@ -102,6 +106,22 @@ def night_figure(
                 row=1,
                 col=1,
             )
+    if nodata_starts is not None and len(nodata_starts):
+        x = _hours(nodata_starts, night_start) + epoch_h / 2
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=np.ones(len(x)),
+                width=epoch_h,
+                name="No data",
+                legendgroup="phases",
+                legendgrouptitle_text="Phase",
+                marker={"color": NODATA_COLOUR, "pattern": {"shape": "/"}, "line": {"width": 0}},
+                hovertemplate="no sensor data<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
     if len(events):
         ev = events.copy()
         ev["x"] = _hours(ev["start"], night_start)

@@ -36,7 +36,9 @@ def cmd_simulate(args) -> int:
     )
     if args.raw:
         files = write_raw(args.out, summary["babies"], args.start, args.weeks)
-        _say(f"rendered {files} nights of 50-Hz left/right ankle acceleration -> {args.out}/raw/<subject>/<night>.csv.gz")
+        _say(
+            f"rendered {files} nights of 50-Hz left/right ankle acceleration -> {args.out}/raw/<subject>/<night>.csv.gz"
+        )
     return 0
 
 
@@ -47,7 +49,9 @@ def cmd_subject_add(args) -> int:
     return 0
 
 
-def ingest_paths(lake: Lake, paths, subject: str, tz=None, fmt="auto", skip_bad=False, limb=None) -> list[str]:
+def ingest_paths(
+    lake: Lake, paths, subject: str, tz=None, fmt="auto", skip_bad=False, limb=None
+) -> list[str]:
     """Ingest files for one subject; prints one line per file; returns the nights touched."""
     from .ingest import ingest_file
 
@@ -59,7 +63,11 @@ def ingest_paths(lake: Lake, paths, subject: str, tz=None, fmt="auto", skip_bad=
             _say(f"{path}: already ingested (same content), nothing added")
             continue
         touched.update(result.nights)
-        what = "events" if report.format in ("csv", "jsonl") else f"rows ({report.format}: events and epoch coverage)"
+        what = (
+            "events"
+            if report.format in ("csv", "jsonl")
+            else f"rows ({report.format}: events and epoch coverage)"
+        )
         _say(f"{path}: {result.rows} {what} over {len(result.nights)} nights for {subject}")
         if report.skipped:
             print(f"{path}: skipped {len(report.skipped)} bad row(s):", file=sys.stderr)
@@ -212,7 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weeks", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start", type=_date, default=None, help="first night (default 2026-03-02)")
-    p.add_argument("--raw", action="store_true", help="also render 50-Hz left and right ankle acceleration (~20 MB a night)")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="also render 50-Hz left and right ankle acceleration (~20 MB a night)",
+    )
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("subject", help="manage subjects")
@@ -230,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+")
     p.add_argument("--subject", required=True)
     p.add_argument("--tz", help="zone of timestamps written without a UTC offset")
-    p.add_argument("--format", default="auto", help="auto (default; by content), csv or jsonl (event logs), raw-csv")
+    p.add_argument(
+        "--format", default="auto", help="auto (default; by content), csv or jsonl (event logs), raw-csv"
+    )
     p.add_argument("--limb", help="where a single raw sensor was worn, e.g. left_leg")
     p.add_argument("--skip-bad", action="store_true", help="store the good rows and list the bad ones")
     p.add_argument("--no-process", action="store_true", help="store only; run `sleepmoves process` later")

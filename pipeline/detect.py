@@ -165,7 +165,9 @@ def intensity(peak_g) -> np.ndarray:
     return np.clip(np.log(p / INTENSITY_LO_G) / np.log(INTENSITY_HI_G / INTENSITY_LO_G), 0, 1)
 
 
-def detect_events(acc, fs: float, start, limb: str = "unknown", magnitude: np.ndarray | None = None) -> pd.DataFrame:
+def detect_events(
+    acc, fs: float, start, limb: str = "unknown", magnitude: np.ndarray | None = None
+) -> pd.DataFrame:
     """Movement events in one contiguous recording.
 
     Parameters
@@ -197,7 +199,14 @@ def detect_events(acc, fs: float, start, limb: str = "unknown", magnitude: np.nd
     if t0.tzinfo is None:
         raise ValueError("start must be timezone-aware")
     if len(starts) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(EVENT_COLUMNS, ["datetime64[us, UTC]", "float64", "str", "str", "float64"], strict=True)})
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype=t)
+                for c, t in zip(
+                    EVENT_COLUMNS, ["datetime64[us, UTC]", "float64", "str", "str", "float64"], strict=True
+                )
+            }
+        )
     peaks = np.maximum.reduceat(mag, starts)
     # peak position within each burst (argmax per segment)
     peak_at = np.array([s + int(np.argmax(mag[s:e])) for s, e in zip(starts, ends, strict=True)])
@@ -209,7 +218,9 @@ def detect_events(acc, fs: float, start, limb: str = "unknown", magnitude: np.nd
     ]
     return pd.DataFrame(
         {
-            "start": (t0.tz_convert("UTC") + pd.to_timedelta(np.round(starts / fs * 1e6).astype("int64"), unit="us")),
+            "start": (
+                t0.tz_convert("UTC") + pd.to_timedelta(np.round(starts / fs * 1e6).astype("int64"), unit="us")
+            ),
             "duration_s": durations.round(3),
             "limb": limb,
             "kind": kinds,
@@ -218,7 +229,9 @@ def detect_events(acc, fs: float, start, limb: str = "unknown", magnitude: np.nd
     )
 
 
-def epoch_coverage(acc, fs: float, start, magnitude: np.ndarray | None = None, epoch_s: int = EPOCH_S) -> pd.DataFrame:
+def epoch_coverage(
+    acc, fs: float, start, magnitude: np.ndarray | None = None, epoch_s: int = EPOCH_S
+) -> pd.DataFrame:
     """Per-epoch movement and whether the epoch holds usable data.
 
     Epochs are aligned to UTC ``epoch_s`` marks. Returns ``start`` (UTC), ``epoch_s``, ``count`` (movement
@@ -237,7 +250,9 @@ def epoch_coverage(acc, fs: float, start, magnitude: np.ndarray | None = None, e
     count = np.bincount(idx, weights=np.maximum(mag - off, 0), minlength=n) / fs * 1000
     # flat: every axis barely varies within the epoch
     sums = np.stack([np.bincount(idx, weights=acc[:, k], minlength=n) for k in range(3)], axis=1)
-    sq = np.stack([np.bincount(idx, weights=acc[:, k].astype("float64") ** 2, minlength=n) for k in range(3)], axis=1)
+    sq = np.stack(
+        [np.bincount(idx, weights=acc[:, k].astype("float64") ** 2, minlength=n) for k in range(3)], axis=1
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         var = sq / samples[:, None] - (sums / samples[:, None]) ** 2
     flat = (np.sqrt(np.maximum(var, 0)) < FLAT_STD_G).all(axis=1)

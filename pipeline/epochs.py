@@ -21,7 +21,10 @@ GAP_CAP_MIN = 30.0  # distances to the nearest large movement are capped here
 
 
 def observed_epochs(
-    events: pd.DataFrame, night_start: pd.Timestamp, night_end: pd.Timestamp, counts: pd.DataFrame | None = None
+    events: pd.DataFrame,
+    night_start: pd.Timestamp,
+    night_end: pd.Timestamp,
+    counts: pd.DataFrame | None = None,
 ) -> pd.DatetimeIndex:
     """The recorded span of a night: 30-s epochs from the first to the last event or sensor epoch, inside the night."""
     times = [pd.to_datetime(events["start"], utc=True)] if len(events) else []
@@ -37,7 +40,9 @@ def observed_epochs(
     return pd.DatetimeIndex(first + pd.to_timedelta(np.arange(n) * EPOCH_S, unit="s"))
 
 
-def epoch_validity(counts: pd.DataFrame | None, epoch_starts: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+def epoch_validity(
+    counts: pd.DataFrame | None, epoch_starts: pd.DatetimeIndex
+) -> tuple[np.ndarray, np.ndarray]:
     """(valid, activity) per epoch from sensor coverage.
 
     Without sensor data (an event log) every epoch is valid and activity is missing. With it, an epoch is
@@ -52,7 +57,9 @@ def epoch_validity(counts: pd.DataFrame | None, epoch_starts: pd.DatetimeIndex) 
     idx = idx[inside].astype(np.int64)
     ok = counts["valid"].to_numpy(dtype=bool)[inside]
     valid = np.bincount(idx[ok], minlength=n) > 0
-    activity = np.bincount(idx[ok], weights=counts["count"].to_numpy(dtype="float64")[inside][ok], minlength=n)
+    activity = np.bincount(
+        idx[ok], weights=counts["count"].to_numpy(dtype="float64")[inside][ok], minlength=n
+    )
     return valid, np.where(valid, activity, np.nan)
 
 
@@ -127,7 +134,9 @@ def epoch_features(
     frame["age_weeks"] = float(age_weeks)
     valid, activity = epoch_validity(counts, epoch_starts)
     frame["activity"] = activity
-    movement = [c for c in frame.columns if c.startswith(("n_", "move_s", "max_intensity", "min_since", "min_to"))]
+    movement = [
+        c for c in frame.columns if c.startswith(("n_", "move_s", "max_intensity", "min_since", "min_to"))
+    ]
     frame.loc[~valid, movement] = np.nan
     frame["valid"] = valid
     return frame

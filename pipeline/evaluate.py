@@ -90,20 +90,33 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
 MATCH_TOLERANCE_S = 0.5
 
 
-def match_events(truth: pd.DataFrame, detected: pd.DataFrame, tolerance_s: float = MATCH_TOLERANCE_S) -> pd.DataFrame:
+def match_events(
+    truth: pd.DataFrame, detected: pd.DataFrame, tolerance_s: float = MATCH_TOLERANCE_S
+) -> pd.DataFrame:
     """Pair detected events with true ones: onsets within ``tolerance_s``, nearest first, one to one.
 
     Returns one row per true and per detected event: ``true_kind`` (None for a false detection) and
     ``detected_kind`` (None for a missed event).
     """
-    t = pd.to_datetime(truth["start"], utc=True).astype("int64").to_numpy() / 1e9 if len(truth) else np.array([])
-    d = pd.to_datetime(detected["start"], utc=True).astype("int64").to_numpy() / 1e9 if len(detected) else np.array([])
+    t = (
+        pd.to_datetime(truth["start"], utc=True).astype("int64").to_numpy() / 1e9
+        if len(truth)
+        else np.array([])
+    )
+    d = (
+        pd.to_datetime(detected["start"], utc=True).astype("int64").to_numpy() / 1e9
+        if len(detected)
+        else np.array([])
+    )
     pairs = []
     if len(t) and len(d):
         order = np.argsort(t)
         ts = t[order]
         for j, onset in enumerate(d):
-            lo, hi = np.searchsorted(ts, onset - tolerance_s), np.searchsorted(ts, onset + tolerance_s, side="right")
+            lo, hi = (
+                np.searchsorted(ts, onset - tolerance_s),
+                np.searchsorted(ts, onset + tolerance_s, side="right"),
+            )
             for k in range(lo, hi):
                 pairs.append((abs(ts[k] - onset), int(order[k]), j))
     pairs.sort()
@@ -129,11 +142,23 @@ def detection_scores(matches: pd.DataFrame) -> pd.DataFrame:
         det_n = int((matches["detected_kind"] == kind).sum())
         hit = int(((matches["true_kind"] == kind) & (matches["detected_kind"] == kind)).sum())
         rows.append(
-            {"kind": kind, "true": true_n, "detected": det_n, "precision": hit / det_n if det_n else np.nan, "recall": hit / true_n if true_n else np.nan}
+            {
+                "kind": kind,
+                "true": true_n,
+                "detected": det_n,
+                "precision": hit / det_n if det_n else np.nan,
+                "recall": hit / true_n if true_n else np.nan,
+            }
         )
     paired = int((matches["true_kind"].notna() & matches["detected_kind"].notna()).sum())
     true_n, det_n = int(matches["true_kind"].notna().sum()), int(matches["detected_kind"].notna().sum())
     rows.append(
-        {"kind": "any movement", "true": true_n, "detected": det_n, "precision": paired / det_n if det_n else np.nan, "recall": paired / true_n if true_n else np.nan}
+        {
+            "kind": "any movement",
+            "true": true_n,
+            "detected": det_n,
+            "precision": paired / det_n if det_n else np.nan,
+            "recall": paired / true_n if true_n else np.nan,
+        }
     )
     return pd.DataFrame(rows)

@@ -284,6 +284,13 @@ class Lake:
         """The phase labels and probabilities of one night."""
         return self._sorted_epochs(self.read("phases", [subject], [night]))
 
+    def nodata_epochs(self, subject: str, night: str) -> pd.Series:
+        """Start times of the night's epochs without usable sensor data (gaps, flat signal, not worn)."""
+        epochs = self.read("epochs", [subject], [night], columns=["epoch_start", "valid"])
+        if epochs.empty:
+            return pd.Series([], dtype="datetime64[us, UTC]")
+        return epochs.loc[~epochs["valid"].astype(bool), "epoch_start"].reset_index(drop=True)
+
     def night_summary(self, subject: str, night: str) -> dict | None:
         """The night-metrics row of one night as a dict, or None when it is not processed."""
         frame = self.read("nights", [subject], [night])

@@ -43,7 +43,10 @@ def label_night(
     valid = feats["valid"].to_numpy(dtype=bool)
     proba = model.predict_proba(feats[valid]) if valid.any() else np.zeros((0, len(PHASES)))
     phases = pd.DataFrame(
-        {"epoch_start": feats.loc[valid, "epoch_start"].to_numpy(), "phase": [PHASES[i] for i in proba.argmax(axis=1)]}
+        {
+            "epoch_start": feats.loc[valid, "epoch_start"].to_numpy(),
+            "phase": [PHASES[i] for i in proba.argmax(axis=1)],
+        }
     )
     phases["epoch_start"] = pd.to_datetime(phases["epoch_start"], utc=True)
     for j, col in enumerate(PROBA_COLUMNS):
@@ -74,7 +77,9 @@ def process(
         if nights is not None:
             wanted = nights.get(subject, [])
         else:
-            wanted = sorted(set(lake.nights(subject, table="events")) | set(lake.nights(subject, table="counts")))
+            wanted = sorted(
+                set(lake.nights(subject, table="events")) | set(lake.nights(subject, table="counts"))
+            )
         work += [(subject, night, info) for night in wanted]
     done = []
     with lake.writer():
@@ -83,7 +88,9 @@ def process(
             counts = lake.read("counts", [subject], [night])
             if events.empty and counts.empty:
                 continue
-            feats, phases, metrics = label_night(events, night, info["tz"], info["born"], model, version, counts)
+            feats, phases, metrics = label_night(
+                events, night, info["tz"], info["born"], model, version, counts
+            )
             lake.write_partition("epochs", subject, night, feats, "epochs")
             lake.write_partition("phases", subject, night, phases, "phases")
             # the nights row is written last: its presence means the night is complete

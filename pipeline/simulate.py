@@ -408,7 +408,12 @@ def _waveform(rng: np.random.Generator, kind: str, duration: float, strength: fl
         return wave[:, None] * u
     if kind == "startle":  # sudden onset, then decaying oscillation
         amp = 0.6 + 0.9 * strength
-        wave = amp * (1 - np.exp(-t / 0.03)) * np.exp(-t / max(duration / 3, 0.1)) * np.sin(2 * np.pi * 5 * t + 1.0)
+        wave = (
+            amp
+            * (1 - np.exp(-t / 0.03))
+            * np.exp(-t / max(duration / 3, 0.1))
+            * np.sin(2 * np.pi * 5 * t + 1.0)
+        )
         return wave[:, None] * u
     if kind == "shake":  # sustained rhythm at 1-2 Hz on one axis
         amp, f = 0.15 + 0.3 * strength, rng.uniform(1, 2)
@@ -436,7 +441,9 @@ def signal_tukey(m: int, alpha: float = 0.3) -> np.ndarray:
     return tukey(m, alpha)
 
 
-def render_raw(events: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp, seed: int, fs: float = RAW_FS) -> dict[str, np.ndarray]:
+def render_raw(
+    events: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp, seed: int, fs: float = RAW_FS
+) -> dict[str, np.ndarray]:
     """Left and right ankle acceleration (g, float32, shape (n, 3)) for a night's events.
 
     Gravity (1 g) points along a leg orientation that changes with each large movement; each axis carries
@@ -447,7 +454,12 @@ def render_raw(events: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp, seed: i
     n = int((t1 - t0).total_seconds() * fs)
     t_h = np.arange(n, dtype="float64") / fs / 3600
     out = {}
-    offsets = ((pd.to_datetime(events["start"], utc=True) - t0).dt.total_seconds() * fs).round().astype(np.int64).to_numpy()
+    offsets = (
+        ((pd.to_datetime(events["start"], utc=True) - t0).dt.total_seconds() * fs)
+        .round()
+        .astype(np.int64)
+        .to_numpy()
+    )
     for limb in RAW_LIMBS:
         mine = (events["limb"] == limb).to_numpy() | (events["limb"] == "whole_body").to_numpy()
         # leg orientation: piecewise constant, turning at each large movement
@@ -467,7 +479,9 @@ def render_raw(events: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp, seed: i
         knots_t.append(n - 1)
         knots_v.append(knots_v[-1])
         positions = np.arange(n)
-        gravity = np.stack([np.interp(positions, knots_t, np.asarray(knots_v)[:, k]) for k in range(3)], axis=1)
+        gravity = np.stack(
+            [np.interp(positions, knots_t, np.asarray(knots_v)[:, k]) for k in range(3)], axis=1
+        )
         gravity = (gravity / np.linalg.norm(gravity, axis=1, keepdims=True)).astype("float32")
         acc = gravity + rng.normal(0, RAW_NOISE_G, (n, 3)).astype("float32")
         phase = rng.uniform(0, 2 * np.pi, 3)
@@ -486,7 +500,9 @@ def render_raw(events: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp, seed: i
     return out
 
 
-def raw_night(baby: Baby, night: dt.date, fs: float = RAW_FS) -> tuple[pd.Timestamp, dict[str, np.ndarray], pd.DataFrame, pd.DataFrame]:
+def raw_night(
+    baby: Baby, night: dt.date, fs: float = RAW_FS
+) -> tuple[pd.Timestamp, dict[str, np.ndarray], pd.DataFrame, pd.DataFrame]:
     """One simulated night with ankle acceleration: ``(t0, {limb: acc}, events, labels)``."""
     events, labels = simulate_night(baby, night)
     t0 = labels["epoch_start"].iloc[0]

@@ -70,3 +70,19 @@ def test_summary_cards_in_plain_words():
     assert items["Total sleep"] == "10 h 10 min" and items["Awake in the night"] == "0 h 35 min"
     assert items["Twitches in active sleep"] == "120 / h" and items["Twitches in quiet sleep"] == "—"
     assert summary_items(None, "UTC")[0][0] == "No data"
+
+
+def test_no_data_epochs_are_grey_not_a_phase(demo_lake):
+    subject, night, tz = _night(demo_lake)
+    phases = demo_lake.phases(subject, night)
+    gap = phases["epoch_start"].iloc[100:160]
+    fig = night_figure(
+        phases.drop(index=range(100, 160)),
+        demo_lake.events(subject, night).head(0),
+        tz,
+        night_bounds(night, tz)[0],
+        nodata_starts=gap,
+    )
+    (nodata,) = [t for t in fig.data if t.name == "No data"]
+    assert len(nodata.x) == 60
+    assert sum(len(t.x) for t in fig.data if t.type == "bar" and t.name != "No data") == len(phases) - 60

@@ -15,7 +15,13 @@ def sadeh_loop(counts, cap, threshold, strict):
     for i in range(n):
         w = [a[j] if 0 <= j < n else 0.0 for j in range(i - 5, i + 6)]
         last6 = [a[j] if j >= 0 else 0.0 for j in range(i - 5, i + 1)]
-        ps = 7.601 - 0.065 * np.mean(w) - 1.08 * sum(50 <= x < 100 for x in w) - 0.056 * np.std(last6, ddof=1) - 0.703 * np.log(a[i] + 1)
+        ps = (
+            7.601
+            - 0.065 * np.mean(w)
+            - 1.08 * sum(50 <= x < 100 for x in w)
+            - 0.056 * np.std(last6, ddof=1)
+            - 0.703 * np.log(a[i] + 1)
+        )
         out.append(ps > threshold if strict else ps >= threshold)
     return np.array(out)
 
@@ -23,7 +29,12 @@ def sadeh_loop(counts, cap, threshold, strict):
 def cole_kripke_loop(counts, actilife):
     a = [min(c / 100, 300) for c in counts] if actilife else list(counts)
     n, w = len(a), [106, 54, 58, 76, 230, 74, 67]
-    return np.array([0.001 * sum(w[k] * (a[i - 4 + k] if 0 <= i - 4 + k < n else 0) for k in range(7)) < 1 for i in range(n)])
+    return np.array(
+        [
+            0.001 * sum(w[k] * (a[i - 4 + k] if 0 <= i - 4 + k < n else 0) for k in range(7)) < 1
+            for i in range(n)
+        ]
+    )
 
 
 counts_strategy = st.lists(st.integers(0, 2000).map(float), min_size=1, max_size=120)

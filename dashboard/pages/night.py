@@ -74,7 +74,14 @@ def show_night(subject, night):
     tz = info["tz"]
     start, _ = night_bounds(night, tz)
     title = f"{info['label'] or subject} · night of {night}"
-    figure = night_figure(lake.phases(subject, night), lake.events(subject, night), tz, start, title)
+    figure = night_figure(
+        lake.phases(subject, night),
+        lake.events(subject, night),
+        tz,
+        start,
+        title,
+        lake.nodata_epochs(subject, night),
+    )
     return figure, _cards(lake.night_summary(subject, night), tz)
 
 

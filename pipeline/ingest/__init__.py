@@ -84,7 +84,9 @@ def ingest_file(
         events = parsed.events.assign(source="log", source_sha=sha)
         events["night"] = night_of(events["start"], info["tz"]).to_numpy()
         tables, skipped, fmt_name = {"events": events}, parsed.errors, parsed.format
-    result = lake.commit_ingest(sha256=sha, source_path=str(path.resolve()), fmt=fmt_name, subject=subject, tables=tables)
+    result = lake.commit_ingest(
+        sha256=sha, source_path=str(path.resolve()), fmt=fmt_name, subject=subject, tables=tables
+    )
     return IngestReport(result, str(path), fmt_name, skipped=skipped)
 
 

@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 from ..detect import MAX_FS, MIN_FS, detect_events, epoch_coverage, movement_magnitude
 from ..progress import progress
 from ..schema import LIMBS, SleepmovesError, normalise_word
-from .logs import BadInputError, RowError
+from .logs import BadInputError, RowError, decode
 
 GAP_S = 1.0
 MAX_ABS_G = 32.0  # beyond any accelerometer's range: corrupt data
@@ -42,16 +42,15 @@ def maybe_gunzip(data: bytes, path: str) -> bytes:
 
 
 def looks_like_raw_csv(text_head: str) -> bool:
-    """A header with x/y/z columns, or a first row of four or more numbers."""
+    """A header with x/y/z columns, or a first row of a time followed by three or more numbers."""
     first = text_head.lstrip().splitlines()[0] if text_head.strip() else ""
     cells = [normalise_word(c).strip('"') for c in first.split(",")]
     if any(c in ("x", "y", "z") or re.fullmatch(r"[a-z_]+_[xyz]", c) for c in cells):
         return True
-    try:
-        [float(c) for c in cells]
-        return len(cells) >= 4
-    except ValueError:
+    raw = [c.strip().strip('"') for c in first.split(",")]
+    if len(raw) < 4 or not all(_is_number(c) for c in raw[1:]):
         return False
+    return _is_number(raw[0]) or not pd.isna(pd.to_datetime(raw[0], errors="coerce", format="ISO8601"))
 
 
 def _limb_columns(names: list[str], limb: str | None, path: str) -> tuple[str, dict[str, list[str]]]:
@@ -67,28 +66,39 @@ def _limb_columns(names: list[str], limb: str | None, path: str) -> tuple[str, d
     triples = {k: v for k, v in triples.items() if all(v)}
     if triples:
         if limb:
-            raise SleepmovesError(f"{path}: the columns already name the limbs ({', '.join(triples)}); drop --limb")
+            raise SleepmovesError(
+                f"{path}: the columns already name the limbs ({', '.join(triples)}); drop --limb"
+            )
         return time_col, triples
     plain = {}
     for axis in "xyz":
-        hit = [n for n, w in zip(names, words, strict=True) if w in (axis, f"acc_{axis}", f"accelerometer_{axis}", f"{axis}_g")]
+        hit = [
+            n
+            for n, w in zip(names, words, strict=True)
+            if w in (axis, f"acc_{axis}", f"accelerometer_{axis}", f"{axis}_g")
+        ]
         if hit:
             plain[axis] = hit[0]
     if len(plain) < 3:
         others = [n for n in names if n != time_col]
         if len(others) < 3:
-            raise BadInputError(path, [RowError(path, 1, "", "expected a time column and x, y, z columns (in g)")])
+            raise BadInputError(
+                path, [RowError(path, 1, "", "expected a time column and x, y, z columns (in g)")]
+            )
         plain = dict(zip("xyz", others[:3], strict=True))
     return time_col, {limb or "unknown": [plain["x"], plain["y"], plain["z"]]}
 
 
-def read_raw_csv(data: bytes, path: str, tz: str | None = None, limb: str | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def read_raw_csv(
+    data: bytes, path: str, tz: str | None = None, limb: str | None = None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Parse a raw CSV: ``(times in UTC nanoseconds, {limb: (n, 3) float32 g})``."""
     if limb is not None and limb not in LIMBS:
         raise SleepmovesError(f"unknown limb {limb!r}: use one of {', '.join(LIMBS)}")
     data = maybe_gunzip(data, path)
     if not data.strip():
         raise BadInputError(path, [RowError(path, 1, "", "the file is empty")])
+    decode(data, path)  # refuse non-UTF-8 bytes here, with their line, before the CSV reader sees them
     head = data[:4096].decode("utf-8", errors="replace")
     first_line = head.lstrip().splitlines()[0]
     has_header = not all(_is_number(c) for c in first_line.split(","))
@@ -99,7 +109,9 @@ def read_raw_csv(data: bytes, path: str, tz: str | None = None, limb: str | None
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise BadInputError(path, [RowError(path, _line_of(str(exc)), "", f"unreadable CSV ({_short(exc)})")]) from None
+        raise BadInputError(
+            path, [RowError(path, _line_of(str(exc)), "", f"unreadable CSV ({_short(exc)})")]
+        ) from None
     names = table.column_names
     time_col, triples = _limb_columns(names, limb, path)
     offset = 2 if has_header else 1  # file line of row 0
@@ -107,7 +119,10 @@ def read_raw_csv(data: bytes, path: str, tz: str | None = None, limb: str | None
     order_problem = np.flatnonzero(np.diff(times) <= 0)
     if len(order_problem):
         i = int(order_problem[0]) + 1
-        raise BadInputError(path, [RowError(path, i + offset, time_col, "time does not increase (rows out of order or repeated)")])
+        raise BadInputError(
+            path,
+            [RowError(path, i + offset, time_col, "time does not increase (rows out of order or repeated)")],
+        )
     out = {}
     for name, cols in triples.items():
         values = np.column_stack([_numbers(table.column(c), path, c, offset) for c in cols]).astype("float32")
@@ -138,12 +153,18 @@ def _numbers(column: pa.ChunkedArray, path: str, name: str, offset: int) -> np.n
     except (ValueError, TypeError, pa.ArrowInvalid):
         raw = column.to_pylist()
         bad = next(i for i, v in enumerate(raw) if not _is_number(str(v)))
-        raise BadInputError(path, [RowError(path, bad + offset, name, f"not a number: {raw[bad]!r}")]) from None
+        raise BadInputError(
+            path, [RowError(path, bad + offset, name, f"not a number: {raw[bad]!r}")]
+        ) from None
     bad = np.flatnonzero(~np.isfinite(values) | (np.abs(values) > MAX_ABS_G))
     if len(bad):
         i = int(bad[0])
         return_value = values[i]
-        reason = "missing or not finite" if not np.isfinite(return_value) else f"{return_value:g} g is beyond any sensor's range"
+        reason = (
+            "missing or not finite"
+            if not np.isfinite(return_value)
+            else f"{return_value:g} g is beyond any sensor's range"
+        )
         raise BadInputError(path, [RowError(path, i + offset, name, reason)])
     return values
 
@@ -153,12 +174,18 @@ def _parse_times(column: pa.ChunkedArray, path: str, name: str, tz: str | None, 
         seconds = column.to_numpy(zero_copy_only=False).astype("float64")
         bad = np.flatnonzero(~np.isfinite(seconds) | (seconds < 0) | (seconds > 7.3e9))
         if len(bad):
-            raise BadInputError(path, [RowError(path, int(bad[0]) + offset, name, "not a Unix time in seconds")])
+            raise BadInputError(
+                path, [RowError(path, int(bad[0]) + offset, name, "not a Unix time in seconds")]
+            )
         return np.round(seconds * 1e9).astype("int64")
     if pa.types.is_timestamp(column.type):
         stamps = pd.Series(column.to_pandas())
     else:
         text = pd.Series(column.to_pylist(), dtype="string")
+        numeric = pd.to_numeric(text, errors="coerce")
+        if numeric.notna().mean() > 0.5:  # Unix seconds with a few bad cells
+            i = int(numeric.isna().to_numpy().argmax())
+            raise BadInputError(path, [RowError(path, i + offset, name, f"not a time: {text.iloc[i]!r}")])
         stamps = pd.to_datetime(text, errors="coerce", format="ISO8601")
         if stamps.isna().any():
             i = int(stamps.isna().to_numpy().argmax())
@@ -166,12 +193,27 @@ def _parse_times(column: pa.ChunkedArray, path: str, name: str, tz: str | None, 
     if stamps.dt.tz is None:
         if tz is None:
             raise BadInputError(
-                path, [RowError(path, offset, name, "times have no UTC offset: pass --tz ZONE (e.g. --tz Europe/London)")]
+                path,
+                [
+                    RowError(
+                        path,
+                        offset,
+                        name,
+                        "times have no UTC offset: pass --tz ZONE (e.g. --tz Europe/London)",
+                    )
+                ],
             )
         try:
             stamps = stamps.dt.tz_localize(tz, ambiguous="raise", nonexistent="raise")
         except Exception as exc:  # pytz/zoneinfo raise several types for DST problems
-            raise BadInputError(path, [RowError(path, offset, name, f"local time not valid in {tz}: {_short(exc)}; add UTC offsets")]) from None
+            raise BadInputError(
+                path,
+                [
+                    RowError(
+                        path, offset, name, f"local time not valid in {tz}: {_short(exc)}; add UTC offsets"
+                    )
+                ],
+            ) from None
     return stamps.dt.tz_convert("UTC").astype("int64").to_numpy()
 
 
@@ -181,7 +223,9 @@ def sampling_rate(times_ns: np.ndarray, path: str) -> float:
     step = float(np.median(np.diff(times_ns))) / 1e9
     fs = 1 / step
     if not MIN_FS * 0.95 <= fs <= MAX_FS * 1.05:
-        raise BadInputError(path, [RowError(path, 1, "", f"sampling rate {fs:.3g} Hz is outside {MIN_FS:g}-{MAX_FS:g} Hz")])
+        raise BadInputError(
+            path, [RowError(path, 1, "", f"sampling rate {fs:.3g} Hz is outside {MIN_FS:g}-{MAX_FS:g} Hz")]
+        )
     return round(fs, 3)
 
 
@@ -192,7 +236,9 @@ def segments(times_ns: np.ndarray, gap_s: float = GAP_S) -> list[tuple[int, int]
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
 
-def events_and_coverage(times_ns: np.ndarray, signals: dict[str, np.ndarray], fs: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+def events_and_coverage(
+    times_ns: np.ndarray, signals: dict[str, np.ndarray], fs: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Detected events and per-epoch coverage of every limb and contiguous segment."""
     events, coverage = [], []
     work = [(limb, a, b) for limb in signals for a, b in segments(times_ns)]
@@ -208,8 +254,14 @@ def events_and_coverage(times_ns: np.ndarray, signals: dict[str, np.ndarray], fs
             cov = epoch_coverage(acc, fs, start, magnitude=mag)
         cov["limb"] = limb
         coverage.append(cov)
-    ev = pd.concat(events, ignore_index=True) if events else pd.DataFrame(columns=["start", "duration_s", "limb", "kind", "intensity"])
+    ev = (
+        pd.concat(events, ignore_index=True)
+        if events
+        else pd.DataFrame(columns=["start", "duration_s", "limb", "kind", "intensity"])
+    )
     cov = pd.concat(coverage, ignore_index=True)
     # two segments can share the epoch at a gap: keep one row per (limb, epoch), valid only if both are
-    cov = cov.groupby(["limb", "start"], as_index=False).agg({"epoch_s": "first", "count": "sum", "valid": "all"})
+    cov = cov.groupby(["limb", "start"], as_index=False).agg(
+        {"epoch_s": "first", "count": "sum", "valid": "all"}
+    )
     return ev, cov

@@ -1,0 +1,123 @@
+"""Movement detection on simulated ankle acceleration: per-kind precision/recall on held-out nights, no-data."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.detect import detect_events, epoch_coverage, intensity, movement_magnitude
+from pipeline.evaluate import detection_scores, match_events
+from pipeline.simulate import make_babies, raw_night
+
+T0 = pd.Timestamp("2026-03-02T20:00:00Z")
+
+# The ankle cannot tell a whole-body "other" movement or a stretch from a kick: scored as kicks.
+ANKLE_KIND = {"other": "kick", "stretch": "kick"}
+
+
+@pytest.fixture(scope="module")
+def scores() -> pd.DataFrame:
+    """Held-out simulated nights (seed 31, never used to choose thresholds), both ankles."""
+    matches = []
+    for baby in make_babies(4, seed=31):
+        for night in (dt.date(2026, 4, 6), dt.date(2026, 4, 9)):
+            t0, acc, events, _ = raw_night(baby, night)
+            for limb, signal in acc.items():
+                truth = events[events["limb"].isin([limb, "whole_body"])].assign(
+                    kind=lambda e: e["kind"].replace(ANKLE_KIND)
+                )
+                matches.append(match_events(truth, detect_events(signal, 50, t0, limb)))
+    table = detection_scores(pd.concat(matches, ignore_index=True))
+    print(
+        "\ndetection on held-out simulated nights (4 babies x 2 nights x 2 ankles):\n"
+        + table.round(3).to_string(index=False)
+    )
+    return table.set_index("kind")
+
+
+def test_detection_precision_and_recall(scores):
+    assert scores.loc["any movement", "precision"] > 0.95 and scores.loc["any movement", "recall"] > 0.85
+    assert scores.loc["twitch", "precision"] > 0.95 and scores.loc["twitch", "recall"] > 0.85
+    assert scores.loc["kick", "precision"] > 0.85 and scores.loc["kick", "recall"] > 0.8
+    assert scores.loc["startle", "precision"] > 0.85 and scores.loc["startle", "recall"] > 0.75
+
+
+def _still(seconds: float, fs: float = 50, noise: float = 0.004, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    acc = np.zeros((int(seconds * fs), 3), dtype="float32")
+    acc[:, 2] = 1.0
+    return acc + rng.normal(0, noise, acc.shape).astype("float32")
+
+
+def test_each_kind_is_recognised_on_a_clean_signal():
+    fs = 50
+    acc = _still(60)
+    t = np.arange(fs * 10) / fs
+    # twitch at 10 s: 0.3-s jerk of 0.15 g
+    tw = np.arange(int(0.3 * fs)) / fs
+    acc[10 * fs : 10 * fs + len(tw), 0] += 0.15 * np.sin(2 * np.pi * tw / 0.3) * np.sin(np.pi * tw / 0.3) ** 2
+    # startle at 20 s: sudden 1 g onset, decaying
+    st = np.arange(fs * 1) / fs
+    acc[20 * fs : 21 * fs, 1] += (
+        1.0 * (1 - np.exp(-st / 0.03)) * np.exp(-st / 0.3) * np.sin(2 * np.pi * 5 * st + 1)
+    )
+    # shake from 35 s: 8 s at 2 Hz, 0.3 g
+    acc[35 * fs : 43 * fs, 0] += 0.3 * np.sin(2 * np.pi * 2 * t[: 8 * fs])
+    events = detect_events(acc, fs, T0, "left_leg")
+    onsets = (events["start"] - T0).dt.total_seconds().round(1).tolist()
+    assert list(events["kind"]) == ["twitch", "startle", "shake"], events
+    assert abs(onsets[0] - 10) < 0.3 and abs(onsets[1] - 20) < 0.3 and abs(onsets[2] - 35) < 0.5
+    assert set(events["limb"]) == {"left_leg"}
+    assert events["intensity"].iloc[1] > events["intensity"].iloc[0]
+    assert str(events["start"].dt.tz) == "UTC"
+
+
+def test_a_still_sensor_gives_no_events_whatever_its_noise():
+    for noise in (0.002, 0.01, 0.03):
+        assert detect_events(_still(120, noise=noise), 50, T0).empty
+
+
+def test_gravity_and_slow_drift_are_not_movement():
+    acc = _still(600)
+    hours = np.arange(len(acc)) / 50 / 3600
+    acc[:, 0] += 0.2 * np.sin(2 * np.pi * hours * 6)  # a slow 10-min posture drift
+    assert detect_events(acc, 50, T0).empty
+
+
+def test_any_rate_from_10_to_200_hz():
+    for fs in (10, 25, 100, 200):
+        acc = _still(30, fs=fs)
+        k, m = int(10 * fs), int(0.5 * fs)
+        acc[k : k + m, 0] += 0.6 * np.sin(np.pi * np.arange(m) / m)  # a smooth 0.5-s push
+        events = detect_events(acc, fs, T0)
+        assert len(events) == 1 and abs((events["start"].iloc[0] - T0).total_seconds() - 10) < 0.3
+    with pytest.raises(ValueError, match="outside 10-200 Hz"):
+        detect_events(_still(10, fs=5), 5, T0)
+
+
+def test_flat_and_unworn_epochs_are_no_data():
+    fs = 50
+    worn = _still(3600 * 1.5)
+    # movement every few minutes while worn (a sleeping baby)
+    push = 0.3 * np.sin(np.pi * np.arange(25) / 25)[:, None] * np.array([[0.6, 0.5, 0.6]])
+    for s in range(60, len(worn) // fs, 240):
+        worn[s * fs : s * fs + 25] += push
+    table = np.zeros((fs * 3600 * 2, 3), dtype="float32")
+    table[:, 2] = 1.0
+    table += np.random.default_rng(1).normal(0, 0.003, table.shape).astype("float32")  # lying on a table
+    flat = np.tile(np.array([[0.0, 0.0, 1.0]], dtype="float32"), (fs * 300, 1))  # a stuck sensor
+    acc = np.concatenate([worn, table, flat, worn])
+    cov = epoch_coverage(acc, fs, T0)
+    minutes = (cov["start"] - T0).dt.total_seconds() / 60
+    assert cov.loc[minutes < 80, "valid"].all()
+    assert not cov.loc[(minutes >= 95) & (minutes < 210), "valid"].any()  # the 2 h on the table + flat
+    assert cov.loc[minutes >= 240, "valid"].mean() > 0.9
+
+
+def test_intensity_scale():
+    assert intensity([0.02, 0.2, 2.0, 10.0]).tolist() == [0.0, 0.5, 1.0, 1.0]
+
+
+def test_magnitude_is_zero_for_too_short_input():
+    assert not movement_magnitude(_still(1), 50).any()
