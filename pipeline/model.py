@@ -7,6 +7,7 @@ of the types a PhaseModel is made of, so a crafted file cannot run code on load.
 from __future__ import annotations
 
 import hashlib
+import re
 import zipfile
 from pathlib import Path
 
@@ -111,8 +112,22 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
 
 
 def model_version(path: str | Path) -> str:
-    """``phase-hgb-<first 10 hex of the file's sha256>``: changes whenever the model does."""
-    return f"{MODEL_NAME}-{hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]}"
+    """``phase-hgb-<10 hex>``: a hash of the model's content, equal for equal models.
+
+    skops names the arrays in its zip after Python object ids and stamps entry times, so the file's own
+    sha256 changes on every save; the version hashes the array contents and the schema with the ids removed.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = []
+            for name in archive.namelist():
+                body = archive.read(name)
+                if name.endswith(".json"):
+                    body = re.sub(rb"\d{9,}", b"#", body)
+                parts.append(hashlib.sha256(body).hexdigest())
+    except zipfile.BadZipFile:
+        raise SleepmovesError(f"{path} is not a skops model file (not a zip archive)") from None
+    return f"{MODEL_NAME}-{hashlib.sha256(''.join(sorted(parts)).encode()).hexdigest()[:10]}"
 
 
 def load_model(path: str | Path | None = None) -> tuple[PhaseModel, str]:

@@ -109,3 +109,11 @@ def test_crafted_model_files_are_refused(trained, tmp_path):
 def test_unknown_training_label_is_refused(held_out):
     with pytest.raises(SleepmovesError, match="unknown phase labels"):
         PhaseModel().fit(held_out[feature_columns(held_out)].head(10), ["sleepy"] * 10)
+
+
+def test_version_depends_on_content_not_on_the_save(trained, tmp_path):
+    first = trained.save(tmp_path / "a.skops")
+    reloaded, _ = load_model(tmp_path / "a.skops")
+    assert reloaded.save(tmp_path / "b.skops") == first  # new object ids, same model
+    other = PhaseModel(max_iter=5).fit(pd.DataFrame({"a": [0.0, 1.0] * 20}), ["awake", "quiet"] * 20)
+    assert other.save(tmp_path / "c.skops") != first
