@@ -63,11 +63,7 @@ def ingest_paths(
             _say(f"{path}: already ingested (same content), nothing added")
             continue
         touched.update(result.nights)
-        what = (
-            "events"
-            if report.format in ("csv", "jsonl")
-            else f"rows ({report.format}: events and epoch coverage)"
-        )
+        what = "events" if report.format in ("csv", "jsonl") else f"rows of {report.format}"
         _say(f"{path}: {result.rows} {what} over {len(result.nights)} nights for {subject}")
         if report.skipped:
             print(f"{path}: skipped {len(report.skipped)} bad row(s):", file=sys.stderr)

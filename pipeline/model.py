@@ -166,3 +166,44 @@ def agreement(y_true, y_pred) -> dict:
             confusion_matrix(y_true, y_pred, labels=list(PHASES)), index=list(PHASES), columns=list(PHASES)
         ),
     }
+
+
+COUNTS_MODEL_VERSION = "counts-sadeh+age-prior-1"
+SADEH_WAKE_P, SADEH_SLEEP_P = (
+    0.85,
+    0.9,
+)  # infant Sadeh: high sensitivity, low specificity for wake (science.md)
+
+
+def counts_phase_proba(epoch_starts: pd.DatetimeIndex, counts: pd.DataFrame, age_months: float) -> np.ndarray:
+    """Phase probabilities for epochs known only from activity counts (no movement events).
+
+    Sleep vs wake comes from Sadeh (ActiLife variant) on 60-s sums of the valid counts. Counts cannot tell
+    active from quiet sleep, so within sleep the probabilities are the age prior of ``science.md``
+    (active, quiet and transition shares of sleep): the ribbon shows them as uncertain, as they are.
+    """
+    from .simulate import age_parameters
+    from .sleepwake import sadeh
+
+    n = len(epoch_starts)
+    out = np.zeros((n, len(PHASES)))
+    if n == 0:
+        return out
+    origin = epoch_starts[0]
+    ok = counts["valid"].to_numpy(dtype=bool)
+    minute = ((pd.to_datetime(counts["start"], utc=True) - origin).dt.total_seconds() // 60).to_numpy()
+    inside = ok & (minute >= 0)
+    n_min = int(np.ceil(n / 2))
+    keep = inside & (minute < n_min)
+    per_minute = np.bincount(
+        minute[keep].astype(np.int64),
+        weights=counts["count"].to_numpy(dtype="float64")[keep],
+        minlength=n_min,
+    )
+    asleep = np.repeat(sadeh(per_minute), 2)[:n]
+    params = age_parameters(age_months if np.isfinite(age_months) else 3.0)
+    shares = np.array([params["active_share"], params["quiet_share"], params["transition_share"]])
+    sleep_row = np.r_[1 - SADEH_SLEEP_P, SADEH_SLEEP_P * shares]
+    wake_row = np.r_[SADEH_WAKE_P, (1 - SADEH_WAKE_P) * shares]
+    out[:] = np.where(asleep[:, None], sleep_row, wake_row)
+    return out

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .epochs import age_in_weeks, epoch_features, observed_epochs
 from .lake import Lake
-from .model import PhaseModel, load_model
+from .model import COUNTS_MODEL_VERSION, PhaseModel, counts_phase_proba, load_model
 from .nights import night_bounds
 from .progress import progress
 from .schema import EPOCH_S, PHASES, PROBA_COLUMNS
@@ -41,7 +41,13 @@ def label_night(
     grid = observed_epochs(events, start, end, counts)
     feats = epoch_features(events, grid, tz, age_in_weeks(born, night), counts)
     valid = feats["valid"].to_numpy(dtype=bool)
-    proba = model.predict_proba(feats[valid]) if valid.any() else np.zeros((0, len(PHASES)))
+    if events.empty and counts is not None and len(counts):
+        # activity counts only: sleep/wake from Sadeh, active vs quiet only as the age prior
+        age_months = age_in_weeks(born, night) * 7 / 30.44
+        proba = counts_phase_proba(pd.DatetimeIndex(grid[valid]), counts, age_months)
+        version = COUNTS_MODEL_VERSION
+    else:
+        proba = model.predict_proba(feats[valid]) if valid.any() else np.zeros((0, len(PHASES)))
     phases = pd.DataFrame(
         {
             "epoch_start": feats.loc[valid, "epoch_start"].to_numpy(),

@@ -9,9 +9,12 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..lake import IngestResult, Lake
 from ..nights import night_of
 from ..schema import SleepmovesError
+from .counts import COUNT_FORMATS, counts_table, localise, read_counts, sniff_counts_format
 from .logs import BadInputError, RowError, parse_log
 from .raw import events_and_coverage, looks_like_raw_csv, maybe_gunzip, read_raw_csv, sampling_rate
 
@@ -19,7 +22,7 @@ __all__ = ["BadInputError", "IngestReport", "RowError", "ingest_file", "sha256_o
 
 LOG_FORMATS = ("csv", "jsonl")
 SENSOR_FORMATS = ("raw-csv",)
-FORMATS = (*LOG_FORMATS, *SENSOR_FORMATS)
+FORMATS = (*LOG_FORMATS, *SENSOR_FORMATS, *COUNT_FORMATS)
 
 
 @dataclass
@@ -70,33 +73,63 @@ def ingest_file(
 
     content = maybe_gunzip(data, str(path))
     if fmt == "auto":
-        fmt = "raw-csv" if looks_like_raw_csv(content[:4096].decode("utf-8", errors="replace")) else "auto"
-    if fmt in SENSOR_FORMATS:
-        tables = _sensor_tables(content, str(path), info["tz"], tz, limb, sha)
-        skipped: list[RowError] = []
-        fmt_name = fmt
+        fmt = detect_format(content, str(path))
+    if fmt in COUNT_FORMATS:
+        tables, skipped = _count_tables(content, str(path), fmt, info["tz"], tz, limb, sha), []
+    elif fmt in SENSOR_FORMATS:
+        times, signals = read_raw_csv(content, str(path), tz=tz, limb=limb)
+        tables, skipped = _sensor_tables(times, signals, str(path), info["tz"], sha), []
     else:
-        parsed = parse_log(content, str(path), tz=tz, fmt=fmt)
-        if parsed.errors and not skip_bad:
-            raise BadInputError(str(path), parsed.errors, good_rows=len(parsed.events))
-        if parsed.events.empty:
-            raise BadInputError(str(path), parsed.errors)
-        events = parsed.events.assign(source="log", source_sha=sha)
-        events["night"] = night_of(events["start"], info["tz"]).to_numpy()
-        tables, skipped, fmt_name = {"events": events}, parsed.errors, parsed.format
+        tables, skipped, fmt = _log_tables(content, str(path), fmt, info["tz"], tz, skip_bad, sha)
     result = lake.commit_ingest(
-        sha256=sha, source_path=str(path.resolve()), fmt=fmt_name, subject=subject, tables=tables
+        sha256=sha, source_path=str(path.resolve()), fmt=fmt, subject=subject, tables=tables
     )
-    return IngestReport(result, str(path), fmt_name, skipped=skipped)
+    return IngestReport(result, str(path), fmt, skipped=skipped)
 
 
-def _sensor_tables(content: bytes, path: str, subject_tz: str, tz: str | None, limb: str | None, sha: str):
+def detect_format(content: bytes, path: str) -> str:
+    """A counts format, ``raw-csv``, or ``auto`` (an event log: CSV or JSON Lines by name and content)."""
+    counts = sniff_counts_format(content, path)
+    if counts:
+        return counts
+    return "raw-csv" if looks_like_raw_csv(content[:4096].decode("utf-8", errors="replace")) else "auto"
+
+
+def _with_night(frame, subject_tz: str, sha: str):
+    frame = frame.assign(source_sha=sha)
+    frame["night"] = night_of(frame["start"], subject_tz).to_numpy() if len(frame) else []
+    return frame
+
+
+def _log_tables(content: bytes, path: str, fmt: str, subject_tz: str, tz, skip_bad: bool, sha: str):
+    parsed = parse_log(content, path, tz=tz, fmt=fmt)
+    if parsed.errors and not skip_bad:
+        raise BadInputError(path, parsed.errors, good_rows=len(parsed.events))
+    if parsed.events.empty:
+        raise BadInputError(path, parsed.errors)
+    events = _with_night(parsed.events.assign(source="log"), subject_tz, sha)
+    return {"events": events}, parsed.errors, parsed.format
+
+
+def _sensor_tables(times, signals: dict, path: str, subject_tz: str, sha: str):
     """Raw acceleration -> detected events and per-epoch coverage, each with its night."""
-    times, signals = read_raw_csv(content, path, tz=tz, limb=limb)
     fs = sampling_rate(times, path)
     events, coverage = events_and_coverage(times, signals, fs)
-    events = events.assign(source="sensor", source_sha=sha)
-    events["night"] = night_of(events["start"], subject_tz).to_numpy() if len(events) else []
-    coverage = coverage.assign(source_sha=sha)
-    coverage["night"] = night_of(coverage["start"], subject_tz).to_numpy()
-    return {"events": events, "counts": coverage}
+    return {
+        "events": _with_night(events.assign(source="sensor"), subject_tz, sha),
+        "counts": _with_night(coverage, subject_tz, sha),
+    }
+
+
+def _count_tables(content: bytes, path: str, fmt: str, subject_tz: str, tz, limb, sha: str):
+    read = read_counts(content, path, fmt)
+    if read.raw is not None:  # an ActiLife raw export: acceleration at a stated rate, not counts
+        first = localise(read.times, tz, path).iloc[0].value
+        times = first + np.round(np.arange(len(read.raw["acc"])) / read.raw["fs"] * 1e9).astype("int64")
+        return _sensor_tables(
+            times, {limb or "unknown": read.raw["acc"].astype("float32")}, path, subject_tz, sha
+        )
+    counts = counts_table(read, tz, path)
+    if limb:
+        counts["limb"] = limb
+    return {"counts": _with_night(counts, subject_tz, sha)}

@@ -43,7 +43,8 @@ def maybe_gunzip(data: bytes, path: str) -> bytes:
 
 def looks_like_raw_csv(text_head: str) -> bool:
     """A header with x/y/z columns, or a first row of a time followed by three or more numbers."""
-    first = text_head.lstrip().splitlines()[0] if text_head.strip() else ""
+    lines = text_head.lstrip().splitlines()
+    first = lines[0] if lines else ""
     cells = [normalise_word(c).strip('"') for c in first.split(",")]
     if any(c in ("x", "y", "z") or re.fullmatch(r"[a-z_]+_[xyz]", c) for c in cells):
         return True
@@ -100,7 +101,10 @@ def read_raw_csv(
         raise BadInputError(path, [RowError(path, 1, "", "the file is empty")])
     decode(data, path)  # refuse non-UTF-8 bytes here, with their line, before the CSV reader sees them
     head = data[:4096].decode("utf-8", errors="replace")
-    first_line = head.lstrip().splitlines()[0]
+    lines = head.lstrip().splitlines()
+    if not lines:
+        raise BadInputError(path, [RowError(path, 1, "", "the file holds no text rows")])
+    first_line = lines[0]
     has_header = not all(_is_number(c) for c in first_line.split(","))
     try:
         table = pacsv.read_csv(
