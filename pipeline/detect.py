@@ -219,8 +219,9 @@ def detect_events(
     return pd.DataFrame(
         {
             "start": (
-                t0.tz_convert("UTC") + pd.to_timedelta(np.round(starts / fs * 1e6).astype("int64"), unit="us")
-            ),
+                t0.tz_convert("UTC").round("us")
+                + pd.to_timedelta(np.round(starts / fs * 1e6).astype("int64"), unit="us")
+            ).astype("datetime64[us, UTC]"),
             "duration_s": durations.round(3),
             "limb": limb,
             "kind": kinds,

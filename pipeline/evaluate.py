@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .epochs import age_in_weeks, epoch_features
-from .nights import night_of
+from .nights import night_of, utc_ns
 from .schema import EPOCH_S, SleepmovesError, phase_from_label
 
 
@@ -87,41 +87,42 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in FEATURE_EXCLUDE]
 
 
-MATCH_TOLERANCE_S = 0.5
+MATCH_TOLERANCE_S = 0.25
+
+
+def _interval(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    if frame.empty:
+        return np.array([]), np.array([])
+    start = utc_ns(frame["start"]) / 1e9
+    return start, start + frame["duration_s"].fillna(0).to_numpy(dtype="float64")
 
 
 def match_events(
     truth: pd.DataFrame, detected: pd.DataFrame, tolerance_s: float = MATCH_TOLERANCE_S
 ) -> pd.DataFrame:
-    """Pair detected events with true ones: onsets within ``tolerance_s``, nearest first, one to one.
+    """Pair detected events with true ones whose time spans overlap (within ``tolerance_s``), one to one.
 
-    Returns one row per true and per detected event: ``true_kind`` (None for a false detection) and
-    ``detected_kind`` (None for a missed event).
+    Among overlapping candidates the pair with the closest onsets is taken first. Returns one row per true
+    and per detected event: ``true_kind`` (None for a false detection) and ``detected_kind`` (None for a
+    missed event).
     """
-    t = (
-        pd.to_datetime(truth["start"], utc=True).astype("int64").to_numpy() / 1e9
-        if len(truth)
-        else np.array([])
-    )
-    d = (
-        pd.to_datetime(detected["start"], utc=True).astype("int64").to_numpy() / 1e9
-        if len(detected)
-        else np.array([])
-    )
+    t0, t1 = _interval(truth)
+    d0, d1 = _interval(detected)
     pairs = []
-    if len(t) and len(d):
-        order = np.argsort(t)
-        ts = t[order]
-        for j, onset in enumerate(d):
-            lo, hi = (
-                np.searchsorted(ts, onset - tolerance_s),
-                np.searchsorted(ts, onset + tolerance_s, side="right"),
-            )
+    if len(t0) and len(d0):
+        order = np.argsort(t0)
+        ts, te = t0[order], t1[order]
+        longest = float((te - ts).max())
+        for j in range(len(d0)):
+            lo = np.searchsorted(ts, d0[j] - longest - tolerance_s)
+            hi = np.searchsorted(ts, d1[j] + tolerance_s, side="right")
             for k in range(lo, hi):
-                pairs.append((abs(ts[k] - onset), int(order[k]), j))
+                if te[k] + tolerance_s >= d0[j]:
+                    pairs.append((abs(ts[k] - d0[j]), int(order[k]), j))
     pairs.sort()
     used_t, used_d, rows = set(), set(), []
-    tk, dk = list(truth["kind"]) if len(truth) else [], list(detected["kind"]) if len(detected) else []
+    tk = list(truth["kind"]) if len(truth) else []
+    dk = list(detected["kind"]) if len(detected) else []
     for _, i, j in pairs:
         if i in used_t or j in used_d:
             continue

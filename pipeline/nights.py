@@ -63,3 +63,8 @@ def epoch_grid(night: str | dt.date, tz: str) -> pd.DatetimeIndex:
     start, end = night_bounds(night, tz)
     n = int((end - start).total_seconds() // EPOCH_S)
     return pd.DatetimeIndex(start + pd.to_timedelta(np.arange(n) * EPOCH_S, unit="s"))
+
+
+def utc_ns(times) -> np.ndarray:
+    """Nanoseconds since 1970 (UTC) of timestamps, whatever their stored resolution (s, ms, us, ns)."""
+    return pd.DatetimeIndex(pd.to_datetime(times, utc=True)).as_unit("ns").asi8.copy()

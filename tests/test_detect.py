@@ -121,3 +121,13 @@ def test_intensity_scale():
 
 def test_magnitude_is_zero_for_too_short_input():
     assert not movement_magnitude(_still(1), 50).any()
+
+
+def test_matching_needs_overlap_in_time():
+    truth = pd.DataFrame(
+        {"start": [T0, T0 + pd.Timedelta(seconds=60)], "duration_s": [2.0, 0.3], "kind": ["kick", "twitch"]}
+    )
+    near = pd.DataFrame({"start": [T0 + pd.Timedelta(seconds=1.5)], "duration_s": [0.4], "kind": ["kick"]})
+    far = pd.DataFrame({"start": [T0 + pd.Timedelta(seconds=65)], "duration_s": [0.3], "kind": ["twitch"]})
+    assert match_events(truth, near).dropna().values.tolist() == [["kick", "kick"]]
+    assert match_events(truth, far).dropna().empty

@@ -14,6 +14,7 @@ import numpy as np
 from ..lake import IngestResult, Lake
 from ..nights import night_of
 from ..schema import SleepmovesError
+from .binary import BINARY_FORMATS, read_binary, sniff_binary_format
 from .counts import COUNT_FORMATS, counts_table, localise, read_counts, sniff_counts_format
 from .logs import BadInputError, RowError, parse_log
 from .raw import events_and_coverage, looks_like_raw_csv, maybe_gunzip, read_raw_csv, sampling_rate
@@ -21,7 +22,7 @@ from .raw import events_and_coverage, looks_like_raw_csv, maybe_gunzip, read_raw
 __all__ = ["BadInputError", "IngestReport", "RowError", "ingest_file", "sha256_of"]
 
 LOG_FORMATS = ("csv", "jsonl")
-SENSOR_FORMATS = ("raw-csv",)
+SENSOR_FORMATS = ("raw-csv", *BINARY_FORMATS)
 FORMATS = (*LOG_FORMATS, *SENSOR_FORMATS, *COUNT_FORMATS)
 
 
@@ -76,6 +77,9 @@ def ingest_file(
         fmt = detect_format(content, str(path))
     if fmt in COUNT_FORMATS:
         tables, skipped = _count_tables(content, str(path), fmt, info["tz"], tz, limb, sha), []
+    elif fmt in BINARY_FORMATS:
+        times, acc, _ = read_binary(content, str(path), fmt, tz)
+        tables, skipped = _sensor_tables(times, {limb or "unknown": acc}, str(path), info["tz"], sha), []
     elif fmt in SENSOR_FORMATS:
         times, signals = read_raw_csv(content, str(path), tz=tz, limb=limb)
         tables, skipped = _sensor_tables(times, signals, str(path), info["tz"], sha), []
@@ -89,9 +93,9 @@ def ingest_file(
 
 def detect_format(content: bytes, path: str) -> str:
     """A counts format, ``raw-csv``, or ``auto`` (an event log: CSV or JSON Lines by name and content)."""
-    counts = sniff_counts_format(content, path)
-    if counts:
-        return counts
+    known = sniff_binary_format(content) or sniff_counts_format(content, path)
+    if known:
+        return known
     return "raw-csv" if looks_like_raw_csv(content[:4096].decode("utf-8", errors="replace")) else "auto"
 
 

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..detect import MAX_FS, MIN_FS, detect_events, epoch_coverage, movement_magnitude
+from ..nights import utc_ns
 from ..progress import progress
 from ..schema import LIMBS, SleepmovesError, normalise_word
 from .logs import BadInputError, RowError, decode
@@ -218,7 +219,7 @@ def _parse_times(column: pa.ChunkedArray, path: str, name: str, tz: str | None, 
                     )
                 ],
             ) from None
-    return stamps.dt.tz_convert("UTC").astype("int64").to_numpy()
+    return utc_ns(stamps)
 
 
 def sampling_rate(times_ns: np.ndarray, path: str) -> float:
