@@ -36,6 +36,7 @@ def night_summary_figure(lake: Lake, subject: str, night: str):
         start,
         f"{info['label'] or subject} · night of {night}",
         lake.nodata_epochs(subject, night),
+        lake.diary(subject, night),
     )
     summary = "   ·   ".join(f"{title}: {value}" for title, value, _ in summary_items(metrics, tz)[:5])
     footer = (

@@ -57,6 +57,7 @@ def night_figure(
     night_start: pd.Timestamp,
     title: str | None = None,
     nodata_starts=None,
+    diary: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Phase ribbon over an event raster by limb, on one shared time axis in the baby's zone.
 
@@ -72,6 +73,9 @@ def night_figure(
         UTC start of the night (local noon); x is hours since then.
     nodata_starts : array-like of timestamps, optional
         Epochs without usable sensor data, drawn as grey "No data" (never as a sleep phase).
+    diary : DataFrame, optional
+        Parent diary entries (``start``, ``end``, ``activity``, ``note``): sleeps as bars, feeds and visits as
+        marks on a "diary" row below the limbs.
     """
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.22, 0.78], vertical_spacing=0.04)
     epoch_h = EPOCH_S / 3600
@@ -150,6 +154,9 @@ def night_figure(
                 row=2,
                 col=1,
             )
+    has_diary = diary is not None and len(diary) > 0
+    if has_diary:
+        _add_diary(fig, diary, night_start, tz)
     spans = []
     if len(phases):
         spans += [_hours(phases["epoch_start"].iloc[[0, -1]], night_start)]
@@ -161,6 +168,8 @@ def night_figure(
         lo, hi = 6.0, 20.0  # 18:00 to 08:00 on an empty night
     ticks, labels = clock_ticks(night_start, lo, hi, tz)
     limbs_present = [limb for limb in LIMBS if len(events) and (events["limb"] == limb).any()]
+    if has_diary:
+        limbs_present.append("diary")
     fig.update_xaxes(range=[lo, hi], tickvals=ticks, ticktext=labels, showgrid=True, gridcolor="#e5e5e5")
     fig.update_xaxes(title_text=f"local time ({tz})", row=2, col=1)
     fig.update_yaxes(visible=False, range=[0, 1], row=1, col=1)
@@ -183,6 +192,55 @@ def night_figure(
         font={"family": "DejaVu Sans, Arial, sans-serif", "size": 13},
     )
     return fig
+
+
+DIARY_STYLE = {
+    "feed": ("#56B4E9", "circle", "feed"),
+    "visit": ("#000000", "x", "parent visit"),
+    "diaper": ("#999999", "square-open", "nappy"),
+    "other": ("#999999", "circle-open", "diary note"),
+}
+
+
+def _add_diary(fig: go.Figure, diary: pd.DataFrame, night_start: pd.Timestamp, tz: str) -> None:
+    sleeps = diary[(diary["activity"] == "sleep") & diary["end"].notna()]
+    if len(sleeps):
+        x0, x1 = _hours(sleeps["start"], night_start), _hours(sleeps["end"], night_start)
+        xs = np.column_stack([x0, x1, np.full(len(x0), np.nan)]).ravel()
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=["diary"] * len(xs),
+                mode="lines",
+                line={"color": "#0072B2", "width": 6},
+                name="diary: asleep",
+                legendgroup="diary",
+                legendgrouptitle_text="Diary",
+                hoverinfo="skip",
+            ),
+            row=2,
+            col=1,
+        )
+    for activity, (colour, symbol, label) in DIARY_STYLE.items():
+        part = diary[diary["activity"] == activity]
+        if part.empty:
+            continue
+        local = pd.to_datetime(part["start"], utc=True).dt.tz_convert(tz).dt.strftime("%H:%M")
+        fig.add_trace(
+            go.Scatter(
+                x=_hours(part["start"], night_start),
+                y=["diary"] * len(part),
+                mode="markers",
+                marker={"color": colour, "symbol": symbol, "size": 11},
+                name=f"diary: {label}",
+                legendgroup="diary",
+                legendgrouptitle_text="Diary",
+                customdata=np.column_stack([local, part["note"].fillna("")]),
+                hovertemplate="%{customdata[0]} %{customdata[1]}<extra></extra>",
+            ),
+            row=2,
+            col=1,
+        )
 
 
 def _clock(value, tz: str) -> str:

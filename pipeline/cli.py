@@ -81,7 +81,9 @@ def cmd_ingest(args) -> int:
     )
     if touched and not args.no_process:
         done = process(lake, [args.subject], {args.subject: touched}, model_path=args.model)
-        _say(f"processed {len(done)} nights")
+        _say(
+            f"processed {len(done)} nights" if done else "no movement data in those nights: nothing to label"
+        )
     return 0
 
 
@@ -107,7 +109,9 @@ def cmd_demo(args) -> int:
     touched = {}
     for row in subjects.itertuples():
         lake.add_subject(row.subject, row.tz, born=row.born)
-        touched[row.subject] = ingest_paths(lake, [out / "logs" / f"{row.subject}.csv"], row.subject)
+        touched[row.subject] = ingest_paths(
+            lake, [out / "logs" / f"{row.subject}.csv", out / "diary" / f"{row.subject}.csv"], row.subject
+        )
     done = process(lake, list(touched), touched)
     seconds = (dt.datetime.now() - started).total_seconds()
     _say(

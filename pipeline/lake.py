@@ -284,6 +284,11 @@ class Lake:
         """The phase labels and probabilities of one night."""
         return self._sorted_epochs(self.read("phases", [subject], [night]))
 
+    def diary(self, subject: str, night: str) -> pd.DataFrame:
+        """Diary entries (sleeps, feeds, visits) that start in one night."""
+        frame = self.read("diary", [subject], [night])
+        return frame.sort_values("start", ignore_index=True) if len(frame) else frame
+
     def nodata_epochs(self, subject: str, night: str) -> pd.Series:
         """Start times of the night's epochs without usable sensor data (gaps, flat signal, not worn)."""
         epochs = self.read("epochs", [subject], [night], columns=["epoch_start", "valid"])
@@ -364,7 +369,12 @@ class Lake:
 
 def _table_schema(table: str) -> pa.Schema | None:
     """The fixed Arrow schema of a lake table, or None for tables whose columns vary (features, metrics)."""
-    return {"events": schema.EVENTS, "counts": schema.COUNTS, "phases": schema.PHASE_TABLE}.get(table)
+    return {
+        "events": schema.EVENTS,
+        "counts": schema.COUNTS,
+        "diary": schema.DIARY,
+        "phases": schema.PHASE_TABLE,
+    }.get(table)
 
 
 def _parse_date(value) -> dt.date:

@@ -77,6 +77,17 @@ COUNTS = pa.schema(
     ]
 )
 
+DIARY_ACTIVITIES = ("sleep", "feed", "diaper", "visit", "other")
+DIARY = pa.schema(
+    [
+        ("start", UTC_TS),
+        ("end", UTC_TS),
+        ("activity", pa.string()),
+        ("note", pa.string()),
+        ("source_sha", pa.string()),
+    ]
+)
+
 PHASE_TABLE = pa.schema(
     [
         ("epoch_start", UTC_TS),

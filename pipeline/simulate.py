@@ -36,8 +36,9 @@ baby / night variability           rates x lognormal(0, 0.3)   assumption: every
                                    per baby, (0, 0.15) night   every night differs
 =================================  ==========================  =============================================
 
-Outputs of :func:`write_simulation`: ``subjects.csv``, ``logs/<subject>.csv`` (the user log format), and
-``labels.csv`` (``subject, epoch_start, phase`` for every recorded epoch: the train/evaluate format).
+Outputs of :func:`write_simulation`: ``subjects.csv``, ``logs/<subject>.csv`` (the user log format),
+``diary/<subject>.csv`` (a parent's diary in the generic diary format: night sleep, feeds and visits at
+wakings), and ``labels.csv`` (``subject, epoch_start, phase`` for every recorded epoch: the train/evaluate format).
 """
 
 from __future__ import annotations
@@ -331,6 +332,41 @@ def simulate_night(baby: Baby, night: dt.date) -> tuple[pd.DataFrame, pd.DataFra
     return events, labels
 
 
+def parent_diary(baby: Baby, labels: pd.DataFrame) -> pd.DataFrame:
+    """What a parent would note for a night: the sleep from falling asleep to morning, and a feed (under
+    6 months) or a visit at each waking of 5 minutes or more. Times UTC; derived from the true hypnogram."""
+    awake = (labels["phase"] == "awake").to_numpy()
+    starts = labels["epoch_start"]
+    if awake.all():
+        return pd.DataFrame(columns=["start", "end", "activity", "note"])
+    first, last = int(np.argmax(~awake)), len(awake) - 1 - int(np.argmax(~awake[::-1]))
+    night = starts.iloc[0].date()
+    rng = np.random.default_rng(np.random.SeedSequence([baby.seed, night.toordinal(), 3]))
+    rows = [
+        {
+            "start": starts.iloc[first],
+            "end": starts.iloc[last] + pd.Timedelta(seconds=EPOCH_S),
+            "activity": "sleep",
+            "note": "night sleep",
+        }
+    ]
+    inside = awake[first : last + 1]
+    edges = np.diff(np.r_[0, inside.astype(np.int8), 0])
+    for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        if (b - a) * EPOCH_S >= 300:
+            t = starts.iloc[first + a] + pd.Timedelta(seconds=float(rng.uniform(30, 120)))
+            feed = baby.age_months(night) < 6
+            rows.append(
+                {
+                    "start": t,
+                    "end": pd.NaT,
+                    "activity": "feed" if feed else "visit",
+                    "note": "night feed" if feed else "settled",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def simulate(
     babies: int = 3, weeks: int = 4, seed: int = 0, start: dt.date = DEFAULT_START
 ) -> tuple[list[Baby], dict[str, pd.DataFrame], pd.DataFrame]:
@@ -377,6 +413,15 @@ def write_simulation(
         log = frame.copy()
         log.insert(0, "time", _local_iso(log.pop("start"), tz_of[subject]))
         log.to_csv(out / "logs" / f"{subject}.csv", index=False)
+    (out / "diary").mkdir(exist_ok=True)
+    for baby in cohort:
+        mine = labels[labels["subject"] == baby.subject]
+        nights = mine["epoch_start"].diff().dt.total_seconds().fillna(EPOCH_S).gt(EPOCH_S).cumsum()
+        diary = pd.concat([parent_diary(baby, night) for _, night in mine.groupby(nights)], ignore_index=True)
+        end = diary["end"]
+        diary["start"] = _local_iso(diary["start"], baby.tz)
+        diary["end"] = _local_iso(end.fillna(pd.Timestamp(0, tz="UTC")), baby.tz).where(end.notna(), "")
+        diary.to_csv(out / "diary" / f"{baby.subject}.csv", index=False)
     labels = labels.copy()
     labels["epoch_start"] = pd.concat(
         [_local_iso(group["epoch_start"], tz_of[s]) for s, group in labels.groupby("subject", sort=False)]

@@ -81,6 +81,7 @@ def show_night(subject, night):
         start,
         title,
         lake.nodata_epochs(subject, night),
+        lake.diary(subject, night),
     )
     return figure, _cards(lake.night_summary(subject, night), tz)
 

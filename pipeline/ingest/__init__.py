@@ -16,6 +16,7 @@ from ..nights import night_of
 from ..schema import SleepmovesError
 from .binary import BINARY_FORMATS, read_binary, sniff_binary_format
 from .counts import COUNT_FORMATS, counts_table, localise, read_counts, sniff_counts_format
+from .diary import DIARY_FORMATS, diary_table, read_diary, sniff_diary_format
 from .logs import BadInputError, RowError, parse_log
 from .raw import events_and_coverage, looks_like_raw_csv, maybe_gunzip, read_raw_csv, sampling_rate
 
@@ -23,7 +24,7 @@ __all__ = ["BadInputError", "IngestReport", "RowError", "ingest_file", "sha256_o
 
 LOG_FORMATS = ("csv", "jsonl")
 SENSOR_FORMATS = ("raw-csv", *BINARY_FORMATS)
-FORMATS = (*LOG_FORMATS, *SENSOR_FORMATS, *COUNT_FORMATS)
+FORMATS = (*LOG_FORMATS, *SENSOR_FORMATS, *COUNT_FORMATS, *DIARY_FORMATS)
 
 
 @dataclass
@@ -75,7 +76,10 @@ def ingest_file(
     content = maybe_gunzip(data, str(path))
     if fmt == "auto":
         fmt = detect_format(content, str(path))
-    if fmt in COUNT_FORMATS:
+    if fmt in DIARY_FORMATS:
+        diary = diary_table(read_diary(content, str(path), fmt), tz, str(path))
+        tables, skipped = {"diary": _with_night(diary, info["tz"], sha)}, []
+    elif fmt in COUNT_FORMATS:
         tables, skipped = _count_tables(content, str(path), fmt, info["tz"], tz, limb, sha), []
     elif fmt in BINARY_FORMATS:
         times, acc, _ = read_binary(content, str(path), fmt, tz)
@@ -92,11 +96,34 @@ def ingest_file(
 
 
 def detect_format(content: bytes, path: str) -> str:
-    """A counts format, ``raw-csv``, or ``auto`` (an event log: CSV or JSON Lines by name and content)."""
-    known = sniff_binary_format(content) or sniff_counts_format(content, path)
+    """A counts format, ``raw-csv``, or ``auto`` (an event log: CSV or JSON Lines by name and content).
+
+    Files we recognise but do not read are refused with what to do instead.
+    """
+    refusal = _unsupported(content)
+    if refusal:
+        raise BadInputError(path, [RowError(path, 1, "", refusal)])
+    known = sniff_binary_format(content) or sniff_counts_format(content, path) or sniff_diary_format(content)
     if known:
         return known
     return "raw-csv" if looks_like_raw_csv(content[:4096].decode("utf-8", errors="replace")) else "auto"
+
+
+def _unsupported(content: bytes) -> str | None:
+    if content[:4] != b"PK\x03\x04":
+        return None
+    import io
+    import zipfile
+
+    try:
+        names = zipfile.ZipFile(io.BytesIO(content)).namelist()
+    except zipfile.BadZipFile:
+        return None
+    if "mimetype" in names and b"opendocument" in content[:200]:
+        return "an OpenDocument spreadsheet: save the sheet as CSV (a diary as start,end,activity,note)"
+    if names and all(n.endswith(".npy") for n in names):
+        return "a NumPy archive (.npz) of arrays, not a recording from a device or an app"
+    return None
 
 
 def _with_night(frame, subject_tz: str, sha: str):
