@@ -112,3 +112,40 @@ def test_phone_width_keeps_the_figure_visible(server, browser, demo_lake):
     box = page.locator("#night-figure").bounding_box()
     assert box is not None and box["width"] <= 390
     page.close()
+
+
+@pytest.fixture(scope="module")
+def sensor_lake(tmp_path_factory):
+    """One ankle-sensor night with a 10-minute gap, ingested and processed like a user's file."""
+    import gzip
+
+    from pipeline.ingest import ingest_file
+    from pipeline.lake import Lake
+    from pipeline.process import process
+    from tests.test_ingest_raw import T0, _csv, _signal
+
+    root = tmp_path_factory.mktemp("sensor")
+    lake = Lake(root / "lake")
+    lake.add_subject("sam", "Europe/London", born="2026-01-01")
+    text = _csv(_signal(1800, seed=1)) + _csv(_signal(1800, seed=2), t0=T0 + 2400, header="")
+    (root / "ankle.csv.gz").write_bytes(gzip.compress(text.encode()))
+    ingest_file(lake, root / "ankle.csv.gz", "sam", limb="left_leg")
+    process(lake, ["sam"])
+    return lake
+
+
+def test_sensor_night_shows_like_a_log_night_with_no_data_marked(server, browser, sensor_lake, demo_lake):
+    from dashboard import state
+
+    state.set_lake(sensor_lake.root)
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(server + "/")
+        _wait_title(page, "sam · night of 2026-03-02")
+        names = page.evaluate("() => document.querySelector('#night-figure .js-plotly-plot')._fullData.map(t => t.name)")
+        assert "No data" in names and {"kick", "twitch"} & set(names)
+        counts = _figure_counts(page)
+        assert counts["scatter"] == len(sensor_lake.events("sam", "2026-03-02"))
+        page.close()
+    finally:
+        state.set_lake(demo_lake.root)
