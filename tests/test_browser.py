@@ -142,7 +142,9 @@ def test_sensor_night_shows_like_a_log_night_with_no_data_marked(server, browser
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.goto(server + "/")
         _wait_title(page, "sam · night of 2026-03-02")
-        names = page.evaluate("() => document.querySelector('#night-figure .js-plotly-plot')._fullData.map(t => t.name)")
+        names = page.evaluate(
+            "() => document.querySelector('#night-figure .js-plotly-plot')._fullData.map(t => t.name)"
+        )
         assert "No data" in names and {"kick", "twitch"} & set(names)
         counts = _figure_counts(page)
         assert counts["scatter"] == len(sensor_lake.events("sam", "2026-03-02"))

@@ -93,3 +93,37 @@ def test_damaged_agd_is_a_clear_error(tmp_path):
     lake.add_subject("kim", "UTC")
     with pytest.raises(BadInputError, match="cannot read as agd"):
         ingest_file(lake, broken, "kim", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        {
+            "Line": "Ligne",
+            "Date": "Date",
+            "Time": "Heure",
+            "Activity": "Activité",
+            "Epoch-by-Epoch Data": "Données par époque",
+        },
+        {
+            "Line": "Zeile",
+            "Date": "Datum",
+            "Time": "Zeit",
+            "Activity": "Aktivität",
+            "Epoch-by-Epoch Data": "Epochenlänge Daten",
+        },
+    ],
+)
+def test_actiware_french_and_german_headers(words):
+    """The English sample with its table headers translated reads to the same counts."""
+    text = (SHARED_DATA / "actigraphy/test_sample_rpx_eng.csv").read_text(encoding="utf-8")
+    english = read_counts(text.encode(), "x", "rpx")
+    header = '"Line","Date","Time","Activity","Marker","White Light","Sleep/Wake","Interval Status",'
+    translated = ",".join(
+        f'"{words.get(w.strip(chr(34)), w.strip(chr(34)))}"' if w else "" for w in header.split(",")
+    )
+    text = text.replace(header, translated).replace("Epoch-by-Epoch Data", words["Epoch-by-Epoch Data"])
+    data = text.encode("utf-8")
+    assert detect_format(data, "x") == "rpx"
+    other = read_counts(data, "x", "rpx")
+    assert np.array_equal(other.count, english.count) and other.times.equals(english.times)
