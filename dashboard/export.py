@@ -75,9 +75,13 @@ def night_summary_figure(lake: Lake, subject: str, night: str):
 
 def export_night_png(lake: Lake, subject: str, night: str, out: str | Path) -> Path:
     """Write the night summary as PNG to ``out`` (atomically)."""
-    fig = night_summary_figure(lake, subject, night)
+    return write_png(night_summary_figure(lake, subject, night), out, width=1200, height=760)
+
+
+def write_png(fig, out: str | Path, width: int, height: int) -> Path:
+    """Render a figure with kaleido (system Chromium) and write it atomically."""
     try:
-        png = fig.to_image(format="png", width=1200, height=760, scale=1)
+        png = fig.to_image(format="png", width=width, height=height, scale=1)
     except Exception as exc:  # kaleido reports a missing browser with its own exception types
         raise SleepmovesError(f"PNG export failed: {exc} (is Debian's chromium installed?)") from None
     out = Path(out)

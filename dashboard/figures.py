@@ -274,3 +274,56 @@ def summary_items(metrics: dict | None, tz: str) -> list[tuple[str, str, str]]:
         ("Twitches in active sleep", _rate(metrics.get("twitches_per_h_active")), "per hour of active sleep"),
         ("Twitches in quiet sleep", _rate(metrics.get("twitches_per_h_quiet")), "per hour of quiet sleep"),
     ]
+
+
+def evaluation_figure(tables: dict, version: str) -> go.Figure:
+    """Confusion matrix (row-normalised) and reliability curve of a model evaluation."""
+    confusion = tables["confusion"]
+    share = confusion.div(confusion.sum(axis=1).replace(0, 1), axis=0)
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("confusion (share of each true phase)", "reliability")
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=share.to_numpy(),
+            x=list(share.columns),
+            y=list(share.index),
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            text=confusion.to_numpy(),
+            texttemplate="%{z:.2f}<br>(%{text})",
+            showscale=False,
+        ),
+        row=1,
+        col=1,
+    )
+    rel = tables["reliability"]
+    fig.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#999"}, name="perfect"),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=rel["confidence"],
+            y=rel["accuracy"],
+            mode="lines+markers",
+            name="model",
+            marker={"color": "#0072B2"},
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_yaxes(autorange="reversed", title_text="true", row=1, col=1)
+    fig.update_xaxes(title_text="predicted", row=1, col=1)
+    fig.update_xaxes(title_text="confidence", range=[0, 1], row=1, col=2)
+    fig.update_yaxes(title_text="observed accuracy", range=[0, 1], row=1, col=2)
+    summary = tables["summary"]
+    line = "   ".join(f"{r.method}: kappa {r.kappa:.2f}" for r in summary.itertuples())
+    fig.update_layout(
+        title={"text": f"{version} · {line}", "x": 0.01, "font": {"size": 14}},
+        plot_bgcolor="white",
+        showlegend=False,
+    )
+    return fig

@@ -112,7 +112,7 @@ def cmd_demo(args) -> int:
         touched[row.subject] = ingest_paths(
             lake, [out / "logs" / f"{row.subject}.csv", out / "diary" / f"{row.subject}.csv"], row.subject
         )
-    done = process(lake, list(touched), touched)
+    done = [] if args.no_process else process(lake, list(touched), touched)
     seconds = (dt.datetime.now() - started).total_seconds()
     _say(
         f"demo lake ready at {lake.root}: {len(subjects)} babies, {len(done)} nights processed in {seconds:.1f} s"
@@ -123,31 +123,52 @@ def cmd_demo(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .evaluate import feature_columns, labelled_features, read_labels
+    from .evaluate import feature_columns, labelled_features, night_groups, read_labels
     from .model import PhaseModel
 
     lake = _lake(args)
     frame = _labelled(lake, args.labels, read_labels, labelled_features)
-    model = PhaseModel(random_state=args.seed).fit(frame[feature_columns(frame)], frame["phase"])
+    model = PhaseModel(random_state=args.seed)
+    model.fit(frame[feature_columns(frame)], frame["phase"], groups=night_groups(frame))
     version = model.save(args.out)
-    _say(f"trained on {len(frame)} epochs of {frame['subject'].nunique()} subjects -> {args.out} ({version})")
+    hmm = "with" if model.use_hmm_ else "without"
+    _say(
+        f"trained on {len(frame)} epochs of {frame['subject'].nunique()} subjects -> {args.out} ({version}; "
+        f"{hmm} HMM smoothing, chosen on held-out nights)"
+    )
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import labelled_features, read_labels
-    from .model import agreement, load_model
+    from .evaluate import evaluate_model, labelled_features, read_labels
+    from .model import load_model
 
     lake = _lake(args)
     model, version = load_model(args.model)
     frame = _labelled(lake, args.labels, read_labels, labelled_features)
-    result = agreement(frame["phase"], model.predict(frame))
-    _say(f"model {version} on {result['epochs']} epochs of {frame['subject'].nunique()} subjects")
-    _say(
-        f"accuracy {result['accuracy']:.3f}  kappa {result['kappa']:.3f}  sleep/wake accuracy {result['sleep_wake_accuracy']:.3f}"
-    )
-    _say("confusion (rows true, columns predicted):")
-    _say(result["confusion"].to_string())
+    tables = evaluate_model(frame, model)
+    _say(f"model {version} on {len(frame)} labelled epochs of {frame['subject'].nunique()} subjects")
+    for name, title in [
+        ("summary", "agreement (rules only = the architecture table; the model uses the row marked True)"),
+        ("by_age", "Cohen's kappa by age band"),
+        ("per_class", "per phase (model)"),
+        ("confusion", "confusion (rows true, columns predicted)"),
+        ("reliability", "reliability of the most probable phase"),
+    ]:
+        table = tables[name]
+        _say(f"\n{title}:\n" + table.to_string(index=name == "confusion", float_format=lambda v: f"{v:.3f}"))
+    if args.csv:
+        out = Path(args.csv)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, table in tables.items():
+            table.to_csv(out / f"{name}.csv", index=name == "confusion")
+        _say(f"\nwrote {', '.join(f'{n}.csv' for n in tables)} to {out}")
+    if args.png:
+        from dashboard.export import write_png
+        from dashboard.figures import evaluation_figure
+
+        write_png(evaluation_figure(tables, version), args.png, width=1200, height=560)
+        _say(f"wrote {args.png}")
     return 0
 
 
@@ -210,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--input", help="where to write the simulated files (default data/demo)")
     p.add_argument("--no-serve", action="store_true", help="build the demo lake and stop")
+    p.add_argument(
+        "--no-process", action="store_true", help="ingest only (for training a model on the cohort)"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
     p.set_defaults(func=cmd_demo)
@@ -268,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", parents=[common], help="agreement of a phase model with labelled epochs")
     p.add_argument("labels", nargs="+")
     p.add_argument("--model")
+    p.add_argument("--csv", help="folder for the tables as CSV")
+    p.add_argument("--png", help="confusion matrix and reliability curve as PNG")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("export", parents=[common], help="one-page PNG summary of a night")

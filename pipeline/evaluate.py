@@ -83,6 +83,11 @@ def labelled_features(
 FEATURE_EXCLUDE = ("subject", "night", "epoch_start", "phase", "valid")
 
 
+def night_groups(frame: pd.DataFrame) -> np.ndarray:
+    """``subject/night`` per row: which epochs form one night's sequence."""
+    return (frame["subject"].astype(str) + "/" + frame["night"].astype(str)).to_numpy()
+
+
 def feature_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in FEATURE_EXCLUDE]
 
@@ -163,3 +168,146 @@ def detection_scores(matches: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return pd.DataFrame(rows)
+
+
+AGE_BANDS = ((0, 1, "0-1 mo"), (1, 3, "1-3 mo"), (3, 6, "3-6 mo"), (6, 12.5, "6-12 mo"))
+
+
+def age_band(age_weeks) -> np.ndarray:
+    """The age band (0-1, 1-3, 3-6, 6-12 months) of each epoch's age in weeks."""
+    months = np.asarray(age_weeks, dtype="float64") * 7 / 30.44
+    out = np.full(len(months), "unknown", dtype=object)
+    for lo, hi, name in AGE_BANDS:
+        out[(months >= lo) & (months < hi)] = name
+    return out
+
+
+def brier(y_true, proba: np.ndarray) -> float:
+    """Multi-class Brier score: mean squared distance between the probabilities and the one-hot truth."""
+    from .schema import PHASES
+
+    onehot = (np.asarray(y_true).astype(str)[:, None] == np.array(PHASES)[None, :]).astype(float)
+    return float(((proba - onehot) ** 2).sum(axis=1).mean())
+
+
+def reliability(y_true, proba: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Reliability curve of the most probable phase: confidence bin -> mean confidence, observed accuracy."""
+    from .schema import PHASES
+
+    conf = proba.max(axis=1)
+    hit = np.array(PHASES)[proba.argmax(axis=1)] == np.asarray(y_true).astype(str)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(conf, edges) - 1, 0, bins - 1)
+    rows = [
+        {
+            "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+            "epochs": int((which == b).sum()),
+            "confidence": float(conf[which == b].mean()),
+            "accuracy": float(hit[which == b].mean()),
+        }
+        for b in range(bins)
+        if (which == b).any()
+    ]
+    return pd.DataFrame(rows)
+
+
+def evaluate_model(frame: pd.DataFrame, model) -> dict:
+    """Agreement of the model, the classifier alone and the rules-only baseline with labelled epochs.
+
+    Returns ``summary`` (one row per method), ``by_age`` (kappa per age band per method), ``per_class``
+    (precision / recall of the model), ``confusion`` and ``reliability`` (of the model).
+    """
+    from sklearn.base import clone
+    from sklearn.metrics import precision_recall_fscore_support
+
+    from .model import RulesBaseline, agreement
+    from .schema import PHASES
+
+    groups = night_groups(frame)
+    truth = frame["phase"].astype(str).to_numpy()
+
+    def variant(use_hmm: bool):
+        copy = clone(model)
+        copy.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+        copy.use_hmm_ = use_hmm
+        return copy
+
+    chosen = "classifier + HMM" if getattr(model, "use_hmm_", False) else "classifier"
+    methods = {"rules only": RulesBaseline(), "classifier": variant(False), "classifier + HMM": variant(True)}
+    bands = age_band(frame["age_weeks"])
+    summary, by_age = [], []
+    for name, method in methods.items():
+        proba = method.predict_proba(frame, groups)
+        pred = np.array(PHASES)[proba.argmax(axis=1)]
+        result = agreement(truth, pred)
+        summary.append(
+            {
+                "method": name,
+                "epochs": result["epochs"],
+                "accuracy": result["accuracy"],
+                "kappa": result["kappa"],
+                "awake_vs_asleep_accuracy": result["sleep_wake_accuracy"],
+                "brier": brier(truth, proba),
+            }
+        )
+        for band in [b for _, _, b in AGE_BANDS] + ["unknown"]:
+            mask = bands == band
+            if mask.any():
+                part = agreement(truth[mask], pred[mask])
+                by_age.append(
+                    {
+                        "method": name,
+                        "age_band": band,
+                        "epochs": int(mask.sum()),
+                        "accuracy": part["accuracy"],
+                        "kappa": part["kappa"],
+                    }
+                )
+        if name == chosen:
+            main_proba, main_pred = proba, pred
+            confusion = result["confusion"]
+    precision, recall, _, support = precision_recall_fscore_support(
+        truth, main_pred, labels=list(PHASES), zero_division=0
+    )
+    per_class = pd.DataFrame(
+        {"phase": list(PHASES), "precision": precision, "recall": recall, "epochs": support}
+    )
+    summary = pd.DataFrame(summary)
+    summary["used_by_model"] = summary["method"] == chosen
+    return {
+        "summary": summary,
+        "by_age": pd.DataFrame(by_age),
+        "per_class": per_class,
+        "confusion": confusion,
+        "reliability": reliability(truth, main_proba),
+    }
+
+
+def device_sleep_agreement(read, age_months: float = 3.0) -> dict:
+    """How our awake-vs-asleep split of a counts recording agrees with the device software's own scoring.
+
+    ``read`` is a :class:`pipeline.ingest.counts.CountsRead` with ``device_sleep`` (e.g. Actiware's Sleep/Wake).
+    Our split is the one ``sleepmoves process`` makes for a counts-only night (Sadeh on 60-s sums).
+    """
+    from sklearn.metrics import cohen_kappa_score
+
+    from .model import counts_phase_proba
+
+    times = pd.DatetimeIndex(read.times).tz_localize(
+        "UTC"
+    )  # any fixed zone: only the epoch grid matters here
+    grid = pd.date_range(times[0].floor("30s"), times[-1].floor("30s"), freq="30s")
+    counts = pd.DataFrame({"start": times, "epoch_s": read.epoch_s, "count": read.count, "valid": read.valid})
+    ours_30s = counts_phase_proba(grid, counts, age_months).argmax(axis=1) != 0
+    position = ((times - grid[0]).total_seconds() // 30).astype(int)
+    ours = ours_30s[np.clip(position, 0, len(grid) - 1)]
+    scored = np.isfinite(read.device_sleep) & read.valid
+    theirs = read.device_sleep[scored].astype(bool)
+    mine = ours[scored]
+    return {
+        "epochs": int(scored.sum()),
+        "agreement": float((mine == theirs).mean()),
+        "kappa": float(cohen_kappa_score(theirs, mine)),
+        "sleep_sensitivity": float(mine[theirs].mean()),
+        "wake_specificity": float((~mine[~theirs]).mean()),
+    }

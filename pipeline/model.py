@@ -22,6 +22,15 @@ from sklearn.pipeline import Pipeline
 from .schema import PHASES, SleepmovesError
 
 MODEL_NAME = "phase-hgb"
+MODEL_ATTRIBUTES = (
+    "smooth",
+    "features_",
+    "pipeline_",
+    "transition_",
+    "prior_",
+    "use_hmm_",
+    "calibration_power_",
+)
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "phase_model.skops"
 
 # Types skops does not trust by itself that a saved PhaseModel contains; anything else is refused.
@@ -34,7 +43,17 @@ TRUSTED_TYPES = frozenset(
 
 
 class PhaseModel(ClassifierMixin, BaseEstimator):
-    """Gradient-boosted trees over epoch features, with probabilities for every phase.
+    """Gradient-boosted trees over epoch features, smoothed over the night by an HMM.
+
+    The classifier gives p(phase | features of the epoch and its neighbourhood). Infant sleep has structure
+    (active and quiet sleep alternate through transitions, waking is entered from sleep through arousal):
+    a 4-state hidden Markov model with the transition matrix learned from labelled nights combines the
+    classifier's evidence with that structure (forward-backward), giving per-epoch posterior probabilities.
+    How strongly the classifier's probabilities are trusted (an exponent on them) is fitted on nights held
+    out of the classifier's training, so the smoothed probabilities are calibrated, not over-confident.
+    On those held-out nights the model also checks whether the HMM beats the calibrated classifier alone
+    (log-likelihood of the true phases) and uses it only if it does: with the +-10-min context features
+    already in the classifier, it often does not.
 
     Parameters
     ----------
@@ -42,6 +61,8 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
         Boosting iterations.
     learning_rate : float
     max_leaf_nodes : int
+    smooth : bool
+        Apply the HMM smoothing in ``predict_proba`` (False gives the classifier alone: a baseline).
     random_state : int
 
     Attributes
@@ -50,26 +71,34 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
         Feature columns seen in ``fit``, in order; ``predict_proba`` selects them by name.
     classes_ : ndarray
         Always the four phases in :data:`pipeline.schema.PHASES` order.
+    transition_ : ndarray (4, 4)
+        P(next epoch's phase | this epoch's phase), learned from the labels.
+    prior_ : ndarray (4,)
+        Phase frequencies in the training labels.
+    emission_power_ : float
+        Exponent on the classifier's probabilities inside the HMM, fitted on held-out nights.
+    calibration_power_ : float
+        Exponent that calibrates the classifier's probabilities when the HMM is not used.
+    use_hmm_ : bool
+        Whether the HMM improved the held-out log-likelihood (and so is applied).
     """
 
     def __init__(
-        self, max_iter: int = 150, learning_rate: float = 0.1, max_leaf_nodes: int = 31, random_state: int = 0
+        self,
+        max_iter: int = 150,
+        learning_rate: float = 0.1,
+        max_leaf_nodes: int = 31,
+        smooth: bool = True,
+        random_state: int = 0,
     ):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
+        self.smooth = smooth
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y) -> PhaseModel:
-        """Fit on a feature frame and phase words."""
-        y = np.asarray(y).astype(str)
-        unknown = set(y) - set(PHASES)
-        if unknown:
-            raise SleepmovesError(f"unknown phase labels {sorted(unknown)}: use {', '.join(PHASES)}")
-        # a column missing everywhere (e.g. sensor activity in log-only training data) carries nothing to learn
-        self.features_ = [str(c) for c in X.columns if X[c].notna().any()]
-        self.classes_ = np.array(PHASES)
-        self.pipeline_ = Pipeline(
+    def _classifier(self) -> Pipeline:
+        return Pipeline(
             [
                 (
                     "hgb",
@@ -83,22 +112,72 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
                 )
             ]
         )
-        self.pipeline_.fit(X[self.features_].to_numpy(dtype="float64"), y)
+
+    def fit(self, X: pd.DataFrame, y, groups=None) -> PhaseModel:
+        """Fit on a feature frame and phase words.
+
+        Parameters
+        ----------
+        X : DataFrame of epoch features, each night's epochs in time order
+        y : array-like of phase words
+        groups : array-like, optional
+            Night identifier per row (e.g. ``subject/night``): transitions are counted within nights, and the
+            emission exponent is fitted on whole nights held out of the classifier.
+        """
+        y = np.asarray(y).astype(str)
+        unknown = set(y) - set(PHASES)
+        if unknown:
+            raise SleepmovesError(f"unknown phase labels {sorted(unknown)}: use {', '.join(PHASES)}")
+        groups = np.zeros(len(y), dtype=int) if groups is None else np.asarray(groups)
+        # a column missing everywhere (e.g. sensor activity in log-only training data) carries nothing to learn
+        self.features_ = [str(c) for c in X.columns if X[c].notna().any()]
+        self.classes_ = np.array(PHASES)
+        codes = pd.Categorical(y, categories=PHASES).codes.astype(np.int64)
+        self.prior_ = np.bincount(codes, minlength=4) / len(codes)
+        self.transition_ = _transitions(codes, groups)
+        self.calibration_power_, self.emission_power_, self.use_hmm_ = 1.0, 1.0, False
+        values = X[self.features_].to_numpy(dtype="float64")
+        unique = np.unique(groups)
+        if len(unique) >= 5:
+            # calibrate on whole nights the classifier did not see, then decide whether the HMM helps there
+            rng = np.random.default_rng(self.random_state)
+            held = np.isin(groups, rng.choice(unique, size=max(1, len(unique) // 5), replace=False))
+            self.pipeline_ = self._classifier().fit(values[~held], y[~held])
+            raw, truth, nights = self._raw_proba(values[held]), codes[held], groups[held]
+            self.calibration_power_, calibrated_ll = _best_power(lambda w: _tempered(raw, w), truth)
+            self.emission_power_, smoothed_ll = _best_power(
+                lambda w: _smooth_groups(raw, nights, self.transition_, self.prior_, w), truth
+            )
+            self.use_hmm_ = smoothed_ll > calibrated_ll
+            self.heldout_log_likelihood_ = {"calibrated": calibrated_ll, "hmm": smoothed_ll}
+        self.pipeline_ = self._classifier().fit(values, y)
         return self
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Probabilities, shape (n_epochs, 4), columns in ``PHASES`` order; rows sum to 1."""
-        missing = [c for c in self.features_ if c not in X.columns]
-        if missing:
-            raise SleepmovesError(f"features missing for the model: {', '.join(missing[:5])}")
-        raw = self.pipeline_.predict_proba(X[self.features_].to_numpy(dtype="float64"))
-        out = np.zeros((len(X), len(PHASES)))
+    def _raw_proba(self, values: np.ndarray) -> np.ndarray:
+        raw = self.pipeline_.predict_proba(values)
+        out = np.zeros((len(values), len(PHASES)))
         for j, cls in enumerate(self.pipeline_.classes_):
             out[:, PHASES.index(str(cls))] = raw[:, j]
         return out / out.sum(axis=1, keepdims=True)
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return np.array(PHASES)[self.predict_proba(X).argmax(axis=1)]
+    def predict_proba(self, X: pd.DataFrame, groups=None) -> np.ndarray:
+        """Probabilities, shape (n_epochs, 4), columns in ``PHASES`` order; rows sum to 1.
+
+        Rows are one night in time order, or several nights told apart by ``groups``.
+        """
+        missing = [c for c in self.features_ if c not in X.columns]
+        if missing:
+            raise SleepmovesError(f"features missing for the model: {', '.join(missing[:5])}")
+        raw = self._raw_proba(X[self.features_].to_numpy(dtype="float64"))
+        if len(raw) == 0:
+            return raw
+        if self.smooth and self.use_hmm_:
+            groups = np.zeros(len(raw), dtype=int) if groups is None else np.asarray(groups)
+            return _smooth_groups(raw, groups, self.transition_, self.prior_, self.emission_power_)
+        return _tempered(raw, self.calibration_power_)
+
+    def predict(self, X: pd.DataFrame, groups=None) -> np.ndarray:
+        return np.array(PHASES)[self.predict_proba(X, groups).argmax(axis=1)]
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> str:
@@ -109,6 +188,64 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
         sio.dump(self, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
         tmp.replace(path)
         return model_version(path)
+
+
+def _transitions(codes: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Row-normalised transition counts within groups, with one pseudo-count per cell."""
+    same = groups[1:] == groups[:-1]
+    counts = np.ones((4, 4))
+    np.add.at(counts, (codes[:-1][same], codes[1:][same]), 1)
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+def forward_backward(emission: np.ndarray, transition: np.ndarray, initial: np.ndarray) -> np.ndarray:
+    """Posterior state probabilities of an HMM given per-epoch emission likelihoods (scaled, log-safe)."""
+    n, k = emission.shape
+    alpha = np.empty((n, k))
+    scale = np.empty(n)
+    a = initial * emission[0]
+    scale[0] = a.sum()
+    alpha[0] = a / scale[0]
+    for t in range(1, n):
+        a = (alpha[t - 1] @ transition) * emission[t]
+        scale[t] = a.sum()
+        alpha[t] = a / scale[t]
+    beta = np.ones((n, k))
+    for t in range(n - 2, -1, -1):
+        b = transition @ (emission[t + 1] * beta[t + 1])
+        beta[t] = b / scale[t + 1]
+    post = alpha * beta
+    return post / post.sum(axis=1, keepdims=True)
+
+
+def _smooth_groups(raw, groups, transition, prior, power) -> np.ndarray:
+    # classifier posterior / prior = a likelihood up to a constant; the exponent tempers over-confidence
+    emission = np.clip(raw, 1e-6, 1) ** power / prior**power
+    out = np.empty_like(raw)
+    bounds = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        out[a:b] = forward_backward(emission[a:b], transition, prior)
+    return out
+
+
+def _tempered(raw: np.ndarray, power: float) -> np.ndarray:
+    """Probabilities raised to a power and renormalised (power < 1 softens over-confident ones)."""
+    p = np.clip(raw, 1e-9, 1) ** power
+    return p / p.sum(axis=1, keepdims=True)
+
+
+POWERS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def _best_power(probabilities, codes: np.ndarray) -> tuple[float, float]:
+    """The exponent (and its mean log-likelihood) that best predicts held-out labels."""
+    best, best_ll = 1.0, -np.inf
+    for power in POWERS:
+        post = probabilities(power)
+        ll = float(np.log(np.clip(post[np.arange(len(codes)), codes], 1e-9, 1)).mean())
+        if ll > best_ll:
+            best, best_ll = power, ll
+    return best, best_ll
 
 
 def model_version(path: str | Path) -> str:
@@ -150,7 +287,38 @@ def load_model(path: str | Path | None = None) -> tuple[PhaseModel, str]:
     model = sio.load(path, trusted=sorted(untrusted))
     if not isinstance(model, PhaseModel):
         raise SleepmovesError(f"{path} holds a {type(model).__name__}, not a PhaseModel")
+    missing = [a for a in MODEL_ATTRIBUTES if not hasattr(model, a)]
+    if missing:
+        raise SleepmovesError(
+            f"{path} was saved by an older sleepmoves (no {', '.join(missing)}): retrain it with `make model`"
+        )
     return model, model_version(path)
+
+
+class RulesBaseline:
+    """The architecture table of ``science.md`` applied to movement rates, with no learning (a baseline).
+
+    Over +-1 min: large movements (kicks, stretches, whole-body) at 1/min or more -> awake. Otherwise over
+    +-2.5 min: twitching at 2/min or more -> active ("twitching is common"); under 0.5/min -> quiet ("few
+    spontaneous movements"); in between -> transition ("twitches and jerks as tone adjusts").
+    """
+
+    AWAKE_BIG_PER_MIN, ACTIVE_TWITCH_PER_MIN, QUIET_TWITCH_PER_MIN = 1.0, 2.0, 0.5
+
+    def predict(self, X: pd.DataFrame, groups=None) -> np.ndarray:
+        per_min = 60 / 30
+        big = (X["n_kick_1m"] + X["n_stretch"].fillna(0) + X["n_other"].fillna(0)).to_numpy() * per_min
+        twitch = X["n_twitch_2m5"].to_numpy() * per_min
+        out = np.where(
+            twitch >= self.ACTIVE_TWITCH_PER_MIN,
+            "active",
+            np.where(twitch < self.QUIET_TWITCH_PER_MIN, "quiet", "transition"),
+        )
+        return np.where(big >= self.AWAKE_BIG_PER_MIN, "awake", out).astype(object)
+
+    def predict_proba(self, X: pd.DataFrame, groups=None) -> np.ndarray:
+        pred = self.predict(X)
+        return (pred[:, None] == np.array(PHASES)[None, :]).astype(float)
 
 
 def agreement(y_true, y_pred) -> dict:

@@ -127,3 +127,14 @@ def test_actiware_french_and_german_headers(words):
     assert detect_format(data, "x") == "rpx"
     other = read_counts(data, "x", "rpx")
     assert np.array_equal(other.count, english.count) and other.times.equals(english.times)
+
+
+def test_our_sleep_wake_agrees_with_actiware_scoring():
+    """Real recording with the device software's per-epoch Sleep/Wake: the figure in the model card."""
+    from pipeline.evaluate import device_sleep_agreement
+
+    read = read_counts((SHARED_DATA / "actigraphy/test_sample_rpx_eng.csv").read_bytes(), "x", "rpx")
+    result = device_sleep_agreement(read)
+    print(f"\nawake-vs-asleep agreement with Actiware on test_sample_rpx_eng.csv: {result}")
+    assert result["epochs"] > 20000
+    assert result["agreement"] > 0.9 and result["kappa"] > 0.8

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 import skops.io as sio
 
-from pipeline.evaluate import feature_columns, labelled_features
-from pipeline.model import DEFAULT_MODEL, PhaseModel, agreement, load_model
+from pipeline.evaluate import feature_columns, labelled_features, night_groups
+from pipeline.model import DEFAULT_MODEL, PhaseModel, agreement, forward_backward, load_model
 from pipeline.schema import PHASES, SleepmovesError
 from pipeline.simulate import simulate
 
@@ -25,14 +25,16 @@ def cohort_features(babies: int, weeks: int, seed: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def held_out() -> pd.DataFrame:
-    """Babies never seen in training (another seed: other ages, rates and nights)."""
-    return cohort_features(babies=4, weeks=1, seed=22)
+    """Babies never seen in training (another seed: other rates and nights), from 2 weeks to 11 months old."""
+    return cohort_features(babies=5, weeks=1, seed=22)
 
 
 @pytest.fixture(scope="module")
 def trained() -> PhaseModel:
     train = cohort_features(babies=8, weeks=2, seed=21)
-    return PhaseModel(max_iter=120).fit(train[feature_columns(train)], train["phase"])
+    return PhaseModel(max_iter=120).fit(
+        train[feature_columns(train)], train["phase"], groups=night_groups(train)
+    )
 
 
 def _report(name, result):
@@ -61,13 +63,13 @@ def test_shipped_model_on_held_out_babies(held_out):
 
 
 def test_probabilities_are_a_distribution_over_the_four_phases(trained, held_out):
-    proba = trained.predict_proba(held_out)
+    proba = trained.predict_proba(held_out, night_groups(held_out))
     assert proba.shape == (len(held_out), 4)
     assert np.allclose(proba.sum(axis=1), 1) and (proba >= 0).all()
     assert list(trained.classes_) == list(PHASES)
     # column order is by name: shuffled columns give the same answer
     shuffled = held_out[list(reversed(held_out.columns))]
-    assert np.array_equal(trained.predict_proba(shuffled), proba)
+    assert np.array_equal(trained.predict_proba(shuffled, night_groups(held_out)), proba)
 
 
 def test_age_matters_to_the_model(trained, held_out):
@@ -104,6 +106,26 @@ def test_crafted_model_files_are_refused(trained, tmp_path):
 
     with pytest.raises(SleepmovesError, match="no phase model at"):
         load_model(tmp_path / "missing.skops")
+
+
+def test_hmm_smooths_a_lone_flip_and_keeps_probabilities():
+    sticky = np.full((4, 4), 0.01) + np.eye(4) * 0.96
+    emission = np.tile([0.1, 0.8, 0.05, 0.05], (21, 1))
+    emission[10] = [0.1, 0.3, 0.55, 0.05]  # one epoch mildly says quiet in a run of active
+    post = forward_backward(emission, sticky, np.full(4, 0.25))
+    assert np.allclose(post.sum(axis=1), 1)
+    assert post.argmax(axis=1).tolist() == [1] * 21
+    loose = np.full((4, 4), 0.25)
+    assert (
+        forward_backward(emission, loose, np.full(4, 0.25)).argmax(axis=1)[10] == 2
+    )  # no structure: no smoothing
+
+
+def test_hmm_is_used_only_when_it_helps_on_held_out_nights(trained):
+    assert set(trained.heldout_log_likelihood_) == {"calibrated", "hmm"}
+    lls = trained.heldout_log_likelihood_
+    assert trained.use_hmm_ == (lls["hmm"] > lls["calibrated"])
+    assert 0 < trained.calibration_power_ <= 1 and np.allclose(trained.transition_.sum(axis=1), 1)
 
 
 def test_unknown_training_label_is_refused(held_out):

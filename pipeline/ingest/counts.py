@@ -64,6 +64,7 @@ class CountsRead:
     valid: np.ndarray
     format: str
     raw: dict | None = None  # ActiLife raw exports: {"fs": Hz, "acc": (n, 3)} instead of counts
+    device_sleep: np.ndarray | None = None  # the device software's own scoring, True = sleep (Actiware)
 
 
 def sniff_counts_format(data: bytes, path: str) -> str | None:
@@ -237,6 +238,7 @@ RPX_OFFWRIST = (
     "statut hors poignet",
     "status nicht am handgelenk",
 )
+RPX_SLEEPWAKE = ("sleep/wake", "slapen/waken", "sommeil/éveil", "schlaf/wach")
 
 
 def _rpx(data: bytes, path: str) -> CountsRead:
@@ -264,7 +266,12 @@ def _rpx(data: bytes, path: str) -> CountsRead:
         valid &= np.array([r[off_i].strip() not in ("1",) for r in body])
     steps = times.diff().dt.total_seconds().dropna()
     epoch_s = int(round(steps.median())) if len(steps) else 60
-    return CountsRead(times, epoch_s, count, valid, "rpx")
+    sleep_i = next((col[n] for n in RPX_SLEEPWAKE if n in col), None)
+    device = None
+    if sleep_i is not None:  # Actiware: 0 = sleep, 1 = wake, NaN = not scored
+        score = _numbers([r[sleep_i] for r in body])
+        device = np.where(np.isfinite(score), score == 0, np.nan)
+    return CountsRead(times, epoch_s, count, valid, "rpx", device_sleep=device)
 
 
 def _day_month_order(stamps: list[str], path: str) -> pd.Series:
