@@ -1,6 +1,7 @@
 """Events -> one row of features per 30-s epoch.
 
-Features describe the epoch itself (counts by kind, movement seconds, intensity, limbs), its
+Features describe the epoch itself (counts by kind, twitches of legs and of arms, movement seconds,
+intensity, limbs), the time since the baby settled (a movement-only proxy for sleep onset), its
 neighbourhood at several time scales (centred rolling means over +-1, +-2.5, +-5 and +-10 min),
 the distance to the nearest large movement, the time of night and the baby's age: after about
 3 months twitches also occur in quiet sleep (science.md), so the model must know the age.
@@ -15,7 +16,19 @@ from .schema import EPOCH_S, KINDS
 
 # Centred windows in epochs: +-1 min, +-2.5 min, +-5 min, +-10 min.
 WINDOWS = {"1m": 5, "2m5": 11, "5m": 21, "10m": 41}
-ROLLED = ("n_twitch", "n_kick", "n_startle", "n_events", "move_s", "max_intensity")
+ROLLED = (
+    "n_twitch",
+    "n_kick",
+    "n_startle",
+    "n_events",
+    "move_s",
+    "max_intensity",
+    "n_twitch_legs",
+    "n_twitch_arms",
+)
+SETTLED_MIN = (
+    10  # "settled" = the first 10 minutes without a large movement (a movement-only sleep-onset proxy)
+)
 BIG_MOVES = ("kick", "stretch", "other", "shake")
 GAP_CAP_MIN = 30.0  # distances to the nearest large movement are capped here
 
@@ -106,6 +119,10 @@ def epoch_features(
     for k in KINDS:
         out[f"n_{k}"] = np.bincount(idx[kind == k], minlength=n).astype("float64")
     out["n_events"] = np.bincount(idx, minlength=n).astype("float64")
+    twitch = kind == "twitch"
+    legs, arms = np.isin(limb, ("left_leg", "right_leg")), np.isin(limb, ("left_arm", "right_arm"))
+    out["n_twitch_legs"] = np.bincount(idx[twitch & legs], minlength=n).astype("float64")
+    out["n_twitch_arms"] = np.bincount(idx[twitch & arms], minlength=n).astype("float64")
     out["move_s"] = np.minimum(np.bincount(idx, weights=np.nan_to_num(duration), minlength=n), EPOCH_S)
     max_int = np.zeros(n)
     np.maximum.at(max_int, idx, np.nan_to_num(intensity))
@@ -124,6 +141,7 @@ def epoch_features(
     big_epochs = np.zeros(n, dtype=bool)
     big_epochs[idx[big]] = True
     frame["min_since_big"], frame["min_to_big"] = _distance_to_marks(big_epochs)
+    frame["hours_since_settled"] = _hours_since_settled(big_epochs)
 
     local = epoch_starts.tz_convert(tz)
     clock_h = local.hour + local.minute / 60
@@ -152,6 +170,19 @@ def feature_names() -> list[str]:
         "UTC",
     )
     return [c for c in demo.columns if c not in ("epoch_start", "valid")]
+
+
+def _hours_since_settled(big_epochs: np.ndarray) -> np.ndarray:
+    """Hours since the first run of 10 minutes without a large movement (negative before it; NaN if none)."""
+    run = int(SETTLED_MIN * 60 / EPOCH_S)
+    n = len(big_epochs)
+    if n < run:
+        return np.full(n, np.nan)
+    quiet_windows = np.lib.stride_tricks.sliding_window_view(~big_epochs, run).all(axis=1)
+    if not quiet_windows.any():
+        return np.full(n, np.nan)
+    settled = int(np.argmax(quiet_windows))
+    return (np.arange(n) - settled) * EPOCH_S / 3600
 
 
 def _distance_to_marks(marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -555,18 +555,27 @@ def raw_night(
     return t0, render_raw(events, t0, t1, baby.seed + night.toordinal(), fs), events, labels
 
 
-def write_raw_csv(path: Path, t0: pd.Timestamp, acc: dict[str, np.ndarray], fs: float = RAW_FS) -> None:
-    """``timestamp`` (Unix seconds, UTC) plus one x/y/z triple per limb, gzip-compressed, written atomically."""
+RAW_DROPOUT_P = 0.15  # assumption: a sensor loses contact or battery for 5-30 min on about 1 night in 7
+
+
+def write_raw_csv(
+    path: Path, t0: pd.Timestamp, acc: dict[str, np.ndarray], fs: float = RAW_FS, keep=None
+) -> None:
+    """``timestamp`` (Unix seconds, UTC) plus one x/y/z triple per limb, gzip-compressed, written atomically.
+
+    ``keep`` (a boolean mask over samples) leaves out the samples of a simulated dropout.
+    """
     import gzip
 
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     n = len(next(iter(acc.values())))
-    columns = {"timestamp": np.round(t0.timestamp() + np.arange(n) / fs, 3)}
+    keep = np.ones(n, dtype=bool) if keep is None else keep
+    columns = {"timestamp": np.round(t0.timestamp() + np.arange(n)[keep] / fs, 3)}
     for limb, values in acc.items():
         for k, axis in enumerate("xyz"):
-            columns[f"{limb}_{axis}"] = np.round(values[:, k].astype("float64"), 4)
+            columns[f"{limb}_{axis}"] = np.round(values[keep, k].astype("float64"), 4)
     buffer = pa.BufferOutputStream()
     pacsv.write_csv(pa.table(columns), buffer, pacsv.WriteOptions(quoting_style="none"))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -583,6 +592,13 @@ def write_raw(out: str | Path, babies: list[Baby], start: dt.date, weeks: int) -
         for d in range(7 * weeks):
             night = start + dt.timedelta(days=d)
             t0, acc, _, _ = raw_night(baby, night)
-            write_raw_csv(out / "raw" / baby.subject / f"{night.isoformat()}.csv.gz", t0, acc)
+            n = len(acc["left_leg"])
+            keep = np.ones(n, dtype=bool)
+            rng = np.random.default_rng(np.random.SeedSequence([baby.seed, night.toordinal(), 5]))
+            if rng.random() < RAW_DROPOUT_P:  # missing data: the chart must show it as no data
+                length = int(rng.uniform(5, 30) * 60 * RAW_FS)
+                at = int(rng.uniform(0.2, 0.8) * (n - length))
+                keep[at : at + length] = False
+            write_raw_csv(out / "raw" / baby.subject / f"{night.isoformat()}.csv.gz", t0, acc, keep=keep)
             files += 1
     return files

@@ -127,10 +127,42 @@ def test_lake_from_environment_variable(tmp_path):
     assert result.returncode == 0 and (env_lake / "subjects.parquet").exists()
 
 
-def test_evaluate_prints_agreement(demo_lake, sim_dir):
-    result = run("evaluate", sim_dir / "labels.csv", "--lake", demo_lake.root)
+def test_evaluate_prints_agreement_and_writes_csv_and_png(demo_lake, sim_dir, tmp_path):
+    result = run(
+        "evaluate",
+        sim_dir / "labels.csv",
+        "--lake",
+        demo_lake.root,
+        "--csv",
+        tmp_path / "eval",
+        "--png",
+        tmp_path / "eval.png",
+    )
     assert result.returncode == 0, result.stderr
-    assert "kappa" in result.stdout and "confusion" in result.stdout
+    for words in ("rules only", "kappa by age band", "per phase", "confusion", "reliability"):
+        assert words in result.stdout
+    summary = pd.read_csv(tmp_path / "eval" / "summary.csv")
+    assert (
+        list(summary["method"]) == ["rules only", "classifier", "classifier + HMM"]
+        and summary["used_by_model"].sum() == 1
+    )
+    assert set(pd.read_csv(tmp_path / "eval" / "by_age.csv")["age_band"]) <= {
+        "0-1 mo",
+        "1-3 mo",
+        "3-6 mo",
+        "6-12 mo",
+    }
+    assert (tmp_path / "eval.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_then_evaluate_with_the_new_model(demo_lake, sim_dir, tmp_path):
+    trained = run("train", sim_dir / "labels.csv", "--lake", demo_lake.root, "--out", tmp_path / "m.skops")
+    assert trained.returncode == 0, trained.stderr
+    assert "phase-hgb-" in trained.stdout and "held-out nights" in trained.stdout
+    evaluated = run(
+        "evaluate", sim_dir / "labels.csv", "--lake", demo_lake.root, "--model", tmp_path / "m.skops"
+    )
+    assert evaluated.returncode == 0 and "phase-hgb-" in evaluated.stdout
 
 
 def test_server_defaults_to_loopback():
