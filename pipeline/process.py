@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .epochs import age_in_weeks, epoch_features, observed_epochs
+from .flags import encode as encode_flags
+from .flags import history_flags, night_flags
 from .lake import Lake
 from .model import COUNTS_MODEL_VERSION, PhaseModel, counts_phase_proba, load_model
 from .nights import night_bounds
@@ -28,8 +30,12 @@ def label_night(
     model: PhaseModel,
     version: str,
     counts: pd.DataFrame | None = None,
+    history: pd.DataFrame | None = None,
 ):
-    """Features, phases and metrics of one night (pure: no files).
+    """Features, phases, metrics and review flags of one night (pure: no files).
+
+    ``history`` holds the metrics of the subject's earlier nights (oldest first), for the flags that need
+    them (persistent asymmetry, shaking rising week over week).
 
     Epochs without usable sensor data get no phase: they are no data, never quiet sleep.
 
@@ -62,6 +68,17 @@ def label_night(
     metrics["nodata_min"] = float((~valid).sum() * EPOCH_S / 60)
     metrics["model_version"] = version
     metrics["tz"] = tz
+    age_months = age_in_weeks(born, night) * 7 / 30.44
+    flags, numbers = night_flags(events, phases, tz, age_months)
+    metrics.update(numbers)
+    metrics["night"] = night
+    past = history[history["night"] < night] if history is not None and len(history) else pd.DataFrame()
+    flags += history_flags(
+        pd.concat([past, pd.DataFrame([metrics])], ignore_index=True), tz, start, age_months
+    )
+    metrics.pop("night")
+    metrics["n_flags"] = len(flags)
+    metrics["flags"] = encode_flags(flags)
     return feats, phases, metrics
 
 
@@ -88,18 +105,29 @@ def process(
             )
         work += [(subject, night, info) for night in wanted]
     done = []
+    history: dict[str, pd.DataFrame] = {}
     with lake.writer():
-        for subject, night, info in progress(work, len(work), "processing nights"):
+        for subject, night, info in progress(
+            sorted(work, key=lambda w: (w[0], w[1])), len(work), "processing nights"
+        ):
             events = lake.events(subject, night)
             counts = lake.read("counts", [subject], [night])
             if events.empty and counts.empty:
                 continue
+            if subject not in history:
+                history[subject] = lake.nights_table([subject])
             feats, phases, metrics = label_night(
-                events, night, info["tz"], info["born"], model, version, counts
+                events, night, info["tz"], info["born"], model, version, counts, history[subject]
             )
             lake.write_partition("epochs", subject, night, feats, "epochs")
             lake.write_partition("phases", subject, night, phases, "phases")
             # the nights row is written last: its presence means the night is complete
             lake.write_partition("nights", subject, night, pd.DataFrame([metrics]), "night")
+            row = pd.DataFrame([{**metrics, "subject": subject, "night": night}])
+            past = history[subject]
+            past = past[past["night"] != night] if len(past) else past
+            history[subject] = pd.concat([past, row], ignore_index=True).sort_values(
+                "night", ignore_index=True
+            )
             done.append((subject, night))
     return done

@@ -78,6 +78,7 @@ class Baby:
     rate_scale: float  # multiplies every movement rate
     twitch_s: float  # mean twitch duration (s)
     seed: int
+    anomaly: str | None = None  # one of ANOMALIES: a pattern the review flags must catch
 
     def age_months(self, night: dt.date) -> float:
         return (night - self.born).days / 30.44
@@ -105,8 +106,20 @@ def age_parameters(age_months: float) -> dict[str, float]:
     }
 
 
-def make_babies(n: int, seed: int, start: dt.date = DEFAULT_START) -> list[Baby]:
-    """``n`` babies whose ages at ``start`` spread from about 2 weeks to 11 months."""
+ANOMALIES = ("rhythmic", "spasms", "asymmetric", "plm")
+
+
+def make_babies(
+    n: int, seed: int, start: dt.date = DEFAULT_START, anomalies: dict[int, str] | None = None
+) -> list[Baby]:
+    """``n`` babies whose ages at ``start`` spread from about 2 weeks to 11 months.
+
+    ``anomalies`` maps a baby's position to one of :data:`ANOMALIES` (see :func:`anomaly_events`).
+    """
+    anomalies = anomalies or {}
+    unknown = set(anomalies.values()) - set(ANOMALIES)
+    if unknown:
+        raise ValueError(f"unknown anomalies {sorted(unknown)}: use {', '.join(ANOMALIES)}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     ages_days = np.linspace(14, 335, n) if n > 1 else np.array([60.0])
     babies = []
@@ -120,6 +133,7 @@ def make_babies(n: int, seed: int, start: dt.date = DEFAULT_START) -> list[Baby]
                 rate_scale=float(rng.lognormal(0, 0.3)),
                 twitch_s=float(rng.uniform(0.15, 0.4)),
                 seed=int(rng.integers(2**31)),
+                anomaly=anomalies.get(i),
             )
         )
     return babies
@@ -290,6 +304,8 @@ def simulate_events(
                 }
             )
         )
+    if baby.anomaly:
+        parts = anomaly_events(rng, baby.anomaly, codes, parts)
     if not parts:
         return pd.DataFrame(columns=["start", "duration_s", "limb", "kind", "intensity"])
     events = pd.concat(parts, ignore_index=True)
@@ -299,6 +315,61 @@ def simulate_events(
     events["intensity"] = events["intensity"].round(3)
     assert set(events["kind"]) <= set(KINDS)
     return events[["start", "duration_s", "limb", "kind", "intensity"]]
+
+
+def anomaly_events(
+    rng: np.random.Generator, anomaly: str, codes: np.ndarray, parts: list[pd.DataFrame]
+) -> list[pd.DataFrame]:
+    """Add (or, for asymmetry, remove) the events of an anomaly; offsets in seconds from the first epoch.
+
+    * rhythmic: on 70 % of nights one 12-25 s episode of rhythmic jerking of one leg in quiet sleep;
+    * spasms: at every waking, a cluster of 6-10 sudden whole-body jerks (1-1.8 s) 5-15 s apart;
+    * asymmetric: four in five right-leg movements never happen;
+    * plm: 5-8 series of 10-20 leg movements (1-3 s) every 20-40 s in quiet sleep.
+    """
+    quiet = np.flatnonzero(codes == 2)
+    extra = []
+    if anomaly == "rhythmic" and len(quiet) and rng.random() < 0.7:
+        t = float(quiet[rng.integers(len(quiet))] * EPOCH_S)
+        extra.append(
+            {
+                "offset": [t],
+                "duration_s": [rng.uniform(12, 25)],
+                "limb": [rng.choice(["left_leg", "right_leg"])],
+                "kind": ["shake"],
+                "intensity": [0.5],
+            }
+        )
+    elif anomaly == "spasms":
+        for onset in np.flatnonzero((codes[1:] == 0) & (codes[:-1] != 0)) + 1:
+            k = int(rng.integers(6, 11))
+            times = onset * EPOCH_S + rng.uniform(5, 40) + np.cumsum(np.r_[0, rng.uniform(5, 15, k - 1)])
+            extra.append(
+                {
+                    "offset": times,
+                    "duration_s": rng.uniform(1.0, 1.8, k),
+                    "limb": ["whole_body"] * k,
+                    "kind": ["startle"] * k,
+                    "intensity": rng.uniform(0.7, 1.0, k),
+                }
+            )
+    elif anomaly == "plm" and len(quiet):
+        for _ in range(int(rng.integers(5, 9))):
+            k = int(rng.integers(10, 21))
+            t0 = float(quiet[rng.integers(len(quiet))] * EPOCH_S)
+            times = t0 + np.cumsum(np.r_[0, rng.uniform(20, 40, k - 1)])
+            extra.append(
+                {
+                    "offset": times,
+                    "duration_s": rng.uniform(1, 3, k),
+                    "limb": [rng.choice(["left_leg", "right_leg"])] * k,
+                    "kind": ["kick"] * k,
+                    "intensity": rng.uniform(0.4, 0.7, k),
+                }
+            )
+    elif anomaly == "asymmetric":
+        parts = [p[~((p["limb"] == "right_leg").to_numpy() & (rng.random(len(p)) < 0.8))] for p in parts]
+    return parts + [pd.DataFrame(e) for e in extra]
 
 
 def simulate_night(baby: Baby, night: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -368,7 +439,11 @@ def parent_diary(baby: Baby, labels: pd.DataFrame) -> pd.DataFrame:
 
 
 def simulate(
-    babies: int = 3, weeks: int = 4, seed: int = 0, start: dt.date = DEFAULT_START
+    babies: int = 3,
+    weeks: int = 4,
+    seed: int = 0,
+    start: dt.date = DEFAULT_START,
+    anomalies: dict[int, str] | None = None,
 ) -> tuple[list[Baby], dict[str, pd.DataFrame], pd.DataFrame]:
     """Simulate ``weeks`` of nights for ``babies`` babies.
 
@@ -378,7 +453,7 @@ def simulate(
     events : dict subject -> events (UTC ``start``, ``duration_s``, ``limb``, ``kind``, ``intensity``)
     labels : DataFrame ``subject, epoch_start (UTC), phase``
     """
-    cohort = make_babies(babies, seed, start)
+    cohort = make_babies(babies, seed, start, anomalies)
     events, labels = {}, []
     for baby in cohort:
         nights = [simulate_night(baby, start + dt.timedelta(days=d)) for d in range(7 * weeks)]

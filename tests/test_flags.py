@@ -1,0 +1,70 @@
+"""Review flags: each fires on its simulated anomaly; on normal simulated nights they stay quiet."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.flags import RULES, _series
+from pipeline.model import load_model
+from pipeline.nights import night_of
+from pipeline.process import label_night
+from pipeline.simulate import simulate
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+def run_nights(cohort, events, model) -> pd.DataFrame:
+    """Label every night of every baby in order, as `sleepmoves process` does; one row per night."""
+    shipped, version = model
+    rows = []
+    for baby in cohort:
+        ev = events[baby.subject]
+        nights = night_of(ev["start"], baby.tz).to_numpy()
+        history = pd.DataFrame()
+        for night in sorted(set(nights)):
+            _, _, metrics = label_night(ev[nights == night], night, baby.tz, baby.born, shipped, version, None, history)
+            row = {**metrics, "subject": baby.subject, "night": night, "anomaly": baby.anomaly}
+            history = pd.concat([history, pd.DataFrame([row])], ignore_index=True)
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    table["rules"] = [sorted({f["rule"] for f in json.loads(text)}) for text in table["flags"]]
+    return table
+
+
+def test_series_finds_runs_with_gaps_in_range():
+    onsets = np.array([0, 10, 20, 30, 200, 210, 400, 410, 420, 430, 440])
+    assert _series(onsets, 5, 90, 4) == [(0, 4), (6, 11)]
+
+
+@pytest.mark.parametrize(
+    ("anomaly", "rule", "share"),
+    [("rhythmic", "rhythmic_jerking", 0.5), ("spasms", "cluster_on_waking", 0.8), ("asymmetric", "limb_asymmetry", 0.7), ("plm", "periodic_limb_moves", 0.7)],
+)
+def test_each_flag_fires_on_its_anomaly(model, anomaly, rule, share):
+    cohort, events, _ = simulate(babies=4, weeks=2, seed=51, anomalies={2: anomaly})
+    nights = run_nights(cohort[2:3], events, model)
+    fired = nights["rules"].map(lambda r: rule in r)
+    print(f"\n{anomaly}: {rule} on {fired.mean():.0%} of {len(nights)} nights")
+    assert fired.mean() >= share
+    flag = next(f for text in nights["flags"] for f in json.loads(text) if f["rule"] == rule)
+    assert flag["message"].startswith("Worth showing your pediatrician:") and "not a diagnosis" in flag["message"]
+    assert pd.Timestamp(flag["start"]).tzinfo is not None
+
+
+def test_false_flag_rate_on_normal_nights(model):
+    cohort, events, _ = simulate(babies=8, weeks=2, seed=41)
+    nights = run_nights(cohort, events, model)
+    flagged = nights["rules"].map(bool)
+    by_rule = pd.Series([r for rules in nights["rules"] for r in rules]).value_counts().to_dict()
+    print(f"\nfalse flags on {len(nights)} normal simulated nights: {flagged.sum()} nights ({flagged.mean():.1%}) {by_rule}")
+    assert len(nights) >= 100
+    assert flagged.mean() < 0.02
+
+
+def test_thresholds_have_sources():
+    assert all("source" in rule for rule in RULES.values())
