@@ -321,6 +321,26 @@ class Lake:
             return pd.DataFrame(columns=["subject", "night"])
         return pd.concat(frames, ignore_index=True).sort_values(["subject", "night"], ignore_index=True)
 
+    def flags(self, subjects: Iterable[str] | None = None, start=None, end=None) -> pd.DataFrame:
+        """Review flags of nights in ``[start, end]``: one row per flag (subject, night, rule, start, message, ...)."""
+        from .flags import decode
+
+        nights = self.nights_table(subjects, start, end)
+        rows = [
+            {"subject": r.subject, "night": r.night, **flag}
+            for r in nights.itertuples()
+            if "flags" in nights
+            for flag in decode(r.flags)
+        ]
+        return pd.DataFrame(
+            rows, columns=["subject", "night", "rule", "start", "duration_s", "limbs", "detail", "message"]
+        )
+
+    def week_phases(self, subject: str, start: str, end: str) -> pd.DataFrame:
+        """Phases of a subject's nights in ``[start, end]`` (for transition matrices and actograms)."""
+        nights = [n for n in self.nights(subject) if start <= n <= end]
+        return self.read("phases", [subject], nights) if nights else self.read("phases", [subject], [])
+
     def read(
         self,
         table: str,

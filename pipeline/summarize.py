@@ -154,3 +154,85 @@ def night_metrics(phases: pd.DataFrame, events: pd.DataFrame, onset_epochs: int 
         out[f"n_{left}"], out[f"n_{right}"] = n_left, n_right
         out[f"lr_ratio_{pair}"] = float(n_left / n_right) if n_right else np.nan
     return out
+
+
+# ---------------------------------------------------------------------- weeks
+COMPARED_METRICS = (
+    "total_sleep_min",
+    "waso_min",
+    "wake_bouts",
+    "longest_sleep_min",
+    "pct_active",
+    "pct_quiet",
+    "cycles",
+    "mean_cycle_min",
+    "twitches_per_h_active",
+    "twitches_per_h_quiet",
+    "kicks_per_h",
+    "startles_per_h",
+)
+
+
+def week_nights(week: str) -> tuple[str, str]:
+    """First and last night (``YYYY-MM-DD``) of an ISO week ``YYYY-Www``, or of a range ``START..END``."""
+    if ".." in week:
+        start, end = week.split("..", 1)
+        return str(pd.Timestamp(start).date()), str(pd.Timestamp(end).date())
+    try:
+        monday = pd.Timestamp.fromisocalendar(int(week[:4]), int(week.split("W")[1]), 1)
+    except (ValueError, IndexError):
+        from .schema import SleepmovesError
+
+        raise SleepmovesError(
+            f"invalid week {week!r}: use an ISO week such as 2026-W10, or START..END dates"
+        ) from None
+    return str(monday.date()), str((monday + pd.Timedelta(days=6)).date())
+
+
+def compare_weeks(nights_a: pd.DataFrame, nights_b: pd.DataFrame, metrics=COMPARED_METRICS) -> pd.DataFrame:
+    """Per metric: mean and SD in each period, difference (b - a), Mann-Whitney U p-value and effect size.
+
+    The effect size is the rank-biserial correlation r = 1 - 2U / (n_a n_b): 0 no difference, +-1 every night of
+    one period above every night of the other. Nights are the unit (each night one value).
+    """
+    from scipy.stats import mannwhitneyu
+
+    rows = []
+    for metric in metrics:
+        a = pd.to_numeric(nights_a.get(metric, pd.Series(dtype=float)), errors="coerce").dropna().to_numpy()
+        b = pd.to_numeric(nights_b.get(metric, pd.Series(dtype=float)), errors="coerce").dropna().to_numpy()
+        row = {
+            "metric": metric,
+            "nights_a": len(a),
+            "mean_a": a.mean() if len(a) else np.nan,
+            "sd_a": a.std(ddof=1) if len(a) > 1 else np.nan,
+            "nights_b": len(b),
+            "mean_b": b.mean() if len(b) else np.nan,
+            "sd_b": b.std(ddof=1) if len(b) > 1 else np.nan,
+        }
+        row["difference"] = row["mean_b"] - row["mean_a"]
+        if len(a) >= 2 and len(b) >= 2 and not (np.all(a == a[0]) and np.all(b == a[0])):
+            u, p = mannwhitneyu(b, a, alternative="two-sided")
+            row["p_value"], row["effect_size"] = float(p), float(2 * u / (len(a) * len(b)) - 1)
+        else:
+            row["p_value"], row["effect_size"] = np.nan, np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def transition_matrix(phases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counts and row probabilities of phase -> next phase between consecutive epochs of the same night."""
+    counts = pd.DataFrame(0, index=list(PHASES), columns=list(PHASES))
+    if len(phases):
+        keys = [c for c in ("subject", "night") if c in phases]
+        frame = phases.sort_values([*keys, "epoch_start"]).reset_index(drop=True)
+        grouped = frame.groupby(keys) if keys else frame.groupby(np.zeros(len(frame)))
+        nxt = grouped["phase"].shift(-1)
+        gap = grouped["epoch_start"].shift(-1) - frame["epoch_start"]
+        ok = nxt.notna() & (gap == pd.Timedelta(seconds=EPOCH_S))  # no pairs across a no-data gap
+        table = pd.crosstab(frame.loc[ok, "phase"], nxt[ok])
+        counts = counts.add(
+            table.reindex(index=list(PHASES), columns=list(PHASES), fill_value=0), fill_value=0
+        ).astype(int)
+    probs = counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0)
+    return counts, probs

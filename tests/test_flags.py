@@ -27,7 +27,9 @@ def run_nights(cohort, events, model) -> pd.DataFrame:
         nights = night_of(ev["start"], baby.tz).to_numpy()
         history = pd.DataFrame()
         for night in sorted(set(nights)):
-            _, _, metrics = label_night(ev[nights == night], night, baby.tz, baby.born, shipped, version, None, history)
+            _, _, metrics = label_night(
+                ev[nights == night], night, baby.tz, baby.born, shipped, version, None, history
+            )
             row = {**metrics, "subject": baby.subject, "night": night, "anomaly": baby.anomaly}
             history = pd.concat([history, pd.DataFrame([row])], ignore_index=True)
             rows.append(row)
@@ -43,7 +45,12 @@ def test_series_finds_runs_with_gaps_in_range():
 
 @pytest.mark.parametrize(
     ("anomaly", "rule", "share"),
-    [("rhythmic", "rhythmic_jerking", 0.5), ("spasms", "cluster_on_waking", 0.8), ("asymmetric", "limb_asymmetry", 0.7), ("plm", "periodic_limb_moves", 0.7)],
+    [
+        ("rhythmic", "rhythmic_jerking", 0.5),
+        ("spasms", "cluster_on_waking", 0.8),
+        ("asymmetric", "limb_asymmetry", 0.7),
+        ("plm", "periodic_limb_moves", 0.7),
+    ],
 )
 def test_each_flag_fires_on_its_anomaly(model, anomaly, rule, share):
     cohort, events, _ = simulate(babies=4, weeks=2, seed=51, anomalies={2: anomaly})
@@ -52,7 +59,10 @@ def test_each_flag_fires_on_its_anomaly(model, anomaly, rule, share):
     print(f"\n{anomaly}: {rule} on {fired.mean():.0%} of {len(nights)} nights")
     assert fired.mean() >= share
     flag = next(f for text in nights["flags"] for f in json.loads(text) if f["rule"] == rule)
-    assert flag["message"].startswith("Worth showing your pediatrician:") and "not a diagnosis" in flag["message"]
+    assert (
+        flag["message"].startswith("Worth showing your pediatrician:")
+        and "not a diagnosis" in flag["message"]
+    )
     assert pd.Timestamp(flag["start"]).tzinfo is not None
 
 
@@ -61,7 +71,9 @@ def test_false_flag_rate_on_normal_nights(model):
     nights = run_nights(cohort, events, model)
     flagged = nights["rules"].map(bool)
     by_rule = pd.Series([r for rules in nights["rules"] for r in rules]).value_counts().to_dict()
-    print(f"\nfalse flags on {len(nights)} normal simulated nights: {flagged.sum()} nights ({flagged.mean():.1%}) {by_rule}")
+    print(
+        f"\nfalse flags on {len(nights)} normal simulated nights: {flagged.sum()} nights ({flagged.mean():.1%}) {by_rule}"
+    )
     assert len(nights) >= 100
     assert flagged.mean() < 0.02
 

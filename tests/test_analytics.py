@@ -1,0 +1,112 @@
+"""Night metrics against YASA, week comparisons, transition matrices, flags through the lake."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.summarize import compare_weeks, cycles, night_metrics, transition_matrix, week_nights
+
+YASA_CODE = {"awake": 0, "transition": 1, "quiet": 2, "active": 4}  # W, N1, N2, REM
+
+
+def _phases(codes: str) -> pd.DataFrame:
+    names = {"W": "awake", "R": "active", "N": "quiet", "T": "transition"}
+    start = pd.Timestamp("2026-03-02T19:00:00Z")
+    return pd.DataFrame(
+        {
+            "epoch_start": start + pd.to_timedelta(np.arange(len(codes)) * 30, unit="s"),
+            "phase": [names[c] for c in codes],
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_shared_definitions_agree_with_yasa(seed):
+    yasa = pytest.importorskip("yasa")
+    rng = np.random.default_rng(seed)
+    # a random hypnogram with runs, starting and ending awake
+    runs = (
+        [("W", rng.integers(5, 40))]
+        + [(rng.choice(list("RNTW")), rng.integers(1, 60)) for _ in range(40)]
+        + [("W", 10)]
+    )
+    codes = "".join(c * int(n) for c, n in runs)
+    phases = _phases(codes)
+    ours = night_metrics(
+        phases, pd.DataFrame({"start": pd.to_datetime([], utc=True), "kind": []}), onset_epochs=1
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = yasa.sleep_statistics(np.array([YASA_CODE[p] for p in phases["phase"]]), sf_hyp=1 / 30)
+    assert ours["total_sleep_min"] == pytest.approx(theirs["TST"])
+    assert ours["waso_min"] == pytest.approx(theirs["WASO"])
+    assert ours["sleep_period_min"] == pytest.approx(theirs["SPT"])
+    assert ours["min_active"] == pytest.approx(theirs["REM"])
+    assert ours["min_quiet"] == pytest.approx(theirs["N2"])
+    assert ours["min_transition"] == pytest.approx(theirs["N1"])
+    assert ours["pct_active"] == pytest.approx(theirs["%REM"])
+
+
+def test_wake_bouts_longest_stretch_and_cycles():
+    # onset at epoch 2; a 1-epoch wake (not a bout) inside quiet sleep, then a 3-epoch bout
+    codes = "WW" + "RRRR" + "T" + "NN" + "W" + "NN" + "WWW" + "RRR" + "T" + "NN" + "WW"
+    m = night_metrics(_phases(codes), pd.DataFrame({"start": pd.to_datetime([], utc=True), "kind": []}))
+    assert m["wake_bouts"] == 1
+    assert m["longest_sleep_min"] == 9 * 0.5  # epochs 2-11: the single wake epoch does not break the stretch
+    assert m["cycles"] == 2 and m["mean_cycle_min"] == (15 - 2) * 0.5  # active runs start at epochs 2 and 15
+    assert cycles(np.array(["active", "awake", "quiet"]))[0] == 0  # a waking between them is not a cycle
+
+
+def test_left_right_ratio():
+    events = pd.DataFrame(
+        {
+            "start": pd.to_datetime(["2026-03-02T19:00:10Z"] * 6, utc=True),
+            "kind": ["twitch"] * 6,
+            "limb": ["left_leg", "left_leg", "left_leg", "right_leg", "left_arm", "head"],
+        }
+    )
+    m = night_metrics(_phases("RRRR"), events)
+    assert m["lr_ratio_legs"] == 3 and np.isnan(m["lr_ratio_arms"])
+
+
+def test_iso_weeks_and_ranges():
+    assert week_nights("2026-W10") == ("2026-03-02", "2026-03-08")
+    assert week_nights("2026-03-01..2026-03-04") == ("2026-03-01", "2026-03-04")
+
+
+def test_compare_weeks_reports_difference_and_test():
+    a = pd.DataFrame({"total_sleep_min": [600, 610, 590, 605, 615, 598, 602]})
+    b = pd.DataFrame({"total_sleep_min": [650, 660, 655, 640, 662, 648, 651]})
+    row = compare_weeks(a, b, ["total_sleep_min"]).iloc[0]
+    assert row["difference"] == pytest.approx(np.mean(b) - np.mean(a))
+    assert row["p_value"] < 0.01 and row["effect_size"] == 1.0  # every night of b above every night of a
+    same = compare_weeks(a, a, ["total_sleep_min"]).iloc[0]
+    assert same["p_value"] > 0.9 and same["effect_size"] == 0
+
+
+def test_transition_matrix_counts_within_nights_only():
+    p = _phases("WWRRN").assign(subject="a", night="n1")
+    q = _phases("NNR").assign(subject="a", night="n2")
+    counts, probs = transition_matrix(pd.concat([p, q]))
+    assert (
+        counts.loc["awake", "awake"] == 1
+        and counts.loc["awake", "active"] == 1
+        and counts.loc["active", "quiet"] == 1
+    )
+    assert counts.loc["quiet", "quiet"] == 1 and counts.loc["quiet", "active"] == 1
+    assert counts.to_numpy().sum() == 4 + 2  # no pair across the two nights
+    assert np.allclose(probs.dropna().sum(axis=1), 1)
+
+
+def test_weeks_of_the_demo_lake(demo_lake):
+    subject = demo_lake.subjects()["subject"].iloc[0]
+    first, last = week_nights("2026-W10")
+    week = demo_lake.nights_table([subject], first, last)
+    assert len(week) == 7
+    table = compare_weeks(week.iloc[:3], week.iloc[3:])
+    assert set(table["metric"]) >= {"total_sleep_min", "pct_active", "twitches_per_h_active"}
+    counts, _ = transition_matrix(demo_lake.week_phases(subject, first, last))
+    assert counts.to_numpy().sum() > 7 * 1000
+    assert list(demo_lake.flags([subject]).columns)[:3] == ["subject", "night", "rule"]
