@@ -7,12 +7,15 @@ from pathlib import Path
 
 import plotly.io as pio
 
+from pipeline.flags import decode as decode_flags
 from pipeline.lake import Lake
 from pipeline.nights import night_bounds
 from pipeline.schema import SleepmovesError, check_night
 from pipeline.summarize import DEFINITIONS
 
 from .figures import night_figure, summary_items
+
+PAGE = (1200, 900)  # pixels of a one-page PNG summary
 
 # Offline machines: never let kaleido's page fetch MathJax from a CDN.
 pio.defaults.mathjax = None
@@ -39,9 +42,14 @@ def night_summary_figure(lake: Lake, subject: str, night: str):
         lake.diary(subject, night),
     )
     summary = "   ·   ".join(f"{title}: {value}" for title, value, _ in summary_items(metrics, tz)[:5])
+    flags = decode_flags(metrics.get("flags"))
+    flag_lines = "".join(f"<br>⚑ {f['message']}" for f in flags[:3]) or "<br>No review flags this night."
+    defined = ("sleep_onset", "total_sleep_min", "waso_min", "wake_bouts", "cycles", "<kind>_per_h_<phase>")
     footer = (
         f"{info['label'] or subject} · night of {night} · times in {tz} · model {metrics.get('model_version', '?')}"
-        f"<br>sleep onset = {DEFINITIONS['sleep_onset']}. Not a diagnosis: worth showing your pediatrician if anything worries you."
+        + flag_lines
+        + "".join(f"<br>{name}: {DEFINITIONS[name]}" for name in defined)
+        + "<br>sleepmoves describes movement; it never diagnoses."
     )
     fig.add_annotation(
         text=summary,
@@ -58,16 +66,17 @@ def night_summary_figure(lake: Lake, subject: str, night: str):
         xref="paper",
         yref="paper",
         x=0,
-        y=-0.2,
+        y=-0.14,
+        yanchor="top",
         showarrow=False,
         xanchor="left",
         align="left",
-        font={"size": 10, "color": "#555"},
+        font={"size": 11, "color": "#444"},
     )
     fig.update_layout(
-        height=760,
-        width=1200,
-        margin={"t": 90, "b": 110, "r": 150},
+        height=PAGE[1],
+        width=PAGE[0],
+        margin={"t": 90, "b": 250, "r": 150},
         legend={"orientation": "v", "x": 1.01, "y": 1, "yanchor": "top"},
     )
     return fig
@@ -75,7 +84,7 @@ def night_summary_figure(lake: Lake, subject: str, night: str):
 
 def export_night_png(lake: Lake, subject: str, night: str, out: str | Path) -> Path:
     """Write the night summary as PNG to ``out`` (atomically)."""
-    return write_png(night_summary_figure(lake, subject, night), out, width=1200, height=760)
+    return write_png(night_summary_figure(lake, subject, night), out, width=PAGE[0], height=PAGE[1])
 
 
 def write_png(fig, out: str | Path, width: int, height: int) -> Path:

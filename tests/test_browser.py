@@ -151,3 +151,35 @@ def test_sensor_night_shows_like_a_log_night_with_no_data_marked(server, browser
         page.close()
     finally:
         state.set_lake(demo_lake.root)
+
+
+def test_night_page_lists_review_flags(server, browser, demo_lake, tmp_path_factory):
+    """A baby with spasm-like clusters on waking: the page says so, with the time, and not as a diagnosis."""
+    from dashboard import state
+    from pipeline.ingest import ingest_file
+    from pipeline.lake import Lake
+    from pipeline.process import process
+    from pipeline.simulate import _local_iso, simulate
+
+    cohort, events, _ = simulate(babies=3, weeks=1, seed=51, anomalies={2: "spasms"})
+    baby = cohort[2]
+    root = tmp_path_factory.mktemp("flags")
+    log = events[baby.subject].copy()
+    log.insert(0, "time", _local_iso(log.pop("start"), baby.tz))
+    log.to_csv(root / "log.csv", index=False)
+    lake = Lake(root / "lake")
+    lake.add_subject(baby.subject, baby.tz, born=baby.born)
+    ingest_file(lake, root / "log.csv", baby.subject)
+    process(lake, [baby.subject])
+    state.set_lake(lake.root)
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(server + "/")
+        page.wait_for_selector("#flags .flag", timeout=15000)
+        text = page.text_content("#flags")
+        assert (
+            "Worth showing your pediatrician" in text and "cluster of" in text and "not a diagnosis" in text
+        )
+        page.close()
+    finally:
+        state.set_lake(demo_lake.root)

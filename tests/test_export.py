@@ -17,7 +17,7 @@ def test_night_png_is_a_legible_page(demo_lake, tmp_path):
     night = demo_lake.latest_night(subject)
     out = export_night_png(demo_lake, subject, night, tmp_path / "night.png")
     image = Image.open(out)
-    assert image.format == "PNG" and image.size == (1200, 760)
+    assert image.format == "PNG" and image.size == (1200, 900)
     pixels = np.asarray(image.convert("RGB"), dtype=float)
     assert pixels.std() > 20  # not blank
     # the phase colours are on the page (quiet-sleep blue #0072B2)

@@ -7,6 +7,7 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboard import state
 from dashboard.figures import night_figure, summary_items
+from pipeline.flags import decode as decode_flags
 from pipeline.nights import night_bounds
 
 dash.register_page(__name__, path="/", name="Last night", title="sleepmoves · night")
@@ -41,6 +42,7 @@ def layout(**_query):
                 className="controls",
             ),
             html.Div(id="summary-cards", className="cards"),
+            html.Div(id="flags", className="flags"),
             dcc.Graph(id="night-figure", config={"displaylogo": False, "responsive": True}),
             html.P(
                 "Lighter colour = the model is less sure of the phase. Each mark below is one movement, "
@@ -63,12 +65,13 @@ def choose_subject(subject):
 @callback(
     Output("night-figure", "figure"),
     Output("summary-cards", "children"),
+    Output("flags", "children"),
     Input("subject", "value"),
     Input("night", "value"),
 )
 def show_night(subject, night):
     if not subject or not night:
-        return night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc()), _cards(None, "UTC")
+        return night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc()), _cards(None, "UTC"), []
     lake = state.lake()
     info = lake.subject(subject)
     tz = info["tz"]
@@ -83,7 +86,15 @@ def show_night(subject, night):
         lake.nodata_epochs(subject, night),
         lake.diary(subject, night),
     )
-    return figure, _cards(lake.night_summary(subject, night), tz)
+    metrics = lake.night_summary(subject, night)
+    return figure, _cards(metrics, tz), _flags(metrics)
+
+
+def _flags(metrics):
+    flags = decode_flags(metrics.get("flags")) if metrics else []
+    if not flags:
+        return [html.P("No review flags this night.", className="no-flags")]
+    return [html.H3("Worth a look")] + [html.P(f["message"], className="flag") for f in flags]
 
 
 def _cards(metrics, tz):
