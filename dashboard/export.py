@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import plotly.io as pio
 
 from pipeline.flags import decode as decode_flags
 from pipeline.lake import Lake
-from pipeline.nights import night_bounds
 from pipeline.schema import SleepmovesError, check_night
 from pipeline.summarize import DEFINITIONS
 
-from .figures import night_figure, summary_items
+from .figures import summary_items
+from .views import night_view
 
 PAGE = (1200, 900)  # pixels of a one-page PNG summary
 
@@ -30,17 +31,7 @@ def night_summary_figure(lake: Lake, subject: str, night: str):
         raise SleepmovesError(
             f"night {night} of {subject} is not in the lake (processed nights: {', '.join(lake.nights(subject)[-5:]) or 'none'})"
         )
-    tz = info["tz"]
-    start, _ = night_bounds(night, tz)
-    fig = night_figure(
-        lake.phases(subject, night),
-        lake.events(subject, night),
-        tz,
-        start,
-        f"{info['label'] or subject} · night of {night}",
-        lake.nodata_epochs(subject, night),
-        lake.diary(subject, night),
-    )
+    fig, _, tz, _ = night_view(lake, subject, night)
     summary = "   ·   ".join(f"{title}: {value}" for title, value, _ in summary_items(metrics, tz)[:5])
     flags = decode_flags(metrics.get("flags"))
     flag_lines = "".join(f"<br>⚑ {f['message']}" for f in flags[:3]) or "<br>No review flags this night."
@@ -99,3 +90,49 @@ def write_png(fig, out: str | Path, width: int, height: int) -> Path:
     tmp.write_bytes(png)
     os.replace(tmp, out)
     return out
+
+
+def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: str):
+    """The one-page weeks comparison: actogram, twitch density, total sleep, and the comparison table."""
+    from pipeline.summarize import COMPARED_METRICS
+
+    from .figures import comparison_table_rows
+    from .views import weeks_view
+
+    fig, comparison, _ = weeks_view(lake, subjects, week_a, week_b)
+    rows = comparison_table_rows(comparison[comparison["metric"].isin(COMPARED_METRICS)])
+    header = f"{'metric':<24}{'A mean ± SD':>18}{'B mean ± SD':>18}{'difference':>12}{'p':>8}{'effect':>8}"
+    lines = [header] + [
+        f"{r['metric']:<24}{r['A mean ± SD']:>18}{r['B mean ± SD']:>18}{r['difference']:>12}{r['p (Mann-Whitney)']:>8}{r['effect size']:>8}"
+        for r in rows
+    ]
+    zones = sorted({lake.subject(s)["tz"] for s in subjects})
+    footer = (
+        f"A = {week_a}, B = {week_b} · nights are local noon to noon ({', '.join(zones)}) · model {lake_model(lake, subjects)}"
+        "<br>p: Mann-Whitney U over nights; effect: rank-biserial r (-1..1) · definitions: About page · sleepmoves never diagnoses."
+    )
+    height = max(int(fig.layout.height or 400), 420)
+    fig.add_annotation(
+        text="<br>".join(lines).replace(" ", "&nbsp;") + "<br><br>" + footer,
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=-0.06,
+        yanchor="top",
+        xanchor="left",
+        align="left",
+        showarrow=False,
+        font={"family": "DejaVu Sans Mono, monospace", "size": 11, "color": "#333"},
+    )
+    fig.update_layout(height=height + 300, width=PAGE[0], margin={"b": 300, "l": 170, "r": 20, "t": 70})
+    return fig
+
+
+def lake_model(lake: Lake, subjects) -> str:
+    versions = lake.nights_table(subjects).get("model_version", pd.Series(dtype=str)).dropna().unique()
+    return ", ".join(sorted(map(str, versions))) or "?"
+
+
+def export_weeks_png(lake: Lake, subjects: list[str], week_a: str, week_b: str, out: str | Path) -> Path:
+    fig = weeks_summary_figure(lake, subjects, week_a, week_b)
+    return write_png(fig, out, width=PAGE[0], height=int(fig.layout.height))

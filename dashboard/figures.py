@@ -327,3 +327,143 @@ def evaluation_figure(tables: dict, version: str) -> go.Figure:
         showlegend=False,
     )
     return fig
+
+
+PHASE_CODES = {"awake": 0, "active": 1, "quiet": 2, "transition": 3}
+_PHASE_SCALE = [
+    [0.0, PHASE_COLOURS["awake"]],
+    [0.25, PHASE_COLOURS["awake"]],
+    [0.25, PHASE_COLOURS["active"]],
+    [0.5, PHASE_COLOURS["active"]],
+    [0.5, PHASE_COLOURS["quiet"]],
+    [0.75, PHASE_COLOURS["quiet"]],
+    [0.75, PHASE_COLOURS["transition"]],
+    [1.0, PHASE_COLOURS["transition"]],
+]
+
+
+def actogram_matrix(
+    phases: pd.DataFrame, night_starts: dict, step_min: int = 5
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Phase codes on a (nights x time) grid of ``step_min`` bins from local noon; NaN where nothing is known.
+
+    ``phases`` has ``subject``, ``night``, ``epoch_start``, ``phase``; ``night_starts`` maps (subject, night) to
+    the UTC start of that night. Each bin shows the most frequent phase of its epochs.
+    """
+    keys = sorted(night_starts)
+    bins = int(25 * 60 / step_min)
+    z = np.full((len(keys), bins), np.nan)
+    row_of = {k: i for i, k in enumerate(keys)}
+    if len(phases):
+        start = pd.to_datetime(
+            pd.Series(
+                [night_starts[(s, n)] for s, n in zip(phases["subject"], phases["night"], strict=True)]
+            ),
+            utc=True,
+        )
+        minutes = (
+            pd.to_datetime(phases["epoch_start"], utc=True).reset_index(drop=True) - start
+        ).dt.total_seconds() / 60
+        col = np.clip((minutes // step_min).astype(int).to_numpy(), 0, bins - 1)
+        row = np.array([row_of[(s, n)] for s, n in zip(phases["subject"], phases["night"], strict=True)])
+        code = phases["phase"].map(PHASE_CODES).to_numpy()
+        counts = np.zeros((len(keys), bins, 4))
+        np.add.at(counts, (row, col, code), 1)
+        seen = counts.sum(axis=2) > 0
+        z[seen] = counts.argmax(axis=2)[seen]
+    x = np.arange(bins) * step_min / 60 + step_min / 120
+    return z, x, [f"{s} {n}" for s, n in keys]
+
+
+def weeks_figure(
+    nights: pd.DataFrame, phases: pd.DataFrame, night_starts: dict, period_of: dict, title: str = ""
+) -> go.Figure:
+    """Clinician view: one actogram row per night, twitch density per night, and total sleep per night.
+
+    ``nights`` is the night-metrics table of the chosen subjects and periods; ``period_of`` maps (subject, night) to
+    "A" or "B".
+    """
+    z, x, labels = actogram_matrix(phases, night_starts)
+    labels = [f"{period_of.get(tuple(lbl.split(' ', 1)), '')} · {lbl}" for lbl in labels]
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        shared_yaxes=True,
+        column_widths=[0.62, 0.19, 0.19],
+        horizontal_spacing=0.02,
+        subplot_titles=("phases by night (local time)", "twitches / h of active sleep", "total sleep (h)"),
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            x=x,
+            y=labels,
+            zmin=-0.5,
+            zmax=3.5,
+            colorscale=_PHASE_SCALE,
+            showscale=False,
+            hovertemplate="%{y}<br>%{x:.1f} h after noon: %{customdata}<extra></extra>",
+            customdata=np.vectorize(lambda v: "" if np.isnan(v) else PHASES[int(v)])(z) if z.size else z,
+        ),
+        row=1,
+        col=1,
+    )
+    ordered = nights.assign(
+        label=[
+            f"{period_of.get((s, n), '')} · {s} {n}"
+            for s, n in zip(nights["subject"], nights["night"], strict=True)
+        ]
+    )
+    fig.add_trace(
+        go.Bar(
+            x=ordered.get("twitches_per_h_active", pd.Series(dtype=float)),
+            y=ordered["label"],
+            orientation="h",
+            marker={"color": KIND_COLOURS["twitch"]},
+            name="twitches / h active",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=ordered.get("total_sleep_min", pd.Series(dtype=float)) / 60,
+            y=ordered["label"],
+            orientation="h",
+            marker={"color": PHASE_COLOURS["quiet"]},
+            name="total sleep",
+        ),
+        row=1,
+        col=3,
+    )
+    ticks = list(range(0, 25, 3))
+    fig.update_xaxes(
+        tickvals=ticks, ticktext=[f"{(12 + t) % 24:02d}:00" for t in ticks], range=[4, 22], row=1, col=1
+    )
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_layout(
+        title={"text": title, "x": 0.01},
+        height=max(360, 40 + 22 * len(labels)),
+        margin={"l": 170, "r": 20, "t": 70, "b": 40},
+        showlegend=False,
+        plot_bgcolor="white",
+        font={"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
+    )
+    return fig
+
+
+def comparison_table_rows(table: pd.DataFrame) -> list[dict]:
+    """Rows of a week comparison, rounded for people."""
+    out = []
+    for row in table.itertuples():
+        out.append(
+            {
+                "metric": row.metric,
+                "A mean ± SD": f"{row.mean_a:.1f} ± {row.sd_a:.1f}" if pd.notna(row.mean_a) else "—",
+                "B mean ± SD": f"{row.mean_b:.1f} ± {row.sd_b:.1f}" if pd.notna(row.mean_b) else "—",
+                "difference": f"{row.difference:+.1f}" if pd.notna(row.difference) else "—",
+                "p (Mann-Whitney)": f"{row.p_value:.3f}" if pd.notna(row.p_value) else "—",
+                "effect size": f"{row.effect_size:+.2f}" if pd.notna(row.effect_size) else "—",
+            }
+        )
+    return out

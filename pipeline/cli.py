@@ -182,12 +182,20 @@ def _labelled(lake: Lake, paths, read_labels, labelled_features) -> pd.DataFrame
 
 
 def cmd_export(args) -> int:
-    from dashboard.export import export_night_png
+    from dashboard.export import export_night_png, export_weeks_png
 
     lake = _lake(args)
-    if not args.night:
-        raise SleepmovesError("export needs --night YYYY-MM-DD")
-    export_night_png(lake, args.subject, args.night, args.out)
+    if bool(args.night) == bool(args.weeks):
+        raise SleepmovesError(
+            "export needs either --night YYYY-MM-DD or --weeks W1,W2 (ISO weeks such as 2026-W10)"
+        )
+    if args.night:
+        export_night_png(lake, args.subject, args.night, args.out)
+    else:
+        weeks = args.weeks.split(",")
+        if len(weeks) != 2:
+            raise SleepmovesError(f"--weeks takes two periods separated by a comma, got {args.weeks!r}")
+        export_weeks_png(lake, args.subject.split(","), weeks[0], weeks[1], args.out)
     _say(f"wrote {args.out}")
     return 0
 
@@ -296,9 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", help="confusion matrix and reliability curve as PNG")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("export", parents=[common], help="one-page PNG summary of a night")
-    p.add_argument("--subject", required=True)
+    p = sub.add_parser(
+        "export", parents=[common], help="one-page PNG summary of a night or a weeks comparison"
+    )
+    p.add_argument("--subject", required=True, help="a subject id (several, comma-separated, for --weeks)")
     p.add_argument("--night")
+    p.add_argument("--weeks", help="two ISO weeks (2026-W10,2026-W12) or ranges (START..END,START..END)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_export)
 

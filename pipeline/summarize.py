@@ -12,6 +12,7 @@ from .schema import EPOCH_S, PHASES
 
 ONSET_EPOCHS = 3  # sleep onset = first of >= 3 consecutive sleep epochs (science.md; configurable)
 WAKE_BOUT_EPOCHS = 2  # a wake bout is >= 2 consecutive awake epochs (science.md)
+MIN_EPISODE_EPOCHS = 3  # an active or quiet episode lasts >= 1.5 min; shorter runs are label flicker
 RATE_KINDS = ("twitch", "kick", "startle")
 LIMB_PAIRS = {"legs": ("left_leg", "right_leg"), "arms": ("left_arm", "right_arm")}
 
@@ -24,7 +25,7 @@ DEFINITIONS = {
     "wake_bouts": f"runs of >= {WAKE_BOUT_EPOCHS} consecutive awake epochs between onset and offset",
     "longest_sleep_min": f"longest stretch between onset and offset not broken by a wake bout of >= {WAKE_BOUT_EPOCHS} epochs",
     "min_<phase>, pct_<phase>": "minutes of each phase over the recording; share of each sleep phase in total sleep (%)",
-    "cycles": "number of active-sleep runs followed by a quiet-sleep run (transition epochs between them ignored)",
+    "cycles": f"number of active-sleep episodes followed by a quiet-sleep episode (episodes >= {MIN_EPISODE_EPOCHS} epochs; transition epochs between them ignored)",
     "mean_cycle_min": "mean minutes between the starts of successive active runs that begin a cycle",
     "<kind>_per_h": "twitches, kicks, startles per hour of recording",
     "<kind>_per_h_<phase>": "movements starting in epochs of that phase, per hour of that phase",
@@ -58,6 +59,11 @@ def cycles(phase: np.ndarray) -> tuple[int, float]:
     """Active->quiet cycles and their mean length in minutes (see :data:`DEFINITIONS`)."""
     keep = phase != "transition"
     core, index = phase[keep], np.flatnonzero(keep)
+    starts, lengths, values = _runs(core)
+    # episodes shorter than MIN_EPISODE_EPOCHS are flicker, not a state: drop them, then re-join the runs
+    long = lengths >= MIN_EPISODE_EPOCHS
+    kept = np.repeat(long, lengths)
+    core, index = core[kept], index[kept]
     starts, _, values = _runs(core)
     cycle_starts = [
         index[starts[i]] for i in range(len(values) - 1) if values[i] == "active" and values[i + 1] == "quiet"

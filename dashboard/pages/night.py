@@ -7,8 +7,8 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboard import state
 from dashboard.figures import night_figure, summary_items
+from dashboard.views import night_view
 from pipeline.flags import decode as decode_flags
-from pipeline.nights import night_bounds
 
 dash.register_page(__name__, path="/", name="Last night", title="sleepmoves · night")
 
@@ -72,21 +72,7 @@ def choose_subject(subject):
 def show_night(subject, night):
     if not subject or not night:
         return night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc()), _cards(None, "UTC"), []
-    lake = state.lake()
-    info = lake.subject(subject)
-    tz = info["tz"]
-    start, _ = night_bounds(night, tz)
-    title = f"{info['label'] or subject} · night of {night}"
-    figure = night_figure(
-        lake.phases(subject, night),
-        lake.events(subject, night),
-        tz,
-        start,
-        title,
-        lake.nodata_epochs(subject, night),
-        lake.diary(subject, night),
-    )
-    metrics = lake.night_summary(subject, night)
+    figure, metrics, tz, _ = night_view(state.lake(), subject, night)
     return figure, _cards(metrics, tz), _flags(metrics)
 
 

@@ -1,0 +1,74 @@
+"""What each page shows, gathered from the lake through its query functions; shared by pages and PNG export."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.lake import Lake
+from pipeline.nights import night_bounds
+from pipeline.schema import SleepmovesError
+from pipeline.summarize import compare_weeks, transition_matrix, week_nights
+
+from .figures import night_figure, weeks_figure
+
+
+def night_view(lake: Lake, subject: str, night: str):
+    """``(figure, metrics, tz, label)`` of one night."""
+    info = lake.subject(subject)
+    tz, label = info["tz"], info["label"] or subject
+    start, _ = night_bounds(night, tz)
+    figure = night_figure(
+        lake.phases(subject, night),
+        lake.events(subject, night),
+        tz,
+        start,
+        f"{label} · night of {night}",
+        lake.nodata_epochs(subject, night),
+        lake.diary(subject, night),
+    )
+    return figure, lake.night_summary(subject, night), tz, label
+
+
+def available_weeks(lake: Lake, subjects) -> list[str]:
+    """ISO weeks (``YYYY-Www``) with processed nights, oldest first."""
+    weeks = set()
+    for subject in subjects:
+        for night in lake.nights(subject):
+            year, week, _ = pd.Timestamp(night).isocalendar()
+            weeks.add(f"{year}-W{week:02d}")
+    return sorted(weeks)
+
+
+def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str):
+    """``(figure, comparison table, transition probabilities per period)`` for subjects and two periods."""
+    if not subjects:
+        raise SleepmovesError("choose at least one baby")
+    periods = {"A": week_nights(week_a), "B": week_nights(week_b)}
+    frames, phases, starts, period_of = {}, [], {}, {}
+    for name, (first, last) in periods.items():
+        table = lake.nights_table(subjects, first, last)
+        frames[name] = table
+        for subject, night in zip(table["subject"], table["night"], strict=True):
+            tz = lake.subject(subject)["tz"]
+            starts[(subject, night)] = night_bounds(night, tz)[0]
+            period_of[(subject, night)] = name
+        for subject in subjects:
+            phases.append(lake.week_phases(subject, first, last))
+    nights = (
+        pd.concat([f for f in frames.values() if len(f)], ignore_index=True)
+        if any(len(f) for f in frames.values())
+        else pd.DataFrame(columns=["subject", "night"])
+    )
+    all_phases = (
+        pd.concat([p for p in phases if len(p)], ignore_index=True)
+        if any(len(p) for p in phases)
+        else pd.DataFrame(columns=["subject", "night", "epoch_start", "phase"])
+    )
+    title = f"{', '.join(subjects)} · A = {week_a} vs B = {week_b}"
+    figure = weeks_figure(nights, all_phases, starts, period_of, title)
+    comparison = compare_weeks(frames["A"], frames["B"])
+    transitions = {}
+    for name, (first, last) in periods.items():
+        part = all_phases[all_phases["night"].between(first, last)] if len(all_phases) else all_phases
+        transitions[name] = transition_matrix(part)[1]
+    return figure, comparison, transitions
