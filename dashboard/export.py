@@ -80,8 +80,12 @@ def export_night_png(lake: Lake, subject: str, night: str, out: str | Path) -> P
 
 def write_png(fig, out: str | Path, width: int, height: int) -> Path:
     """Render a figure with kaleido (system Chromium) and write it atomically."""
+    from .downloads import png_bytes
+
     try:
-        png = fig.to_image(format="png", width=width, height=height, scale=1)
+        png = png_bytes(fig, width, height)
+    except SleepmovesError:
+        raise
     except Exception as exc:  # kaleido reports a missing browser with its own exception types
         raise SleepmovesError(f"PNG export failed: {exc} (is Debian's chromium installed?)") from None
     out = Path(out)

@@ -58,6 +58,7 @@ def night_figure(
     title: str | None = None,
     nodata_starts=None,
     diary: pd.DataFrame | None = None,
+    movement: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Phase ribbon over an event raster by limb, on one shared time axis in the baby's zone.
 
@@ -76,8 +77,27 @@ def night_figure(
     diary : DataFrame, optional
         Parent diary entries (``start``, ``end``, ``activity``, ``note``): sleeps as bars, feeds and visits as
         marks on a "diary" row below the limbs.
+    movement : DataFrame, optional
+        ``epoch_start`` and ``move_s`` (seconds of movement per epoch), drawn as bars under the ribbon.
     """
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.22, 0.78], vertical_spacing=0.04)
+    fig = make_subplots(
+        rows=3, cols=1, shared_xaxes=True, row_heights=[0.17, 0.13, 0.70], vertical_spacing=0.03
+    )
+    if movement is not None and len(movement):
+        x_move = _hours(movement["epoch_start"], night_start) + EPOCH_S / 3600 / 2
+        fig.add_trace(
+            go.Bar(
+                x=x_move,
+                y=movement["move_s"].to_numpy(dtype="float64"),
+                width=EPOCH_S / 3600,
+                marker={"color": "#555555", "line": {"width": 0}},
+                name="movement (s per 30 s)",
+                showlegend=False,
+                hovertemplate="%{y:.0f} s of movement<extra></extra>",
+            ),
+            row=2,
+            col=1,
+        )
     epoch_h = EPOCH_S / 3600
     if len(phases):
         x = _hours(phases["epoch_start"], night_start) + epoch_h / 2
@@ -151,7 +171,7 @@ def night_figure(
                     customdata=np.column_stack([part["local"], part["duration_s"].fillna(-1)]),
                     hovertemplate=f"%{{customdata[0]}} {kind}, %{{y}}, %{{customdata[1]:.1f}} s<extra></extra>",
                 ),
-                row=2,
+                row=3,
                 col=1,
             )
     has_diary = diary is not None and len(diary) > 0
@@ -171,12 +191,13 @@ def night_figure(
     if has_diary:
         limbs_present.append("diary")
     fig.update_xaxes(range=[lo, hi], tickvals=ticks, ticktext=labels, showgrid=True, gridcolor="#e5e5e5")
-    fig.update_xaxes(title_text=f"local time ({tz})", row=2, col=1)
+    fig.update_xaxes(title_text=f"local time ({tz})", row=3, col=1)
     fig.update_yaxes(visible=False, range=[0, 1], row=1, col=1)
+    fig.update_yaxes(title_text="move s", range=[0, EPOCH_S], row=2, col=1, showgrid=False)
     fig.update_yaxes(
         categoryorder="array",
         categoryarray=list(reversed(limbs_present or list(LIMBS))),
-        row=2,
+        row=3,
         col=1,
         title_text="limb",
     )
@@ -218,7 +239,7 @@ def _add_diary(fig: go.Figure, diary: pd.DataFrame, night_start: pd.Timestamp, t
                 legendgrouptitle_text="Diary",
                 hoverinfo="skip",
             ),
-            row=2,
+            row=3,
             col=1,
         )
     for activity, (colour, symbol, label) in DIARY_STYLE.items():
@@ -238,7 +259,7 @@ def _add_diary(fig: go.Figure, diary: pd.DataFrame, night_start: pd.Timestamp, t
                 customdata=np.column_stack([local, part["note"].fillna("")]),
                 hovertemplate="%{customdata[0]} %{customdata[1]}<extra></extra>",
             ),
-            row=2,
+            row=3,
             col=1,
         )
 

@@ -25,6 +25,7 @@ def night_view(lake: Lake, subject: str, night: str):
         f"{label} · night of {night}",
         lake.nodata_epochs(subject, night),
         lake.diary(subject, night),
+        lake.read("epochs", [subject], [night], columns=["epoch_start", "move_s"]),
     )
     return figure, lake.night_summary(subject, night), tz, label
 

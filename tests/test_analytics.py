@@ -55,8 +55,12 @@ def test_wake_bouts_longest_stretch_and_cycles():
     m = night_metrics(_phases(codes), pd.DataFrame({"start": pd.to_datetime([], utc=True), "kind": []}))
     assert m["wake_bouts"] == 1
     assert m["longest_sleep_min"] == 11 * 0.5  # epochs 2-13: the single wake epoch does not break the stretch
-    assert m["cycles"] == 2 and m["mean_cycle_min"] == (17 - 2) * 0.5  # active episodes start at epochs 2 and 17
-    assert cycles(np.array(["active"] * 3 + ["quiet"] * 2 + ["active"] * 3 + ["quiet"] * 3))[0] == 1  # 2-epoch flicker
+    assert (
+        m["cycles"] == 2 and m["mean_cycle_min"] == (17 - 2) * 0.5
+    )  # active episodes start at epochs 2 and 17
+    assert (
+        cycles(np.array(["active"] * 3 + ["quiet"] * 2 + ["active"] * 3 + ["quiet"] * 3))[0] == 1
+    )  # 2-epoch flicker
     assert cycles(np.array(["active", "awake", "quiet"]))[0] == 0  # a waking between them is not a cycle
 
 

@@ -53,7 +53,10 @@ def _figure_counts(page) -> dict:
         """() => {
             const gd = document.querySelector('#night-figure .js-plotly-plot');
             const out = {bar: 0, scatter: 0};
-            for (const t of gd._fullData) out[t.type] = (out[t.type] || 0) + t._length;
+            for (const t of gd._fullData) {
+                if (t.yaxis !== 'y' && t.type === 'bar') continue;  // the movement-per-epoch row
+                out[t.type] = (out[t.type] || 0) + t._length;
+            }
             return out;
         }"""
     )
@@ -180,6 +183,97 @@ def test_night_page_lists_review_flags(server, browser, demo_lake, tmp_path_fact
         assert (
             "Worth showing your pediatrician" in text and "cluster of" in text and "not a diagnosis" in text
         )
+        page.close()
+    finally:
+        state.set_lake(demo_lake.root)
+
+
+def test_previous_and_next_night_buttons(server, browser, demo_lake):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(server + "/")
+    first = demo_lake.subjects()["subject"].iloc[0]
+    nights = demo_lake.nights(first)
+    _wait_title(page, f"night of {nights[-1]}")
+    page.click("#prev-night")
+    _wait_title(page, f"night of {nights[-2]}")
+    page.click("#prev-night")
+    _wait_title(page, f"night of {nights[-3]}")
+    page.click("#next-night")
+    _wait_title(page, f"night of {nights[-2]}")
+    page.close()
+
+
+def test_night_png_download_is_a_real_image(server, browser, demo_lake, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(server + "/")
+    _wait_title(page, "night of")
+    with page.expect_download(timeout=60000) as info:
+        page.click("#night-png")
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    image = Image.open(path)
+    assert path.name.startswith("sleepmoves-") and image.format == "PNG" and image.size == (1200, 900)
+    assert np.asarray(image.convert("L"), dtype=float).std() > 20  # not blank
+    page.close()
+
+
+def test_weeks_page_compares_two_babies(server, browser, demo_lake):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(server + "/weeks")
+    page.wait_for_selector("#weeks-figure .gtitle", timeout=20000)
+    subjects = list(demo_lake.subjects()["subject"])[:2]
+    assert page.text_content("#weeks-figure .gtitle").startswith(", ".join(subjects))
+    labels = page.evaluate("() => document.querySelector('#weeks-figure .js-plotly-plot')._fullData[0].y")
+    assert {label.split(" ")[2] for label in labels} == set(subjects)  # "A · ada 2026-03-02"
+    page.wait_for_selector("#weeks-table td", timeout=15000)
+    table = page.text_content("#weeks-table")
+    assert "total_sleep_min" in table and "p (Mann-Whitney)" in table
+    page.close()
+
+
+def test_upload_with_a_bad_row_shows_its_line_then_a_good_one_lands(server, browser, demo_lake, tmp_path):
+    from dashboard import state
+
+    root = tmp_path / "lake"
+    import shutil
+
+    shutil.copytree(demo_lake.root, root)
+    state.set_lake(root)
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(server + "/data")
+        page.wait_for_selector("#upload input[type=file]", state="attached")
+        page.fill("#data-new-subject", "zoe")
+        page.fill("#data-tz", "Europe/Paris")
+        page.press("#data-tz", "Enter")
+        bad = tmp_path / "zoe night.csv"
+        bad.write_text(
+            "time,duration_s,limb,kind\n2026-03-20T21:00:00+01:00,0.3,left_leg,twitch\n2026-03-20T21:00:09+01:00,0.3,left_foot,twitch\n"
+        )
+        page.set_input_files("#upload input[type=file]", str(bad))
+        page.wait_for_selector("#upload-result .error", timeout=20000)
+        text = page.text_content("#upload-result")
+        assert (
+            "zoe_night.csv:3: column limb: unknown limb 'left_foot'" in text and "nothing was written" in text
+        )
+        good = tmp_path / "zoe-good.csv"
+        good.write_text(
+            "time,duration_s,limb,kind\n"
+            + "".join(f"2026-03-20T21:{m:02d}:00+01:00,0.3,left_leg,twitch\n" for m in range(0, 60, 2))
+        )
+        page.set_input_files("#upload input[type=file]", str(good))
+        page.wait_for_selector("#upload-result .ok", timeout=30000)
+        assert "1 nights labelled" in page.text_content("#upload-result")
+        assert "zoe-good.csv" in page.text_content("#manifest")
+        # the new baby and its night appear in the night page's pickers
+        page.goto(server + "/")
+        _wait_title(page, "night of")
+        page.click("#subject")
+        page.get_by_role("option", name="zoe").click()
+        _wait_title(page, "zoe · night of 2026-03-20")
         page.close()
     finally:
         state.set_lake(demo_lake.root)

@@ -87,4 +87,4 @@ def test_diary_is_drawn_on_its_own_row(lake, tmp_path):
     )
     names = {t.name for t in fig.data}
     assert {"diary: asleep", "diary: feed", "diary: nappy"} <= names
-    assert "diary" in fig.layout.yaxis2.categoryarray
+    assert "diary" in fig.layout.yaxis3.categoryarray

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import state
+from dashboard.downloads import send_png
 from dashboard.figures import night_figure, summary_items
 from dashboard.views import night_view
 from pipeline.flags import decode as decode_flags
 
-dash.register_page(__name__, path="/", name="Last night", title="sleepmoves · night")
+dash.register_page(__name__, path="/", name="Last night", title="sleepmoves · night", order=0)
 
 
 def _subject_options(lake):
@@ -37,6 +38,15 @@ def layout(**_query):
                             html.Label("Night", htmlFor="night"),
                             dcc.Dropdown([], None, id="night", clearable=False),
                         ]
+                    ),
+                    html.Div(
+                        [
+                            html.Button("◀ Previous night", id="prev-night", n_clicks=0),
+                            html.Button("Next night ▶", id="next-night", n_clicks=0),
+                            html.Button("Download PNG", id="night-png", n_clicks=0),
+                            dcc.Download(id="night-download"),
+                        ],
+                        className="buttons",
                     ),
                 ],
                 className="controls",
@@ -74,6 +84,39 @@ def show_night(subject, night):
         return night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc()), _cards(None, "UTC"), []
     figure, metrics, tz, _ = night_view(state.lake(), subject, night)
     return figure, _cards(metrics, tz), _flags(metrics)
+
+
+@callback(
+    Output("night", "value", allow_duplicate=True),
+    Input("prev-night", "n_clicks"),
+    Input("next-night", "n_clicks"),
+    State("night", "value"),
+    State("night", "options"),
+    prevent_initial_call=True,
+)
+def step_night(_prev, _next, night, options):
+    nights = sorted(o["value"] for o in options or [])
+    if not nights or night not in nights:
+        return no_update
+    i = nights.index(night) + (1 if ctx.triggered_id == "next-night" else -1)
+    return nights[min(max(i, 0), len(nights) - 1)]
+
+
+@callback(
+    Output("night-download", "data"),
+    Input("night-png", "n_clicks"),
+    State("subject", "value"),
+    State("night", "value"),
+    prevent_initial_call=True,
+)
+def download_night(_clicks, subject, night):
+    if not subject or not night:
+        return no_update
+    from dashboard.export import PAGE, night_summary_figure
+
+    return send_png(
+        night_summary_figure(state.lake(), subject, night), *PAGE, f"sleepmoves-{subject}-{night}.png"
+    )
 
 
 def _flags(metrics):

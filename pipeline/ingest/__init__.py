@@ -50,12 +50,14 @@ def ingest_file(
     fmt: str = "auto",
     skip_bad: bool = False,
     limb: str | None = None,
+    source_name: str | None = None,
 ) -> IngestReport:
     """Parse, validate and store one file for one subject.
 
     A file with any bad row stores nothing and raises :class:`BadInputError` listing every bad row,
     unless ``skip_bad`` is set: then the good rows are stored and the bad ones returned in the report.
-    A file already in the lake (same sha256) adds nothing.
+    A file already in the lake (same sha256) adds nothing. ``source_name`` names the file in messages and the
+    manifest when ``path`` is a temporary copy (an upload).
     """
     path = Path(path)
     info = lake.subject(subject)
@@ -73,26 +75,27 @@ def ingest_file(
     if lake.has_file(sha):
         return IngestReport(IngestResult(sha, subject, 0, already_ingested=True), str(path), fmt)
 
-    content = maybe_gunzip(data, str(path))
+    name = source_name or str(path)  # what messages and the manifest call the file
+    content = maybe_gunzip(data, name)
     if fmt == "auto":
-        fmt = detect_format(content, str(path))
+        fmt = detect_format(content, name)
     if fmt in DIARY_FORMATS:
-        diary = diary_table(read_diary(content, str(path), fmt), tz, str(path))
+        diary = diary_table(read_diary(content, name, fmt), tz, name)
         tables, skipped = {"diary": _with_night(diary, info["tz"], sha)}, []
     elif fmt in COUNT_FORMATS:
-        tables, skipped = _count_tables(content, str(path), fmt, info["tz"], tz, limb, sha), []
+        tables, skipped = _count_tables(content, name, fmt, info["tz"], tz, limb, sha), []
     elif fmt in BINARY_FORMATS:
-        times, acc, _ = read_binary(content, str(path), fmt, tz)
-        tables, skipped = _sensor_tables(times, {limb or "unknown": acc}, str(path), info["tz"], sha), []
+        times, acc, _ = read_binary(content, name, fmt, tz)
+        tables, skipped = _sensor_tables(times, {limb or "unknown": acc}, name, info["tz"], sha), []
     elif fmt in SENSOR_FORMATS:
-        times, signals = read_raw_csv(content, str(path), tz=tz, limb=limb)
-        tables, skipped = _sensor_tables(times, signals, str(path), info["tz"], sha), []
+        times, signals = read_raw_csv(content, name, tz=tz, limb=limb)
+        tables, skipped = _sensor_tables(times, signals, name, info["tz"], sha), []
     else:
-        tables, skipped, fmt = _log_tables(content, str(path), fmt, info["tz"], tz, skip_bad, sha)
+        tables, skipped, fmt = _log_tables(content, name, fmt, info["tz"], tz, skip_bad, sha)
     result = lake.commit_ingest(
-        sha256=sha, source_path=str(path.resolve()), fmt=fmt, subject=subject, tables=tables
+        sha256=sha, source_path=source_name or str(path.resolve()), fmt=fmt, subject=subject, tables=tables
     )
-    return IngestReport(result, str(path), fmt, skipped=skipped)
+    return IngestReport(result, name, fmt, skipped=skipped)
 
 
 def detect_format(content: bytes, path: str) -> str:

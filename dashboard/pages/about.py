@@ -1,0 +1,51 @@
+"""About page: what sleepmoves is and is not, the metric definitions, the flags and the model card summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+import pandas as pd
+from dash import dash_table, html
+
+from pipeline.flags import RULES
+from pipeline.summarize import DEFINITIONS
+
+dash.register_page(__name__, path="/about", name="About", title="sleepmoves · about", order=3)
+
+EVALUATION = Path(__file__).resolve().parents[2] / "data" / "models" / "evaluation" / "summary.csv"
+
+
+def layout(**_query):
+    model_rows = pd.read_csv(EVALUATION).round(3).to_dict("records") if EVALUATION.exists() else []
+    return html.Div(
+        [
+            html.H2("Not a diagnosis"),
+            html.P(
+                "sleepmoves describes how a baby moved during the night and estimates, from movement alone, when the "
+                "baby was in active (REM-like) or quiet (NREM-like) sleep. It never diagnoses. A flag means a pattern "
+                "worth showing your pediatrician, with the time so you can find it on your video."
+            ),
+            html.H2("Metrics"),
+            dash_table.DataTable(
+                data=[{"metric": k, "definition": v} for k, v in DEFINITIONS.items()],
+                style_cell={"textAlign": "left", "whiteSpace": "normal", "fontFamily": "DejaVu Sans"},
+            ),
+            html.H2("Review flags"),
+            dash_table.DataTable(
+                data=[
+                    {"flag": name.replace("_", " "), "basis": rule["source"]} for name, rule in RULES.items()
+                ],
+                style_cell={"textAlign": "left", "whiteSpace": "normal", "fontFamily": "DejaVu Sans"},
+            ),
+            html.H2("How good are the phase labels?"),
+            html.P(
+                "Measured on simulated babies the model never saw. Real infants are harder: published agreement for "
+                "active vs quiet sleep from limb movement alone is a kappa of about 0.2-0.4. Pale colours on the chart "
+                "mean the model is unsure."
+            ),
+            dash_table.DataTable(data=model_rows, style_cell={"fontFamily": "DejaVu Sans"})
+            if model_rows
+            else html.P("No evaluation found."),
+        ]
+    )

@@ -1,0 +1,153 @@
+"""Data page: upload a file for a baby, see every bad line, ingest and label it, and see what the lake holds."""
+
+from __future__ import annotations
+
+import base64
+import re
+import tempfile
+from pathlib import Path
+
+import dash
+from dash import Input, Output, State, callback, dash_table, dcc, html
+
+from dashboard import state
+from pipeline.ingest import BadInputError, ingest_file
+from pipeline.process import process
+from pipeline.schema import SleepmovesError
+
+dash.register_page(__name__, path="/data", name="Data", title="sleepmoves · data", order=2)
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+
+def _manifest_rows(lake) -> list[dict]:
+    manifest = lake.manifest()
+    if manifest.empty:
+        return []
+    manifest = manifest.sort_values("ingested_at", ascending=False)
+    return [
+        {
+            "file": Path(str(r.path)).name,
+            "format": r.format,
+            "baby": r.subject,
+            "rows": int(r.rows),
+            "nights": int(r.nights),
+            "ingested": r.ingested_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "sha256": r.sha256[:12],
+        }
+        for r in manifest.itertuples()
+    ]
+
+
+def layout(**_query):
+    lake = state.lake()
+    subjects = list(lake.subjects()["subject"])
+    return html.Div(
+        [
+            html.H2("Add a file"),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Label("Baby", htmlFor="data-subject"),
+                            dcc.Dropdown(subjects, subjects[0] if subjects else None, id="data-subject"),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.Label("or a new baby id", htmlFor="data-new-subject"),
+                            dcc.Input(id="data-new-subject", placeholder="e.g. ada", debounce=True),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.Label(
+                                "Time zone of the baby / of times without an offset", htmlFor="data-tz"
+                            ),
+                            dcc.Input(id="data-tz", placeholder="e.g. Europe/London", debounce=True),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.Label("Born (optional)", htmlFor="data-born"),
+                            dcc.Input(id="data-born", placeholder="YYYY-MM-DD", debounce=True),
+                        ]
+                    ),
+                ],
+                className="controls",
+            ),
+            dcc.Upload(
+                id="upload",
+                children=html.Div(["Drop a file here or ", html.A("choose one")]),
+                className="upload",
+                max_size=MAX_UPLOAD_BYTES,
+                multiple=False,
+            ),
+            dcc.Loading(html.Div(id="upload-result")),
+            html.H2("What the lake holds"),
+            dash_table.DataTable(
+                id="manifest",
+                data=_manifest_rows(lake),
+                columns=[
+                    {"name": c, "id": c}
+                    for c in ("file", "format", "baby", "rows", "nights", "ingested", "sha256")
+                ],
+                page_size=15,
+                style_cell={"fontFamily": "DejaVu Sans", "padding": "4px"},
+            ),
+        ]
+    )
+
+
+def safe_name(filename: str | None) -> str:
+    """A file name fit to show and to keep the extension by: never used as a path outside our temp folder."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename or "upload").name).lstrip(".")
+    return base[:100] or "upload"
+
+
+@callback(
+    Output("upload-result", "children"),
+    Output("manifest", "data"),
+    Input("upload", "contents"),
+    State("upload", "filename"),
+    State("data-subject", "value"),
+    State("data-new-subject", "value"),
+    State("data-tz", "value"),
+    State("data-born", "value"),
+    prevent_initial_call=True,
+)
+def upload(contents, filename, subject, new_subject, tz, born):
+    lake = state.lake()
+    name = safe_name(filename)
+    try:
+        subject = (new_subject or "").strip() or subject
+        if not subject:
+            raise SleepmovesError("choose a baby, or type a new baby id and its time zone")
+        if subject not in set(lake.subjects()["subject"]):
+            if not tz:
+                raise SleepmovesError(f"{subject} is new: give its time zone (e.g. Europe/London)")
+            lake.add_subject(subject, tz.strip(), born=(born or "").strip() or None)
+        data = base64.b64decode(contents.split(",", 1)[1])
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            report = ingest_file(lake, path, subject, tz=(tz or "").strip() or None, source_name=name)
+        result = report.result
+        if result.already_ingested:
+            message = [html.P(f"{name}: already in the lake (same content), nothing added.", className="ok")]
+        else:
+            done = process(lake, [subject], {subject: result.nights})
+            message = [
+                html.P(
+                    f"{name}: {result.rows} rows ({report.format}) over {len(result.nights)} nights for {subject}; {len(done)} nights labelled.",
+                    className="ok",
+                )
+            ]
+    except BadInputError as exc:
+        message = [
+            html.P(f"{name}: nothing was written. Fix these lines and upload again:", className="error")
+        ]
+        message += [html.Pre("\n".join(str(e) for e in exc.errors[:50]), className="errors")]
+    except SleepmovesError as exc:
+        message = [html.P(str(exc), className="error")]
+    return message, _manifest_rows(lake)
