@@ -277,3 +277,64 @@ def test_upload_with_a_bad_row_shows_its_line_then_a_good_one_lands(server, brow
         page.close()
     finally:
         state.set_lake(demo_lake.root)
+
+
+REAL_FILES = {
+    "awd": ("actigraphy/example_01.AWD", None),
+    "actiware": ("actigraphy/test_sample_rpx_eng.csv", None),
+    "link": ("raw/small.gt3x", "left_leg"),
+    "ax3": ("raw/ax3_sample.cwa", "right_leg"),
+    "eva": ("logs/babyconnect_eva.csv", None),
+}
+
+
+@pytest.fixture(scope="module")
+def real_lake(tmp_path_factory):
+    """A lake built from real device and app files in ../shared/data (one baby per file)."""
+    from pipeline.ingest import ingest_file
+    from pipeline.lake import Lake
+    from pipeline.process import process
+    from tests.conftest import SHARED_DATA
+
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is absent (not a project checkout)")
+    lake = Lake(tmp_path_factory.mktemp("real") / "lake")
+    for subject, (name, limb) in REAL_FILES.items():
+        lake.add_subject(subject, "Europe/London")
+        ingest_file(lake, SHARED_DATA / name, subject, tz="Europe/London", limb=limb)
+    process(lake)
+    return lake
+
+
+@pytest.mark.parametrize("path", ["/", "/weeks", "/data", "/about"])
+def test_every_page_works_on_a_lake_of_real_files(server, browser, real_lake, demo_lake, path):
+    from dashboard import state
+
+    state.set_lake(real_lake.root)
+    errors = []
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.goto(server + path)
+        page.wait_for_selector(
+            {
+                "/": "#night-figure .gtitle",
+                "/weeks": "#weeks-figure .gtitle",
+                "/data": "#manifest td",
+                "/about": "h2",
+            }[path],
+            timeout=30000,
+        )
+        page.wait_for_timeout(1000)
+        if path == "/":
+            for subject in ("ax3", "link", "actiware"):
+                page.click("#subject")
+                page.get_by_role("option", name=subject).click()
+                _wait_title(page, f"{subject} · night of")
+        if path == "/data":
+            assert "babyconnect" in page.text_content("#manifest") and "cwa" in page.text_content("#manifest")
+        page.close()
+    finally:
+        state.set_lake(demo_lake.root)
+    assert errors == []
