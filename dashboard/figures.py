@@ -193,7 +193,9 @@ def night_figure(
     fig.update_xaxes(range=[lo, hi], tickvals=ticks, ticktext=labels, showgrid=True, gridcolor="#e5e5e5")
     fig.update_xaxes(title_text=f"local time ({tz})", row=3, col=1)
     fig.update_yaxes(visible=False, range=[0, 1], row=1, col=1)
-    fig.update_yaxes(title_text="move s", range=[0, EPOCH_S], tickvals=[0, EPOCH_S], row=2, col=1, showgrid=False)
+    fig.update_yaxes(
+        title_text="move s", range=[0, EPOCH_S], tickvals=[0, EPOCH_S], row=2, col=1, showgrid=False
+    )
     fig.update_yaxes(
         categoryorder="array",
         categoryarray=list(reversed(limbs_present or list(LIMBS))),

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import dash
 import pandas as pd
-from dash import dash_table, html
+from dash import html
 
+from dashboard.components import table
 from pipeline.flags import RULES
 from pipeline.summarize import DEFINITIONS
 
@@ -27,16 +28,10 @@ def layout(**_query):
                 "worth showing your pediatrician, with the time so you can find it on your video."
             ),
             html.H2("Metrics"),
-            dash_table.DataTable(
-                data=[{"metric": k, "definition": v} for k, v in DEFINITIONS.items()],
-                style_cell={"textAlign": "left", "whiteSpace": "normal", "fontFamily": "DejaVu Sans"},
-            ),
+            table([{"metric": k, "definition": v} for k, v in DEFINITIONS.items()]),
             html.H2("Review flags"),
-            dash_table.DataTable(
-                data=[
-                    {"flag": name.replace("_", " "), "basis": rule["source"]} for name, rule in RULES.items()
-                ],
-                style_cell={"textAlign": "left", "whiteSpace": "normal", "fontFamily": "DejaVu Sans"},
+            table(
+                [{"flag": name.replace("_", " "), "basis": rule["source"]} for name, rule in RULES.items()]
             ),
             html.H2("How good are the phase labels?"),
             html.P(
@@ -44,8 +39,6 @@ def layout(**_query):
                 "active vs quiet sleep from limb movement alone is a kappa of about 0.2-0.4. Pale colours on the chart "
                 "mean the model is unsure."
             ),
-            dash_table.DataTable(data=model_rows, style_cell={"fontFamily": "DejaVu Sans"})
-            if model_rows
-            else html.P("No evaluation found."),
+            table(model_rows) if model_rows else html.P("No evaluation found."),
         ]
     )

@@ -8,9 +8,10 @@ import tempfile
 from pathlib import Path
 
 import dash
-from dash import Input, Output, State, callback, dash_table, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import state
+from dashboard.components import table
 from pipeline.ingest import BadInputError, ingest_file
 from pipeline.process import process
 from pipeline.schema import SleepmovesError
@@ -18,6 +19,7 @@ from pipeline.schema import SleepmovesError
 dash.register_page(__name__, path="/data", name="Data", title="sleepmoves · data", order=2)
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+MANIFEST_COLUMNS = ["file", "format", "baby", "rows", "nights", "ingested", "sha256"]
 
 
 def _manifest_rows(lake) -> list[dict]:
@@ -85,16 +87,7 @@ def layout(**_query):
             ),
             dcc.Loading(html.Div(id="upload-result")),
             html.H2("What the lake holds"),
-            dash_table.DataTable(
-                id="manifest",
-                data=_manifest_rows(lake),
-                columns=[
-                    {"name": c, "id": c}
-                    for c in ("file", "format", "baby", "rows", "nights", "ingested", "sha256")
-                ],
-                page_size=15,
-                style_cell={"fontFamily": "DejaVu Sans", "padding": "4px"},
-            ),
+            html.Div(table(_manifest_rows(lake), MANIFEST_COLUMNS), id="manifest"),
         ]
     )
 
@@ -107,7 +100,7 @@ def safe_name(filename: str | None) -> str:
 
 @callback(
     Output("upload-result", "children"),
-    Output("manifest", "data"),
+    Output("manifest", "children"),
     Input("upload", "contents"),
     State("upload", "filename"),
     State("data-subject", "value"),
@@ -150,4 +143,4 @@ def upload(contents, filename, subject, new_subject, tz, born):
         message += [html.Pre("\n".join(str(e) for e in exc.errors[:50]), className="errors")]
     except SleepmovesError as exc:
         message = [html.P(str(exc), className="error")]
-    return message, _manifest_rows(lake)
+    return message, table(_manifest_rows(lake), MANIFEST_COLUMNS)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, State, callback, dash_table, dcc, html, no_update
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import state
+from dashboard.components import table
 from dashboard.downloads import send_png
 from dashboard.figures import comparison_table_rows
 from dashboard.views import available_weeks, weeks_view
@@ -58,11 +59,7 @@ def layout(**_query):
             html.P(id="weeks-message", className="hint"),
             dcc.Loading(dcc.Graph(id="weeks-figure", config={"displaylogo": False})),
             html.H3("A vs B (each night one value)"),
-            dash_table.DataTable(
-                id="weeks-table",
-                columns=[{"name": c, "id": c} for c in COLUMNS],
-                style_cell={"fontFamily": "DejaVu Sans", "padding": "4px"},
-            ),
+            html.Div(id="weeks-table"),
             html.H3("Phase transitions (probability of the next epoch's phase)"),
             html.Div(id="weeks-transitions", className="cards"),
         ]
@@ -71,7 +68,7 @@ def layout(**_query):
 
 @callback(
     Output("weeks-figure", "figure"),
-    Output("weeks-table", "data"),
+    Output("weeks-table", "children"),
     Output("weeks-transitions", "children"),
     Output("weeks-message", "children"),
     Input("weeks-subjects", "value"),
@@ -87,15 +84,12 @@ def show_weeks(subjects, week_a, week_b):
         return no_update, [], [], str(exc)
     blocks = [
         html.Div(
-            [
-                html.H4(f"Week {name}"),
-                dash_table.DataTable(data=probs.round(2).reset_index(names="from").to_dict("records")),
-            ],
+            [html.H4(f"Week {name}"), table(probs.round(2).reset_index(names="from").to_dict("records"))],
             className="card",
         )
         for name, probs in transitions.items()
     ]
-    return figure, comparison_table_rows(comparison), blocks, ""
+    return figure, table(comparison_table_rows(comparison), COLUMNS), blocks, ""
 
 
 @callback(
