@@ -92,8 +92,17 @@ def cmd_process(args) -> int:
 
     lake = _lake(args)
     subjects = [args.subject] if args.subject else None
-    done = process(lake, subjects, model_path=args.model)
-    _say(f"processed {len(done)} nights")
+    done = process(
+        lake,
+        subjects,
+        model_path=args.model,
+        force=args.force,
+        scheduler=args.scheduler,
+        workers=args.workers,
+    )
+    _say(
+        f"processed {len(done)} nights" if done else "every night is up to date (inputs and model unchanged)"
+    )
     return 0
 
 
@@ -286,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("process", parents=[common], help="(re)build epochs, phases and nights")
     p.add_argument("--subject")
     p.add_argument("--all", action="store_true", help="every subject (the default)")
+    p.add_argument("--force", action="store_true", help="redo every night, even unchanged ones")
+    p.add_argument("--scheduler", help="address of a Dask scheduler (its workers must see the lake folder)")
+    p.add_argument("--workers", type=int, help="run on a local Dask cluster of N worker processes")
     p.add_argument("--model", help="phase model file (default: the shipped model)")
     p.set_defaults(func=cmd_process)
 

@@ -254,6 +254,27 @@ class Lake:
         atomic_write_table(arrow, path)
         return path
 
+    def processed_state(self) -> dict[tuple[str, str], str]:
+        """(subject, night) -> inputs hash of the last processing (for incremental processing)."""
+        path = self.root / "processed.parquet"
+        if not path.exists():
+            return {}
+        table = pq.read_table(path).to_pandas()
+        return {
+            (s, n): h for s, n, h in zip(table["subject"], table["night"], table["inputs_hash"], strict=True)
+        }
+
+    def write_processed_state(self, state: dict[tuple[str, str], str]) -> None:
+        rows = sorted((s, n, h) for (s, n), h in state.items())
+        table = pa.table(
+            {
+                "subject": [r[0] for r in rows],
+                "night": [r[1] for r in rows],
+                "inputs_hash": [r[2] for r in rows],
+            }
+        )
+        atomic_write_table(table, self.root / "processed.parquet")
+
     # ------------------------------------------------------------------ queries
     def nights(self, subject: str, table: str = "nights") -> list[str]:
         """Sorted nights (``YYYY-MM-DD``) of a subject that have data in ``table``."""

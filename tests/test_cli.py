@@ -110,7 +110,9 @@ def test_end_to_end_simulate_ingest_process_reingest(tmp_path):
     assert "over 7 nights" in first.stdout and "processed 7 nights" in first.stdout
     again = run("ingest", sim / "logs" / f"{row.subject}.csv", "--subject", row.subject, "--lake", lake)
     assert "already ingested" in again.stdout and "processed" not in again.stdout
-    reprocess = run("process", "--lake", lake)
+    unchanged = run("process", "--lake", lake)
+    assert unchanged.returncode == 0 and "every night is up to date" in unchanged.stdout
+    reprocess = run("process", "--force", "--lake", lake)
     assert reprocess.returncode == 0 and "processed 7 nights" in reprocess.stdout
     phases = Lake(lake).phases(row.subject, Lake(lake).nights(row.subject)[0])
     assert set(phases["phase"]) <= {"awake", "active", "quiet", "transition"}
