@@ -68,6 +68,117 @@ def detection_throughput() -> None:
     )
 
 
+def synthetic_lake(source: Lake, root: Path, subjects: int, nights: int) -> Lake:
+    """A lake of ``subjects`` x ``nights`` made by copying one processed night's partitions (for query timing)."""
+    import shutil
+
+    subject = source.subjects()["subject"].iloc[0]
+    night = source.nights(subject)[1]
+    lake = Lake(root)
+    for k in range(subjects):
+        lake.add_subject(f"s{k}", "Europe/London", born="2026-01-01")
+    first = pd.Timestamp("2020-01-01")
+    for table in ("events", "epochs", "phases", "nights"):
+        files = list((source.root / table / f"subject={subject}" / f"night={night}").glob("*.parquet"))
+        for k in range(subjects):
+            for d in range(nights):
+                folder = (
+                    lake.root / table / f"subject=s{k}" / f"night={(first + pd.Timedelta(days=d)).date()}"
+                )
+                folder.mkdir(parents=True, exist_ok=True)
+                for f in files:
+                    shutil.copyfile(f, folder / f.name)
+    return lake
+
+
+def query_scaling(source: Lake, tmp: Path) -> None:
+    print("lake queries vs lake size (4 subjects; medians of 10):")
+    print(f"  {'nights/subject':>14} {'night page ms':>14} {'weeks page ms':>14}   (targets <= 150, <= 300)")
+    for nights in (10, 100, 500, 2000):
+        lake = synthetic_lake(source, tmp / f"q{nights}", 4, nights)
+        night_ms, weeks_ms = page_query_times(lake, [f"s{k}" for k in range(4)])
+        print(f"  {nights:>14} {night_ms:>14.1f} {weeks_ms:>14.1f}")
+
+
+def page_query_times(lake: Lake, subjects: list[str]) -> tuple[float, float]:
+    """Median ms of the queries behind the night page (one night) and the weeks page (all subjects, 4 weeks)."""
+    last = lake.nights(subjects[0])[-1]
+    recent = lake.nights(subjects[0])[-28:]
+
+    def night_page():
+        lake.subject(subjects[0])
+        lake.nights(subjects[0])
+        lake.events(subjects[0], last)
+        lake.phases(subjects[0], last)
+        lake.night_summary(subjects[0], last)
+        lake.nodata_epochs(subjects[0], last)
+
+    def weeks_page():
+        lake.nights_table(subjects, recent[0], recent[-1])
+        for s in subjects:
+            lake.week_phases(s, recent[0], recent[-1])
+
+    return median_time(night_page, 10) * 1000, median_time(weeks_page, 10) * 1000
+
+
+def png_export(lake: Lake) -> None:
+    from dashboard.downloads import png_bytes
+    from dashboard.export import PAGE, night_summary_figure
+
+    subject = lake.subjects()["subject"].iloc[0]
+    night = lake.nights(subject)[-1]
+    fig = night_summary_figure(lake, subject, night)
+    t = time.perf_counter()
+    png_bytes(fig, *PAGE, persistent=True)
+    cold = time.perf_counter() - t
+    warm = median_time(
+        lambda: png_bytes(night_summary_figure(lake, subject, night), *PAGE, persistent=True), 5
+    )
+    one_shot = median_time(lambda: png_bytes(fig, *PAGE, persistent=False), 2)
+    print(f"PNG night summary: cold {cold:.2f} s (browser start), warm {warm:.2f} s   (target warm <= 1.5 s)")
+    print(f"  baseline one-shot fig.to_image (a browser per image): {one_shot:.2f} s")
+
+
+def incremental(lake: Lake) -> None:
+    t = time.perf_counter()
+    done = process(lake)
+    print(
+        f"process on an unchanged lake ({sum(len(lake.nights(s)) for s in lake.subjects()['subject'])} nights): {(time.perf_counter() - t) * 1000:.0f} ms, {len(done)} nights redone"
+    )
+
+
+def peak_memory() -> None:
+    """Peak resident memory of ingesting one raw night (a child process), against the night's array size."""
+    import subprocess
+    import sys
+
+    code = """
+import resource, sys, datetime as dt, tempfile, pathlib
+from pipeline.simulate import make_babies, raw_night, write_raw_csv
+from pipeline.lake import Lake
+from pipeline.ingest import ingest_file
+baby = make_babies(3, seed=1)[1]
+t0, acc, _, _ = raw_night(baby, dt.date(2026, 3, 10))
+arrays = sum(a.nbytes for a in acc.values())
+folder = pathlib.Path(tempfile.mkdtemp())
+write_raw_csv(folder / "night.csv.gz", t0, acc)
+del acc
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+lake = Lake(folder / "lake"); lake.add_subject("b", baby.tz)
+ingest_file(lake, folder / "night.csv.gz", "b")
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(arrays, before, after)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    arrays, before, after = (int(x) for x in out[-3:])
+    print(
+        f"peak memory, ingest of one 12-h two-ankle 50-Hz raw night: +{(after - before) / 1e6:.0f} MB over the process "
+        f"before it, {max(after - before, 0) / arrays:.1f}x the night's float32 arrays ({arrays / 1e6:.0f} MB)   (target <= 3x)"
+    )
+
+
 def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     detection_throughput()
@@ -114,6 +225,10 @@ def main() -> None:
         print(
             f"  baseline plain pyarrow read of the same files: {raw * 1000:8.1f} ms  ratio {page / raw:5.1f}x"
         )
+        incremental(lake)
+        query_scaling(lake, tmp)
+        png_export(lake)
+    peak_memory()
 
 
 if __name__ == "__main__":

@@ -63,8 +63,17 @@ def _stage(table: pa.Table, path: Path) -> Path:
             os.fsync(fh.fileno())
     except BaseException:
         tmp.unlink(missing_ok=True)
+        _remove_if_empty(path.parent)
         raise
     return tmp
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove a partition folder left empty by a failed write (so it is not listed as a night)."""
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 @dataclass
@@ -232,6 +241,7 @@ class Lake:
             except BaseException:
                 for tmp, _ in staged:
                     tmp.unlink(missing_ok=True)
+                    _remove_if_empty(tmp.parent)
                 raise
             # Everything is on disk: publish partitions, then the manifest row that makes them "ingested".
             for tmp, final in staged:
@@ -281,11 +291,10 @@ class Lake:
         folder = self.root / table / f"subject={check_subject_id(subject)}"
         if not folder.is_dir():
             return []
-        out = []
-        for child in folder.iterdir():
-            if child.is_dir() and child.name.startswith("night=") and any(child.glob("*.parquet")):
-                out.append(child.name[len("night=") :])
-        return sorted(out)
+        # one directory listing, not one per night: a night folder exists only once a file is in it
+        # (writers remove the folders they created when they fail)
+        with os.scandir(folder) as entries:
+            return sorted(e.name[len("night=") :] for e in entries if e.name.startswith("night=") and e.is_dir())
 
     def latest_night(self, subject: str) -> str | None:
         """The most recent processed night of a subject, or None."""

@@ -88,6 +88,7 @@ def test_crash_while_staging_leaves_no_partial_files(lake, tmp_path, monkeypatch
         ingest_file(lake, write(tmp_path / "a.csv", LOG), "ada")
     assert snapshot(lake.root) == before
     assert not [p for p in lake.root.rglob("*") if p.name.endswith(".tmp")]
+    assert lake.nights("ada", table="events") == []  # no empty night folder left behind
 
 
 def test_queries_open_only_their_partitions(demo_lake, tmp_path):
