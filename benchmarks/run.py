@@ -179,6 +179,39 @@ print(arrays, before, after)
     )
 
 
+def cohort_memory() -> None:
+    """Peak resident memory of simulating, ingesting and processing a 100-night cohort (a child process)."""
+    import subprocess
+    import sys
+
+    code = """
+import resource, tempfile, pathlib
+import pandas as pd
+from pipeline.simulate import write_simulation
+from pipeline.lake import Lake
+from pipeline.ingest import ingest_file
+from pipeline.process import process
+folder = pathlib.Path(tempfile.mkdtemp())
+write_simulation(folder / "sim", babies=4, weeks=4, seed=5)  # 112 nights
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+lake = Lake(folder / "lake")
+for row in pd.read_csv(folder / "sim" / "subjects.csv", dtype=str).itertuples():
+    lake.add_subject(row.subject, row.tz, born=row.born)
+    ingest_file(lake, folder / "sim" / "logs" / f"{row.subject}.csv", row.subject)
+import time; t = time.perf_counter(); done = process(lake); seconds = time.perf_counter() - t
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(len(done), before, after, seconds)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    nights, before, after, seconds = int(out[-4]), int(out[-3]), int(out[-2]), float(out[-1])
+    print(
+        f"cohort of {nights} log nights: processed in {seconds:.1f} s ({seconds / nights * 1000:.0f} ms a night), "
+        f"peak memory {after / 1e6:.0f} MB (+{(after - before) / 1e6:.0f} MB for ingest and processing)"
+    )
+
+
 def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     detection_throughput()
@@ -229,6 +262,7 @@ def main() -> None:
         query_scaling(lake, tmp)
         png_export(lake)
     peak_memory()
+    cohort_memory()
 
 
 if __name__ == "__main__":

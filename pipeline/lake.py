@@ -294,7 +294,9 @@ class Lake:
         # one directory listing, not one per night: a night folder exists only once a file is in it
         # (writers remove the folders they created when they fail)
         with os.scandir(folder) as entries:
-            return sorted(e.name[len("night=") :] for e in entries if e.name.startswith("night=") and e.is_dir())
+            return sorted(
+                e.name[len("night=") :] for e in entries if e.name.startswith("night=") and e.is_dir()
+            )
 
     def latest_night(self, subject: str) -> str | None:
         """The most recent processed night of a subject, or None."""
