@@ -100,7 +100,7 @@ def read_raw_csv(
     data = maybe_gunzip(data, path)
     if not data.strip():
         raise BadInputError(path, [RowError(path, 1, "", "the file is empty")])
-    decode(data, path)  # refuse non-UTF-8 bytes here, with their line, before the CSV reader sees them
+    _check_utf8(data, path)  # refuse non-UTF-8 bytes here, with their line, before the CSV reader sees them
     head = data[:4096].decode("utf-8", errors="replace")
     lines = head.lstrip().splitlines()
     if not lines:
@@ -133,6 +133,19 @@ def read_raw_csv(
         values = np.column_stack([_numbers(table.column(c), path, c, offset) for c in cols]).astype("float32")
         out[name] = values
     return times, out
+
+
+def _check_utf8(data: bytes, path: str, chunk: int = 1 << 20) -> None:
+    """Like :func:`decode` but a chunk at a time, so a large file is never held twice as text."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for at in range(0, len(data), chunk):
+        try:
+            decoder.decode(data[at : at + chunk], final=at + chunk >= len(data))
+        except UnicodeDecodeError:
+            decode(data, path)  # decode it whole only now, to name the line of the bad byte
+            raise
 
 
 def _is_number(cell: str) -> bool:
