@@ -80,8 +80,12 @@ def _check(acc, fs) -> np.ndarray:
 def _moving(acc: np.ndarray, fs: float) -> np.ndarray:
     """The movement part of the acceleration: gravity and drift removed (causal high-pass)."""
     sos = signal.butter(4, HIGHPASS_HZ, btype="highpass", fs=fs, output="sos")
-    # causal (forward-only) filtering: a posture change rings after the movement, never before its onset
-    return signal.sosfilt(sos, acc - acc[0], axis=0).astype("float32")
+    # causal (forward-only) filtering: a posture change rings after the movement, never before its onset;
+    # one axis at a time keeps the float64 intermediates to a third
+    out = np.empty(acc.shape, dtype="float32")
+    for k in range(acc.shape[1]):
+        out[:, k] = signal.sosfilt(sos, acc[:, k] - acc[0, k])
+    return out
 
 
 def _moving_slice(acc: np.ndarray, fs: float, start: int, end: int, warmup_s: float = 10.0) -> np.ndarray:

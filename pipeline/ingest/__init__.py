@@ -18,7 +18,14 @@ from .binary import BINARY_FORMATS, read_binary, sniff_binary_format
 from .counts import COUNT_FORMATS, counts_table, localise, read_counts, sniff_counts_format
 from .diary import DIARY_FORMATS, diary_table, read_diary, sniff_diary_format
 from .logs import BadInputError, RowError, parse_log
-from .raw import events_and_coverage, looks_like_raw_csv, maybe_gunzip, read_raw_csv, sampling_rate
+from .raw import (
+    events_and_coverage,
+    gunzip_head,
+    looks_like_raw_csv,
+    maybe_gunzip,
+    read_raw_csv,
+    sampling_rate,
+)
 
 __all__ = ["BadInputError", "IngestReport", "RowError", "ingest_file", "sha256_of"]
 
@@ -76,9 +83,11 @@ def ingest_file(
         return IngestReport(IngestResult(sha, subject, 0, already_ingested=True), str(path), fmt)
 
     name = source_name or str(path)  # what messages and the manifest call the file
-    content = maybe_gunzip(data, name)
+    compressed = data[:2] == b"\x1f\x8b"
     if fmt == "auto":
-        fmt = detect_format(content, name)
+        fmt = detect_format(gunzip_head(data, name) if compressed else data, name)
+    # raw acceleration is read as a stream; everything else (small) is decompressed whole
+    content = data if fmt in ("raw-csv",) else maybe_gunzip(data, name)
     if fmt in DIARY_FORMATS:
         diary = diary_table(read_diary(content, name, fmt), tz, name)
         tables, skipped = {"diary": _with_night(diary, info["tz"], sha)}, []

@@ -97,19 +97,22 @@ def read_raw_csv(
     """Parse a raw CSV: ``(times in UTC nanoseconds, {limb: (n, 3) float32 g})``."""
     if limb is not None and limb not in LIMBS:
         raise SleepmovesError(f"unknown limb {limb!r}: use one of {', '.join(LIMBS)}")
-    data = maybe_gunzip(data, path)
-    if not data.strip():
+    compressed = data[:2] == b"\x1f\x8b"
+    # a gzip file is read as a stream: the decompressed text is never held whole
+    head_bytes = gunzip_head(data, path) if compressed else data[:4096]
+    if not head_bytes.strip():
         raise BadInputError(path, [RowError(path, 1, "", "the file is empty")])
-    _check_utf8(data, path)  # refuse non-UTF-8 bytes here, with their line, before the CSV reader sees them
-    head = data[:4096].decode("utf-8", errors="replace")
+    _check_utf8(data, path, compressed)  # refuse non-UTF-8 bytes here, with their line, before the CSV reader
+    head = head_bytes[:4096].decode("utf-8", errors="replace")
     lines = head.lstrip().splitlines()
     if not lines:
         raise BadInputError(path, [RowError(path, 1, "", "the file holds no text rows")])
     first_line = lines[0]
     has_header = not all(_is_number(c) for c in first_line.split(","))
     try:
+        source = pa.CompressedInputStream(pa.BufferReader(data), "gzip") if compressed else io.BytesIO(data)
         table = pacsv.read_csv(
-            io.BytesIO(data),
+            source,
             read_options=pacsv.ReadOptions(autogenerate_column_names=not has_header),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
@@ -130,22 +133,37 @@ def read_raw_csv(
         )
     out = {}
     for name, cols in triples.items():
-        values = np.column_stack([_numbers(table.column(c), path, c, offset) for c in cols]).astype("float32")
+        values = np.empty((table.num_rows, 3), dtype="float32")
+        for k, column in enumerate(cols):  # one column at a time: small float64 intermediates
+            values[:, k] = _numbers(table.column(column), path, column, offset)
         out[name] = values
     return times, out
 
 
-def _check_utf8(data: bytes, path: str, chunk: int = 1 << 20) -> None:
-    """Like :func:`decode` but a chunk at a time, so a large file is never held twice as text."""
+def gunzip_head(data: bytes, path: str, size: int = 65536) -> bytes:
+    """The first ``size`` decompressed bytes of a gzip file."""
+    try:
+        return gzip.GzipFile(fileobj=io.BytesIO(data)).read(size)
+    except (OSError, EOFError) as exc:
+        raise SleepmovesError(f"{path}: damaged gzip file ({exc})") from None
+
+
+def _check_utf8(data: bytes, path: str, compressed: bool = False, chunk: int = 1 << 20) -> None:
+    """Like :func:`decode` but a chunk at a time (decompressing as it goes), so a large file is never held whole
+    as text."""
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8")()
-    for at in range(0, len(data), chunk):
-        try:
-            decoder.decode(data[at : at + chunk], final=at + chunk >= len(data))
-        except UnicodeDecodeError:
-            decode(data, path)  # decode it whole only now, to name the line of the bad byte
-            raise
+    stream = gzip.GzipFile(fileobj=io.BytesIO(data)) if compressed else io.BytesIO(data)
+    try:
+        while block := stream.read(chunk):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        decode(maybe_gunzip(data, path), path)  # decode it whole only now, to name the line of the bad byte
+        raise
+    except (OSError, EOFError) as exc:
+        raise SleepmovesError(f"{path}: damaged gzip file ({exc})") from None
 
 
 def _is_number(cell: str) -> bool:
