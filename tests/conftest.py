@@ -59,3 +59,17 @@ def write(path: Path, text: str | bytes) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def hypnogram(codes: str) -> pd.DataFrame:
+    """Phases from letters (W awake, R active, N quiet, T transition), 30-s epochs from 19:00 UTC."""
+    import numpy as np
+
+    names = {"W": "awake", "R": "active", "N": "quiet", "T": "transition"}
+    start = pd.Timestamp("2026-03-02T19:00:00Z")
+    return pd.DataFrame(
+        {
+            "epoch_start": start + pd.to_timedelta(np.arange(len(codes)) * 30, unit="s"),
+            "phase": [names[c] for c in codes],
+        }
+    )

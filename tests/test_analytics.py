@@ -7,19 +7,9 @@ import pandas as pd
 import pytest
 
 from pipeline.summarize import compare_weeks, cycles, night_metrics, transition_matrix, week_nights
+from tests.conftest import hypnogram as _phases
 
 YASA_CODE = {"awake": 0, "transition": 1, "quiet": 2, "active": 4}  # W, N1, N2, REM
-
-
-def _phases(codes: str) -> pd.DataFrame:
-    names = {"W": "awake", "R": "active", "N": "quiet", "T": "transition"}
-    start = pd.Timestamp("2026-03-02T19:00:00Z")
-    return pd.DataFrame(
-        {
-            "epoch_start": start + pd.to_timedelta(np.arange(len(codes)) * 30, unit="s"),
-            "phase": [names[c] for c in codes],
-        }
-    )
 
 
 @pytest.mark.parametrize("seed", range(5))

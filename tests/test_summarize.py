@@ -2,17 +2,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.summarize import night_metrics, sleep_onset_index
-
-
-def _phases(codes: str) -> pd.DataFrame:
-    names = {"W": "awake", "R": "active", "N": "quiet", "T": "transition"}
-    start = pd.Timestamp("2026-03-02T19:00:00Z")
-    return pd.DataFrame(
-        {
-            "epoch_start": start + pd.to_timedelta(np.arange(len(codes)) * 30, unit="s"),
-            "phase": [names[c] for c in codes],
-        }
-    )
+from tests.conftest import hypnogram as _phases
 
 
 def test_onset_needs_three_consecutive_sleep_epochs():

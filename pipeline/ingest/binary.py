@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..nights import utc_ns
 from ..schema import SleepmovesError
+from .counts import localise, no_zone_error
 from .logs import BadInputError, RowError
 
 BINARY_FORMATS = ("cwa", "gt3x", "geneactiv-bin")
@@ -69,8 +70,6 @@ def read_binary(data: bytes, path: str, fmt: str, tz: str | None) -> tuple[np.nd
 
 def _to_utc(local_ns: np.ndarray, tz: str | None, offset: pd.Timedelta | None, path: str) -> np.ndarray:
     if tz is not None:
-        from .counts import localise
-
         # localise per second (fast), then add the sub-second part back
         seconds = local_ns // 1_000_000_000
         unique, inverse = np.unique(seconds, return_inverse=True)
@@ -78,17 +77,7 @@ def _to_utc(local_ns: np.ndarray, tz: str | None, offset: pd.Timedelta | None, p
         return utc[inverse] + (local_ns - seconds * 1_000_000_000)
     if offset is not None:
         return local_ns - offset.value
-    raise BadInputError(
-        path,
-        [
-            RowError(
-                path,
-                1,
-                "",
-                "the device wrote local times without a zone: pass --tz ZONE (e.g. --tz Europe/London)",
-            )
-        ],
-    )
+    raise no_zone_error(path)
 
 
 # ---------------------------------------------------------------------- Axivity CWA

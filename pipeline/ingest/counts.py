@@ -343,22 +343,27 @@ def _ukb(data: bytes, path: str) -> CountsRead:
     return CountsRead(times, epoch_s, count, np.isfinite(count), "ukb-csv")
 
 
+def no_zone_error(path: str) -> BadInputError:
+    """The error for device times written without a zone when no ``--tz`` was given."""
+    return BadInputError(
+        path,
+        [
+            RowError(
+                path,
+                1,
+                "",
+                "the device wrote local times without a zone: pass --tz ZONE (e.g. --tz Europe/London)",
+            )
+        ],
+    )
+
+
 def localise(times: pd.Series, tz: str | None, path: str) -> pd.Series:
     """UTC times; naive device times are read in ``tz`` (required), DST-repeated hours in order."""
     if times.dt.tz is not None:
         return times.dt.tz_convert("UTC")
     if tz is None:
-        raise BadInputError(
-            path,
-            [
-                RowError(
-                    path,
-                    1,
-                    "",
-                    "the device wrote local times without a zone: pass --tz ZONE (e.g. --tz Europe/London)",
-                )
-            ],
-        )
+        raise no_zone_error(path)
     # epochs run forward in time, so pandas can tell the two passes through a repeated hour apart
     try:
         local = times.dt.tz_localize(tz, ambiguous="infer", nonexistent="raise")
