@@ -42,6 +42,12 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def cmd_subject_delete(args) -> int:
+    removed = _lake(args).delete_subject(args.id)
+    _say(f"subject {args.id} deleted: {removed} files and its manifest rows removed")
+    return 0
+
+
 def cmd_subject_add(args) -> int:
     lake = _lake(args)
     changed = lake.add_subject(args.id, args.tz, born=args.born, label=args.label)
@@ -213,8 +219,18 @@ def cmd_serve(args) -> int:
     return _serve(_lake(args), args.host, args.port)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def _serve(lake: Lake, host: str, port: int) -> int:
     from waitress import serve
+
+    if host not in LOOPBACK and not host.startswith("127."):
+        # there is no authentication yet: a baby's nights must not be served to the network
+        raise SleepmovesError(
+            f"refusing to serve on {host}: sleepmoves has no login yet, so it serves only this computer "
+            "(127.0.0.1). To reach it from elsewhere, use an SSH tunnel."
+        )
 
     from dashboard.app import create_app
 
@@ -276,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--born", help="birth date YYYY-MM-DD (lets the model use the age)")
     a.add_argument("--label", help="display name (default: the id)")
     a.set_defaults(func=cmd_subject_add)
+    d = subsub.add_parser(
+        "delete", parents=[common], help="remove a subject and every file of it from the lake"
+    )
+    d.add_argument("id")
+    d.set_defaults(func=cmd_subject_delete)
 
     p = sub.add_parser(
         "ingest", parents=[common], help="ingest files for a subject, then process the nights touched"

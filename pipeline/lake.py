@@ -174,6 +174,39 @@ class Lake:
             )
             return True
 
+    def delete_subject(self, subject: str) -> int:
+        """Remove a subject everywhere: its row, every partition folder and manifest row. Returns files removed."""
+        import shutil
+
+        check_subject_id(subject)
+        removed = 0
+        with self.writer():
+            self.subject(subject)  # a clear error when unknown
+            for table in schema.PARTITIONED_TABLES:
+                folder = self.root / table / f"subject={subject}"
+                if folder.is_dir():
+                    removed += sum(1 for p in folder.rglob("*") if p.is_file())
+                    shutil.rmtree(folder)
+            subjects = self.subjects()
+            atomic_write_table(
+                pa.Table.from_pandas(
+                    subjects[subjects["subject"] != subject], schema=schema.SUBJECTS, preserve_index=False
+                ),
+                self.root / "subjects.parquet",
+            )
+            manifest = self.manifest()
+            if len(manifest):
+                atomic_write_table(
+                    pa.Table.from_pandas(
+                        manifest[manifest["subject"] != subject], schema=schema.MANIFEST, preserve_index=False
+                    ),
+                    self.root / "manifest.parquet",
+                )
+            state = {k: v for k, v in self.processed_state().items() if k[0] != subject}
+            if (self.root / "processed.parquet").exists():
+                self.write_processed_state(state)
+        return removed
+
     # ------------------------------------------------------------------ manifest / ingest
     def manifest(self) -> pd.DataFrame:
         """One row per ingested file: ``sha256, path, format, subject, rows, nights, ingested_at``."""

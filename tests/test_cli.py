@@ -189,3 +189,23 @@ def test_design_contract_holds():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 failed" in result.stdout
+
+
+def test_serve_refuses_a_network_address(tmp_path):
+    result = run("serve", "--host", "0.0.0.0", "--lake", tmp_path / "lake")
+    assert result.returncode == 1 and "refusing to serve on 0.0.0.0" in result.stderr
+
+
+def test_subject_delete_removes_every_trace(demo_lake, tmp_path):
+    import shutil
+
+    lake_dir = tmp_path / "lake"
+    shutil.copytree(demo_lake.root, lake_dir)
+    lake = Lake(lake_dir)
+    gone, kept = list(lake.subjects()["subject"])[:2]
+    result = run("subject", "delete", gone, "--lake", lake_dir)
+    assert result.returncode == 0, result.stderr
+    assert not list(lake_dir.rglob(f"subject={gone}"))
+    assert gone not in set(lake.subjects()["subject"]) and gone not in set(lake.manifest()["subject"])
+    assert lake.nights(kept) and not any(s == gone for s, _ in lake.processed_state())
+    assert run("subject", "delete", gone, "--lake", lake_dir).returncode == 1
