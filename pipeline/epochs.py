@@ -102,7 +102,7 @@ def epoch_features(
     Returns
     -------
     DataFrame
-        ``epoch_start`` plus the feature columns listed by :func:`feature_names`.
+        ``epoch_start``, the feature columns and ``valid`` (whether the epoch has usable data).
     """
     n = len(epoch_starts)
     grid0 = epoch_starts[0] if n else pd.Timestamp(0, tz="UTC")
@@ -158,18 +158,6 @@ def epoch_features(
     frame.loc[~valid, movement] = np.nan
     frame["valid"] = valid
     return frame
-
-
-def feature_names() -> list[str]:
-    """Names of the feature columns produced by :func:`epoch_features`, in order."""
-    demo = epoch_features(
-        pd.DataFrame(
-            {"start": pd.to_datetime([], utc=True), "duration_s": [], "limb": [], "kind": [], "intensity": []}
-        ),
-        pd.DatetimeIndex(pd.to_datetime(["2026-01-01T00:00:00Z"])),
-        "UTC",
-    )
-    return [c for c in demo.columns if c not in ("epoch_start", "valid")]
 
 
 def _hours_since_settled(big_epochs: np.ndarray) -> np.ndarray:

@@ -39,8 +39,8 @@ def label_night(
 ):
     """Features, phases, metrics and review flags of one night (pure: no files).
 
-    ``history`` holds the metrics of the subject's earlier nights (oldest first), for the flags that need
-    them (persistent asymmetry, shaking rising week over week).
+    ``history`` holds the metrics of the subject's earlier nights (oldest first); when given, the flags that
+    need them (persistent asymmetry, shaking rising week over week) are added as :func:`process` adds them.
 
     Epochs without usable sensor data get no phase: they are no data, never quiet sleep.
 
@@ -73,17 +73,13 @@ def label_night(
     metrics["nodata_min"] = float((~valid).sum() * EPOCH_S / 60)
     metrics["model_version"] = version
     metrics["tz"] = tz
-    age_months = age_in_weeks(born, night) * 7 / 30.44
-    flags, numbers = night_flags(events, phases, tz, age_months)
+    flags, numbers = night_flags(events, phases, tz, age_in_weeks(born, night) * 7 / 30.44)
     metrics.update(numbers)
-    metrics["night"] = night
-    past = history[history["night"] < night] if history is not None and len(history) else pd.DataFrame()
-    flags += history_flags(
-        pd.concat([past, pd.DataFrame([metrics])], ignore_index=True), tz, start, age_months
-    )
-    metrics.pop("night")
-    metrics["n_flags"] = len(flags)
-    metrics["flags"] = encode_flags(flags)
+    metrics["n_flags"], metrics["flags"] = len(flags), encode_flags(flags)
+    if (
+        history is not None
+    ):  # a caller labelling nights in order (tests, notebooks) gets the cross-night flags too
+        metrics = add_history_flags(metrics, night, history, tz, born)
     return feats, phases, metrics
 
 
@@ -201,23 +197,27 @@ def process(
     return sorted(fresh)
 
 
+def add_history_flags(metrics: dict, night: str, history: pd.DataFrame, tz: str, born) -> dict:
+    """``metrics`` of one night with the cross-night flags added, judged on the earlier nights of ``history``."""
+    earlier = history[history["night"] < night] if len(history) else history
+    current = pd.concat([earlier, pd.DataFrame([{**metrics, "night": night}])], ignore_index=True)
+    recorded = (
+        metrics["recording_start"] if pd.notna(metrics["recording_start"]) else night_bounds(night, tz)[0]
+    )
+    flags = decode_flags(metrics["flags"]) + history_flags(
+        current, tz, recorded, age_in_weeks(born, night) * 7 / 30.44
+    )
+    return {**metrics, "flags": encode_flags(flags), "n_flags": len(flags)}
+
+
 def _write_nights_with_history(lake: Lake, subject: str, fresh: dict) -> None:
     """Add the cross-night flags (asymmetry, rising shaking) to the new nights, oldest first, and write them."""
-    tz = lake.subject(subject)["tz"]
-    born = lake.subject(subject)["born"]
+    info = lake.subject(subject)
     old = lake.nights_table([subject])
     new_nights = sorted(n for s, n in fresh if s == subject)
     history = old[~old["night"].isin(new_nights)] if len(old) else old
     for night in new_nights:
-        metrics = dict(fresh[(subject, night)])
-        earlier = history[history["night"] < night] if len(history) else history
-        current = pd.concat([earlier, pd.DataFrame([metrics])], ignore_index=True)
-        recorded = (
-            metrics["recording_start"] if pd.notna(metrics["recording_start"]) else night_bounds(night, tz)[0]
-        )
-        age_months = age_in_weeks(born, night) * 7 / 30.44
-        flags = decode_flags(metrics["flags"]) + history_flags(current, tz, recorded, age_months)
-        metrics["flags"], metrics["n_flags"] = encode_flags(flags), len(flags)
+        metrics = add_history_flags(fresh[(subject, night)], night, history, info["tz"], info["born"])
         row = {k: v for k, v in metrics.items() if k not in ("subject", "night")}
         # the nights row is written last: its presence means the night is complete
         lake.write_partition("nights", subject, night, pd.DataFrame([row]), "night")

@@ -80,3 +80,24 @@ def test_false_flag_rate_on_normal_nights(model):
 
 def test_thresholds_have_sources():
     assert all("source" in rule for rule in RULES.values())
+
+
+def test_processing_never_repeats_a_flag(tmp_path):
+    """Cross-night flags are added once, after the nights are labelled (here: shaking in sleep past 6 months)."""
+    from pipeline.ingest import ingest_file
+    from pipeline.lake import Lake
+    from pipeline.process import process
+    from pipeline.simulate import _local_iso
+
+    cohort, events, _ = simulate(babies=4, weeks=2, seed=51, anomalies={2: "rhythmic"})
+    baby = cohort[2]
+    log = events[baby.subject].copy()
+    log.insert(0, "time", _local_iso(log.pop("start"), baby.tz))
+    log.to_csv(tmp_path / "log.csv", index=False)
+    lake = Lake(tmp_path / "lake")
+    lake.add_subject(baby.subject, baby.tz, born=baby.born)
+    ingest_file(lake, tmp_path / "log.csv", baby.subject)
+    process(lake)
+    flags = lake.flags([baby.subject])
+    assert "rising_shaking" in set(flags["rule"])
+    assert not flags.duplicated(["night", "rule", "start"]).any()

@@ -47,6 +47,13 @@ ACTIVITY_WORDS = {
 }
 
 
+# app export -> (start, end, activity, note columns, time format); None = ISO 8601
+APP_COLUMNS = {
+    "babyconnect": ("Date and Time", "End Time", "Activity", ("Text", "Notes"), "%m/%d/%y %I:%M %p"),
+    "huckleberry": ("Start", "End", "Type", ("Notes", "Start Location"), None),
+}
+
+
 def sniff_diary_format(data: bytes) -> str | None:
     head = data[:2000].decode("utf-8", errors="replace").lstrip("\ufeff")
     first = head.splitlines()[0] if head.splitlines() else ""
@@ -66,31 +73,13 @@ def read_diary(data: bytes, path: str, fmt: str) -> pd.DataFrame:
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows:
         raise BadInputError(path, [RowError(path, 2, "", "no diary rows")])
-    if fmt == "babyconnect":
-        start_col, end_col, act_col, note_cols, time_fmt = (
-            "Date and Time",
-            "End Time",
-            "Activity",
-            ("Text", "Notes"),
-            "%m/%d/%y %I:%M %p",
-        )
-    elif fmt == "huckleberry":
-        start_col, end_col, act_col, note_cols, time_fmt = (
-            "Start",
-            "End",
-            "Type",
-            ("Notes", "Start Location"),
-            None,
-        )
+    if fmt in APP_COLUMNS:
+        start_col, end_col, act_col, note_cols, time_fmt = APP_COLUMNS[fmt]
     else:
         names = {normalise_word(k): k for k in rows[0]}
         start_col = names.get("start") or names.get("time") or names.get("start_time")
-        end_col, act_col, note_cols, time_fmt = (
-            names.get("end"),
-            names["activity"],
-            tuple(k for k in (names.get("note"),) if k),
-            None,
-        )
+        end_col, act_col, time_fmt = names.get("end"), names["activity"], None
+        note_cols = (names["note"],) if "note" in names else ()
     errors, out = [], []
     for i, row in enumerate(rows, start=2):
         start = _time(row.get(start_col), time_fmt)
