@@ -8,11 +8,15 @@ Layout (see ``design.md``)::
 
 Guarantees
 ----------
-* Every file is written to a hidden temporary file in its final folder and renamed into place,
-  so a reader never sees half a file and a crash leaves no partial ``*.parquet``.
-* An ingest writes all its partitions as temporary files first; only when every one of them is
-  written are they renamed, and the manifest row is written last. A file whose sha256 is in the
-  manifest is not ingested again, and re-ingesting after a crash rewrites the same file names.
+* Single files (``subjects``, ``manifest``, ``processed``) are written to a hidden temporary file
+  beside them and renamed into place, so a reader never sees half a file.
+* Writes of several files (an ingest: its partitions and then its manifest row; a subject's
+  deletion; a night's outputs) are one *transaction*: every new file is first written under
+  ``.staging/``, then a journal listing the renames (and removals) is written under ``.journal/``,
+  then the renames are done and the journal removed. A process killed before the journal exists
+  leaves only ``.staging/`` files, which are thrown away; killed after, the next :class:`Lake` to
+  open the folder finishes the renames. Either way the lake is as before or as after the write.
+* A file whose sha256 is in the manifest is not ingested again.
 * One writer at a time: writers hold an exclusive ``flock`` on ``<lake>/.lock``.
 * Queries open only the partition folders they need (the path is built from the subject and
   night), never the whole lake.
@@ -23,7 +27,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -49,31 +55,104 @@ def default_lake_path() -> Path:
 def atomic_write_table(table: pa.Table, path: Path) -> None:
     """Write ``table`` to ``path`` through a temporary file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _stage(table, path)
-    os.replace(tmp, path)
-
-
-def _stage(table: pa.Table, path: Path) -> Path:
-    """Write ``table`` to a hidden temporary file beside ``path`` (ignored by readers) and return it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        _write_durably(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_durably(table: pa.Table, path: Path) -> None:
+    pq.write_table(table, path, compression="zstd")
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+STAGING = ".staging"
+JOURNAL = ".journal"
+
+
+class Transaction:
+    """Files to publish and folders to remove together (see the module's guarantees).
+
+    Obtain one from :meth:`Lake.transaction`; :meth:`put` stages a table, :meth:`remove` schedules a folder's
+    removal. Nothing in the lake changes until the ``with`` block ends without an error.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.id = uuid.uuid4().hex
+        self.folder = root / STAGING / self.id
+        self.renames: list[tuple[str, str]] = []  # (staged, final), relative to the lake root
+        self.removals: list[str] = []
+
+    def put(self, table: pa.Table, final: Path) -> None:
+        """Stage ``table`` to become the file ``final`` (inside the lake) when the transaction commits."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        staged = self.folder / f"{len(self.renames)}.parquet"
+        _write_durably(table, staged)
+        self.renames.append((_relative(staged, self.root), _relative(final, self.root)))
+
+    def remove(self, folder: Path) -> None:
+        """Remove ``folder`` (inside the lake) and everything in it when the transaction commits."""
+        self.removals.append(_relative(folder, self.root))
+
+    def _commit(self) -> None:
+        journal = self.root / JOURNAL / f"{self.id}.json"
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        tmp = journal.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"removals": self.removals, "renames": self.renames}))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        _remove_if_empty(path.parent)
-        raise
-    return tmp
+        os.replace(tmp, journal)  # from here on, the transaction happens even if this process dies
+        _replay(self.root, journal)
 
 
-def _remove_if_empty(folder: Path) -> None:
-    """Remove a partition folder left empty by a failed write (so it is not listed as a night)."""
-    try:
-        folder.rmdir()
-    except OSError:
-        pass
+def _relative(path: Path, root: Path) -> str:
+    relative = Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+    if ".." in relative.parts:
+        raise ValueError(f"{path} is outside the lake")
+    return relative.as_posix()
+
+
+def _replay(root: Path, journal: Path) -> None:
+    """Carry out a committed journal (idempotent: a replay after a crash redoes only what is left)."""
+    plan = json.loads(journal.read_text())
+    for folder in plan["removals"]:
+        shutil.rmtree(root / folder, ignore_errors=True)
+    for staged, final in plan["renames"]:
+        source, target = root / staged, root / final
+        if source.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+    journal.unlink()
+    shutil.rmtree(root / STAGING / journal.stem, ignore_errors=True)
+
+
+def _recover(root: Path) -> None:
+    """Finish committed transactions and drop uncommitted staging (call holding the writer lock)."""
+    journals = root / JOURNAL
+    if journals.is_dir():
+        for leftover in journals.glob("*.tmp"):  # a journal never finished: its transaction never happened
+            leftover.unlink(missing_ok=True)
+        for journal in sorted(journals.glob("*.json")):
+            _replay(root, journal)
+    staging = root / STAGING
+    if staging.is_dir():
+        for folder in staging.iterdir():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _needs_recovery(root: Path) -> bool:
+    for name in (JOURNAL, STAGING):
+        try:
+            with os.scandir(root / name) as entries:
+                if any(True for _ in entries):
+                    return True
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+    return False
 
 
 @dataclass
@@ -98,6 +177,20 @@ class Lake:
 
     def __init__(self, path: str | os.PathLike | None = None):
         self.root = Path(path) if path is not None else default_lake_path()
+        if _needs_recovery(self.root):
+            self._try_recover()
+
+    def _try_recover(self) -> None:
+        """Finish what a killed writer left, unless a live writer holds the lock (it will finish its own)."""
+        with open(self.root / ".lock", "a+") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            try:
+                _recover(self.root)
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     def __repr__(self) -> str:
         return f"Lake({str(self.root)!r})"
@@ -110,9 +203,21 @@ class Lake:
         with open(self.root / ".lock", "a+") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
+                _recover(self.root)
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Stage several writes and removals; they all happen when the block ends, or none do."""
+        txn = Transaction(self.root)
+        try:
+            yield txn
+        except BaseException:
+            shutil.rmtree(txn.folder, ignore_errors=True)
+            raise
+        txn._commit()
 
     # ------------------------------------------------------------------ subjects
     def subjects(self) -> pd.DataFrame:
@@ -175,20 +280,19 @@ class Lake:
             return True
 
     def delete_subject(self, subject: str) -> int:
-        """Remove a subject everywhere: its row, every partition folder and manifest row. Returns files removed."""
-        import shutil
-
+        """Remove a subject everywhere, in one transaction: its row, every partition folder, its manifest rows
+        and processing state. Returns the number of data files removed."""
         check_subject_id(subject)
         removed = 0
-        with self.writer():
+        with self.writer(), self.transaction() as txn:
             self.subject(subject)  # a clear error when unknown
             for table in schema.PARTITIONED_TABLES:
                 folder = self.root / table / f"subject={subject}"
                 if folder.is_dir():
                     removed += sum(1 for p in folder.rglob("*") if p.is_file())
-                    shutil.rmtree(folder)
+                    txn.remove(folder)
             subjects = self.subjects()
-            atomic_write_table(
+            txn.put(
                 pa.Table.from_pandas(
                     subjects[subjects["subject"] != subject], schema=schema.SUBJECTS, preserve_index=False
                 ),
@@ -196,15 +300,15 @@ class Lake:
             )
             manifest = self.manifest()
             if len(manifest):
-                atomic_write_table(
+                txn.put(
                     pa.Table.from_pandas(
                         manifest[manifest["subject"] != subject], schema=schema.MANIFEST, preserve_index=False
                     ),
                     self.root / "manifest.parquet",
                 )
-            state = {k: v for k, v in self.processed_state().items() if k[0] != subject}
             if (self.root / "processed.parquet").exists():
-                self.write_processed_state(state)
+                state = {k: v for k, v in self.processed_state().items() if k[0] != subject}
+                txn.put(_processed_table(state), self.root / "processed.parquet")
         return removed
 
     # ------------------------------------------------------------------ manifest / ingest
@@ -241,18 +345,18 @@ class Lake:
         with self.writer():
             if self.has_file(sha256):
                 return IngestResult(sha256, subject, rows, already_ingested=True)
-            staged: list[tuple[Path, Path]] = []
             nights: set[str] = set()
-            try:
+            with self.transaction() as txn:
                 for name, frame in tables.items():
                     arrow_schema = _table_schema(name)
                     for night, part in frame.groupby("night", sort=True):
                         night = check_night(str(night))
                         nights.add(night)
-                        final = self._partition(name, subject, night) / f"{sha256[:8]}.parquet"
                         body = part.drop(columns=["night"]).reset_index(drop=True)
-                        table = pa.Table.from_pandas(body, schema=arrow_schema, preserve_index=False)
-                        staged.append((_stage(table, final), final))
+                        txn.put(
+                            pa.Table.from_pandas(body, schema=arrow_schema, preserve_index=False),
+                            self._partition(name, subject, night) / f"{sha256[:8]}.parquet",
+                        )
                 manifest = self.manifest()
                 row = pd.DataFrame(
                     {
@@ -266,36 +370,37 @@ class Lake:
                     }
                 )
                 manifest = pd.concat([manifest, row], ignore_index=True) if len(manifest) else row
-                manifest_path = self.root / "manifest.parquet"
-                staged_manifest = _stage(
+                # renamed last: the manifest row is what makes the partitions "ingested"
+                txn.put(
                     pa.Table.from_pandas(manifest, schema=schema.MANIFEST, preserve_index=False),
-                    manifest_path,
+                    self.root / "manifest.parquet",
                 )
-            except BaseException:
-                for tmp, _ in staged:
-                    tmp.unlink(missing_ok=True)
-                    _remove_if_empty(tmp.parent)
-                raise
-            # Everything is on disk: publish partitions, then the manifest row that makes them "ingested".
-            for tmp, final in staged:
-                os.replace(tmp, final)
-            os.replace(staged_manifest, manifest_path)
             return IngestResult(sha256, subject, rows, sorted(nights))
 
     # ------------------------------------------------------------------ processed outputs
     def write_partition(self, table: str, subject: str, night: str, frame: pd.DataFrame, name: str) -> Path:
-        """Atomically write one derived partition file (epochs, phases, nights)."""
+        """Write one derived partition file (epochs, phases, nights) as a transaction."""
+        return self.write_partitions(subject, night, {table: (frame, name)})[0]
+
+    def write_partitions(
+        self, subject: str, night: str, frames: dict[str, tuple[pd.DataFrame, str]]
+    ) -> list[Path]:
+        """Write several derived tables of one night together: ``{table: (frame, file name)}``."""
         check_subject_id(subject)
         check_night(night)
-        path = self._partition(table, subject, night) / f"{name}.parquet"
-        arrow_schema = _table_schema(table)
-        data = frame.drop(columns=[c for c in ("subject", "night") if c in frame.columns])
-        if arrow_schema is None:
-            arrow = pa.Table.from_pandas(data, preserve_index=False)
-        else:
-            arrow = pa.Table.from_pandas(data, schema=arrow_schema, preserve_index=False)
-        atomic_write_table(arrow, path)
-        return path
+        paths = []
+        with self.transaction() as txn:
+            for table, (frame, name) in frames.items():
+                path = self._partition(table, subject, night) / f"{name}.parquet"
+                arrow_schema = _table_schema(table)
+                data = frame.drop(columns=[c for c in ("subject", "night") if c in frame.columns])
+                if arrow_schema is None:
+                    arrow = pa.Table.from_pandas(data, preserve_index=False)
+                else:
+                    arrow = pa.Table.from_pandas(data, schema=arrow_schema, preserve_index=False)
+                txn.put(arrow, path)
+                paths.append(path)
+        return paths
 
     def processed_state(self) -> dict[tuple[str, str], str]:
         """(subject, night) -> inputs hash of the last processing (for incremental processing)."""
@@ -308,15 +413,7 @@ class Lake:
         }
 
     def write_processed_state(self, state: dict[tuple[str, str], str]) -> None:
-        rows = sorted((s, n, h) for (s, n), h in state.items())
-        table = pa.table(
-            {
-                "subject": [r[0] for r in rows],
-                "night": [r[1] for r in rows],
-                "inputs_hash": [r[2] for r in rows],
-            }
-        )
-        atomic_write_table(table, self.root / "processed.parquet")
+        atomic_write_table(_processed_table(state), self.root / "processed.parquet")
 
     # ------------------------------------------------------------------ queries
     def nights(self, subject: str, table: str = "nights") -> list[str]:
@@ -450,6 +547,17 @@ class Lake:
     @staticmethod
     def _sorted_epochs(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.sort_values("epoch_start", ignore_index=True) if len(frame) else frame
+
+
+def _processed_table(state: dict[tuple[str, str], str]) -> pa.Table:
+    rows = sorted((s, n, h) for (s, n), h in state.items())
+    return pa.table(
+        {
+            "subject": pa.array([r[0] for r in rows], pa.string()),
+            "night": pa.array([r[1] for r in rows], pa.string()),
+            "inputs_hash": pa.array([r[2] for r in rows], pa.string()),
+        }
+    )
 
 
 def _table_schema(table: str) -> pa.Schema | None:

@@ -118,8 +118,7 @@ def process_night(
         return None
     model = _cached_model(model_path, version)
     feats, phases, metrics = label_night(events, night, info["tz"], info["born"], model, version, counts)
-    lake.write_partition("epochs", subject, night, feats, "epochs")
-    lake.write_partition("phases", subject, night, phases, "phases")
+    lake.write_partitions(subject, night, {"epochs": (feats, "epochs"), "phases": (phases, "phases")})
     return {**metrics, "subject": subject, "night": night}
 
 

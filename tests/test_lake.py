@@ -74,20 +74,20 @@ def test_crash_while_staging_leaves_no_partial_files(lake, tmp_path, monkeypatch
     """A failure after some partitions are staged removes them all; nothing is published."""
     import pipeline.lake as lake_module
 
-    real_stage, calls = lake_module._stage, []
+    real_write, calls = lake_module._write_durably, []
 
-    def flaky_stage(table, path):
+    def flaky_write(table, path):
         calls.append(path)
         if len(calls) == 2:
             raise OSError("disk full")
-        return real_stage(table, path)
+        return real_write(table, path)
 
-    monkeypatch.setattr(lake_module, "_stage", flaky_stage)
+    monkeypatch.setattr(lake_module, "_write_durably", flaky_write)
     before = snapshot(lake.root)
     with pytest.raises(OSError, match="disk full"):
         ingest_file(lake, write(tmp_path / "a.csv", LOG), "ada")
     assert snapshot(lake.root) == before
-    assert not [p for p in lake.root.rglob("*") if p.name.endswith(".tmp")]
+    assert not list((lake.root / ".staging").rglob("*.parquet"))
     assert lake.nights("ada", table="events") == []  # no empty night folder left behind
 
 
