@@ -7,7 +7,7 @@ from pathlib import Path
 import dash
 from dash import Dash, dcc, html
 
-from . import state
+from . import security, state
 
 _app: Dash | None = None
 
@@ -17,10 +17,22 @@ DISCLAIMER = (
 )
 
 
-def create_app(lake_path) -> Dash:
-    """The dashboard for ``lake_path`` (Dash keeps callbacks process-wide, so the app is built once)."""
+def create_app(lake_path, users=None, max_upload_mb: int | None = None) -> Dash:
+    """The dashboard for ``lake_path`` (Dash keeps callbacks process-wide, so the app is built once).
+
+    Parameters
+    ----------
+    lake_path : str or Path
+        The lake to show.
+    users : dashboard.auth.Users, optional
+        Require a login from these users (each sees only their babies). None: no login (this computer only).
+    max_upload_mb : int, optional
+        Largest file the Data page accepts (default 200 MB).
+    """
     global _app
     state.set_lake(lake_path)
+    state.set_users(users)
+    state.set_max_upload_bytes((max_upload_mb or state.DEFAULT_MAX_UPLOAD_MB) * 1024 * 1024)
     if _app is not None:
         return _app
     app = Dash(
@@ -48,5 +60,6 @@ def create_app(lake_path) -> Dash:
             html.Footer(DISCLAIMER, className="disclaimer"),
         ]
     )
+    security.install(app)
     _app = app
     return app

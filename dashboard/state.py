@@ -1,4 +1,4 @@
-"""Which lake the running dashboard shows (set once by :func:`dashboard.app.create_app`)."""
+"""What the running dashboard serves: which lake, to whom, with which limits (set by :func:`dashboard.app.create_app`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ from pathlib import Path
 
 from pipeline.lake import Lake
 
+from .auth import Users
+
+DEFAULT_MAX_UPLOAD_MB = 200
+
 _lake_path: Path | None = None
+_users: Users | None = None
+_max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024 * 1024
 
 
 def set_lake(path) -> None:
@@ -14,6 +20,49 @@ def set_lake(path) -> None:
     _lake_path = Path(path)
 
 
+def set_users(users: Users | None) -> None:
+    """Require a login from ``users`` (None: no login, for a dashboard on this computer only)."""
+    global _users
+    _users = users
+
+
+def users() -> Users | None:
+    return _users
+
+
+def set_max_upload_bytes(limit: int) -> None:
+    global _max_upload_bytes
+    _max_upload_bytes = int(limit)
+
+
+def max_upload_bytes() -> int:
+    return _max_upload_bytes
+
+
+def current_user():
+    """The logged-in user of this request, or None (no login configured, or outside a request)."""
+    import flask
+
+    return flask.g.get("user") if flask.has_request_context() else None
+
+
 def lake() -> Lake:
-    """The dashboard's lake (a fresh handle: it holds no open files)."""
-    return Lake(_lake_path)
+    """The dashboard's lake as the current user may see it (a fresh handle: it holds no open files).
+
+    With a users file, a request without a logged-in user sees no baby at all; a user with a list of babies
+    gets a handle that refuses every other subject. Every page callback and export reads through here.
+    """
+    if _users is None:
+        return Lake(_lake_path)
+    user = current_user()
+    if user is None:
+        return Lake(_lake_path, only=())
+    return Lake(_lake_path, only=user.subjects)
+
+
+def may_add_subjects() -> bool:
+    """Only users who see every baby (or everyone, without a users file) may add a new baby."""
+    if _users is None:
+        return True
+    user = current_user()
+    return user is not None and user.subjects is None

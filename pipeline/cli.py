@@ -56,14 +56,16 @@ def cmd_subject_add(args) -> int:
 
 
 def ingest_paths(
-    lake: Lake, paths, subject: str, tz=None, fmt="auto", skip_bad=False, limb=None
+    lake: Lake, paths, subject: str, tz=None, fmt="auto", skip_bad=False, limb=None, limits=None
 ) -> list[str]:
     """Ingest files for one subject; prints one line per file; returns the nights touched."""
-    from .ingest import ingest_file
+    from .ingest import Limits, ingest_file
 
     touched: set[str] = set()
     for path in paths:
-        report = ingest_file(lake, path, subject, tz=tz, fmt=fmt, skip_bad=skip_bad, limb=limb)
+        report = ingest_file(
+            lake, path, subject, tz=tz, fmt=fmt, skip_bad=skip_bad, limb=limb, limits=limits or Limits()
+        )
         result = report.result
         if result.already_ingested:
             _say(f"{path}: already ingested (same content), nothing added")
@@ -79,11 +81,23 @@ def ingest_paths(
 
 
 def cmd_ingest(args) -> int:
+    from .ingest import Limits
+    from .ingest.limits import MB
     from .process import process
 
     lake = _lake(args)
+    if args.max_mb <= 0 or args.max_rows <= 0:
+        raise SleepmovesError("--max-mb and --max-rows must be positive")
+    limits = Limits(max_bytes=int(args.max_mb * MB), max_rows=args.max_rows)
     touched = ingest_paths(
-        lake, args.paths, args.subject, tz=args.tz, fmt=args.format, skip_bad=args.skip_bad
+        lake,
+        args.paths,
+        args.subject,
+        tz=args.tz,
+        fmt=args.format,
+        skip_bad=args.skip_bad,
+        limb=args.limb,
+        limits=limits,
     )
     if touched and not args.no_process:
         done = process(lake, [args.subject], {args.subject: touched}, model_path=args.model)
@@ -134,7 +148,7 @@ def cmd_demo(args) -> int:
     )
     if args.no_serve:
         return 0
-    return _serve(lake, args.host, args.port)
+    return _serve(lake, args.host, args.port, args.users)
 
 
 def cmd_train(args) -> int:
@@ -216,27 +230,94 @@ def cmd_export(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    return _serve(_lake(args), args.host, args.port)
+    return _serve(_lake(args), args.host, args.port, args.users, args.max_upload_mb)
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _serve(lake: Lake, host: str, port: int) -> int:
+def _users_path(value: str | None) -> str | None:
+    import os
+
+    return value or os.environ.get("SLEEPMOVES_USERS") or None
+
+
+def _serve(lake: Lake, host: str, port: int, users_path=None, max_upload_mb=None) -> int:
     from waitress import serve
 
-    if host not in LOOPBACK and not host.startswith("127."):
-        # there is no authentication yet: a baby's nights must not be served to the network
+    from dashboard.auth import Users
+
+    users_path = _users_path(users_path)
+    users = Users.load(users_path) if users_path else None
+    if users is not None and not users.users:
         raise SleepmovesError(
-            f"refusing to serve on {host}: sleepmoves has no login yet, so it serves only this computer "
-            "(127.0.0.1). To reach it from elsewhere, use an SSH tunnel."
+            f"{users_path} has no users: add one with `sleepmoves user add NAME --users {users_path}`"
         )
+    if host not in LOOPBACK and not host.startswith("127.") and users is None:
+        # without a login, a baby's nights must not be served to the network
+        raise SleepmovesError(
+            f"refusing to serve on {host} without a login: pass --users FILE (made with `sleepmoves user add`) "
+            "and put a TLS reverse proxy in front (see README, Data safety); or keep 127.0.0.1 and use an SSH tunnel"
+        )
+    if max_upload_mb is not None and max_upload_mb <= 0:
+        raise SleepmovesError("--max-upload-mb must be a positive number of megabytes")
 
     from dashboard.app import create_app
 
-    app = create_app(lake.root)
-    _say(f"sleepmoves dashboard on http://{host}:{port}/  (lake {lake.root}; Ctrl+C to stop)")
+    app = create_app(lake.root, users=users, max_upload_mb=max_upload_mb)
+    login = f"login required ({len(users.users)} users)" if users else "no login: this computer only"
+    _say(f"sleepmoves dashboard on http://{host}:{port}/  (lake {lake.root}; {login}; Ctrl+C to stop)")
     serve(app.server, host=host, port=port, threads=8, ident="sleepmoves", _quiet=True)
+    return 0
+
+
+def cmd_user_add(args) -> int:
+    import getpass
+
+    from dashboard.auth import Users
+
+    users_path = _users_path(args.users)
+    if not users_path:
+        raise SleepmovesError("say which users file: --users FILE (or set SLEEPMOVES_USERS)")
+    users = Users.load(users_path, missing_ok=True)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise SleepmovesError("the two passwords differ; nothing changed")
+    subjects = None if args.all else [s for s in (args.subjects or "").split(",") if s]
+    if subjects is not None and not subjects:
+        raise SleepmovesError("say which babies the user sees: --subjects ada,bo (or --all)")
+    existed = args.name in users.users
+    users.set(args.name, password, subjects)
+    users.save()
+    sees = "every baby" if subjects is None else ", ".join(subjects)
+    _say(f"user {args.name} {'updated' if existed else 'added'} in {users_path} (sees {sees})")
+    return 0
+
+
+def cmd_user_remove(args) -> int:
+    from dashboard.auth import Users
+
+    users_path = _users_path(args.users)
+    if not users_path:
+        raise SleepmovesError("say which users file: --users FILE (or set SLEEPMOVES_USERS)")
+    users = Users.load(users_path)
+    users.remove(args.name)
+    users.save()
+    _say(f"user {args.name} removed from {users_path}")
+    return 0
+
+
+def cmd_user_list(args) -> int:
+    from dashboard.auth import Users
+
+    users_path = _users_path(args.users)
+    if not users_path:
+        raise SleepmovesError("say which users file: --users FILE (or set SLEEPMOVES_USERS)")
+    for user in Users.load(users_path).users.values():
+        _say(f"{user.name}: {'every baby' if user.subjects is None else ', '.join(sorted(user.subjects))}")
     return 0
 
 
@@ -269,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--users", help="users file: require a login (default $SLEEPMOVES_USERS)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("simulate", parents=[common], help="write simulated nights (logs, labels, subjects)")
@@ -310,6 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limb", help="where a single raw sensor was worn, e.g. left_leg")
     p.add_argument("--skip-bad", action="store_true", help="store the good rows and list the bad ones")
     p.add_argument("--no-process", action="store_true", help="store only; run `sleepmoves process` later")
+    p.add_argument(
+        "--max-mb",
+        type=float,
+        default=2048,
+        help="refuse files (or their decompressed content) over this size",
+    )
+    p.add_argument("--max-rows", type=int, default=100_000_000, help="refuse files with more rows or samples")
     p.add_argument("--model", help="phase model file (default: the shipped model)")
     p.set_defaults(func=cmd_ingest)
 
@@ -347,9 +436,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", parents=[common], help="serve the dashboard")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (other than 127.0.0.1 needs --users)"
+    )
     p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--users", help="users file: require a login (default $SLEEPMOVES_USERS)")
+    p.add_argument("--max-upload-mb", type=int, help="largest file the Data page accepts (default 200)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("user", help="manage dashboard logins (a users file of salted password hashes)")
+    subsub = p.add_subparsers(dest="action", required=True)
+    a = subsub.add_parser("add", help="add a user or change their password and babies")
+    a.add_argument("name")
+    a.add_argument("--users", help="users file (default $SLEEPMOVES_USERS)")
+    who = a.add_mutually_exclusive_group(required=True)
+    who.add_argument("--subjects", help="comma-separated baby ids this user sees")
+    who.add_argument("--all", action="store_true", help="the user sees (and may add) every baby")
+    a.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    a.set_defaults(func=cmd_user_add)
+    r = subsub.add_parser("remove", help="remove a user")
+    r.add_argument("name")
+    r.add_argument("--users", help="users file (default $SLEEPMOVES_USERS)")
+    r.set_defaults(func=cmd_user_remove)
+    li = subsub.add_parser("list", help="list users and the babies each sees")
+    li.add_argument("--users", help="users file (default $SLEEPMOVES_USERS)")
+    li.set_defaults(func=cmd_user_list)
     return parser
 
 

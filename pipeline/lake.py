@@ -173,10 +173,14 @@ class Lake:
     ----------
     path : str or Path
         The lake folder; created on first write.
+    only : iterable of str, optional
+        The subjects this handle may see (a dashboard user's babies). Every query, ingest and deletion of any
+        other subject is refused as if it did not exist, and listings leave them out. None = all subjects.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, only: Iterable[str] | None = None):
         self.root = Path(path) if path is not None else default_lake_path()
+        self.only = frozenset(check_subject_id(s) for s in only) if only is not None else None
         if _needs_recovery(self.root):
             self._try_recover()
 
@@ -193,7 +197,18 @@ class Lake:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     def __repr__(self) -> str:
-        return f"Lake({str(self.root)!r})"
+        return (
+            f"Lake({str(self.root)!r})"
+            if self.only is None
+            else f"Lake({str(self.root)!r}, only={sorted(self.only)})"
+        )
+
+    def _check(self, subject: str) -> str:
+        """A valid subject id this handle may use (else the same error as for an unknown subject)."""
+        check_subject_id(subject)
+        if self.only is not None and subject not in self.only:
+            raise SleepmovesError(f"unknown subject {subject!r}")
+        return subject
 
     # ------------------------------------------------------------------ locking
     @contextlib.contextmanager
@@ -222,6 +237,12 @@ class Lake:
     # ------------------------------------------------------------------ subjects
     def subjects(self) -> pd.DataFrame:
         """All subjects: ``subject, born, tz, label`` (sorted by subject)."""
+        table = self._all_subjects()
+        if self.only is not None:
+            table = table[table["subject"].isin(self.only)].reset_index(drop=True)
+        return table
+
+    def _all_subjects(self) -> pd.DataFrame:
         path = self.root / "subjects.parquet"
         if not path.exists():
             return schema.SUBJECTS.empty_table().to_pandas()
@@ -229,7 +250,7 @@ class Lake:
 
     def subject(self, subject: str) -> dict:
         """One subject's row as a dict; a clear error when it is not in the lake."""
-        check_subject_id(subject)
+        self._check(subject)
         table = self.subjects()
         row = table[table["subject"] == subject]
         if row.empty:
@@ -248,10 +269,14 @@ class Lake:
         every stored event to a different night.
         """
         check_subject_id(subject)
+        if self.only is not None and subject not in self.only:
+            raise SleepmovesError(
+                f"this account cannot add {subject!r}: ask whoever runs sleepmoves to add it to your babies"
+            )
         zone(tz)
         born_date = _parse_date(born) if born not in (None, "") else None
         with self.writer():
-            table = self.subjects()
+            table = self._all_subjects()
             existing = table[table["subject"] == subject]
             if not existing.empty:
                 old = existing.iloc[0]
@@ -282,7 +307,7 @@ class Lake:
     def delete_subject(self, subject: str) -> int:
         """Remove a subject everywhere, in one transaction: its row, every partition folder, its manifest rows
         and processing state. Returns the number of data files removed."""
-        check_subject_id(subject)
+        self._check(subject)
         removed = 0
         with self.writer(), self.transaction() as txn:
             self.subject(subject)  # a clear error when unknown
@@ -291,14 +316,14 @@ class Lake:
                 if folder.is_dir():
                     removed += sum(1 for p in folder.rglob("*") if p.is_file())
                     txn.remove(folder)
-            subjects = self.subjects()
+            subjects = self._all_subjects()
             txn.put(
                 pa.Table.from_pandas(
                     subjects[subjects["subject"] != subject], schema=schema.SUBJECTS, preserve_index=False
                 ),
                 self.root / "subjects.parquet",
             )
-            manifest = self.manifest()
+            manifest = self._all_manifest()
             if len(manifest):
                 txn.put(
                     pa.Table.from_pandas(
@@ -314,6 +339,12 @@ class Lake:
     # ------------------------------------------------------------------ manifest / ingest
     def manifest(self) -> pd.DataFrame:
         """One row per ingested file: ``sha256, path, format, subject, rows, nights, ingested_at``."""
+        table = self._all_manifest()
+        if self.only is not None:
+            table = table[table["subject"].isin(self.only)].reset_index(drop=True)
+        return table
+
+    def _all_manifest(self) -> pd.DataFrame:
         path = self.root / "manifest.parquet"
         if not path.exists():
             return schema.MANIFEST.empty_table().to_pandas()
@@ -321,7 +352,7 @@ class Lake:
 
     def has_file(self, sha256: str) -> bool:
         """True when a file with this sha256 has already been ingested."""
-        return bool((self.manifest()["sha256"] == sha256).any())
+        return bool((self._all_manifest()["sha256"] == sha256).any())
 
     def commit_ingest(
         self,
@@ -340,7 +371,7 @@ class Lake:
             Lake table name (``events``, ``counts``, ``diary``) to a data frame with a ``night``
             column (the partition) plus the table's columns.
         """
-        check_subject_id(subject)
+        self._check(subject)
         rows = sum(len(t) for t in tables.values())
         with self.writer():
             if self.has_file(sha256):
@@ -357,7 +388,7 @@ class Lake:
                             pa.Table.from_pandas(body, schema=arrow_schema, preserve_index=False),
                             self._partition(name, subject, night) / f"{sha256[:8]}.parquet",
                         )
-                manifest = self.manifest()
+                manifest = self._all_manifest()
                 row = pd.DataFrame(
                     {
                         "sha256": [sha256],
@@ -386,7 +417,7 @@ class Lake:
         self, subject: str, night: str, frames: dict[str, tuple[pd.DataFrame, str]]
     ) -> list[Path]:
         """Write several derived tables of one night together: ``{table: (frame, file name)}``."""
-        check_subject_id(subject)
+        self._check(subject)
         check_night(night)
         paths = []
         with self.transaction() as txn:
@@ -418,7 +449,7 @@ class Lake:
     # ------------------------------------------------------------------ queries
     def nights(self, subject: str, table: str = "nights") -> list[str]:
         """Sorted nights (``YYYY-MM-DD``) of a subject that have data in ``table``."""
-        folder = self.root / table / f"subject={check_subject_id(subject)}"
+        folder = self.root / table / f"subject={self._check(subject)}"
         if not folder.is_dir():
             return []
         # one directory listing, not one per night: a night folder exists only once a file is in it
@@ -513,7 +544,7 @@ class Lake:
         """Read the partitions of ``table`` for these subjects (and nights), with ``subject``/``night`` columns."""
         files: list[str] = []
         for subject in subjects:
-            base = self.root / table / f"subject={check_subject_id(subject)}"
+            base = self.root / table / f"subject={self._check(subject)}"
             if nights is None:
                 files += sorted(str(p) for p in base.glob("night=*/*.parquet"))
             else:
@@ -542,7 +573,7 @@ class Lake:
     def _partition(self, table: str, subject: str, night: str) -> Path:
         if table not in schema.PARTITIONED_TABLES:
             raise ValueError(f"unknown lake table {table!r}")
-        return self.root / table / f"subject={check_subject_id(subject)}" / f"night={check_night(night)}"
+        return self.root / table / f"subject={self._check(subject)}" / f"night={check_night(night)}"
 
     @staticmethod
     def _sorted_epochs(frame: pd.DataFrame) -> pd.DataFrame:

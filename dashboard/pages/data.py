@@ -8,17 +8,17 @@ import tempfile
 from pathlib import Path
 
 import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from dashboard import state
 from dashboard.components import table
-from pipeline.ingest import BadInputError, ingest_file
+from pipeline.ingest import BadInputError, Limits, ingest_file
 from pipeline.process import process
 from pipeline.schema import SleepmovesError
 
 dash.register_page(__name__, path="/data", name="Data", title="sleepmoves · data", order=2)
 
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+LIMIT_HINT = "the dashboard's limit is set with `sleepmoves serve --max-upload-mb`"
 MANIFEST_COLUMNS = ["file", "format", "baby", "rows", "nights", "ingested", "sha256"]
 
 
@@ -80,11 +80,20 @@ def layout(**_query):
             ),
             dcc.Upload(
                 id="upload",
-                children=html.Div(["Drop a file here or ", html.A("choose one")]),
+                children=html.Div(
+                    [
+                        "Drop a file here or ",
+                        html.A("choose one"),
+                        f" (up to {state.max_upload_bytes() // (1024 * 1024)} MB)",
+                    ]
+                ),
                 className="upload",
-                max_size=MAX_UPLOAD_BYTES,
                 multiple=False,
             ),
+            # the size is checked in the browser first, so a too-large file is never sent (and says why)
+            dcc.Store(id="upload-limit", data=state.max_upload_bytes()),
+            dcc.Store(id="upload-accepted"),
+            html.Div(id="upload-refused"),
             dcc.Loading(html.Div(id="upload-result")),
             html.H2("What the lake holds"),
             html.Div(table(_manifest_rows(lake), MANIFEST_COLUMNS), id="manifest"),
@@ -98,33 +107,73 @@ def safe_name(filename: str | None) -> str:
     return base[:100] or "upload"
 
 
+clientside_callback(
+    """
+    function (contents, filename, limit) {
+        if (!contents) { return [window.dash_clientside.no_update, ""]; }
+        const size = Math.floor((contents.length - contents.indexOf(",") - 1) * 3 / 4);
+        if (size > limit) {
+            const mb = (n) => (n / 1048576).toFixed(1) + " MB";
+            return [null, filename + " is " + mb(size) + ": files up to " + mb(limit) +
+                    " can be added here (the limit is set with sleepmoves serve --max-upload-mb)."];
+        }
+        return [{contents: contents, filename: filename}, ""];
+    }
+    """,
+    Output("upload-accepted", "data"),
+    Output("upload-refused", "children"),
+    Input("upload", "contents"),
+    State("upload", "filename"),
+    State("upload-limit", "data"),
+    prevent_initial_call=True,
+)
+
+
+def _decode_upload(upload: dict, name: str, limit: int) -> bytes:
+    """The uploaded bytes, checked again here (a request can bypass the browser's check)."""
+    try:
+        data = base64.b64decode(str(upload["contents"]).split(",", 1)[1], validate=True)
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise SleepmovesError(f"{name}: the upload arrived damaged; try again") from None
+    Limits(max_bytes=limit, how_to_raise=LIMIT_HINT).check_size(name, len(data))
+    return data
+
+
 @callback(
     Output("upload-result", "children"),
     Output("manifest", "children"),
-    Input("upload", "contents"),
-    State("upload", "filename"),
+    Input("upload-accepted", "data"),
     State("data-subject", "value"),
     State("data-new-subject", "value"),
     State("data-tz", "value"),
     State("data-born", "value"),
     prevent_initial_call=True,
 )
-def upload(contents, filename, subject, new_subject, tz, born):
+def upload(accepted, subject, new_subject, tz, born):
+    if not accepted:
+        return no_update, no_update
     lake = state.lake()
-    name = safe_name(filename)
+    name = safe_name(accepted.get("filename") if isinstance(accepted, dict) else None)
+    limits = Limits(max_bytes=state.max_upload_bytes(), how_to_raise=LIMIT_HINT)
     try:
         subject = (new_subject or "").strip() or subject
         if not subject:
             raise SleepmovesError("choose a baby, or type a new baby id and its time zone")
         if subject not in set(lake.subjects()["subject"]):
+            if not state.may_add_subjects():
+                raise SleepmovesError(
+                    f"this account cannot add {subject}: ask whoever runs sleepmoves to add it to your babies"
+                )
             if not tz:
                 raise SleepmovesError(f"{subject} is new: give its time zone (e.g. Europe/London)")
             lake.add_subject(subject, tz.strip(), born=(born or "").strip() or None)
-        data = base64.b64decode(contents.split(",", 1)[1])
+        data = _decode_upload(accepted, name, limits.max_bytes)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / name
             path.write_bytes(data)
-            report = ingest_file(lake, path, subject, tz=(tz or "").strip() or None, source_name=name)
+            report = ingest_file(
+                lake, path, subject, tz=(tz or "").strip() or None, source_name=name, limits=limits
+            )
         result = report.result
         if result.already_ingested:
             message = [html.P(f"{name}: already in the lake (same content), nothing added.", className="ok")]

@@ -17,6 +17,7 @@ from ..schema import SleepmovesError
 from .binary import BINARY_FORMATS, read_binary, sniff_binary_format
 from .counts import COUNT_FORMATS, counts_table, localise, read_counts, sniff_counts_format
 from .diary import DIARY_FORMATS, diary_table, read_diary, sniff_diary_format
+from .limits import DEFAULT_LIMITS, Limits
 from .logs import BadInputError, RowError, parse_log
 from .raw import (
     events_and_coverage,
@@ -27,7 +28,7 @@ from .raw import (
     sampling_rate,
 )
 
-__all__ = ["BadInputError", "IngestReport", "RowError", "ingest_file", "sha256_of"]
+__all__ = ["BadInputError", "IngestReport", "Limits", "RowError", "ingest_file", "sha256_of"]
 
 LOG_FORMATS = ("csv", "jsonl")
 SENSOR_FORMATS = ("raw-csv", *BINARY_FORMATS)
@@ -58,19 +59,23 @@ def ingest_file(
     skip_bad: bool = False,
     limb: str | None = None,
     source_name: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> IngestReport:
     """Parse, validate and store one file for one subject.
 
     A file with any bad row stores nothing and raises :class:`BadInputError` listing every bad row,
     unless ``skip_bad`` is set: then the good rows are stored and the bad ones returned in the report.
     A file already in the lake (same sha256) adds nothing. ``source_name`` names the file in messages and the
-    manifest when ``path`` is a temporary copy (an upload).
+    manifest when ``path`` is a temporary copy (an upload). A file over ``limits`` (size, size decompressed,
+    rows) is refused before it is read whole.
     """
     path = Path(path)
     info = lake.subject(subject)
     if fmt not in ("auto", *FORMATS):
         raise SleepmovesError(f"unknown format {fmt!r}: use one of auto, {', '.join(FORMATS)}")
+    name = source_name or str(path)  # what messages and the manifest call the file
     try:
+        limits.check_size(name, path.stat().st_size)
         data = path.read_bytes()
     except FileNotFoundError:
         raise SleepmovesError(f"{path}: no such file") from None
@@ -82,22 +87,25 @@ def ingest_file(
     if lake.has_file(sha):
         return IngestReport(IngestResult(sha, subject, 0, already_ingested=True), str(path), fmt)
 
-    name = source_name or str(path)  # what messages and the manifest call the file
     compressed = data[:2] == b"\x1f\x8b"
     if fmt == "auto":
         fmt = detect_format(gunzip_head(data, name) if compressed else data, name)
     # raw acceleration is read as a stream; everything else (small) is decompressed whole
-    content = data if fmt in ("raw-csv",) else maybe_gunzip(data, name)
+    content = data if fmt in ("raw-csv",) else maybe_gunzip(data, name, limits)
+    if fmt not in SENSOR_FORMATS and fmt not in BINARY_FORMATS:
+        limits.check_rows(name, content.count(b"\n") - 1)  # text: one row a line (the header aside)
     if fmt in DIARY_FORMATS:
         diary = diary_table(read_diary(content, name, fmt), tz, name)
         tables, skipped = {"diary": _with_night(diary, info["tz"], sha)}, []
     elif fmt in COUNT_FORMATS:
         tables, skipped = _count_tables(content, name, fmt, info["tz"], tz, limb, sha), []
+        limits.check_rows(name, max(len(t) for t in tables.values()))
     elif fmt in BINARY_FORMATS:
         times, acc, _ = read_binary(content, name, fmt, tz)
+        limits.check_rows(name, len(times))
         tables, skipped = _sensor_tables(times, {limb or "unknown": acc}, name, info["tz"], sha), []
     elif fmt in SENSOR_FORMATS:
-        times, signals = read_raw_csv(content, name, tz=tz, limb=limb)
+        times, signals = read_raw_csv(content, name, tz=tz, limb=limb, limits=limits)
         tables, skipped = _sensor_tables(times, signals, name, info["tz"], sha), []
     else:
         tables, skipped, fmt = _log_tables(content, name, fmt, info["tz"], tz, skip_bad, sha)

@@ -26,6 +26,7 @@ from ..detect import MAX_FS, MIN_FS, detect_events, epoch_coverage, movement_mag
 from ..nights import utc_ns
 from ..progress import progress
 from ..schema import LIMBS, SleepmovesError, normalise_word
+from .limits import DEFAULT_LIMITS, Limits
 from .logs import BadInputError, RowError, decode
 
 GAP_S = 1.0
@@ -33,13 +34,16 @@ MAX_ABS_G = 32.0  # beyond any accelerometer's range: corrupt data
 TIME_NAMES = ("timestamp", "time", "datetime", "date_time", "t")
 
 
-def maybe_gunzip(data: bytes, path: str) -> bytes:
+def maybe_gunzip(data: bytes, path: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """``data``, decompressed when it is gzip; refused once it expands past ``limits.max_bytes``."""
     if data[:2] != b"\x1f\x8b":
         return data
     try:
-        return gzip.decompress(data)
+        content = gzip.GzipFile(fileobj=io.BytesIO(data)).read(limits.max_bytes + 1)
     except (OSError, EOFError) as exc:
         raise SleepmovesError(f"{path}: damaged gzip file ({exc})") from None
+    limits.check_size(path, len(content), "decompressed, the file is over")
+    return content
 
 
 def looks_like_raw_csv(text_head: str) -> bool:
@@ -92,7 +96,7 @@ def _limb_columns(names: list[str], limb: str | None, path: str) -> tuple[str, d
 
 
 def read_raw_csv(
-    data: bytes, path: str, tz: str | None = None, limb: str | None = None
+    data: bytes, path: str, tz: str | None = None, limb: str | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Parse a raw CSV: ``(times in UTC nanoseconds, {limb: (n, 3) float32 g})``."""
     if limb is not None and limb not in LIMBS:
@@ -102,7 +106,9 @@ def read_raw_csv(
     head_bytes = gunzip_head(data, path) if compressed else data[:4096]
     if not head_bytes.strip():
         raise BadInputError(path, [RowError(path, 1, "", "the file is empty")])
-    _check_utf8(data, path, compressed)  # refuse non-UTF-8 bytes here, with their line, before the CSV reader
+    _check_utf8(
+        data, path, compressed, limits
+    )  # refuse non-UTF-8 bytes and too many rows here, with their line, before the CSV reader
     head = head_bytes[:4096].decode("utf-8", errors="replace")
     lines = head.lstrip().splitlines()
     if not lines:
@@ -148,19 +154,28 @@ def gunzip_head(data: bytes, path: str, size: int = 65536) -> bytes:
         raise SleepmovesError(f"{path}: damaged gzip file ({exc})") from None
 
 
-def _check_utf8(data: bytes, path: str, compressed: bool = False, chunk: int = 1 << 20) -> None:
+def _check_utf8(
+    data: bytes, path: str, compressed: bool = False, limits: Limits = DEFAULT_LIMITS, chunk: int = 1 << 20
+) -> None:
     """Like :func:`decode` but a chunk at a time (decompressing as it goes), so a large file is never held whole
-    as text."""
+    as text; counts lines and bytes on the way, so a file over the limits is refused before it is parsed."""
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8")()
     stream = gzip.GzipFile(fileobj=io.BytesIO(data)) if compressed else io.BytesIO(data)
+    lines = size = 0
     try:
         while block := stream.read(chunk):
             decoder.decode(block)
+            lines += block.count(b"\n")
+            size += len(block)
+            limits.check_rows(path, lines - 1)  # the header line aside
+            limits.check_size(path, size, "decompressed, the file is over")
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        decode(maybe_gunzip(data, path), path)  # decode it whole only now, to name the line of the bad byte
+        decode(
+            maybe_gunzip(data, path, limits), path
+        )  # decode it whole only now, to name the line of the bad byte
         raise
     except (OSError, EOFError) as exc:
         raise SleepmovesError(f"{path}: damaged gzip file ({exc})") from None

@@ -1,0 +1,101 @@
+"""HTTP hardening of the dashboard's Flask server: login, security headers, no stack traces, request size cap.
+
+Installed once on the app's server; each request consults :mod:`dashboard.state`, so tests can switch the lake,
+the users file and the limits without building another app.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import flask
+
+from . import state
+
+log = logging.getLogger("sleepmoves.dashboard")
+
+REALM = 'Basic realm="sleepmoves", charset="UTF-8"'
+STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/", "/_favicon.ico")
+
+
+def content_security_policy(script_hashes) -> str:
+    """Scripts only from this server (plus Dash's own inline scripts, by hash); no framing; no other origins."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self' " + " ".join(script_hashes),
+            "style-src 'self' 'unsafe-inline'",  # Plotly and Dash components set inline styles
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def install(app) -> None:
+    """Add the login check, headers and error handling to ``app.server``."""
+    server = app.server
+    csp: list[str] = []  # computed on the first response, once every page's inline script is registered
+
+    @server.before_request
+    def _login():
+        flask.g.user = None
+        users = state.users()
+        if users is None:
+            return None
+        auth = flask.request.authorization
+        user = users.authenticate(auth.username, auth.password) if auth and auth.type == "basic" else None
+        if user is None:
+            return flask.Response(
+                "sleepmoves: please log in (ask whoever runs this dashboard for an account).\n",
+                status=401,
+                mimetype="text/plain",
+                headers={"WWW-Authenticate": REALM},
+            )
+        flask.g.user = user
+        return None
+
+    @server.before_request
+    def _size_cap():
+        # an upload arrives base64-encoded inside a JSON callback body: 4/3 of the file, plus the rest
+        cap = state.max_upload_bytes() * 4 // 3 + 1024 * 1024
+        length = flask.request.content_length
+        if length is not None and length > cap:
+            return flask.Response(
+                f"request too large: files up to {state.max_upload_bytes() // (1024 * 1024)} MB\n",
+                status=413,
+                mimetype="text/plain",
+            )
+        return None
+
+    @server.after_request
+    def _headers(response):
+        if not csp:
+            csp.append(content_security_policy(app.csp_hashes()))
+        headers = response.headers
+        headers["Content-Security-Policy"] = csp[0]
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["Cross-Origin-Resource-Policy"] = "same-origin"
+        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+        if not flask.request.path.startswith(STATIC_PREFIXES):
+            headers["Cache-Control"] = "no-store"  # a baby's nights are not kept in shared caches
+        headers.pop("Server", None)
+        return response
+
+    @server.errorhandler(500)
+    def _internal_error(error):
+        # the details go to the server's log, never to the browser
+        original = getattr(error, "original_exception", None)
+        log.error("request %s failed", flask.request.path, exc_info=original)
+        return flask.Response(
+            "sleepmoves: something went wrong; the details are in the server's log.\n",
+            status=500,
+            mimetype="text/plain",
+        )

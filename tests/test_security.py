@@ -1,0 +1,411 @@
+"""No one in who should not be: logins, per-user babies in every callback and export, headers, no stack traces.
+
+The dashboard's real Flask server is driven over HTTP (Flask's test client, and a real ``sleepmoves serve``
+subprocess for the network address), with requests crafted the way a curious user could craft them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from dashboard import state
+from dashboard.auth import Users, hash_password, verify_password
+from pipeline.schema import SleepmovesError
+from tests.conftest import ROOT
+from tests.test_cli import run
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def users_file(tmp_path_factory, demo_lake):
+    """Two users: ``dr-lee`` sees only the first baby, ``admin`` sees all."""
+    path = tmp_path_factory.mktemp("users") / "users.json"
+    first = demo_lake.subjects()["subject"].iloc[0]
+    for name, who in (("dr-lee", ["--subjects", first]), ("admin", ["--all"])):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipeline.cli",
+                "user",
+                "add",
+                name,
+                "--users",
+                str(path),
+                *who,
+                "--password-stdin",
+            ],
+            input=PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert done.returncode == 0, done.stderr
+    return path
+
+
+@pytest.fixture(scope="module")
+def secure_lake(demo_lake, tmp_path_factory):
+    """A copy of the demo lake (the admin's uploads change it)."""
+    import shutil
+
+    from pipeline.lake import Lake
+
+    root = tmp_path_factory.mktemp("secure") / "lake"
+    shutil.copytree(demo_lake.root, root)
+    return Lake(root)
+
+
+@pytest.fixture
+def client(secure_lake, users_file, demo_lake):
+    """The dashboard with logins required, as a test client; state restored afterwards."""
+    from dashboard.app import create_app
+
+    app = create_app(secure_lake.root, users=Users.load(users_file))
+    yield app, app.server.test_client()
+    create_app(demo_lake.root)  # back to no login for the other tests
+
+
+def basic(user: str, password: str = PASSWORD) -> dict:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+# ---------------------------------------------------------------------- users file
+def test_users_file_holds_only_salted_hashes(users_file):
+    text = users_file.read_text()
+    assert PASSWORD not in text
+    assert stat.S_IMODE(os.stat(users_file).st_mode) == 0o600  # readable by its owner only
+    entries = json.loads(text)["users"]
+    assert {e["name"] for e in entries} == {"dr-lee", "admin"}
+    hashes = [e["password"] for e in entries]
+    assert all(h.startswith("scrypt$16384$8$1$") for h in hashes)
+    assert hashes[0] != hashes[1]  # same password, different salt
+    assert verify_password(PASSWORD, hashes[0]) and not verify_password(PASSWORD + "!", hashes[0])
+    listed = run("user", "list", "--users", users_file)
+    assert listed.returncode == 0 and "admin: every baby" in listed.stdout
+
+
+def test_users_file_errors_are_clear(tmp_path):
+    bad = tmp_path / "users.json"
+    bad.write_text('{"users": [{"name": "mum", "password": "hunter2hunter2", "subjects": "*"}]}')
+    with pytest.raises(SleepmovesError, match="password must be a scrypt hash"):
+        Users.load(bad)
+    bad.write_text(
+        json.dumps({"users": [{"name": "mum", "password": hash_password("x"), "subjects": ["../etc"]}]})
+    )
+    with pytest.raises(SleepmovesError, match="invalid subject id"):
+        Users.load(bad)
+    bad.write_text("not json")
+    with pytest.raises(SleepmovesError, match="not a sleepmoves users file"):
+        Users.load(bad)
+    short = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "user",
+            "add",
+            "mum",
+            "--users",
+            str(tmp_path / "u.json"),
+            "--all",
+            "--password-stdin",
+        ],
+        input="short\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    assert not (tmp_path / "u.json").exists()
+
+
+def test_user_remove(users_file, tmp_path):
+    copy = tmp_path / "users.json"
+    copy.write_bytes(users_file.read_bytes())
+    assert run("user", "remove", "admin", "--users", copy).returncode == 0
+    assert set(Users.load(copy).users) == {"dr-lee"}
+    again = run("user", "remove", "admin", "--users", copy)
+    assert again.returncode == 1 and "no user 'admin'" in again.stderr
+
+
+# ---------------------------------------------------------------------- login
+@pytest.mark.parametrize("path", ["/", "/data", "/_dash-layout", "/_dash-dependencies"])
+def test_every_page_needs_a_login(client, path):
+    _, http = client
+    assert http.get(path).status_code == 401
+    assert http.get(path).headers["WWW-Authenticate"].startswith("Basic")
+    assert http.get(path, headers=basic("dr-lee", "wrong password")).status_code == 401
+    assert http.get(path, headers=basic("nobody")).status_code == 401
+    assert http.get(path, headers=basic("dr-lee")).status_code == 200
+
+
+def test_callbacks_need_a_login_too(client, demo_lake):
+    _, http = client
+    subject = demo_lake.subjects()["subject"].iloc[0]
+    body = _payload("..night.options...night.value..", [("subject", "value", subject)], [])
+    response = http.post("/_dash-update-component", json=body)
+    assert response.status_code == 401 and subject.encode() not in response.data
+
+
+# ---------------------------------------------------------------------- per-user babies
+def _deps(http, user="admin") -> dict[str, dict]:
+    return {d["output"]: d for d in http.get("/_dash-dependencies", headers=basic(user)).get_json()}
+
+
+def _outputs(key: str):
+    if key.startswith(".."):
+        parts = key[2:-2].split("...")
+        return [{"id": p.split(".")[0], "property": p.split(".")[1]} for p in parts]
+    node, prop = key.split(".", 1)
+    return {"id": node, "property": prop}
+
+
+def _payload(key, inputs, states):
+    return {
+        "output": key,
+        "outputs": _outputs(key),
+        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in states],
+        "changedPropIds": [f"{i}.{p}" for i, p, _ in inputs],
+    }
+
+
+def _call(http, user, key, values: dict):
+    """POST one callback as the browser would, with ``values`` for its inputs and states by component id."""
+    dep = _deps(http)[key]
+    inputs = [(i["id"], i["property"], values.get(i["id"])) for i in dep["inputs"]]
+    states = [(s["id"], s["property"], values.get(s["id"])) for s in dep["state"]]
+    return http.post("/_dash-update-component", json=_payload(key, inputs, states), headers=basic(user))
+
+
+def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
+    """For each callback that reads the lake: input values that ask for ``target``'s data."""
+    one_file = (
+        "data:text/csv;base64,"
+        + base64.b64encode(
+            b"time,duration_s,limb,kind,intensity\n2026-03-02T20:00:00+00:00,0.3,left_leg,twitch,0.2\n"
+        ).decode()
+    )
+    return {
+        "..night.options...night.value..": {"subject": target},
+        "..night-figure.figure...summary-cards.children...flags.children..": {
+            "subject": target,
+            "night": night,
+        },
+        "night-download.data": {"night-png": 1, "subject": target, "night": night},
+        "..weeks-figure.figure...weeks-table.children...weeks-transitions.children...weeks-message.children..": {
+            "weeks-subjects": [own, target],
+            "weeks-a": week,
+            "weeks-b": week,
+        },
+        "weeks-download.data": {"weeks-png": 1, "weeks-subjects": [target], "weeks-a": week, "weeks-b": week},
+        "..upload-result.children...manifest.children..": {
+            "upload-accepted": {"contents": one_file, "filename": "x.csv"},
+            "data-subject": target,
+        },
+    }
+
+
+# callbacks that never read the lake (they only move between values the page already holds)
+NO_LAKE = {"..upload-accepted.data...upload-refused.children..", "_pages_dummy.children"}
+PAGES = "_pages_content.children"
+
+
+def test_every_callback_refuses_another_users_baby_like_a_missing_one(client, secure_lake):
+    """A user asking any callback for a baby not theirs gets exactly what a baby that does not exist gets."""
+    _, http = client
+    lake = secure_lake
+    own, other = list(lake.subjects()["subject"])[:2]
+    night = lake.nights(other)[-1]
+    week = "{}-W{:02d}".format(*__import__("pandas").Timestamp(night).isocalendar()[:2])
+    files_before = len(lake.manifest())
+    forbidden = _requests(own, night, week, other)
+    missing = _requests(own, night, week, "nobody")
+    deps = _deps(http)
+    covered = set(forbidden) | NO_LAKE
+    unlisted = [k for k in deps if k not in covered and not k.startswith(f"..{PAGES}") and "@" not in k]
+    assert unlisted == [], f"new callbacks must be added to this test: {unlisted}"
+    for key in forbidden:
+        as_other = _call(http, "dr-lee", key, forbidden[key])
+        as_nobody = _call(http, "dr-lee", key, missing[key])
+        assert as_other.status_code == as_nobody.status_code, key
+        assert as_other.data.replace(other.encode(), b"nobody") == as_nobody.data, key
+        assert b"Traceback" not in as_other.data
+    assert len(lake.manifest()) == files_before  # dr-lee's upload for someone else's baby stored nothing
+    # the admin, who may see that baby, gets its data: the requests were real ones
+    for key in forbidden:
+        as_admin = _call(http, "admin", key, forbidden[key])
+        assert as_admin.status_code == 200, key
+        assert as_admin.data != _call(http, "dr-lee", key, forbidden[key]).data, key
+    assert len(lake.manifest()) == files_before + 1  # the admin's upload landed
+
+
+def _page(http, user, path):
+    dep = next(d for d in _deps(http) if d.startswith(f"..{PAGES}"))
+    body = _payload(dep, [("_pages_location", "pathname", path), ("_pages_location", "search", "")], [])
+    response = http.post("/_dash-update-component", json=body, headers=basic(user))
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/", "/weeks", "/data"])
+def test_pages_list_only_the_users_babies(client, secure_lake, path):
+    _, http = client
+    own, *others = list(secure_lake.subjects()["subject"])
+    mine = _page(http, "dr-lee", path)
+    everyone = _page(http, "admin", path)
+    assert f'"{own}"' in mine
+    for other in others:
+        assert f'"{other}"' not in mine and f'"{other}"' in everyone
+
+
+def test_export_as_a_restricted_user_is_refused(client, demo_lake, tmp_path):
+    """The PNG export builders read through the same scoped lake."""
+    from dashboard.export import night_summary_figure
+    from pipeline.lake import Lake
+
+    own, other = list(demo_lake.subjects()["subject"])[:2]
+    scoped = Lake(demo_lake.root, only=[own])
+    assert night_summary_figure(scoped, own, demo_lake.nights(own)[-1]) is not None
+    with pytest.raises(SleepmovesError, match="unknown subject"):
+        night_summary_figure(scoped, other, demo_lake.nights(other)[-1])
+    with pytest.raises(SleepmovesError):
+        scoped.read("events", [other])
+    with pytest.raises(SleepmovesError):
+        scoped.delete_subject(other)
+    assert list(scoped.subjects()["subject"]) == [own]
+    assert set(scoped.manifest()["subject"]) <= {own}
+
+
+# ---------------------------------------------------------------------- headers, errors, sizes
+def test_security_headers(client):
+    _, http = client
+    for path in ("/", "/_dash-layout"):
+        headers = http.get(path, headers=basic("admin")).headers
+        csp = headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+        assert "'unsafe-eval'" not in csp and "script-src 'self' 'sha256-" in csp
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Cache-Control"] == "no-store"
+        assert "Server" not in headers
+
+
+def test_broken_requests_get_no_stack_trace(client):
+    _, http = client
+    for body in (b"{not json", json.dumps({"output": "night-download.data"}).encode(), b"[]"):
+        response = http.post(
+            "/_dash-update-component",
+            data=body,
+            headers={**basic("admin"), "Content-Type": "application/json"},
+        )
+        assert response.status_code >= 400
+        text = response.get_data(as_text=True)
+        assert "Traceback" not in text and 'File "' not in text and ".py" not in text
+
+
+def test_oversized_request_is_refused_before_it_is_read(client):
+    app, http = client
+    state.set_max_upload_bytes(1000)
+    try:
+        response = http.post(
+            "/_dash-update-component",
+            data=b"x" * (2 * 1024 * 1024),
+            headers={**basic("admin"), "Content-Type": "application/json"},
+        )
+        assert response.status_code == 413 and b"files up to" in response.data
+    finally:
+        state.set_max_upload_bytes(state.DEFAULT_MAX_UPLOAD_MB * 1024 * 1024)
+
+
+def test_upload_over_the_limit_is_refused_on_the_server_too(client, secure_lake):
+    """A request that skips the browser's size check still meets the limit, with a clear message."""
+    _, http = client
+    own = secure_lake.subjects()["subject"].iloc[0]
+    state.set_max_upload_bytes(64)
+    try:
+        big = (
+            "data:text/csv;base64," + base64.b64encode(b"time,duration_s,limb,kind,intensity\n" * 10).decode()
+        )
+        response = _call(
+            http,
+            "admin",
+            "..upload-result.children...manifest.children..",
+            {"upload-accepted": {"contents": big, "filename": "big.csv"}, "data-subject": own},
+        )
+        assert response.status_code == 200
+        assert "over the limit of 64 bytes" in response.get_data(as_text=True)
+    finally:
+        state.set_max_upload_bytes(state.DEFAULT_MAX_UPLOAD_MB * 1024 * 1024)
+
+
+# ---------------------------------------------------------------------- the real server on the network
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_network_address_needs_users_and_then_asks_for_a_login(demo_lake, users_file):
+    refused = run("serve", "--host", "0.0.0.0", "--lake", demo_lake.root)
+    assert (
+        refused.returncode == 1
+        and "without a login" in refused.stderr
+        and "TLS reverse proxy" in refused.stderr
+    )
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(port),
+            "--lake",
+            str(demo_lake.root),
+            "--users",
+            str(users_file),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                pytest.fail("the page was served without a login")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 401
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "server did not start"
+                assert server.poll() is None, server.stderr.read()
+                time.sleep(0.3)
+        request = urllib.request.Request(url, headers=basic("dr-lee"))
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200 and "sleepmoves" in response.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
