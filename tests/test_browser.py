@@ -338,3 +338,57 @@ def test_every_page_works_on_a_lake_of_real_files(server, browser, real_lake, de
     finally:
         state.set_lake(demo_lake.root)
     assert errors == []
+
+
+def test_login_shows_only_the_users_babies_and_big_files_are_refused_in_the_browser(
+    server, browser, demo_lake, tmp_path
+):
+    """With a users file: the browser must log in, sees only its babies, and CSP lets every page work."""
+    from dashboard import state
+    from dashboard.auth import Users
+
+    own, *others = list(demo_lake.subjects()["subject"])
+    users = Users(tmp_path / "users.json")
+    users.set("dr-lee", "correct horse battery", [own])
+    state.set_users(users)
+    state.set_max_upload_bytes(100)
+    try:
+        import urllib.error
+        import urllib.request
+
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server + "/", timeout=10)
+        assert refused.value.code == 401
+        context = browser.new_context(
+            http_credentials={"username": "dr-lee", "password": "correct horse battery"}
+        )
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.goto(server + "/")
+        _wait_title(page, f"{own} · night of")
+        page.click("#subject")
+        options = page.locator("[role=option]").all_text_contents()
+        assert options == [own] and not set(others) & set(options)
+        page.keyboard.press("Escape")
+
+        page.goto(server + "/data")
+        page.wait_for_selector("#upload input[type=file]", state="attached")
+        assert "up to 100 bytes" in page.text_content("#upload")
+        big = tmp_path / "big.csv"
+        big.write_text("time,duration_s,limb,kind\n" + "2026-03-20T21:00:00+01:00,0.3,left_leg,twitch\n" * 10)
+        page.set_input_files("#upload input[type=file]", str(big))
+        page.wait_for_function(
+            "() => document.querySelector('#upload-refused').textContent.includes('files up to')",
+            timeout=10000,
+        )
+        assert f"big.csv is {big.stat().st_size} bytes: files up to 100 bytes" in page.text_content(
+            "#upload-refused"
+        )
+        assert page.text_content("#upload-result") == ""  # nothing was sent to be ingested
+        assert errors == []  # no Content-Security-Policy violation, no script error
+        context.close()
+    finally:
+        state.set_users(None)
+        state.set_max_upload_bytes(state.DEFAULT_MAX_UPLOAD_MB * 1024 * 1024)

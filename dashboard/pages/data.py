@@ -13,6 +13,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from dashboard import state
 from dashboard.components import table
 from pipeline.ingest import BadInputError, Limits, ingest_file
+from pipeline.ingest.limits import format_size
 from pipeline.process import process
 from pipeline.schema import SleepmovesError
 
@@ -84,7 +85,7 @@ def layout(**_query):
                     [
                         "Drop a file here or ",
                         html.A("choose one"),
-                        f" (up to {state.max_upload_bytes() // (1024 * 1024)} MB)",
+                        f" (up to {format_size(state.max_upload_bytes())})",
                     ]
                 ),
                 className="upload",
@@ -113,7 +114,7 @@ clientside_callback(
         if (!contents) { return [window.dash_clientside.no_update, ""]; }
         const size = Math.floor((contents.length - contents.indexOf(",") - 1) * 3 / 4);
         if (size > limit) {
-            const mb = (n) => (n / 1048576).toFixed(1) + " MB";
+            const mb = (n) => n >= 1048576 ? (n / 1048576).toFixed(1) + " MB" : n + " bytes";
             return [null, filename + " is " + mb(size) + ": files up to " + mb(limit) +
                     " can be added here (the limit is set with sleepmoves serve --max-upload-mb)."];
         }

@@ -35,7 +35,7 @@ class Limits:
     def check_size(self, path: str, size: int, what: str = "the file is") -> None:
         if size > self.max_bytes:
             raise SleepmovesError(
-                f"{path}: {what} {_mb(size)}, over the limit of {_mb(self.max_bytes)} ({self.how_to_raise})"
+                f"{path}: {what} {format_size(size)}, over the limit of {format_size(self.max_bytes)} ({self.how_to_raise})"
             )
 
     def check_rows(self, path: str, rows: int) -> None:
@@ -45,7 +45,8 @@ class Limits:
             )
 
 
-def _mb(size: int) -> str:
+def format_size(size: int) -> str:
+    """``12 MB`` or, below a megabyte, ``900 bytes``."""
     return f"{size / MB:,.0f} MB" if size >= MB else f"{size:,} bytes"
 
 
