@@ -28,7 +28,16 @@ from .raw import (
     sampling_rate,
 )
 
-__all__ = ["BadInputError", "IngestReport", "Limits", "RowError", "ingest_file", "sha256_of"]
+__all__ = [
+    "BadInputError",
+    "IngestReport",
+    "Limits",
+    "ParsedFile",
+    "RowError",
+    "ingest_file",
+    "parse_file",
+    "sha256_of",
+]
 
 LOG_FORMATS = ("csv", "jsonl")
 SENSOR_FORMATS = ("raw-csv", *BINARY_FORMATS)
@@ -87,6 +96,43 @@ def ingest_file(
     if lake.has_file(sha):
         return IngestReport(IngestResult(sha, subject, 0, already_ingested=True), str(path), fmt)
 
+    parsed = parse_file(
+        data, name, info["tz"], tz=tz, fmt=fmt, skip_bad=skip_bad, limb=limb, limits=limits, sha=sha
+    )
+    result = lake.commit_ingest(
+        sha256=sha,
+        source_path=source_name or str(path.resolve()),
+        fmt=parsed.format,
+        subject=subject,
+        tables=parsed.tables,
+    )
+    return IngestReport(result, name, parsed.format, skipped=parsed.skipped)
+
+
+@dataclass
+class ParsedFile:
+    """A file read and checked, ready to store: lake table name -> rows (each with its ``night``)."""
+
+    tables: dict
+    format: str
+    skipped: list[RowError] = field(default_factory=list)
+
+
+def parse_file(
+    data: bytes,
+    name: str,
+    subject_tz: str,
+    tz: str | None = None,
+    fmt: str = "auto",
+    skip_bad: bool = False,
+    limb: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    sha: str = "",
+) -> ParsedFile:
+    """Read any supported file's bytes into lake tables, or raise :class:`SleepmovesError` saying why not.
+
+    Pure (no lake access): this is what the fuzz tests drive with damaged and hostile input.
+    """
     compressed = data[:2] == b"\x1f\x8b"
     if fmt == "auto":
         fmt = detect_format(gunzip_head(data, name) if compressed else data, name)
@@ -94,25 +140,23 @@ def ingest_file(
     content = data if fmt in ("raw-csv",) else maybe_gunzip(data, name, limits)
     if fmt not in SENSOR_FORMATS and fmt not in BINARY_FORMATS:
         limits.check_rows(name, content.count(b"\n") - 1)  # text: one row a line (the header aside)
+    skipped: list[RowError] = []
     if fmt in DIARY_FORMATS:
         diary = diary_table(read_diary(content, name, fmt), tz, name)
-        tables, skipped = {"diary": _with_night(diary, info["tz"], sha)}, []
+        tables = {"diary": _with_night(diary, subject_tz, sha)}
     elif fmt in COUNT_FORMATS:
-        tables, skipped = _count_tables(content, name, fmt, info["tz"], tz, limb, sha), []
+        tables = _count_tables(content, name, fmt, subject_tz, tz, limb, sha)
         limits.check_rows(name, max(len(t) for t in tables.values()))
     elif fmt in BINARY_FORMATS:
         times, acc, _ = read_binary(content, name, fmt, tz)
         limits.check_rows(name, len(times))
-        tables, skipped = _sensor_tables(times, {limb or "unknown": acc}, name, info["tz"], sha), []
+        tables = _sensor_tables(times, {limb or "unknown": acc}, name, subject_tz, sha)
     elif fmt in SENSOR_FORMATS:
         times, signals = read_raw_csv(content, name, tz=tz, limb=limb, limits=limits)
-        tables, skipped = _sensor_tables(times, signals, name, info["tz"], sha), []
+        tables = _sensor_tables(times, signals, name, subject_tz, sha)
     else:
-        tables, skipped, fmt = _log_tables(content, name, fmt, info["tz"], tz, skip_bad, sha)
-    result = lake.commit_ingest(
-        sha256=sha, source_path=source_name or str(path.resolve()), fmt=fmt, subject=subject, tables=tables
-    )
-    return IngestReport(result, name, fmt, skipped=skipped)
+        tables, skipped, fmt = _log_tables(content, name, fmt, subject_tz, tz, skip_bad, sha)
+    return ParsedFile(tables, fmt, skipped)
 
 
 def detect_format(content: bytes, path: str) -> str:

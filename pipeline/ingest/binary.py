@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..nights import utc_ns
 from ..schema import SleepmovesError
-from .counts import localise, no_zone_error
+from .counts import check_years, localise, no_zone_error
 from .logs import BadInputError, RowError
 
 BINARY_FORMATS = ("cwa", "gt3x", "geneactiv-bin")
@@ -57,15 +57,16 @@ def read_binary(data: bytes, path: str, fmt: str, tz: str | None) -> tuple[np.nd
     reader = {"cwa": _cwa, "gt3x": _gt3x, "geneactiv-bin": _geneactiv}[fmt]
     try:
         local_ns, acc, fs, offset = reader(data, path)
+        if len(acc) == 0:
+            raise BadInputError(path, [RowError(path, 1, "", f"no samples in this {fmt} file")])
+        utc = _to_utc(local_ns, tz, offset, path)
     except (BadInputError, SleepmovesError):
         raise
     except Exception as exc:  # a damaged file: say so plainly, never a traceback
         raise BadInputError(
             path, [RowError(path, 1, "", f"cannot read as {fmt}: {type(exc).__name__}: {str(exc)[:200]}")]
         ) from None
-    if len(acc) == 0:
-        raise BadInputError(path, [RowError(path, 1, "", f"no samples in this {fmt} file")])
-    return _to_utc(local_ns, tz, offset, path), acc.astype("float32"), fs
+    return utc, acc.astype("float32"), fs
 
 
 def _to_utc(local_ns: np.ndarray, tz: str | None, offset: pd.Timedelta | None, path: str) -> np.ndarray:
@@ -76,7 +77,9 @@ def _to_utc(local_ns: np.ndarray, tz: str | None, offset: pd.Timedelta | None, p
         utc = utc_ns(localise(pd.Series(pd.to_datetime(unique, unit="s")), tz, path))
         return utc[inverse] + (local_ns - seconds * 1_000_000_000)
     if offset is not None:
-        return local_ns - offset.value
+        utc = local_ns - offset.value
+        check_years(pd.Series(pd.to_datetime(utc[[0, -1]], unit="ns")), path, "sample")
+        return utc
     raise no_zone_error(path)
 
 

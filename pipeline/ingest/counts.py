@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..nights import utc_ns
 from ..schema import SleepmovesError
 from .logs import BadInputError, RowError
 
@@ -358,8 +359,28 @@ def no_zone_error(path: str) -> BadInputError:
     )
 
 
+DEVICE_YEARS = (1900, 2200)  # anonymised research files are often shifted to the 1910s
+
+
+def check_years(times: pd.Series, path: str, what: str = "epoch") -> None:
+    """Refuse a device time outside 1900-2200 (an unset clock, a damaged header), naming the first one."""
+    first, last = DEVICE_YEARS
+    outside = np.flatnonzero(~times.dt.year.between(first, last).to_numpy())
+    if len(outside):
+        i = int(outside[0])
+        raise BadInputError(
+            path,
+            [
+                RowError(
+                    path, 1, "", f"{what} {i + 1} is at {times.iloc[i]}, outside the years {first} to {last}"
+                )
+            ],
+        )
+
+
 def localise(times: pd.Series, tz: str | None, path: str) -> pd.Series:
     """UTC times; naive device times are read in ``tz`` (required), DST-repeated hours in order."""
+    check_years(times, path)
     if times.dt.tz is not None:
         return times.dt.tz_convert("UTC")
     if tz is None:
@@ -377,12 +398,22 @@ def localise(times: pd.Series, tz: str | None, path: str) -> pd.Series:
 def counts_table(read: CountsRead, tz: str | None, path: str) -> pd.DataFrame:
     """The lake rows: ``start`` (UTC), ``epoch_s``, ``count``, ``limb``, ``valid``."""
     start = localise(read.times, tz, path)
+    backwards = np.flatnonzero(np.diff(utc_ns(start)) <= 0)
+    if len(backwards):
+        i = int(backwards[0]) + 1
+        raise BadInputError(
+            path,
+            [RowError(path, 1, "", f"epoch {i + 1} does not come after epoch {i} (times repeat or go back)")],
+        )
+    count = np.asarray(read.count, dtype="float64")
+    # a device's missing-value codes (negative, blank, overflow) are epochs without data, never counts
+    usable = np.isfinite(count) & (count >= 0)
     return pd.DataFrame(
         {
             "start": start.to_numpy(),
             "epoch_s": read.epoch_s,
-            "count": read.count,
+            "count": np.where(usable, count, np.nan),
             "limb": "unknown",
-            "valid": read.valid,
+            "valid": np.asarray(read.valid, dtype=bool) & usable,
         }
     )

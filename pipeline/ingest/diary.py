@@ -87,6 +87,16 @@ def read_diary(data: bytes, path: str, fmt: str) -> pd.DataFrame:
             errors.append(RowError(path, i, start_col, f"not a time: {row.get(start_col)!r}"))
             continue
         end = _time(row.get(end_col), time_fmt) if end_col else None
+        if end_col and end is None and (row.get(end_col) or "").strip():
+            errors.append(RowError(path, i, end_col, f"not a time: {row.get(end_col)!r}"))
+            continue
+        problem = next((w for w in (_out_of_range(start), _out_of_range(end)) if w), None)
+        if problem:
+            errors.append(RowError(path, i, start_col if _out_of_range(start) else end_col, problem))
+            continue
+        if end is not None and (end.tzinfo is None) != (start.tzinfo is None):
+            errors.append(RowError(path, i, end_col, "start and end must both have a UTC offset, or neither"))
+            continue
         if end is not None and end < start:
             errors.append(RowError(path, i, end_col, "ends before it starts"))
             continue
@@ -104,6 +114,12 @@ def read_diary(data: bytes, path: str, fmt: str) -> pd.DataFrame:
     if errors:
         raise BadInputError(path, errors)
     return pd.DataFrame(out)
+
+
+def _out_of_range(stamp) -> str | None:
+    if stamp is not None and not 1970 <= stamp.year <= 2200:
+        return f"{stamp.isoformat()} is outside the years 1970 to 2200"
+    return None
 
 
 def _time(value, fmt: str | None):

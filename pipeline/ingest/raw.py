@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ def maybe_gunzip(data: bytes, path: str, limits: Limits = DEFAULT_LIMITS) -> byt
         return data
     try:
         content = gzip.GzipFile(fileobj=io.BytesIO(data)).read(limits.max_bytes + 1)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise SleepmovesError(f"{path}: damaged gzip file ({exc})") from None
     limits.check_size(path, len(content), "decompressed, the file is over")
     return content
@@ -150,7 +151,7 @@ def gunzip_head(data: bytes, path: str, size: int = 65536) -> bytes:
     """The first ``size`` decompressed bytes of a gzip file."""
     try:
         return gzip.GzipFile(fileobj=io.BytesIO(data)).read(size)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise SleepmovesError(f"{path}: damaged gzip file ({exc})") from None
 
 
@@ -177,7 +178,7 @@ def _check_utf8(
             maybe_gunzip(data, path, limits), path
         )  # decode it whole only now, to name the line of the bad byte
         raise
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise SleepmovesError(f"{path}: damaged gzip file ({exc})") from None
 
 
@@ -237,7 +238,14 @@ def _parse_times(column: pa.ChunkedArray, path: str, name: str, tz: str | None, 
         if numeric.notna().mean() > 0.5:  # Unix seconds with a few bad cells
             i = int(numeric.isna().to_numpy().argmax())
             raise BadInputError(path, [RowError(path, i + offset, name, f"not a time: {text.iloc[i]!r}")])
-        stamps = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)\s*$", regex=True, na=False)
+        if has_offset.any() and not has_offset.all():
+            i = int((has_offset != has_offset.iloc[0]).to_numpy().argmax())
+            raise BadInputError(
+                path, [RowError(path, i + offset, name, "some times have a UTC offset and some do not")]
+            )
+        # several offsets in one file (a DST change, travel) are fine: each row is its own instant
+        stamps = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=bool(has_offset.all()))
         if stamps.isna().any():
             i = int(stamps.isna().to_numpy().argmax())
             raise BadInputError(path, [RowError(path, i + offset, name, f"not a time: {text.iloc[i]!r}")])
@@ -256,15 +264,20 @@ def _parse_times(column: pa.ChunkedArray, path: str, name: str, tz: str | None, 
             )
         try:
             stamps = stamps.dt.tz_localize(tz, ambiguous="raise", nonexistent="raise")
-        except Exception as exc:  # pytz/zoneinfo raise several types for DST problems
+        except Exception:  # zoneinfo raises several types for DST problems: find the row and say which
+            marked = stamps.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+            i = int(marked.isna().to_numpy().argmax())
+            skipped = pd.isna(
+                stamps.iloc[[i]].dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward").iloc[0]
+            )
+            why = "happens twice (clocks went back)" if skipped else "does not exist (clocks went forward)"
             raise BadInputError(
-                path,
-                [
-                    RowError(
-                        path, offset, name, f"local time not valid in {tz}: {_short(exc)}; add UTC offsets"
-                    )
-                ],
+                path, [RowError(path, i + offset, name, f"{stamps.iloc[i]} {why} in {tz}; add UTC offsets")]
             ) from None
+    outside = np.flatnonzero(~stamps.dt.year.between(1970, 2200).to_numpy())
+    if len(outside):
+        i = int(outside[0])
+        raise BadInputError(path, [RowError(path, i + offset, name, "time outside the years 1970 to 2200")])
     return utc_ns(stamps)
 
 
