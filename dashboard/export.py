@@ -14,7 +14,7 @@ from pipeline.schema import SleepmovesError, check_night
 from pipeline.summarize import DEFINITIONS
 
 from .figures import summary_items
-from .views import night_view
+from .views import anonymous_names, night_view
 
 PAGE = (1200, 900)  # pixels of a one-page PNG summary
 
@@ -22,22 +22,26 @@ PAGE = (1200, 900)  # pixels of a one-page PNG summary
 pio.defaults.mathjax = None
 
 
-def night_summary_figure(lake: Lake, subject: str, night: str):
-    """The one-page night figure: ribbon + raster, the summary in words and a footer with the definitions."""
+def night_summary_figure(lake: Lake, subject: str, night: str, anonymise: bool = False):
+    """The one-page night figure: ribbon + raster, the summary in words and a footer with the definitions.
+
+    ``anonymise`` shows "Baby A" instead of the baby's name or id.
+    """
     check_night(night)
     info = lake.subject(subject)
+    name = anonymous_names([subject])[subject] if anonymise else (info["label"] or subject)
     metrics = lake.night_summary(subject, night)
     if metrics is None:
         raise SleepmovesError(
             f"night {night} of {subject} is not in the lake (processed nights: {', '.join(lake.nights(subject)[-5:]) or 'none'})"
         )
-    fig, _, tz, _ = night_view(lake, subject, night)
+    fig, _, tz, _ = night_view(lake, subject, night, name=name)
     summary = "   ·   ".join(f"{title}: {value}" for title, value, _ in summary_items(metrics, tz)[:5])
     flags = decode_flags(metrics.get("flags"))
     flag_lines = "".join(f"<br>⚑ {f['message']}" for f in flags[:3]) or "<br>No review flags this night."
     defined = ("sleep_onset", "total_sleep_min", "waso_min", "wake_bouts", "cycles", "<kind>_per_h_<phase>")
     footer = (
-        f"{info['label'] or subject} · night of {night} · times in {tz} · model {metrics.get('model_version', '?')}"
+        f"{name} · night of {night} · times in {tz} · model {metrics.get('model_version', '?')}"
         + flag_lines
         + "".join(f"<br>{name}: {DEFINITIONS[name]}" for name in defined)
         + "<br>sleepmoves describes movement; it never diagnoses."
@@ -73,9 +77,10 @@ def night_summary_figure(lake: Lake, subject: str, night: str):
     return fig
 
 
-def export_night_png(lake: Lake, subject: str, night: str, out: str | Path) -> Path:
+def export_night_png(lake: Lake, subject: str, night: str, out: str | Path, anonymise: bool = False) -> Path:
     """Write the night summary as PNG to ``out`` (atomically)."""
-    return write_png(night_summary_figure(lake, subject, night), out, width=PAGE[0], height=PAGE[1])
+    fig = night_summary_figure(lake, subject, night, anonymise)
+    return write_png(fig, out, width=PAGE[0], height=PAGE[1])
 
 
 def write_png(fig, out: str | Path, width: int, height: int) -> Path:
@@ -96,14 +101,18 @@ def write_png(fig, out: str | Path, width: int, height: int) -> Path:
     return out
 
 
-def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: str):
-    """The one-page weeks comparison: actogram, twitch density, total sleep, and the comparison table."""
+def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: str, anonymise: bool = False):
+    """The one-page weeks comparison: actogram, twitch density, total sleep, and the comparison table.
+
+    ``anonymise`` shows "Baby A", "Baby B", ... instead of the babies' ids.
+    """
     from pipeline.summarize import COMPARED_METRICS
 
     from .figures import comparison_table_rows
     from .views import weeks_view
 
-    fig, comparison, _ = weeks_view(lake, subjects, week_a, week_b)
+    names = anonymous_names(subjects) if anonymise else None
+    fig, comparison, _ = weeks_view(lake, subjects, week_a, week_b, names)
     rows = comparison_table_rows(comparison[comparison["metric"].isin(COMPARED_METRICS)])
     header = f"{'metric':<24}{'A mean ± SD':>18}{'B mean ± SD':>18}{'difference':>12}{'p':>8}{'effect':>8}"
     lines = [header] + [
@@ -137,6 +146,8 @@ def lake_model(lake: Lake, subjects) -> str:
     return ", ".join(sorted(map(str, versions))) or "?"
 
 
-def export_weeks_png(lake: Lake, subjects: list[str], week_a: str, week_b: str, out: str | Path) -> Path:
-    fig = weeks_summary_figure(lake, subjects, week_a, week_b)
+def export_weeks_png(
+    lake: Lake, subjects: list[str], week_a: str, week_b: str, out: str | Path, anonymise: bool = False
+) -> Path:
+    fig = weeks_summary_figure(lake, subjects, week_a, week_b, anonymise)
     return write_png(fig, out, width=PAGE[0], height=int(fig.layout.height))

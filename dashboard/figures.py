@@ -367,11 +367,12 @@ _PHASE_SCALE = [
 
 def actogram_matrix(
     phases: pd.DataFrame, night_starts: dict, step_min: int = 5
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
     """Phase codes on a (nights x time) grid of ``step_min`` bins from local noon; NaN where nothing is known.
 
     ``phases`` has ``subject``, ``night``, ``epoch_start``, ``phase``; ``night_starts`` maps (subject, night) to
-    the UTC start of that night. Each bin shows the most frequent phase of its epochs.
+    the UTC start of that night. Each bin shows the most frequent phase of its epochs. Rows are the sorted
+    ``(subject, night)`` keys, returned third.
     """
     keys = sorted(night_starts)
     bins = int(25 * 60 / step_min)
@@ -395,19 +396,29 @@ def actogram_matrix(
         seen = counts.sum(axis=2) > 0
         z[seen] = counts.argmax(axis=2)[seen]
     x = np.arange(bins) * step_min / 60 + step_min / 120
-    return z, x, [f"{s} {n}" for s, n in keys]
+    return z, x, keys
 
 
 def weeks_figure(
-    nights: pd.DataFrame, phases: pd.DataFrame, night_starts: dict, period_of: dict, title: str = ""
+    nights: pd.DataFrame,
+    phases: pd.DataFrame,
+    night_starts: dict,
+    period_of: dict,
+    title: str = "",
+    names: dict | None = None,
 ) -> go.Figure:
     """Clinician view: one actogram row per night, twitch density per night, and total sleep per night.
 
     ``nights`` is the night-metrics table of the chosen subjects and periods; ``period_of`` maps (subject, night) to
-    "A" or "B".
+    "A" or "B"; ``names`` maps subject ids to what the rows show (default the ids).
     """
-    z, x, labels = actogram_matrix(phases, night_starts)
-    labels = [f"{period_of.get(tuple(lbl.split(' ', 1)), '')} · {lbl}" for lbl in labels]
+    names = names or {}
+
+    def row_label(subject: str, night: str) -> str:
+        return f"{period_of.get((subject, night), '')} · {names.get(subject, subject)} {night}"
+
+    z, x, keys = actogram_matrix(phases, night_starts)
+    labels = [row_label(s, n) for s, n in keys]
     fig = make_subplots(
         rows=1,
         cols=3,
@@ -432,10 +443,7 @@ def weeks_figure(
         col=1,
     )
     ordered = nights.assign(
-        label=[
-            f"{period_of.get((s, n), '')} · {s} {n}"
-            for s, n in zip(nights["subject"], nights["night"], strict=True)
-        ]
+        label=[row_label(s, n) for s, n in zip(nights["subject"], nights["night"], strict=True)]
     )
     fig.add_trace(
         go.Bar(

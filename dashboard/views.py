@@ -12,10 +12,16 @@ from pipeline.summarize import compare_weeks, transition_matrix, week_nights
 from .figures import night_figure, weeks_figure
 
 
-def night_view(lake: Lake, subject: str, night: str):
-    """``(figure, metrics, tz, label)`` of one night."""
+def anonymous_names(subjects) -> dict[str, str]:
+    """Stand-in labels for exports that must not name the babies: ``Baby A``, ``Baby B``, ... in the given order."""
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return {s: f"Baby {letters[i] if i < len(letters) else i + 1}" for i, s in enumerate(subjects)}
+
+
+def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
+    """``(figure, metrics, tz, label)`` of one night; ``name`` replaces the baby's label (anonymous export)."""
     info = lake.subject(subject)
-    tz, label = info["tz"], info["label"] or subject
+    tz, label = info["tz"], name or info["label"] or subject
     start, _ = night_bounds(night, tz)
     figure = night_figure(
         lake.phases(subject, night),
@@ -40,8 +46,10 @@ def available_weeks(lake: Lake, subjects) -> list[str]:
     return sorted(weeks)
 
 
-def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str):
-    """``(figure, comparison table, transition probabilities per period)`` for subjects and two periods."""
+def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None):
+    """``(figure, comparison table, transition probabilities per period)`` for subjects and two periods.
+
+    ``names`` replaces subject ids in the figure (anonymous export)."""
     if not subjects:
         raise SleepmovesError("choose at least one baby")
     periods = {"A": week_nights(week_a), "B": week_nights(week_b)}
@@ -65,8 +73,9 @@ def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str):
         if any(len(p) for p in phases)
         else pd.DataFrame(columns=["subject", "night", "epoch_start", "phase"])
     )
-    title = f"{', '.join(subjects)} · A = {week_a} vs B = {week_b}"
-    figure = weeks_figure(nights, all_phases, starts, period_of, title)
+    names = names or {}
+    title = f"{', '.join(names.get(s, s) for s in subjects)} · A = {week_a} vs B = {week_b}"
+    figure = weeks_figure(nights, all_phases, starts, period_of, title, names)
     comparison = compare_weeks(frames["A"], frames["B"])
     transitions = {}
     for name, (first, last) in periods.items():

@@ -219,12 +219,14 @@ def cmd_export(args) -> int:
             "export needs either --night YYYY-MM-DD or --weeks W1,W2 (ISO weeks such as 2026-W10)"
         )
     if args.night:
-        export_night_png(lake, args.subject, args.night, args.out)
+        export_night_png(lake, args.subject, args.night, args.out, anonymise=args.anonymise)
     else:
         weeks = args.weeks.split(",")
         if len(weeks) != 2:
             raise SleepmovesError(f"--weeks takes two periods separated by a comma, got {args.weeks!r}")
-        export_weeks_png(lake, args.subject.split(","), weeks[0], weeks[1], args.out)
+        export_weeks_png(
+            lake, args.subject.split(","), weeks[0], weeks[1], args.out, anonymise=args.anonymise
+        )
     _say(f"wrote {args.out}")
     return 0
 
@@ -433,6 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--night")
     p.add_argument("--weeks", help="two ISO weeks (2026-W10,2026-W12) or ranges (START..END,START..END)")
     p.add_argument("--out", required=True)
+    p.add_argument(
+        "--anonymise", action="store_true", help="show Baby A, Baby B... instead of the babies' names and ids"
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", parents=[common], help="serve the dashboard")

@@ -30,3 +30,78 @@ def test_export_of_unknown_night_is_a_clear_error(demo_lake, tmp_path):
     with pytest.raises(SleepmovesError, match="night 1999-01-01 of .* is not in the lake"):
         export_night_png(demo_lake, subject, "1999-01-01", tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.fixture(scope="module")
+def named_lake(demo_lake, tmp_path_factory):
+    """A copy of the demo lake whose babies have real-looking names (labels) as well as ids."""
+    from pipeline.lake import Lake
+
+    root = tmp_path_factory.mktemp("named") / "lake"
+    shutil.copytree(demo_lake.root, root)
+    lake = Lake(root)
+    for i, row in enumerate(lake.subjects().itertuples()):
+        lake.add_subject(row.subject, row.tz, label=["Zebedee Quill", "Philippa Marsh", "Oona Tarr"][i])
+    return lake
+
+
+def _texts(fig) -> str:
+    """Every text a figure would print (titles, labels, annotations, hover), as one string."""
+    import json
+
+    return json.dumps(json.loads(fig.to_json()), ensure_ascii=False)
+
+
+def test_anonymised_night_export_names_no_one(named_lake):
+    from dashboard.export import night_summary_figure
+
+    row = named_lake.subjects().iloc[0]
+    night = named_lake.latest_night(row["subject"])
+    named = _texts(night_summary_figure(named_lake, row["subject"], night))
+    assert row["label"] in named  # the ordinary export does name the baby
+    hidden = _texts(night_summary_figure(named_lake, row["subject"], night, anonymise=True))
+    assert (
+        row["label"] not in hidden
+        and f'"{row["subject"]}' not in hidden
+        and f" {row['subject']} " not in hidden
+    )
+    figure = night_summary_figure(named_lake, row["subject"], night, anonymise=True)
+    assert figure.layout.title.text == f"Baby A · night of {night}"
+
+
+def test_anonymised_weeks_export_names_no_one(named_lake):
+    import pandas as pd
+
+    from dashboard.export import weeks_summary_figure
+
+    subjects = list(named_lake.subjects()["subject"])
+    night = named_lake.latest_night(subjects[0])
+    week = "{}-W{:02d}".format(*pd.Timestamp(night).isocalendar()[:2])
+    named = _texts(weeks_summary_figure(named_lake, subjects, week, week))
+    assert all(s in named for s in subjects)
+    hidden = _texts(weeks_summary_figure(named_lake, subjects, week, week, anonymise=True))
+    labels = list(named_lake.subjects()["label"])
+    assert not any(s in hidden for s in subjects + labels)
+    assert "Baby A" in hidden and "Baby B" in hidden
+
+
+def test_cli_export_anonymise_writes_a_png(named_lake, tmp_path):
+    from tests.test_cli import run
+
+    subject = named_lake.subjects()["subject"].iloc[0]
+    night = named_lake.latest_night(subject)
+    out = tmp_path / "anon.png"
+    done = run(
+        "export",
+        "--subject",
+        subject,
+        "--night",
+        night,
+        "--out",
+        out,
+        "--anonymise",
+        "--lake",
+        named_lake.root,
+    )
+    assert done.returncode == 0, done.stderr
+    assert Image.open(out).size == (1200, 900)

@@ -409,3 +409,16 @@ def test_network_address_needs_users_and_then_asks_for_a_login(demo_lake, users_
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_night_download_can_hide_the_babys_name(client, secure_lake):
+    """The page's "hide the baby's name" box gives an anonymous PNG with an anonymous file name."""
+    _, http = client
+    subject = secure_lake.subjects()["subject"].iloc[0]
+    night = secure_lake.nights(subject)[-1]
+    values = {"night-png": 1, "subject": subject, "night": night, "night-anonymise": ["anonymise"]}
+    response = _call(http, "admin", "night-download.data", values)
+    assert response.status_code == 200
+    payload = response.get_json()["response"]["night-download"]["data"]
+    assert payload["filename"] == f"sleepmoves-baby-{night}.png"
+    assert base64.b64decode(payload["content"])[:8] == b"\x89PNG\r\n\x1a\n"

@@ -44,6 +44,12 @@ def layout(**_query):
                             html.Button("◀ Previous night", id="prev-night", n_clicks=0),
                             html.Button("Next night ▶", id="next-night", n_clicks=0),
                             html.Button("Download PNG", id="night-png", n_clicks=0),
+                            dcc.Checklist(
+                                [{"label": " hide the baby's name in the PNG", "value": "anonymise"}],
+                                [],
+                                id="night-anonymise",
+                                className="anonymise",
+                            ),
                             dcc.Download(id="night-download"),
                         ],
                         className="buttons",
@@ -107,16 +113,17 @@ def step_night(_prev, _next, night, options):
     Input("night-png", "n_clicks"),
     State("subject", "value"),
     State("night", "value"),
+    State("night-anonymise", "value"),
     prevent_initial_call=True,
 )
-def download_night(_clicks, subject, night):
+def download_night(_clicks, subject, night, anonymise):
     if not subject or not night:
         return no_update
     from dashboard.export import PAGE, night_summary_figure
 
-    return send_png(
-        night_summary_figure(state.lake(), subject, night), *PAGE, f"sleepmoves-{subject}-{night}.png"
-    )
+    hide = "anonymise" in (anonymise or [])
+    figure = night_summary_figure(state.lake(), subject, night, anonymise=hide)
+    return send_png(figure, *PAGE, f"sleepmoves-{'baby' if hide else subject}-{night}.png")
 
 
 def _flags(metrics):

@@ -49,6 +49,12 @@ def layout(**_query):
                     html.Div(
                         [
                             html.Button("Download PNG", id="weeks-png", n_clicks=0),
+                            dcc.Checklist(
+                                [{"label": " hide the babies' names in the PNG", "value": "anonymise"}],
+                                [],
+                                id="weeks-anonymise",
+                                className="anonymise",
+                            ),
                             dcc.Download(id="weeks-download"),
                         ],
                         className="buttons",
@@ -98,12 +104,14 @@ def show_weeks(subjects, week_a, week_b):
     State("weeks-subjects", "value"),
     State("weeks-a", "value"),
     State("weeks-b", "value"),
+    State("weeks-anonymise", "value"),
     prevent_initial_call=True,
 )
-def download_weeks(_clicks, subjects, week_a, week_b):
+def download_weeks(_clicks, subjects, week_a, week_b, anonymise):
     if not subjects or not week_a or not week_b:
         return no_update
     from dashboard.export import PAGE, weeks_summary_figure
 
-    fig = weeks_summary_figure(state.lake(), list(subjects), week_a, week_b)
+    hide = "anonymise" in (anonymise or [])
+    fig = weeks_summary_figure(state.lake(), list(subjects), week_a, week_b, anonymise=hide)
     return send_png(fig, PAGE[0], int(fig.layout.height), f"sleepmoves-weeks-{week_a}-{week_b}.png")
