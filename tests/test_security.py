@@ -143,7 +143,7 @@ def test_user_remove(users_file, tmp_path):
 
 
 # ---------------------------------------------------------------------- login
-@pytest.mark.parametrize("path", ["/", "/data", "/_dash-layout", "/_dash-dependencies"])
+@pytest.mark.parametrize("path", ["/", "/data", "/_dash-layout", "/_dash-dependencies", "/assets/style.css"])
 def test_every_page_needs_a_login(client, path):
     _, http = client
     assert http.get(path).status_code == 401
