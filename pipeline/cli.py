@@ -273,14 +273,19 @@ def _serve(lake: Lake, host: str, port: int, users_path=None, max_upload_mb=None
     return 0
 
 
+def _required_users_path(args) -> str:
+    users_path = _users_path(args.users)
+    if not users_path:
+        raise SleepmovesError("say which users file: --users FILE (or set SLEEPMOVES_USERS)")
+    return users_path
+
+
 def cmd_user_add(args) -> int:
     import getpass
 
     from dashboard.auth import Users
 
-    users_path = _users_path(args.users)
-    if not users_path:
-        raise SleepmovesError("say which users file: --users FILE (or set SLEEPMOVES_USERS)")
+    users_path = _required_users_path(args)
     users = Users.load(users_path, missing_ok=True)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -302,9 +307,7 @@ def cmd_user_add(args) -> int:
 def cmd_user_remove(args) -> int:
     from dashboard.auth import Users
 
-    users_path = _users_path(args.users)
-    if not users_path:
-        raise SleepmovesError("say which users file: --users FILE (or set SLEEPMOVES_USERS)")
+    users_path = _required_users_path(args)
     users = Users.load(users_path)
     users.remove(args.name)
     users.save()
@@ -315,9 +318,7 @@ def cmd_user_remove(args) -> int:
 def cmd_user_list(args) -> int:
     from dashboard.auth import Users
 
-    users_path = _users_path(args.users)
-    if not users_path:
-        raise SleepmovesError("say which users file: --users FILE (or set SLEEPMOVES_USERS)")
+    users_path = _required_users_path(args)
     for user in Users.load(users_path).users.values():
         _say(f"{user.name}: {'every baby' if user.subjects is None else ', '.join(sorted(user.subjects))}")
     return 0
