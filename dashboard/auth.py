@@ -15,13 +15,17 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.schema import SleepmovesError, check_subject_id
+
+log = logging.getLogger("sleepmoves.auth")
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -82,6 +86,37 @@ class Users:
         self._verified: dict[tuple[str, bytes], User] = {}
         self._lock = threading.Lock()
         self._secret = os.urandom(32)  # keys the cache of verified passwords (kept in memory only)
+        self._stamp = self._file_stamp()
+        self._checked = time.monotonic()
+
+    def _file_stamp(self):
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def refresh(self, every_s: float = 1.0) -> None:
+        """Re-read the file if it changed (at most every ``every_s``): a removed user is out at once.
+
+        A file that has become unreadable or invalid lets no one in until it is fixed (and says so in the log).
+        """
+        now = time.monotonic()
+        if now - self._checked < every_s:
+            return
+        self._checked = now
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
+            return
+        try:
+            fresh = Users.load(self.path).users
+        except SleepmovesError as exc:
+            log.error("users file not usable, refusing every login: %s", exc)
+            fresh = {}
+        with self._lock:
+            self.users = fresh
+            self._verified.clear()
+            self._stamp = stamp
 
     @classmethod
     def load(cls, path: str | os.PathLike, missing_ok: bool = False) -> Users:
@@ -163,6 +198,7 @@ class Users:
         """
         if not name or password is None:
             return None
+        self.refresh()
         key = (name, hmac.new(self._secret, password.encode("utf-8"), "sha256").digest())
         with self._lock:
             if key in self._verified:

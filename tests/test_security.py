@@ -422,3 +422,27 @@ def test_night_download_can_hide_the_babys_name(client, secure_lake):
     payload = response.get_json()["response"]["night-download"]["data"]
     assert payload["filename"] == f"sleepmoves-baby-{night}.png"
     assert base64.b64decode(payload["content"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_debug_is_off(client):
+    """No Dash dev tools, no hot reload, no Flask debugger: nothing that shows code or paths to a browser."""
+    app, http = client
+    assert not app.server.debug
+    page = http.get("/", headers=basic("admin")).get_data(as_text=True)
+    assert '"ui":false' in page and '"props_check":false' in page
+    reload = http.get("/_reload-hash", headers=basic("admin")).get_json()
+    assert reload["reloadHash"] is None and reload["files"] == []
+
+
+def test_a_removed_user_is_out_without_a_restart(users_file, tmp_path):
+    copy = tmp_path / "users.json"
+    copy.write_bytes(users_file.read_bytes())
+    users = Users.load(copy)
+    assert users.authenticate("dr-lee", PASSWORD) is not None
+    assert run("user", "remove", "dr-lee", "--users", copy).returncode == 0
+    users.refresh(every_s=0)  # the server checks the file at most once a second
+    assert users.authenticate("dr-lee", PASSWORD) is None  # even though the password was cached as good
+    assert users.authenticate("admin", PASSWORD) is not None
+    copy.write_text("damaged")
+    users.refresh(every_s=0)
+    assert users.authenticate("admin", PASSWORD) is None  # an unusable file lets no one in
