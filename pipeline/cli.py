@@ -1,4 +1,5 @@
-"""The ``sleepmoves`` command line. Exit codes: 0 ok, 1 bad input (a message, never a traceback), 2 usage."""
+"""The ``sleepmoves`` command line. Exit codes: 0 ok, 1 bad input (a message, never a traceback), 2 usage,
+3 an unexpected error of ours (a message; ``SLEEPMOVES_DEBUG=1`` shows the traceback)."""
 
 from __future__ import annotations
 
@@ -484,6 +485,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except (
+        Exception
+    ) as exc:  # a bug of ours: no traceback for the user (writes are transactions: nothing half-done)
+        import os
+
+        if os.environ.get("SLEEPMOVES_DEBUG"):
+            raise
+        print(
+            f"sleepmoves: unexpected error ({type(exc).__name__}: {str(exc)[:200]}); nothing was half-written. "
+            "Run again with SLEEPMOVES_DEBUG=1 to see the details, and please report them.",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":

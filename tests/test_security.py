@@ -446,3 +446,56 @@ def test_a_removed_user_is_out_without_a_restart(users_file, tmp_path):
     copy.write_text("damaged")
     users.refresh(every_s=0)
     assert users.authenticate("admin", PASSWORD) is None  # an unusable file lets no one in
+
+
+def test_an_unexpected_upload_failure_is_a_plain_message(client, secure_lake, monkeypatch):
+    import pipeline.ingest
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(pipeline.ingest, "parse_file", broken)
+    _, http = client
+    own = secure_lake.subjects()["subject"].iloc[0]
+    files = len(secure_lake.manifest())
+    csv = (
+        "data:text/csv;base64,"
+        + base64.b64encode(b"time,duration_s,limb,kind\n2026-03-02T21:00:00Z,1,left_leg,kick\n").decode()
+    )
+    response = _call(
+        http,
+        "admin",
+        "..upload-result.children...manifest.children..",
+        {"upload-accepted": {"contents": csv, "filename": "x.csv"}, "data-subject": own},
+    )
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and "something went wrong on our side and nothing was stored" in text
+    assert "a bug of ours" not in text and "Traceback" not in text
+    assert len(secure_lake.manifest()) == files
+
+
+def test_cli_unexpected_error_is_one_line_unless_debugging(tmp_path):
+    not_a_folder = tmp_path / "lake"
+    not_a_folder.write_text("a file where the lake should be")
+    done = run("subject", "add", "ada", "--tz", "Europe/London", "--lake", not_a_folder)
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert "unexpected error" in done.stderr and "SLEEPMOVES_DEBUG=1" in done.stderr
+    debug = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "subject",
+            "add",
+            "ada",
+            "--tz",
+            "Europe/London",
+            "--lake",
+            str(not_a_folder),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "SLEEPMOVES_DEBUG": "1"},
+    )
+    assert debug.returncode != 0 and "Traceback" in debug.stderr

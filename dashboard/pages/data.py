@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import tempfile
 from pathlib import Path
@@ -16,6 +17,8 @@ from pipeline.ingest import BadInputError, Limits, ingest_file
 from pipeline.ingest.limits import format_size
 from pipeline.process import process
 from pipeline.schema import SleepmovesError
+
+log = logging.getLogger("sleepmoves.dashboard")
 
 dash.register_page(__name__, path="/data", name="Data", title="sleepmoves · data", order=2)
 
@@ -193,4 +196,15 @@ def upload(accepted, subject, new_subject, tz, born):
         message += [html.Pre("\n".join(str(e) for e in exc.errors[:50]), className="errors")]
     except SleepmovesError as exc:
         message = [html.P(str(exc), className="error")]
+    except (
+        Exception
+    ):  # a bug of ours: the lake is unchanged (writes are transactions); say so, log the details
+        log.exception("upload of %s failed", name)
+        message = [
+            html.P(
+                f"{name}: something went wrong on our side and nothing was stored; "
+                "the details are in the server's log.",
+                className="error",
+            )
+        ]
     return message, table(_manifest_rows(lake), MANIFEST_COLUMNS)
