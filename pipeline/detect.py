@@ -45,6 +45,8 @@ NONWEAR             60-min window,     van Hees et al. 2011/2013 (std < 13 mg an
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from scipy import signal
@@ -77,9 +79,16 @@ def _check(acc, fs) -> np.ndarray:
     return acc
 
 
+@functools.lru_cache(maxsize=16)
+def _highpass_sos(fs: float) -> np.ndarray:
+    """The high-pass filter's coefficients (designing it costs more than filtering a short burst; scipy wants a
+    writable array, and never writes to it)."""
+    return signal.butter(4, HIGHPASS_HZ, btype="highpass", fs=fs, output="sos")
+
+
 def _moving(acc: np.ndarray, fs: float) -> np.ndarray:
     """The movement part of the acceleration: gravity and drift removed (causal high-pass)."""
-    sos = signal.butter(4, HIGHPASS_HZ, btype="highpass", fs=fs, output="sos")
+    sos = _highpass_sos(float(fs))
     # causal (forward-only) filtering: a posture change rings after the movement, never before its onset;
     # one axis at a time keeps the float64 intermediates to a third
     out = np.empty(acc.shape, dtype="float32")
@@ -96,18 +105,33 @@ def _moving_slice(acc: np.ndarray, fs: float, start: int, end: int, warmup_s: fl
 
 
 def _magnitude(moving: np.ndarray, fs: float) -> np.ndarray:
-    power = np.einsum("ij,ij->i", moving, moving)
+    return _smoothed_rms(np.einsum("ij,ij->i", moving, moving), fs)
+
+
+def _smoothed_rms(power: np.ndarray, fs: float) -> np.ndarray:
     width = max(1, int(round(RMS_S * fs)))
     kernel = np.ones(width, dtype="float32") / width
-    return np.sqrt(np.convolve(power, kernel, mode="same")).astype("float32")
+    out = np.convolve(power, kernel, mode="same").astype("float32", copy=False)
+    return np.sqrt(out, out=out)
 
 
 def movement_magnitude(acc, fs: float) -> np.ndarray:
-    """Gravity- and drift-free movement magnitude in g, smoothed by a 0.1-s moving RMS."""
+    """Gravity- and drift-free movement magnitude in g, smoothed by a 0.1-s moving RMS.
+
+    The same as ``_magnitude(_moving(acc, fs), fs)``, but the power is summed one filtered axis at a time, so the
+    filtered (n, 3) signal is never held whole (a night's peak memory).
+    """
     acc = _check(acc, fs)
     if len(acc) < 3 * fs:
         return np.zeros(len(acc), dtype="float32")
-    return _magnitude(_moving(acc, fs), fs)
+    sos = _highpass_sos(float(fs))
+    power = np.zeros(len(acc), dtype="float32")
+    for k in range(acc.shape[1]):
+        axis = signal.sosfilt(sos, acc[:, k] - acc[0, k]).astype("float32")
+        np.multiply(axis, axis, out=axis)
+        power += axis
+        del axis
+    return _smoothed_rms(power, fs)
 
 
 def thresholds(magnitude: np.ndarray) -> tuple[float, float]:
@@ -158,6 +182,16 @@ def _rhythmic(moving: np.ndarray, fs: float) -> bool:
     # a true period is a local peak; a maximum at the window's edge is a slower (or faster) movement
     is_peak = lo < lag < hi and ac[lag] >= ac[lag - 1] and ac[lag] >= ac[lag + 1]
     return bool(is_peak and ac[lag] >= SHAKE_AUTOCORR)
+
+
+def _first_peak(mag: np.ndarray, starts: np.ndarray, ends: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """Index of each burst's first maximum (an argmax per burst, without a Python loop over bursts)."""
+    lengths = ends - starts
+    owner = np.repeat(np.arange(len(starts)), lengths)
+    index = np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    hits = np.flatnonzero(mag[index] == peaks[owner])
+    _, first = np.unique(owner[hits], return_index=True)
+    return index[hits[first]]
 
 
 def classify(duration_s: float, peak_g: float, rise_s: float, rhythmic: bool) -> str:
@@ -221,8 +255,7 @@ def detect_events(
             }
         )
     peaks = np.maximum.reduceat(mag, starts)
-    # peak position within each burst (argmax per segment)
-    peak_at = np.array([s + int(np.argmax(mag[s:e])) for s, e in zip(starts, ends, strict=True)])
+    peak_at = _first_peak(mag, starts, ends, peaks)
     durations = (ends - starts) / fs
     rises = (peak_at - starts) / fs
     kinds = [
@@ -257,16 +290,15 @@ def epoch_coverage(
     t0 = pd.Timestamp(start).tz_convert("UTC")
     first = t0.floor(f"{epoch_s}s")
     offset = (t0 - first).total_seconds()
-    idx = ((np.arange(len(acc)) / fs + offset) // epoch_s).astype(np.int64)
-    n = int(idx[-1]) + 1 if len(idx) else 0
-    # samples are in time order, so each epoch is one slice: reduce slices instead of scattering by index
-    bounds = np.r_[0, np.flatnonzero(np.diff(idx)) + 1]
-    epochs = idx[bounds]
+    bounds, epochs, n = _epoch_bounds(len(acc), fs, offset, epoch_s)
     samples = np.zeros(n, dtype=np.int64)
-    samples[epochs] = np.diff(np.r_[bounds, len(idx)])
+    samples[epochs] = np.diff(np.r_[bounds, len(acc)])
     _, off = thresholds(mag)
+    above = mag - np.float32(off)
+    np.maximum(above, 0, out=above)
     count = np.zeros(n)
-    count[epochs] = np.add.reduceat(np.maximum(mag - off, 0).astype("float64"), bounds) / fs * 1000
+    count[epochs] = np.add.reduceat(above, bounds, dtype=np.float64) / fs * 1000 if len(acc) else []
+    del above
     stats = _epoch_stats(acc, bounds, epochs, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         var = stats["sq"] / samples[:, None] - (stats["sum"] / samples[:, None]) ** 2
@@ -286,16 +318,43 @@ def epoch_coverage(
     )
 
 
+def _epoch_bounds(count: int, fs: float, offset: float, epoch_s: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(first sample of each epoch that has samples, those epochs' numbers, number of epochs)``.
+
+    Sample i belongs to epoch ``floor((i / fs + offset) / epoch_s)``; the boundaries are computed per epoch (not per
+    sample: a night has 2 M samples and 1,500 epochs), then checked against that rule so they agree exactly.
+    """
+    if count == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0
+
+    def epoch_of(i):
+        return ((np.asarray(i) / fs + offset) // epoch_s).astype(np.int64)
+
+    n = int(epoch_of(count - 1)) + 1
+    k = np.arange(1, n, dtype=np.int64)
+    first = np.ceil((k * epoch_s - offset) * fs).astype(np.int64)
+    first = np.where(epoch_of(first) < k, first + 1, first)  # rounding: never start an epoch early...
+    first = np.where(epoch_of(np.maximum(first - 1, 0)) >= k, first - 1, first)  # ...or late
+    bounds = np.r_[0, np.clip(first, 0, count)]
+    # an epoch without samples (only below 1 sample per epoch) has no slice
+    has = np.diff(np.r_[bounds, count]) > 0
+    return bounds[has], np.arange(n, dtype=np.int64)[has], n
+
+
 def _epoch_stats(acc: np.ndarray, bounds: np.ndarray, epochs: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """Per epoch and axis: sum, sum of squares, max and min (float64), by slice reductions."""
     out = {name: np.zeros((n, 3)) for name in ("sum", "sq")}
     out["max"], out["min"] = np.full((n, 3), -np.inf), np.full((n, 3), np.inf)
-    for k in range(3):  # one axis at a time keeps the float64 copies small
+    if len(bounds) == 0:
+        return out
+    for k in range(3):  # one axis at a time, squared in place: one float64 copy at a time
         x = acc[:, k].astype("float64")
         out["sum"][epochs, k] = np.add.reduceat(x, bounds)
-        out["sq"][epochs, k] = np.add.reduceat(x * x, bounds)
         out["max"][epochs, k] = np.maximum.reduceat(x, bounds)
         out["min"][epochs, k] = np.minimum.reduceat(x, bounds)
+        np.multiply(x, x, out=x)
+        out["sq"][epochs, k] = np.add.reduceat(x, bounds)
+        del x
     return out
 
 
@@ -304,12 +363,23 @@ def _nonwear(stats: dict[str, np.ndarray], samples: np.ndarray, n: int, epoch_s:
     per_window = int(NONWEAR_WINDOW_MIN * 60 / epoch_s)
     if n < per_window:
         return np.zeros(n, dtype=bool)
-    win = np.lib.stride_tricks.sliding_window_view
-    c = win(samples.astype("float64"), per_window).sum(1)[:, None]
-    a, b = win(stats["sum"], per_window, axis=0).sum(-1), win(stats["sq"], per_window, axis=0).sum(-1)
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+    def sums(x):  # every window's sum, from one cumulative sum (the strided window views were the slow part)
+        total = np.cumsum(np.concatenate([np.zeros((1, *x.shape[1:])), x]), axis=0)
+        return total[per_window:] - total[:-per_window]
+
+    def extreme(
+        filter1d, x
+    ):  # every window's max or min: [i, i + per_window) is centred at i + per_window // 2
+        centre = per_window // 2
+        return filter1d(x, per_window, axis=0)[centre : centre + n - per_window + 1]
+
+    c = sums(samples.astype("float64"))[:, None]
+    a, b = sums(stats["sum"]), sums(stats["sq"])
     with np.errstate(invalid="ignore", divide="ignore"):
         std = np.sqrt(np.maximum(b / c - (a / c) ** 2, 0))
-    rng = win(stats["max"], per_window, axis=0).max(-1) - win(stats["min"], per_window, axis=0).min(-1)
+    rng = extreme(maximum_filter1d, stats["max"]) - extreme(minimum_filter1d, stats["min"])
     still_axes = ((std < NONWEAR_STD_G) & (rng < NONWEAR_RANGE_G)).sum(axis=1)
     # an epoch is non-wear when any still window covers it
     still = (still_axes >= 2).astype(np.int64)

@@ -5,6 +5,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.detect import detect_events, epoch_coverage, intensity, movement_magnitude
 from pipeline.evaluate import detection_scores, match_events
@@ -131,3 +133,64 @@ def test_matching_needs_overlap_in_time():
     far = pd.DataFrame({"start": [T0 + pd.Timedelta(seconds=65)], "duration_s": [0.3], "kind": ["twitch"]})
     assert match_events(truth, near).dropna().values.tolist() == [["kick", "kick"]]
     assert match_events(truth, far).dropna().empty
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fs=st.sampled_from([10.0, 12.5, 25.0, 30.0, 33.333333, 47.9, 50.0, 64.0, 100.0, 128.0, 200.0]),
+    offset=st.one_of(st.floats(0, 29.999, allow_nan=False), st.integers(0, 29).map(float)),
+    count=st.integers(1, 30_000),
+)
+def test_epoch_bounds_follow_the_per_sample_rule(fs, offset, count):
+    """Epoch boundaries are computed per epoch; they must equal the rule floor((i/fs + offset)/30) per sample."""
+    from pipeline.detect import _epoch_bounds
+
+    epoch = ((np.arange(count) / fs + offset) // 30).astype(np.int64)
+    expected = np.r_[0, np.flatnonzero(np.diff(epoch)) + 1]
+    bounds, epochs, n = _epoch_bounds(count, fs, offset, 30)
+    assert n == epoch[-1] + 1
+    assert np.array_equal(bounds, expected) and np.array_equal(epochs, epoch[expected])
+
+
+def _nonwear_by_sliding_windows(stats, samples, n, epoch_s):
+    """The first (slower) implementation, kept as the reference for the cumulative-sum one."""
+    from pipeline.detect import NONWEAR_RANGE_G, NONWEAR_STD_G, NONWEAR_WINDOW_MIN
+
+    per_window = int(NONWEAR_WINDOW_MIN * 60 / epoch_s)
+    if n < per_window:
+        return np.zeros(n, dtype=bool)
+    win = np.lib.stride_tricks.sliding_window_view
+    c = win(samples.astype("float64"), per_window).sum(1)[:, None]
+    a, b = win(stats["sum"], per_window, axis=0).sum(-1), win(stats["sq"], per_window, axis=0).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.sqrt(np.maximum(b / c - (a / c) ** 2, 0))
+    rng = win(stats["max"], per_window, axis=0).max(-1) - win(stats["min"], per_window, axis=0).min(-1)
+    still = (((std < NONWEAR_STD_G) & (rng < NONWEAR_RANGE_G)).sum(axis=1) >= 2).astype(np.int64)
+    return np.convolve(still, np.ones(per_window, dtype=np.int64))[:n] > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000), minutes=st.integers(30, 400), still=st.lists(st.integers(0, 399), max_size=4)
+)
+def test_nonwear_windows_match_the_reference(seed, minutes, still):
+    from pipeline.detect import _epoch_bounds, _epoch_stats, _nonwear
+
+    fs = 10.0
+    rng = np.random.default_rng(seed)
+    acc = (rng.normal(0, 0.02, (int(minutes * 60 * fs), 3)) + [0, 0, 1]).astype("float32")
+    for start in still:  # hour-long still stretches (a sensor left on the table)
+        a = int(start * 60 * fs)
+        acc[a : a + int(70 * 60 * fs)] = rng.normal(0, 0.002, (len(acc[a : a + int(70 * 60 * fs)]), 3)) + [
+            0,
+            1,
+            0,
+        ]
+    bounds, epochs, n = _epoch_bounds(len(acc), fs, 0.0, 30)
+    samples = np.zeros(n, dtype=np.int64)
+    samples[epochs] = np.diff(np.r_[bounds, len(acc)])
+    stats = _epoch_stats(acc, bounds, epochs, n)
+    expected = _nonwear_by_sliding_windows(stats, samples, n, 30)
+    assert np.array_equal(_nonwear(stats, samples, n, 30), expected)
+    if any(start + 62 <= minutes for start in still):  # a full still hour fits: the rule must fire
+        assert expected.any()

@@ -153,3 +153,45 @@ def test_real_raw_csv_exports(tmp_path, name, tz, fs):
     assert report.format == "raw-csv" and report.result.nights
     times, _ = read_raw_csv((SHARED_DATA / name).read_bytes(), name, tz=tz)
     assert abs(sampling_rate(times, name) - fs) < 1
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("iso", [False, True])
+def test_streaming_from_the_file_reads_the_same_as_from_bytes(tmp_path, compress, iso, monkeypatch):
+    """A file is read in small batches straight from disk; the result is the bytes path's, exactly."""
+    import pipeline.ingest.raw as raw
+
+    monkeypatch.setattr(raw, "BATCH_BYTES", 4096)  # many batches: their seams are where bugs would be
+    text = _csv(_signal(seconds=60), iso=iso).encode()
+    data = gzip.compress(text) if compress else text
+    path = write(tmp_path / ("x.csv.gz" if compress else "x.csv"), data)
+    from_bytes = read_raw_csv(data, "x.csv", tz="UTC" if iso else None)
+    from_file = read_raw_csv(path, "x.csv", tz="UTC" if iso else None)
+    assert np.array_equal(from_bytes[0], from_file[0])
+    assert np.array_equal(from_bytes[1]["unknown"], from_file[1]["unknown"])
+    whole = raw._read_whole(raw.pa.BufferReader(text), "x.csv", "UTC" if iso else None, None, True, 2)
+    assert np.array_equal(whole[0], from_file[0]) and np.array_equal(
+        whole[1]["unknown"], from_file[1]["unknown"]
+    )
+
+
+def test_streaming_errors_name_the_line_in_a_later_batch(tmp_path, monkeypatch):
+    import pipeline.ingest.raw as raw
+
+    monkeypatch.setattr(raw, "BATCH_BYTES", 4096)
+    lines = _csv(_signal(seconds=60)).splitlines()
+    bad = list(lines)
+    bad[2000] = bad[2000].rsplit(",", 1)[0] + ",oops"
+    path = write(tmp_path / "bad.csv", "\n".join(bad) + "\n")
+    with pytest.raises(BadInputError, match=r"bad.csv:2001: column z: not a number: 'oops'"):
+        read_raw_csv(path, "bad.csv")
+    back = list(lines)
+    back[2500], back[2501] = back[2501], back[2500]
+    path = write(tmp_path / "back.csv", "\n".join(back) + "\n")
+    with pytest.raises(BadInputError, match=r"back.csv:2502: column timestamp: time does not increase"):
+        read_raw_csv(path, "back.csv")
+    mixed = _csv(_signal(seconds=60), iso=True).splitlines()
+    mixed = mixed[:1500] + [line.replace(",", "+00:00,", 1) for line in mixed[1500:]]
+    path = write(tmp_path / "mixed.csv", "\n".join(mixed) + "\n")
+    with pytest.raises(BadInputError, match="some times have a UTC offset and some do not"):
+        read_raw_csv(path, "mixed.csv", tz="UTC")

@@ -85,16 +85,17 @@ def ingest_file(
     name = source_name or str(path)  # what messages and the manifest call the file
     try:
         limits.check_size(name, path.stat().st_size)
-        data = path.read_bytes()
+        sha = _sha256_of_file(path)
+        if lake.has_file(sha):
+            return IngestReport(IngestResult(sha, subject, 0, already_ingested=True), str(path), fmt)
+        # raw acceleration is streamed from the file (a night is tens of MB even compressed); the rest is read
+        data = path if _is_raw_csv(path, name, fmt) else path.read_bytes()
     except FileNotFoundError:
         raise SleepmovesError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise SleepmovesError(f"{path}: is a folder, not a file") from None
     except OSError as exc:
         raise SleepmovesError(f"{path}: cannot read ({exc.strerror})") from None
-    sha = sha256_of(data)
-    if lake.has_file(sha):
-        return IngestReport(IngestResult(sha, subject, 0, already_ingested=True), str(path), fmt)
 
     parsed = parse_file(
         data, name, info["tz"], tz=tz, fmt=fmt, skip_bad=skip_bad, limb=limb, limits=limits, sha=sha
@@ -118,8 +119,29 @@ class ParsedFile:
     skipped: list[RowError] = field(default_factory=list)
 
 
+def _sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_raw_csv(path: Path, name: str, fmt: str) -> bool:
+    if fmt != "auto":
+        return fmt == "raw-csv"
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if head[:2] == b"\x1f\x8b":
+        head = gunzip_head(path, name)
+    try:
+        return detect_format(head, name) == "raw-csv"
+    except SleepmovesError:
+        return False  # parse_file gives the error, with the whole file
+
+
 def parse_file(
-    data: bytes,
+    data: bytes | Path,
     name: str,
     subject_tz: str,
     tz: str | None = None,
@@ -131,8 +153,12 @@ def parse_file(
 ) -> ParsedFile:
     """Read any supported file's bytes into lake tables, or raise :class:`SleepmovesError` saying why not.
 
-    Pure (no lake access): this is what the fuzz tests drive with damaged and hostile input.
+    Pure (no lake access): this is what the fuzz tests drive with damaged and hostile input. ``data`` may be the
+    path of a raw CSV, which is then streamed from disk.
     """
+    if isinstance(data, Path):
+        times, signals = read_raw_csv(data, name, tz=tz, limb=limb, limits=limits)
+        return ParsedFile(_sensor_tables(times, signals, name, subject_tz, sha), "raw-csv")
     compressed = data[:2] == b"\x1f\x8b"
     if fmt == "auto":
         fmt = detect_format(gunzip_head(data, name) if compressed else data, name)

@@ -17,10 +17,12 @@ import gzip
 import io
 import re
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..detect import MAX_FS, MIN_FS, detect_events, epoch_coverage, movement_magnitude
@@ -33,6 +35,18 @@ from .logs import BadInputError, RowError, decode
 GAP_S = 1.0
 MAX_ABS_G = 32.0  # beyond any accelerometer's range: corrupt data
 TIME_NAMES = ("timestamp", "time", "datetime", "date_time", "t")
+
+
+def _stream(data: bytes | Path):
+    """A binary stream over the file's bytes, or over the file itself (read as it goes, never held whole)."""
+    return open(data, "rb") if isinstance(data, Path) else io.BytesIO(data)
+
+
+def _first_bytes(data: bytes | Path, size: int) -> bytes:
+    if isinstance(data, Path):
+        with open(data, "rb") as fh:
+            return fh.read(size)
+    return data[:size]
 
 
 def maybe_gunzip(data: bytes, path: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
@@ -97,27 +111,136 @@ def _limb_columns(names: list[str], limb: str | None, path: str) -> tuple[str, d
 
 
 def read_raw_csv(
-    data: bytes, path: str, tz: str | None = None, limb: str | None = None, limits: Limits = DEFAULT_LIMITS
+    data: bytes | Path,
+    path: str,
+    tz: str | None = None,
+    limb: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Parse a raw CSV: ``(times in UTC nanoseconds, {limb: (n, 3) float32 g})``."""
+    """Parse a raw CSV: ``(times in UTC nanoseconds, {limb: (n, 3) float32 g})``.
+
+    ``data`` is the file's bytes or its path (then it is streamed from disk: the text is never in memory whole).
+    """
     if limb is not None and limb not in LIMBS:
         raise SleepmovesError(f"unknown limb {limb!r}: use one of {', '.join(LIMBS)}")
-    compressed = data[:2] == b"\x1f\x8b"
+    compressed = _first_bytes(data, 2) == b"\x1f\x8b"
     # a gzip file is read as a stream: the decompressed text is never held whole
-    head_bytes = gunzip_head(data, path) if compressed else data[:4096]
+    head_bytes = gunzip_head(data, path) if compressed else _first_bytes(data, 4096)
     if not head_bytes.strip():
         raise BadInputError(path, [RowError(path, 1, "", "the file is empty")])
-    _check_utf8(
-        data, path, compressed, limits
-    )  # refuse non-UTF-8 bytes and too many rows here, with their line, before the CSV reader
+    # refuse non-UTF-8 bytes and too many rows here, with their line, before the CSV reader
+    capacity = _check_utf8(data, path, compressed, limits)
     head = head_bytes[:4096].decode("utf-8", errors="replace")
     lines = head.lstrip().splitlines()
     if not lines:
         raise BadInputError(path, [RowError(path, 1, "", "the file holds no text rows")])
     first_line = lines[0]
     has_header = not all(_is_number(c) for c in first_line.split(","))
+    offset = 2 if has_header else 1  # file line of row 0
+
+    def source():
+        raw = pa.OSFile(str(data)) if isinstance(data, Path) else pa.BufferReader(data)
+        return pa.CompressedInputStream(raw, "gzip") if compressed else raw
+
     try:
-        source = pa.CompressedInputStream(pa.BufferReader(data), "gzip") if compressed else io.BytesIO(data)
+        return _read_in_batches(source(), path, tz, limb, has_header, lines, offset, capacity)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # a cell the batch reader could not convert: read the file whole (slower, more memory) to name its line
+        return _read_whole(source(), path, tz, limb, has_header, offset)
+
+
+BATCH_BYTES = (
+    1 << 18
+)  # ~256 KB of text a batch: the reader holds several batches; bigger ones only cost memory
+
+
+def _read_in_batches(source, path, tz, limb, has_header, lines, offset, capacity):
+    """The common case: batches of ~4 MB of text converted into arrays allocated once, so the peak memory is
+    the arrays plus one batch (the whole text or an Arrow table of it is never held)."""
+    import csv
+
+    first = next(csv.reader([lines[0]]))
+    names = [c.strip() for c in first] if has_header else [f"f{i}" for i in range(len(first))]
+    time_col, triples = _limb_columns(names, limb, path)
+    if len(set(names)) != len(names):
+        raise pa.ArrowInvalid("duplicate column names")  # let the whole-file reader explain
+    data_line = lines[1] if has_header and len(lines) > 1 else lines[0]
+    numeric_time = _is_number(next(csv.reader([data_line]), [""])[names.index(time_col)] or "x")
+    axes = [c for cols in triples.values() for c in cols]
+    types = {c: pa.float64() for c in axes}
+    if numeric_time:
+        types[time_col] = pa.float64()
+    reader = pacsv.open_csv(
+        source,
+        read_options=pacsv.ReadOptions(
+            autogenerate_column_names=not has_header, block_size=BATCH_BYTES, use_threads=False
+        ),
+        convert_options=pacsv.ConvertOptions(
+            strings_can_be_null=True, include_columns=[time_col, *axes], column_types=types
+        ),
+        # the system allocator gives each batch's memory back; Arrow's default pool keeps it for reuse, which
+        # doubled the peak of a night's ingest
+        memory_pool=pa.system_memory_pool(),
+    )
+    times = np.empty(capacity, dtype="int64")
+    out = {name: np.empty((capacity, 3), dtype="float32") for name in triples}
+    filled, aware = 0, None
+    for batch in reader:
+        n = batch.num_rows
+        if filled + n > capacity:
+            raise pa.ArrowInvalid("more rows than lines")  # cannot happen with well-formed text
+        column = batch.column(time_col)
+        if pa.types.is_timestamp(column.type):
+            batch_aware = column.type.tz is not None
+        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            batch_aware = bool(pc.any(pc.match_substring_regex(column, r"(?:Z|[+-]\d\d:?\d\d)\s*$")).as_py())
+        else:
+            batch_aware = True  # Unix seconds
+        if aware is not None and batch_aware != aware:
+            raise BadInputError(
+                path,
+                [RowError(path, filled + offset, time_col, "some times have a UTC offset and some do not")],
+            )
+        aware = batch_aware
+        chunk = _parse_times(pa.chunked_array([column]), path, time_col, tz, offset + filled)
+        if filled and n and chunk[0] <= times[filled - 1]:
+            raise BadInputError(
+                path,
+                [
+                    RowError(
+                        path,
+                        filled + offset,
+                        time_col,
+                        "time does not increase (rows out of order or repeated)",
+                    )
+                ],
+            )
+        _check_order(chunk, path, time_col, offset + filled)
+        times[filled : filled + n] = chunk
+        for name, cols in triples.items():
+            for k, col in enumerate(cols):
+                out[name][filled : filled + n, k] = _numbers(
+                    pa.chunked_array([batch.column(col)]), path, col, offset + filled
+                )
+        filled += n
+    if filled == 0:
+        raise BadInputError(path, [RowError(path, offset, "", "the file holds no data rows")])
+    # views of the first `filled` rows (the few spare rows of blank lines are not worth a copy)
+    return times[:filled], {name: values[:filled] for name, values in out.items()}
+
+
+def _check_order(times: np.ndarray, path: str, time_col: str, offset: int) -> None:
+    order_problem = np.flatnonzero(np.diff(times) <= 0)
+    if len(order_problem):
+        i = int(order_problem[0]) + 1
+        raise BadInputError(
+            path,
+            [RowError(path, i + offset, time_col, "time does not increase (rows out of order or repeated)")],
+        )
+
+
+def _read_whole(source, path, tz, limb, has_header, offset):
+    try:
         table = pacsv.read_csv(
             source,
             read_options=pacsv.ReadOptions(autogenerate_column_names=not has_header),
@@ -129,15 +252,8 @@ def read_raw_csv(
         ) from None
     names = table.column_names
     time_col, triples = _limb_columns(names, limb, path)
-    offset = 2 if has_header else 1  # file line of row 0
     times = _parse_times(table.column(time_col), path, time_col, tz, offset)
-    order_problem = np.flatnonzero(np.diff(times) <= 0)
-    if len(order_problem):
-        i = int(order_problem[0]) + 1
-        raise BadInputError(
-            path,
-            [RowError(path, i + offset, time_col, "time does not increase (rows out of order or repeated)")],
-        )
+    _check_order(times, path, time_col, offset)
     out = {}
     for name, cols in triples.items():
         values = np.empty((table.num_rows, 3), dtype="float32")
@@ -147,23 +263,30 @@ def read_raw_csv(
     return times, out
 
 
-def gunzip_head(data: bytes, path: str, size: int = 65536) -> bytes:
-    """The first ``size`` decompressed bytes of a gzip file."""
+def gunzip_head(data: bytes | Path, path: str, size: int = 65536) -> bytes:
+    """The first ``size`` decompressed bytes of a gzip file (its bytes or its path)."""
     try:
-        return gzip.GzipFile(fileobj=io.BytesIO(data)).read(size)
+        with _stream(data) as raw:
+            return gzip.GzipFile(fileobj=raw).read(size)
     except (OSError, EOFError, zlib.error) as exc:
         raise SleepmovesError(f"{path}: damaged gzip file ({exc})") from None
 
 
 def _check_utf8(
-    data: bytes, path: str, compressed: bool = False, limits: Limits = DEFAULT_LIMITS, chunk: int = 1 << 20
-) -> None:
+    data: bytes | Path,
+    path: str,
+    compressed: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+    chunk: int = 1 << 20,
+) -> int:
     """Like :func:`decode` but a chunk at a time (decompressing as it goes), so a large file is never held whole
-    as text; counts lines and bytes on the way, so a file over the limits is refused before it is parsed."""
+    as text; counts lines and bytes on the way, so a file over the limits is refused before it is parsed.
+    Returns the number of lines (an upper bound on the rows)."""
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8")()
-    stream = gzip.GzipFile(fileobj=io.BytesIO(data)) if compressed else io.BytesIO(data)
+    raw = _stream(data)
+    stream = gzip.GzipFile(fileobj=raw) if compressed else raw
     lines = size = 0
     try:
         while block := stream.read(chunk):
@@ -173,13 +296,17 @@ def _check_utf8(
             limits.check_rows(path, lines - 1)  # the header line aside
             limits.check_size(path, size, "decompressed, the file is over")
         decoder.decode(b"", final=True)
+        return lines + 1
     except UnicodeDecodeError:
+        whole = data.read_bytes() if isinstance(data, Path) else data
         decode(
-            maybe_gunzip(data, path, limits), path
-        )  # decode it whole only now, to name the line of the bad byte
+            maybe_gunzip(whole, path, limits), path
+        )  # decode it whole only now, to name the bad byte's line
         raise
     except (OSError, EOFError, zlib.error) as exc:
         raise SleepmovesError(f"{path}: damaged gzip file ({exc})") from None
+    finally:
+        raw.close()
 
 
 def _is_number(cell: str) -> bool:
