@@ -17,7 +17,9 @@ DISCLAIMER = (
 )
 
 
-def create_app(lake_path, users=None, max_upload_mb: int | None = None) -> Dash:
+def create_app(
+    lake_path, users=None, max_upload_mb: int | None = None, max_upload_rows: int | None = None
+) -> Dash:
     """The dashboard for ``lake_path`` (Dash keeps callbacks process-wide, so the app is built once).
 
     Parameters
@@ -28,11 +30,14 @@ def create_app(lake_path, users=None, max_upload_mb: int | None = None) -> Dash:
         Require a login from these users (each sees only their babies). None: no login (this computer only).
     max_upload_mb : int, optional
         Largest file the Data page accepts (default 200 MB).
+    max_upload_rows : int, optional
+        Most rows (lines, samples or epochs) in a file the Data page accepts (default 100 M).
     """
     global _app
     state.set_lake(lake_path)
     state.set_users(users)
     state.set_max_upload_bytes((max_upload_mb or state.DEFAULT_MAX_UPLOAD_MB) * 1024 * 1024)
+    state.set_max_upload_rows(max_upload_rows)
     if _app is not None:
         return _app
     app = Dash(

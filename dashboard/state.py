@@ -13,6 +13,8 @@ DEFAULT_MAX_UPLOAD_MB = 200
 _lake_path: Path | None = None
 _users: Users | None = None
 _max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024 * 1024
+DEFAULT_MAX_UPLOAD_ROWS = 100_000_000
+_max_upload_rows: int = DEFAULT_MAX_UPLOAD_ROWS
 
 
 def set_lake(path) -> None:
@@ -37,6 +39,15 @@ def set_max_upload_bytes(limit: int) -> None:
 
 def max_upload_bytes() -> int:
     return _max_upload_bytes
+
+
+def set_max_upload_rows(limit: int | None) -> None:
+    global _max_upload_rows
+    _max_upload_rows = int(limit) if limit else DEFAULT_MAX_UPLOAD_ROWS
+
+
+def max_upload_rows() -> int:
+    return _max_upload_rows
 
 
 def current_user():

@@ -233,7 +233,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    return _serve(_lake(args), args.host, args.port, args.users, args.max_upload_mb)
+    return _serve(_lake(args), args.host, args.port, args.users, args.max_upload_mb, args.max_upload_rows)
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -245,7 +245,9 @@ def _users_path(value: str | None) -> str | None:
     return value or os.environ.get("SLEEPMOVES_USERS") or None
 
 
-def _serve(lake: Lake, host: str, port: int, users_path=None, max_upload_mb=None) -> int:
+def _serve(
+    lake: Lake, host: str, port: int, users_path=None, max_upload_mb=None, max_upload_rows=None
+) -> int:
     from waitress import serve
 
     from dashboard.auth import Users
@@ -264,10 +266,12 @@ def _serve(lake: Lake, host: str, port: int, users_path=None, max_upload_mb=None
         )
     if max_upload_mb is not None and max_upload_mb <= 0:
         raise SleepmovesError("--max-upload-mb must be a positive number of megabytes")
+    if max_upload_rows is not None and max_upload_rows <= 0:
+        raise SleepmovesError("--max-upload-rows must be a positive number")
 
     from dashboard.app import create_app
 
-    app = create_app(lake.root, users=users, max_upload_mb=max_upload_mb)
+    app = create_app(lake.root, users=users, max_upload_mb=max_upload_mb, max_upload_rows=max_upload_rows)
     login = f"login required ({len(users.users)} users)" if users else "no login: this computer only"
     _say(f"sleepmoves dashboard on http://{host}:{port}/  (lake {lake.root}; {login}; Ctrl+C to stop)")
     serve(app.server, host=host, port=port, threads=8, ident="sleepmoves", _quiet=True)
@@ -449,6 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8050)
     p.add_argument("--users", help="users file: require a login (default $SLEEPMOVES_USERS)")
     p.add_argument("--max-upload-mb", type=int, help="largest file the Data page accepts (default 200)")
+    p.add_argument(
+        "--max-upload-rows",
+        type=int,
+        help="most rows or samples in a file the Data page accepts (default 100 M)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("user", help="manage dashboard logins (a users file of salted password hashes)")

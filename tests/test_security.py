@@ -499,3 +499,51 @@ def test_cli_unexpected_error_is_one_line_unless_debugging(tmp_path):
         env={**os.environ, "SLEEPMOVES_DEBUG": "1"},
     )
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_upload_over_the_row_limit_is_refused(client, secure_lake):
+    _, http = client
+    own = secure_lake.subjects()["subject"].iloc[0]
+    files = len(secure_lake.manifest())
+    rows = "".join(f"2026-03-02T21:{m:02d}:00+00:00,0.3,left_leg,twitch\n" for m in range(10))
+    csv = "data:text/csv;base64," + base64.b64encode(b"time,duration_s,limb,kind\n" + rows.encode()).decode()
+    state.set_max_upload_rows(5)
+    try:
+        response = _call(
+            http,
+            "admin",
+            "..upload-result.children...manifest.children..",
+            {"upload-accepted": {"contents": csv, "filename": "long.csv"}, "data-subject": own},
+        )
+    finally:
+        state.set_max_upload_rows(None)
+    text = response.get_data(as_text=True)
+    assert "long.csv: more than 5 rows, over the limit" in text and "--max-upload-rows" in text
+    assert len(secure_lake.manifest()) == files
+
+
+@pytest.mark.parametrize(
+    "hostile", ["../../evil.csv", "/etc/passwd", "..", "a/../../b.csv", "nul\x00.csv", ".hidden.csv"]
+)
+def test_upload_file_names_never_become_paths(client, secure_lake, hostile):
+    """Whatever name the browser sends, the file is only copied into a private temporary folder, under a safe
+    name, and the lake records that safe name."""
+    _, http = client
+    own = secure_lake.subjects()["subject"].iloc[0]
+    minute = sum(hostile.encode()) % 60  # a different file (sha256) for each name
+    body = f"time,duration_s,limb,kind\n2026-03-02T21:{minute:02d}:00+00:00,0.3,left_leg,twitch\n"
+    csv = "data:text/csv;base64," + base64.b64encode(body.encode()).decode()
+    before_files = set(secure_lake.root.parent.rglob("*"))
+    before_rows = set(secure_lake.manifest()["sha256"])
+    response = _call(
+        http,
+        "admin",
+        "..upload-result.children...manifest.children..",
+        {"upload-accepted": {"contents": csv, "filename": hostile}, "data-subject": own},
+    )
+    assert response.status_code == 200
+    created = set(secure_lake.root.parent.rglob("*")) - before_files
+    assert created and all(secure_lake.root in p.parents for p in created), created  # only inside the lake
+    manifest = secure_lake.manifest()
+    (name,) = manifest.loc[~manifest["sha256"].isin(before_rows), "path"]
+    assert "/" not in name and not name.startswith(".") and "\x00" not in name and ".." not in name

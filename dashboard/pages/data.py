@@ -22,7 +22,7 @@ log = logging.getLogger("sleepmoves.dashboard")
 
 dash.register_page(__name__, path="/data", name="Data", title="sleepmoves · data", order=2)
 
-LIMIT_HINT = "the dashboard's limit is set with `sleepmoves serve --max-upload-mb`"
+LIMIT_HINT = "the dashboard's limits are set with `sleepmoves serve --max-upload-mb / --max-upload-rows`"
 MANIFEST_COLUMNS = ["file", "format", "baby", "rows", "nights", "ingested", "sha256"]
 
 
@@ -158,7 +158,9 @@ def upload(accepted, subject, new_subject, tz, born):
         return no_update, no_update
     lake = state.lake()
     name = safe_name(accepted.get("filename") if isinstance(accepted, dict) else None)
-    limits = Limits(max_bytes=state.max_upload_bytes(), how_to_raise=LIMIT_HINT)
+    limits = Limits(
+        max_bytes=state.max_upload_bytes(), max_rows=state.max_upload_rows(), how_to_raise=LIMIT_HINT
+    )
     try:
         subject = (new_subject or "").strip() or subject
         if not subject:
