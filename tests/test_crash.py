@@ -279,3 +279,35 @@ def test_two_concurrent_ingests_both_land(tmp_path):
         assert lake.nights(subject) == lake.nights(subject, table="events")
     assert set(lake.read("events", ["bo"])["limb"]) == {"right_arm"}
     assert os.listdir(root / ".journal") == []
+
+
+def test_sigkill_during_subject_delete_leaves_the_baby_or_removes_every_trace(base_lake, tmp_path):
+    """Deleting a baby is one transaction too: killed at any step, the baby is all there or all gone."""
+    before = lake_content(base_lake)
+
+    def delete(lake: Path, kind: str, k: int) -> subprocess.CompletedProcess:
+        args = ["subject", "delete", "ada", "--lake", str(lake)]
+        return subprocess.run(
+            [sys.executable, "-c", KILLER, kind, str(k), *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    reference = tmp_path / "reference" / "lake"
+    shutil.copytree(base_lake, reference)
+    steps = _steps(delete(reference, "none", 0))
+    after = lake_content(reference)
+    assert after["subjects"].strip() == "subject,born,tz,label" and after["events"].strip().count("\n") == 0
+    seen = set()
+    for kind, k in steps:
+        lake = tmp_path / f"{kind}{k}" / "lake"
+        shutil.copytree(base_lake, lake)
+        killed = delete(lake, kind, k)
+        assert killed.returncode == -signal.SIGKILL, (kind, k, killed.stderr)
+        content = lake_content(lake)
+        assert content in (before, after), (kind, k)
+        assert stray_files(lake) == []
+        seen.add("before" if content == before else "after")
+    assert seen == {"before", "after"}
