@@ -53,13 +53,13 @@ def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names:
     if not subjects:
         raise SleepmovesError("choose at least one baby")
     periods = {"A": week_nights(week_a), "B": week_nights(week_b)}
+    zones = {subject: lake.subject(subject)["tz"] for subject in subjects}  # one read, not one per night
     frames, phases, starts, period_of = {}, [], {}, {}
     for name, (first, last) in periods.items():
         table = lake.nights_table(subjects, first, last)
         frames[name] = table
         for subject, night in zip(table["subject"], table["night"], strict=True):
-            tz = lake.subject(subject)["tz"]
-            starts[(subject, night)] = night_bounds(night, tz)[0]
+            starts[(subject, night)] = night_bounds(night, zones[subject])[0]
             period_of[(subject, night)] = name
         for subject in subjects:
             phases.append(lake.week_phases(subject, first, last))
