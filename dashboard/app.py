@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
-from dash import Dash, dcc, html
+from dash import Dash, Input, Output, dcc, html
 
 from . import security, state
 
@@ -58,6 +58,7 @@ def create_app(
                             for page in dash.page_registry.values()
                         ]
                     ),
+                    html.Span(id="whoami", className="whoami"),
                 ],
                 className="topbar",
             ),
@@ -65,6 +66,13 @@ def create_app(
             html.Footer(DISCLAIMER, className="disclaimer"),
         ]
     )
+
+    @app.callback(Output("whoami", "children"), Input("_pages_location", "pathname"))
+    def whoami(_path):
+        # with logins on, say whose view this is (HTTP Basic has no log-out: closing the browser ends it)
+        user = state.current_user()
+        return f"signed in as {user.name}" if user is not None else ""
+
     security.install(app)
     _app = app
     return app

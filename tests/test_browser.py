@@ -368,6 +368,7 @@ def test_login_shows_only_the_users_babies_and_big_files_are_refused_in_the_brow
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.goto(server + "/")
         _wait_title(page, f"{own} · night of")
+        assert page.text_content("#whoami") == "signed in as dr-lee"
         page.click("#subject")
         options = [o.strip() for o in page.locator("[role=option]").all_text_contents()]
         assert own in options and not set(others) & set(options)

@@ -221,7 +221,7 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
 
 
 # callbacks that never read the lake (they only move between values the page already holds)
-NO_LAKE = {"..upload-accepted.data...upload-refused.children..", "_pages_dummy.children"}
+NO_LAKE = {"..upload-accepted.data...upload-refused.children..", "_pages_dummy.children", "whoami.children"}
 PAGES = "_pages_content.children"
 
 
