@@ -110,6 +110,12 @@ class SleepmovesError(Exception):
     """An error caused by the user's input: shown as a message, never a traceback (exit code 1)."""
 
 
+# Times outside these years are refused: a typo or an unset clock, never an infant's night. Device files allow
+# earlier years because anonymised research recordings are often shifted to the 1910s.
+YEARS = (1970, 2200)
+DEVICE_YEARS = (1900, 2200)
+
+
 def check_subject_id(subject: str) -> str:
     """Return ``subject`` if it is a valid subject id, else raise :class:`SleepmovesError`."""
     if not isinstance(subject, str) or not SUBJECT_ID_RE.fullmatch(subject):

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..nights import utc_ns
-from ..schema import SleepmovesError
+from ..schema import DEVICE_YEARS, SleepmovesError
 from .logs import BadInputError, RowError
 
 COUNT_FORMATS = (
@@ -359,11 +359,8 @@ def no_zone_error(path: str) -> BadInputError:
     )
 
 
-DEVICE_YEARS = (1900, 2200)  # anonymised research files are often shifted to the 1910s
-
-
 def check_years(times: pd.Series, path: str, what: str = "epoch") -> None:
-    """Refuse a device time outside 1900-2200 (an unset clock, a damaged header), naming the first one."""
+    """Refuse a device time outside ``DEVICE_YEARS`` (an unset clock, a damaged header), naming the first one."""
     first, last = DEVICE_YEARS
     outside = np.flatnonzero(~times.dt.year.between(first, last).to_numpy())
     if len(outside):

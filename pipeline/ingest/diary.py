@@ -23,7 +23,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from ..schema import normalise_word
+from ..schema import YEARS, normalise_word
 from .logs import BadInputError, RowError, decode
 
 DIARY_FORMATS = ("babyconnect", "huckleberry", "diary-csv")
@@ -90,9 +90,12 @@ def read_diary(data: bytes, path: str, fmt: str) -> pd.DataFrame:
         if end_col and end is None and (row.get(end_col) or "").strip():
             errors.append(RowError(path, i, end_col, f"not a time: {row.get(end_col)!r}"))
             continue
-        problem = next((w for w in (_out_of_range(start), _out_of_range(end)) if w), None)
-        if problem:
-            errors.append(RowError(path, i, start_col if _out_of_range(start) else end_col, problem))
+        outside = [(col, t) for col, t in ((start_col, start), (end_col, end)) if _out_of_range(t)]
+        if outside:
+            col, stamp = outside[0]
+            errors.append(
+                RowError(path, i, col, f"{stamp.isoformat()} is outside the years {YEARS[0]} to {YEARS[1]}")
+            )
             continue
         if end is not None and (end.tzinfo is None) != (start.tzinfo is None):
             errors.append(RowError(path, i, end_col, "start and end must both have a UTC offset, or neither"))
@@ -116,10 +119,8 @@ def read_diary(data: bytes, path: str, fmt: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _out_of_range(stamp) -> str | None:
-    if stamp is not None and not 1970 <= stamp.year <= 2200:
-        return f"{stamp.isoformat()} is outside the years 1970 to 2200"
-    return None
+def _out_of_range(stamp) -> bool:
+    return stamp is not None and not YEARS[0] <= stamp.year <= YEARS[1]
 
 
 def _time(value, fmt: str | None):

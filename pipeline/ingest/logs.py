@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from ..nights import zone
-from ..schema import KINDS, LIMBS, SleepmovesError, normalise_word
+from ..schema import KINDS, LIMBS, YEARS, SleepmovesError, normalise_word
 
 MAX_DURATION_S = 3600.0
 MAX_ERRORS_SHOWN = 20
@@ -396,6 +396,6 @@ def parse_timestamp(value, tz: ZoneInfo | None) -> dt.datetime:
                 )
             raise ValueError(f"{text!r} happens twice in {tz.key} (clocks went back); add the UTC offset")
         stamp = early
-    if not 1970 <= stamp.year <= 2200:
-        raise ValueError(f"{text!r} is outside the years 1970 to 2200")
+    if not YEARS[0] <= stamp.year <= YEARS[1]:
+        raise ValueError(f"{text!r} is outside the years {YEARS[0]} to {YEARS[1]}")
     return stamp.astimezone(dt.UTC)
