@@ -203,6 +203,12 @@ class Lake:
             else f"Lake({str(self.root)!r}, only={sorted(self.only)})"
         )
 
+    def _visible(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``table`` (with a ``subject`` column) this handle may see."""
+        if self.only is None:
+            return table
+        return table[table["subject"].isin(self.only)].reset_index(drop=True)
+
     def _check(self, subject: str) -> str:
         """A valid subject id this handle may use (else the same error as for an unknown subject)."""
         check_subject_id(subject)
@@ -237,10 +243,7 @@ class Lake:
     # ------------------------------------------------------------------ subjects
     def subjects(self) -> pd.DataFrame:
         """All subjects: ``subject, born, tz, label`` (sorted by subject)."""
-        table = self._all_subjects()
-        if self.only is not None:
-            table = table[table["subject"].isin(self.only)].reset_index(drop=True)
-        return table
+        return self._visible(self._all_subjects())
 
     def _all_subjects(self) -> pd.DataFrame:
         path = self.root / "subjects.parquet"
@@ -339,10 +342,7 @@ class Lake:
     # ------------------------------------------------------------------ manifest / ingest
     def manifest(self) -> pd.DataFrame:
         """One row per ingested file: ``sha256, path, format, subject, rows, nights, ingested_at``."""
-        table = self._all_manifest()
-        if self.only is not None:
-            table = table[table["subject"].isin(self.only)].reset_index(drop=True)
-        return table
+        return self._visible(self._all_manifest())
 
     def _all_manifest(self) -> pd.DataFrame:
         path = self.root / "manifest.parquet"

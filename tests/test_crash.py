@@ -108,14 +108,20 @@ def base_lake(tmp_path_factory) -> Path:
     return root
 
 
-def _run(lake: Path, kind: str, k: int, *extra: str) -> subprocess.CompletedProcess:
-    args = ["ingest", str(lake.parent / "new.csv"), "--subject", "ada", "--lake", str(lake), *extra]
+def _killable(kind: str, k: int, *args: str) -> subprocess.CompletedProcess:
+    """``sleepmoves *args`` in a child that kills itself at step ``k`` of ``kind`` (see KILLER)."""
     return subprocess.run(
         [sys.executable, "-c", KILLER, kind, str(k), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+def _run(lake: Path, kind: str, k: int, *extra: str) -> subprocess.CompletedProcess:
+    return _killable(
+        kind, k, "ingest", str(lake.parent / "new.csv"), "--subject", "ada", "--lake", str(lake), *extra
     )
 
 
@@ -286,14 +292,7 @@ def test_sigkill_during_subject_delete_leaves_the_baby_or_removes_every_trace(ba
     before = lake_content(base_lake)
 
     def delete(lake: Path, kind: str, k: int) -> subprocess.CompletedProcess:
-        args = ["subject", "delete", "ada", "--lake", str(lake)]
-        return subprocess.run(
-            [sys.executable, "-c", KILLER, kind, str(k), *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return _killable(kind, k, "subject", "delete", "ada", "--lake", str(lake))
 
     reference = tmp_path / "reference" / "lake"
     shutil.copytree(base_lake, reference)

@@ -6,6 +6,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import state
+from dashboard.components import png_download, wants_anonymous
 from dashboard.downloads import send_png
 from dashboard.figures import night_figure, summary_items
 from dashboard.views import night_view
@@ -43,14 +44,7 @@ def layout(**_query):
                         [
                             html.Button("◀ Previous night", id="prev-night", n_clicks=0),
                             html.Button("Next night ▶", id="next-night", n_clicks=0),
-                            html.Button("Download PNG", id="night-png", n_clicks=0),
-                            dcc.Checklist(
-                                [{"label": " hide the baby's name in the PNG", "value": "anonymise"}],
-                                [],
-                                id="night-anonymise",
-                                className="anonymise",
-                            ),
-                            dcc.Download(id="night-download"),
+                            *png_download("night", "the baby's name"),
                         ],
                         className="buttons",
                     ),
@@ -121,7 +115,7 @@ def download_night(_clicks, subject, night, anonymise):
         return no_update
     from dashboard.export import PAGE, night_summary_figure
 
-    hide = "anonymise" in (anonymise or [])
+    hide = wants_anonymous(anonymise)
     figure = night_summary_figure(state.lake(), subject, night, anonymise=hide)
     return send_png(figure, *PAGE, f"sleepmoves-{'baby' if hide else subject}-{night}.png")
 

@@ -6,7 +6,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import state
-from dashboard.components import table
+from dashboard.components import png_download, table, wants_anonymous
 from dashboard.downloads import send_png
 from dashboard.figures import comparison_table_rows
 from dashboard.views import available_weeks, weeks_view
@@ -48,14 +48,7 @@ def layout(**_query):
                     ),
                     html.Div(
                         [
-                            html.Button("Download PNG", id="weeks-png", n_clicks=0),
-                            dcc.Checklist(
-                                [{"label": " hide the babies' names in the PNG", "value": "anonymise"}],
-                                [],
-                                id="weeks-anonymise",
-                                className="anonymise",
-                            ),
-                            dcc.Download(id="weeks-download"),
+                            *png_download("weeks", "the babies' names"),
                         ],
                         className="buttons",
                     ),
@@ -112,6 +105,7 @@ def download_weeks(_clicks, subjects, week_a, week_b, anonymise):
         return no_update
     from dashboard.export import PAGE, weeks_summary_figure
 
-    hide = "anonymise" in (anonymise or [])
-    fig = weeks_summary_figure(state.lake(), list(subjects), week_a, week_b, anonymise=hide)
+    fig = weeks_summary_figure(
+        state.lake(), list(subjects), week_a, week_b, anonymise=wants_anonymous(anonymise)
+    )
     return send_png(fig, PAGE[0], int(fig.layout.height), f"sleepmoves-weeks-{week_a}-{week_b}.png")
