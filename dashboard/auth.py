@@ -12,6 +12,7 @@ the list of baby ids the user sees, or ``"*"`` for all of them (and only such us
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -205,7 +206,7 @@ class Users:
                 return self._verified[key]
         user = self.users.get(name)
         # an unknown name still costs one scrypt, so timing does not tell which names exist
-        ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
+        ok = verify_password(password, user.password_hash if user else _dummy_hash())
         if not (ok and user):
             return None
         with self._lock:
@@ -215,4 +216,7 @@ class Users:
         return user
 
 
-_DUMMY_HASH = hash_password("not a password", salt=b"\0" * 16)
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash to check unknown names against (made on first use: scrypt is not free at import)."""
+    return hash_password("not a password", salt=b"\0" * 16)
