@@ -86,14 +86,18 @@ def _highpass_sos(fs: float) -> np.ndarray:
     return signal.butter(4, HIGHPASS_HZ, btype="highpass", fs=fs, output="sos")
 
 
-def _moving(acc: np.ndarray, fs: float) -> np.ndarray:
-    """The movement part of the acceleration: gravity and drift removed (causal high-pass)."""
-    sos = _highpass_sos(float(fs))
+def _moving_axis(acc: np.ndarray, fs: float, k: int) -> np.ndarray:
+    """Axis ``k``'s movement: gravity and drift removed (causal high-pass), as float32."""
     # causal (forward-only) filtering: a posture change rings after the movement, never before its onset;
     # one axis at a time keeps the float64 intermediates to a third
+    return signal.sosfilt(_highpass_sos(float(fs)), acc[:, k] - acc[0, k]).astype("float32")
+
+
+def _moving(acc: np.ndarray, fs: float) -> np.ndarray:
+    """The movement part of the acceleration, all axes."""
     out = np.empty(acc.shape, dtype="float32")
     for k in range(acc.shape[1]):
-        out[:, k] = signal.sosfilt(sos, acc[:, k] - acc[0, k])
+        out[:, k] = _moving_axis(acc, fs, k)
     return out
 
 
@@ -102,10 +106,6 @@ def _moving_slice(acc: np.ndarray, fs: float, start: int, end: int, warmup_s: fl
     (only long bursts need it, for their rhythm: cheaper than filtering the whole recording twice)."""
     lead = min(start, int(warmup_s * fs))
     return _moving(acc[start - lead : end], fs)[lead:]
-
-
-def _magnitude(moving: np.ndarray, fs: float) -> np.ndarray:
-    return _smoothed_rms(np.einsum("ij,ij->i", moving, moving), fs)
 
 
 def _smoothed_rms(power: np.ndarray, fs: float) -> np.ndarray:
@@ -118,16 +118,15 @@ def _smoothed_rms(power: np.ndarray, fs: float) -> np.ndarray:
 def movement_magnitude(acc, fs: float) -> np.ndarray:
     """Gravity- and drift-free movement magnitude in g, smoothed by a 0.1-s moving RMS.
 
-    The same as ``_magnitude(_moving(acc, fs), fs)``, but the power is summed one filtered axis at a time, so the
-    filtered (n, 3) signal is never held whole (a night's peak memory).
+    The power is summed one filtered axis at a time, so the filtered (n, 3) signal is never held whole (a night's
+    peak memory).
     """
     acc = _check(acc, fs)
     if len(acc) < 3 * fs:
         return np.zeros(len(acc), dtype="float32")
-    sos = _highpass_sos(float(fs))
     power = np.zeros(len(acc), dtype="float32")
     for k in range(acc.shape[1]):
-        axis = signal.sosfilt(sos, acc[:, k] - acc[0, k]).astype("float32")
+        axis = _moving_axis(acc, fs, k)
         np.multiply(axis, axis, out=axis)
         power += axis
         del axis
@@ -234,12 +233,7 @@ def detect_events(
     DataFrame with ``start`` (UTC), ``duration_s``, ``limb``, ``kind``, ``intensity``.
     """
     acc = _check(acc, fs)
-    if magnitude is not None:
-        mag = magnitude
-    elif len(acc) < 3 * fs:
-        mag = np.zeros(len(acc), dtype="float32")
-    else:
-        mag = _magnitude(_moving(acc, fs), fs)
+    mag = movement_magnitude(acc, fs) if magnitude is None else magnitude
     on, off = thresholds(mag)
     starts, ends = find_bursts(mag, fs, on, off)
     t0 = pd.Timestamp(start)
