@@ -69,11 +69,3 @@ def lake() -> Lake:
     if user is None:
         return Lake(_lake_path, only=())
     return Lake(_lake_path, only=user.subjects)
-
-
-def may_add_subjects() -> bool:
-    """Only users who see every baby (or everyone, without a users file) may add a new baby."""
-    if _users is None:
-        return True
-    user = current_user()
-    return user is not None and user.subjects is None

@@ -271,11 +271,7 @@ class Lake:
         Changing the time zone of a subject that already exists is refused: it would move
         every stored event to a different night.
         """
-        check_subject_id(subject)
-        if self.only is not None and subject not in self.only:
-            raise SleepmovesError(
-                f"this account cannot add {subject!r}: ask whoever runs sleepmoves to add it to your babies"
-            )
+        self.check_may_add(subject)
         zone(tz)
         born_date = _parse_date(born) if born not in (None, "") else None
         with self.writer():
@@ -306,6 +302,14 @@ class Lake:
                 self.root / "subjects.parquet",
             )
             return True
+
+    def check_may_add(self, subject: str) -> None:
+        """Refuse, with a message, a subject this handle may not add (a scoped handle adds none of its own)."""
+        check_subject_id(subject)
+        if self.only is not None and subject not in self.only:
+            raise SleepmovesError(
+                f"this account cannot add {subject}: ask whoever runs sleepmoves to add it to your babies"
+            )
 
     def delete_subject(self, subject: str) -> int:
         """Remove a subject everywhere, in one transaction: its row, every partition folder, its manifest rows

@@ -133,13 +133,13 @@ clientside_callback(
 )
 
 
-def _decode_upload(upload: dict, name: str, limit: int) -> bytes:
+def _decode_upload(upload: dict, name: str, limits: Limits) -> bytes:
     """The uploaded bytes, checked again here (a request can bypass the browser's check)."""
     try:
         data = base64.b64decode(str(upload["contents"]).split(",", 1)[1], validate=True)
     except (KeyError, IndexError, TypeError, ValueError):
         raise SleepmovesError(f"{name}: the upload arrived damaged; try again") from None
-    Limits(max_bytes=limit, how_to_raise=LIMIT_HINT).check_size(name, len(data))
+    limits.check_size(name, len(data))
     return data
 
 
@@ -166,14 +166,11 @@ def upload(accepted, subject, new_subject, tz, born):
         if not subject:
             raise SleepmovesError("choose a baby, or type a new baby id and its time zone")
         if subject not in set(lake.subjects()["subject"]):
-            if not state.may_add_subjects():
-                raise SleepmovesError(
-                    f"this account cannot add {subject}: ask whoever runs sleepmoves to add it to your babies"
-                )
+            lake.check_may_add(subject)
             if not tz:
                 raise SleepmovesError(f"{subject} is new: give its time zone (e.g. Europe/London)")
             lake.add_subject(subject, tz.strip(), born=(born or "").strip() or None)
-        data = _decode_upload(accepted, name, limits.max_bytes)
+        data = _decode_upload(accepted, name, limits)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / name
             path.write_bytes(data)
@@ -198,9 +195,8 @@ def upload(accepted, subject, new_subject, tz, born):
         message += [html.Pre("\n".join(str(e) for e in exc.errors[:50]), className="errors")]
     except SleepmovesError as exc:
         message = [html.P(str(exc), className="error")]
-    except (
-        Exception
-    ):  # a bug of ours: the lake is unchanged (writes are transactions); say so, log the details
+    # a bug of ours: the lake is unchanged (writes are transactions); say so, and log the details
+    except Exception:
         log.exception("upload of %s failed", name)
         message = [
             html.P(
