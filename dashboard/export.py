@@ -28,22 +28,21 @@ def night_summary_figure(lake: Lake, subject: str, night: str, anonymise: bool =
     ``anonymise`` shows "Baby A" instead of the baby's name or id.
     """
     check_night(night)
-    info = lake.subject(subject)
-    name = anonymous_names([subject])[subject] if anonymise else (info["label"] or subject)
-    metrics = lake.night_summary(subject, night)
+    lake.subject(subject)  # a clear error when unknown
+    stand_in = anonymous_names([subject])[subject] if anonymise else None
+    fig, metrics, tz, label = night_view(lake, subject, night, name=stand_in)
     if metrics is None:
         raise SleepmovesError(
             f"night {night} of {subject} is not in the lake (processed nights: {', '.join(lake.nights(subject)[-5:]) or 'none'})"
         )
-    fig, _, tz, _ = night_view(lake, subject, night, name=name)
     summary = "   ·   ".join(f"{title}: {value}" for title, value, _ in summary_items(metrics, tz)[:5])
     flags = decode_flags(metrics.get("flags"))
     flag_lines = "".join(f"<br>⚑ {f['message']}" for f in flags[:3]) or "<br>No review flags this night."
     defined = ("sleep_onset", "total_sleep_min", "waso_min", "wake_bouts", "cycles", "<kind>_per_h_<phase>")
     footer = (
-        f"{name} · night of {night} · times in {tz} · model {metrics.get('model_version', '?')}"
+        f"{label} · night of {night} · times in {tz} · model {metrics.get('model_version', '?')}"
         + flag_lines
-        + "".join(f"<br>{name}: {DEFINITIONS[name]}" for name in defined)
+        + "".join(f"<br>{term}: {DEFINITIONS[term]}" for term in defined)
         + "<br>sleepmoves describes movement; it never diagnoses."
     )
     fig.add_annotation(
