@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .schema import EPOCH_S, KINDS
+from .nights import on_grid, utc_ns
+from .schema import EPOCH_S, KINDS, NO_DATA, NOT_WORN, RECORDED
 
 # Centred windows in epochs: +-1 min, +-2.5 min, +-5 min, +-10 min.
 WINDOWS = {"1m": 5, "2m5": 11, "5m": 21, "10m": 41}
@@ -33,47 +34,104 @@ BIG_MOVES = ("kick", "stretch", "other", "shake")
 GAP_CAP_MIN = 30.0  # distances to the nearest large movement are capped here
 
 
-def observed_epochs(
-    events: pd.DataFrame,
-    night_start: pd.Timestamp,
-    night_end: pd.Timestamp,
+# A silence no infant night can hold: active sleep, with its twitches, recurs in every sleep cycle (47-50 min,
+# neonatal range 30-70 min; science.md), so an event log with no movement at all for longer than the longest
+# cycle plus a margin was not watching (a monitor off, an app asleep): no data, never quiet sleep.
+MAX_SILENCE_MIN = 90
+
+
+def grid_coverage(
+    grid: pd.DatetimeIndex,
     counts: pd.DataFrame | None = None,
-) -> pd.DatetimeIndex:
-    """The recorded span of a night: 30-s epochs from the first to the last event or sensor epoch, inside the night."""
-    times = [pd.to_datetime(events["start"], utc=True)] if len(events) else []
-    if counts is not None and len(counts):
-        c = pd.to_datetime(counts["start"], utc=True)
-        times += [c, c + pd.to_timedelta(counts["epoch_s"].astype("int64") - 1, unit="s")]
-    if not times:
-        return pd.DatetimeIndex([], tz="UTC")
-    every = pd.concat(times)
-    first = max(every.min(), night_start).floor(f"{EPOCH_S}s")
-    last = min(every.max(), night_end - pd.Timedelta(seconds=1)).floor(f"{EPOCH_S}s")
-    n = int((last - first).total_seconds() // EPOCH_S) + 1
-    return pd.DatetimeIndex(first + pd.to_timedelta(np.arange(n) * EPOCH_S, unit="s"))
-
-
-def epoch_validity(
-    counts: pd.DataFrame | None, epoch_starts: pd.DatetimeIndex
+    recording: pd.DataFrame | None = None,
+    log_events: pd.DataFrame | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(valid, activity) per epoch from sensor coverage.
+    """Coverage state and sensor activity of every 30-s epoch of a night's grid.
 
-    Without sensor data (an event log) every epoch is valid and activity is missing. With it, an epoch is
-    valid when at least one limb has usable data there; epochs no sensor covers are not valid.
+    Parameters
+    ----------
+    grid : DatetimeIndex
+        The night's 30-s epochs (UTC).
+    counts : DataFrame, optional
+        Sensor epochs (``start``, ``epoch_s``, ``count``, ``valid``, optionally ``worn``) of any length: each
+        covers every grid epoch it overlaps.
+    recording : DataFrame, optional
+        When an event log was recording (``start``, ``end``).
+    log_events : DataFrame, optional
+        The event log's movements (``start``): silences longer than :data:`MAX_SILENCE_MIN` are no data. With a
+        log but no ``recording`` rows (a lake written before they existed), the log records from its first to
+        its last event of the night.
+
+    Returns
+    -------
+    (coverage, activity) : arrays
+        ``coverage`` holds ``recorded``, ``no_data`` or ``not_worn`` (:data:`pipeline.schema.COVERAGE_STATES`);
+        ``activity`` is the sensor count per 30 s (a count spread over the grid epochs it overlaps by time),
+        NaN where no sensor recorded. With no input at all, every epoch counts as recorded (a caller that
+        vouches for the span, as training on labelled epochs does).
     """
-    n = len(epoch_starts)
-    if counts is None or counts.empty:
-        return np.ones(n, dtype=bool), np.full(n, np.nan)
-    grid0 = epoch_starts[0]
-    idx = ((pd.to_datetime(counts["start"], utc=True) - grid0).dt.total_seconds() // EPOCH_S).to_numpy()
-    inside = (idx >= 0) & (idx < n)
-    idx = idx[inside].astype(np.int64)
-    ok = counts["valid"].to_numpy(dtype=bool)[inside]
-    valid = np.bincount(idx[ok], minlength=n) > 0
-    activity = np.bincount(
-        idx[ok], weights=counts["count"].to_numpy(dtype="float64")[inside][ok], minlength=n
+    n = len(grid)
+    has_counts = counts is not None and len(counts)
+    has_log = log_events is not None and len(log_events)
+    has_spans = recording is not None and len(recording)
+    if not (has_counts or has_log or has_spans):
+        return np.full(n, RECORDED, dtype=object), np.full(n, np.nan)
+    recorded = np.zeros(n, dtype=bool)
+    not_worn = np.zeros(n, dtype=bool)
+    activity = np.zeros(n)
+    sensed = np.zeros(n, dtype=bool)
+    if has_counts:
+        starts = pd.to_datetime(counts["start"], utc=True)
+        ends = starts + pd.to_timedelta(counts["epoch_s"].to_numpy(dtype="int64"), unit="s")
+        row, epoch, overlap = on_grid(grid, starts, ends)
+        valid = counts["valid"].to_numpy(dtype=bool)[row]
+        worn = _worn(counts)[row]
+        recorded[epoch[valid]] = True
+        not_worn[epoch[~worn]] = True
+        share = overlap / counts["epoch_s"].to_numpy(dtype="float64")[row]
+        values = np.nan_to_num(counts["count"].to_numpy(dtype="float64")[row]) * share
+        activity += np.bincount(epoch[valid], weights=values[valid], minlength=n)
+        sensed[epoch[valid]] = True
+    if has_log or has_spans:
+        recorded |= _log_recorded(grid, recording if has_spans else None, log_events if has_log else None)
+    state = np.where(recorded, RECORDED, np.where(not_worn, NOT_WORN, NO_DATA)).astype(object)
+    return state, np.where(sensed, activity, np.nan)
+
+
+def _worn(counts: pd.DataFrame) -> np.ndarray:
+    if "worn" not in counts:  # written before non-wear was stored: unknown, so not "not worn"
+        return np.ones(len(counts), dtype=bool)
+    return counts["worn"].fillna(True).to_numpy(dtype=bool)
+
+
+def _log_recorded(grid: pd.DatetimeIndex, recording, log_events) -> np.ndarray:
+    """Epochs an event log was watching: inside its recording spans, outside silences no night can hold."""
+    n = len(grid)
+    watched = np.zeros(n, dtype=bool)
+    times = (
+        pd.DatetimeIndex(pd.to_datetime(log_events["start"], utc=True)).sort_values()
+        if log_events is not None
+        else pd.DatetimeIndex([], tz="UTC")
     )
-    return valid, np.where(valid, activity, np.nan)
+    if recording is not None:
+        spans_start, spans_end = recording["start"], recording["end"]
+    else:
+        spans_start, spans_end = times[:1], times[-1:] + pd.Timedelta(seconds=EPOCH_S)
+    _, epoch, _ = on_grid(grid, spans_start, spans_end)
+    watched[epoch] = True
+    # silences: between consecutive movements, and from a span's edge to the first / after the last one
+    edges = pd.DatetimeIndex(
+        sorted({*pd.to_datetime(spans_start, utc=True), *pd.to_datetime(spans_end, utc=True), *times})
+    )
+    if len(edges) > 1:
+        gap = np.diff(utc_ns(edges)) / 60e9
+        long = np.flatnonzero(gap > MAX_SILENCE_MIN)
+        if len(long):
+            step = pd.Timedelta(seconds=EPOCH_S)
+            # the epochs holding the marks on either side (a movement, a span's edge) stay watched
+            _, silent, _ = on_grid(grid, edges[long] + step, edges[long + 1] - step)
+            watched[silent] = False
+    return watched
 
 
 def epoch_features(
@@ -82,8 +140,11 @@ def epoch_features(
     tz: str,
     age_weeks: float = np.nan,
     counts: pd.DataFrame | None = None,
+    *,
+    coverage: np.ndarray | None = None,
+    activity: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Feature table, one row per epoch of ``epoch_starts`` (UTC, 30 s apart, ascending).
+    """Feature table, one row per epoch of ``epoch_starts`` (UTC, 30 s apart, ascending): the night's grid.
 
     Parameters
     ----------
@@ -96,13 +157,15 @@ def epoch_features(
     age_weeks : float
         Age on that night; NaN when the birth date is unknown (stays missing, never zero).
     counts : DataFrame, optional
-        Sensor coverage (``start``, ``epoch_s``, ``count``, ``valid``): epochs without usable sensor data
-        get ``valid = False`` and missing (NaN) movement features, never zeros.
+        Sensor epochs, when ``coverage`` is not given: see :func:`grid_coverage`.
+    coverage, activity : arrays, optional
+        Each epoch's coverage state and sensor activity from :func:`grid_coverage`. Epochs that are not
+        ``recorded`` get missing (NaN) movement features, never zeros, and rolling means skip them.
 
     Returns
     -------
     DataFrame
-        ``epoch_start``, the feature columns and ``valid`` (whether the epoch has usable data).
+        ``epoch_start``, the feature columns, ``coverage`` and ``valid`` (coverage is ``recorded``).
     """
     n = len(epoch_starts)
     grid0 = epoch_starts[0] if n else pd.Timestamp(0, tz="UTC")
@@ -131,6 +194,10 @@ def epoch_features(
     pairs = pd.DataFrame({"i": idx, "limb": limb}).drop_duplicates()
     out["n_limbs"] = np.bincount(pairs["i"].to_numpy(dtype=np.int64), minlength=n).astype("float64")
     frame = pd.DataFrame(out)
+    if coverage is None:
+        coverage, activity = grid_coverage(epoch_starts, counts)
+    valid = coverage == RECORDED
+    frame.loc[~valid, list(ROLLED)] = np.nan  # no data is not "no movement": rolling means skip it
 
     for name, width in WINDOWS.items():
         rolled = frame[list(ROLLED)].rolling(width, center=True, min_periods=1).mean()
@@ -147,15 +214,18 @@ def epoch_features(
     clock_h = local.hour + local.minute / 60
     frame["clock_sin"] = np.sin(2 * np.pi * clock_h / 24)
     frame["clock_cos"] = np.cos(2 * np.pi * clock_h / 24)
-    frame["hours_in"] = np.arange(n) * EPOCH_S / 3600
-    frame["hours_left"] = (n - 1 - np.arange(n)) * EPOCH_S / 3600
+    # hours into and left of the recorded span (the model's training semantics; not of the noon-to-noon grid)
+    seen = np.flatnonzero(valid)
+    first, last = (seen[0], seen[-1]) if len(seen) else (0, n - 1)
+    frame["hours_in"] = (np.arange(n) - first) * EPOCH_S / 3600
+    frame["hours_left"] = (last - np.arange(n)) * EPOCH_S / 3600
     frame["age_weeks"] = float(age_weeks)
-    valid, activity = epoch_validity(counts, epoch_starts)
     frame["activity"] = activity
     movement = [
         c for c in frame.columns if c.startswith(("n_", "move_s", "max_intensity", "min_since", "min_to"))
     ]
     frame.loc[~valid, movement] = np.nan
+    frame["coverage"] = coverage
     frame["valid"] = valid
     return frame
 

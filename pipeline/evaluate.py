@@ -80,7 +80,7 @@ def labelled_features(
     return pd.concat(frames, ignore_index=True)
 
 
-FEATURE_EXCLUDE = ("subject", "night", "epoch_start", "phase", "valid")
+FEATURE_EXCLUDE = ("subject", "night", "epoch_start", "phase", "valid", "coverage")
 
 
 def night_groups(frame: pd.DataFrame) -> np.ndarray:
@@ -280,34 +280,4 @@ def evaluate_model(frame: pd.DataFrame, model) -> dict:
         "per_class": per_class,
         "confusion": confusion,
         "reliability": reliability(truth, main_proba),
-    }
-
-
-def device_sleep_agreement(read, age_months: float = 3.0) -> dict:
-    """How our awake-vs-asleep split of a counts recording agrees with the device software's own scoring.
-
-    ``read`` is a :class:`pipeline.ingest.counts.CountsRead` with ``device_sleep`` (e.g. Actiware's Sleep/Wake).
-    Our split is the one ``sleepmoves process`` makes for a counts-only night (Sadeh on 60-s sums).
-    """
-    from sklearn.metrics import cohen_kappa_score
-
-    from .model import counts_phase_proba
-
-    times = pd.DatetimeIndex(read.times).tz_localize(
-        "UTC"
-    )  # any fixed zone: only the epoch grid matters here
-    grid = pd.date_range(times[0].floor("30s"), times[-1].floor("30s"), freq="30s")
-    counts = pd.DataFrame({"start": times, "epoch_s": read.epoch_s, "count": read.count, "valid": read.valid})
-    ours_30s = counts_phase_proba(grid, counts, age_months).argmax(axis=1) != 0
-    position = ((times - grid[0]).total_seconds() // 30).astype(int)
-    ours = ours_30s[np.clip(position, 0, len(grid) - 1)]
-    scored = np.isfinite(read.device_sleep) & read.valid
-    theirs = read.device_sleep[scored].astype(bool)
-    mine = ours[scored]
-    return {
-        "epochs": int(scored.sum()),
-        "agreement": float((mine == theirs).mean()),
-        "kappa": float(cohen_kappa_score(theirs, mine)),
-        "sleep_sensitivity": float(mine[theirs].mean()),
-        "wake_specificity": float((~mine[~theirs]).mean()),
     }

@@ -32,7 +32,9 @@ import numpy as np
 import pandas as pd
 
 from .nights import utc_ns
-from .schema import EPOCH_S
+from .schema import ASLEEP, EPOCH_S, SLEEP_PHASES
+
+ASLEEP_WORDS = (*SLEEP_PHASES, ASLEEP)  # phases that are sleep (no data, in a grid of phases, is neither)
 
 RULES = {
     "rhythmic_jerking": {
@@ -103,7 +105,7 @@ def _sleep_at(times: pd.DatetimeIndex, phases: pd.DataFrame) -> np.ndarray:
         return np.zeros(len(times), dtype=bool)
     where = starts.searchsorted(times, side="right") - 1
     ok = (where >= 0) & ((times - starts[np.clip(where, 0, None)]) < pd.Timedelta(seconds=EPOCH_S))
-    asleep = phases["phase"].to_numpy() != "awake"
+    asleep = np.isin(phases["phase"].to_numpy(), ASLEEP_WORDS)
     return ok & asleep[np.clip(where, 0, None)]
 
 
@@ -113,7 +115,7 @@ def _in_sleep_period(times: pd.DatetimeIndex, phases: pd.DataFrame, max_wake_min
     count movements in sleep (PLM) use the sleep period rather than the per-epoch label."""
     starts = pd.DatetimeIndex(pd.to_datetime(phases["epoch_start"], utc=True))
     phase = phases["phase"].to_numpy()
-    asleep = phase != "awake"
+    asleep = np.isin(phase, ASLEEP_WORDS)
     if not asleep.any() or len(times) == 0:
         return np.zeros(len(times), dtype=bool)
     first, last = np.flatnonzero(asleep)[[0, -1]]
@@ -186,7 +188,8 @@ def cluster_on_waking(events: pd.DataFrame, phases: pd.DataFrame, tz: str, age_m
         return []
     phase = phases["phase"].to_numpy()
     starts = pd.DatetimeIndex(pd.to_datetime(phases["epoch_start"], utc=True))
-    wakings = starts[1:][(phase[1:] == "awake") & (phase[:-1] != "awake")]
+    asleep = np.isin(phase, ASLEEP_WORDS)
+    wakings = starts[1:][(phase[1:] == "awake") & asleep[:-1]]
     jerks = events[
         (events["kind"] == "startle").to_numpy()
         & (events["duration_s"].fillna(0).to_numpy() <= rule["max_jerk_s"])

@@ -68,3 +68,53 @@ def epoch_grid(night: str | dt.date, tz: str) -> pd.DatetimeIndex:
 def utc_ns(times) -> np.ndarray:
     """Nanoseconds since 1970 (UTC) of timestamps, whatever their stored resolution (s, ms, us, ns)."""
     return pd.DatetimeIndex(pd.to_datetime(times, utc=True)).as_unit("ns").asi8.copy()
+
+
+def on_grid(
+    grid: pd.DatetimeIndex, starts, ends, epoch_s: int = EPOCH_S
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which epochs of ``grid`` (regular, ``epoch_s`` apart) each interval ``[start, end)`` overlaps, by real time.
+
+    The one place intervals of any length (count epochs of 10 to 120 s, recording spans, diary entries, a
+    device's scored epochs) are put on the night's grid.
+
+    Returns
+    -------
+    (interval, epoch, overlap_s) : arrays of equal length
+        One entry per (interval, grid epoch) pair that overlap, with the overlap in seconds.
+    """
+    n = len(grid)
+    empty = (np.array([], np.int64), np.array([], np.int64), np.array([], np.float64))
+    if n == 0:
+        return empty
+    g0 = int(utc_ns(grid[:1])[0])
+    step = int(epoch_s) * 1_000_000_000
+    a = utc_ns(starts) - g0 if len(starts) else np.array([], np.int64)
+    b = utc_ns(ends) - g0 if len(ends) else np.array([], np.int64)
+    a, b = np.maximum(a, 0), np.minimum(b, n * step)
+    keep = np.flatnonzero(b > a)
+    if not len(keep):
+        return empty
+    a, b = a[keep], b[keep]
+    first, last = a // step, (b - 1) // step
+    k = last - first + 1
+    interval = np.repeat(keep, k)
+    epoch = np.repeat(first, k) + (np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k))
+    lo = np.maximum(np.repeat(a, k), epoch * step)
+    hi = np.minimum(np.repeat(b, k), (epoch + 1) * step)
+    return interval, epoch, (hi - lo) / 1e9
+
+
+def split_by_night(starts, ends, tz: str) -> pd.DataFrame:
+    """Intervals ``[start, end)`` cut at the night boundaries (local noon): ``start``, ``end``, ``night``."""
+    rows = []
+    for a, b in zip(pd.to_datetime(starts, utc=True), pd.to_datetime(ends, utc=True), strict=True):
+        night = pd.Timestamp(night_of([a], tz).iloc[0])
+        while a < b:
+            _, night_end = night_bounds(night.date(), tz)
+            rows.append((a, min(b, night_end), str(night.date())))
+            a, night = night_end, night + pd.Timedelta(days=1)
+    frame = pd.DataFrame(rows, columns=["start", "end", "night"])
+    frame["start"] = pd.to_datetime(frame["start"], utc=True)
+    frame["end"] = pd.to_datetime(frame["end"], utc=True)
+    return frame

@@ -15,16 +15,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .epochs import age_in_weeks, epoch_features, observed_epochs
+from .epochs import age_in_weeks, epoch_features, grid_coverage
 from .flags import decode as decode_flags
 from .flags import encode as encode_flags
 from .flags import history_flags, night_flags
+from .ingest.counts import COUNT_FORMATS
 from .lake import Lake
-from .model import COUNTS_MODEL_VERSION, PhaseModel, counts_phase_proba, load_model
-from .nights import night_bounds
+from .model import PhaseModel, load_model
+from .nights import epoch_grid, night_bounds
+from .periods import sleep_periods
 from .progress import progress
-from .schema import EPOCH_S, PHASES, PROBA_COLUMNS, SleepmovesError
-from .summarize import night_metrics
+from .schema import ASLEEP, EPOCH_S, NOT_WORN, PHASES, PROBA_COLUMNS, SleepmovesError
+from .sleepwake import check_algorithm, counts_sleep_on_grid
+from .summarize import GRID_NO_DATA, night_metrics, phases_on_grid
 
 
 def label_night(
@@ -36,44 +39,93 @@ def label_night(
     version: str,
     counts: pd.DataFrame | None = None,
     history: pd.DataFrame | None = None,
+    *,
+    recording: pd.DataFrame | None = None,
+    diary: pd.DataFrame | None = None,
+    formats: dict | None = None,
+    sleepwake: str | None = None,
+    baby_sleepwake: str | None = None,
 ):
-    """Features, phases, metrics and review flags of one night (pure: no files).
+    """Features, phases, metrics and review flags of one night (pure: no files), on the night's full 30-s grid.
 
-    ``history`` holds the metrics of the subject's earlier nights (oldest first); when given, the flags that
-    need them (persistent asymmetry, shaking rising week over week) are added as :func:`process` adds them.
+    Every input is placed on the grid by its real time; each epoch is recorded, no data or not worn
+    (:func:`pipeline.epochs.grid_coverage`). Only recorded epochs get a phase: no data is never quiet sleep.
+    Movement events (a log, or detected in raw acceleration) are labelled by the phase model; a night known only
+    from activity counts is scored awake / asleep by its device's own algorithm
+    (:func:`pipeline.sleepwake.counts_sleep_on_grid`): counts cannot tell active from quiet sleep.
 
-    Epochs without usable sensor data get no phase: they are no data, never quiet sleep.
+    Parameters
+    ----------
+    events, counts, recording, diary : DataFrame
+        The night's lake rows (``recording``: when an event log was recording).
+    history : DataFrame, optional
+        Metrics of the subject's earlier nights (oldest first); when given, the flags that need them
+        (persistent asymmetry, shaking rising week over week) are added as :func:`process` adds them.
+    formats : dict, optional
+        Source sha256 -> file format, from the manifest (which device wrote the counts).
+    sleepwake, baby_sleepwake : str, optional
+        A sleep/wake algorithm for this run, and the baby's own setting (see :data:`pipeline.sleepwake.ALGORITHMS`).
 
     Returns
     -------
     (epochs, phases, metrics) : DataFrame, DataFrame, dict
     """
-    start, end = night_bounds(night, tz)
-    grid = observed_epochs(events, start, end, counts)
-    feats = epoch_features(events, grid, tz, age_in_weeks(born, night), counts)
+    grid = epoch_grid(night, tz)
+    age_weeks = age_in_weeks(born, night)
+    counts = counts if counts is not None else pd.DataFrame(columns=["start", "epoch_s", "count", "valid"])
+    from_log = (
+        events["source"].to_numpy() == "log" if "source" in events else np.ones(len(events), dtype=bool)
+    )
+    coverage, activity = grid_coverage(grid, counts, recording, events[from_log])
+    feats = epoch_features(events, grid, tz, age_weeks, coverage=coverage, activity=activity)
     valid = feats["valid"].to_numpy(dtype=bool)
-    if events.empty and counts is not None and len(counts):
-        # activity counts only: sleep/wake from Sadeh, active vs quiet only as the age prior
-        age_months = age_in_weeks(born, night) * 7 / 30.44
-        proba = counts_phase_proba(pd.DatetimeIndex(grid[valid]), counts, age_months)
-        version = COUNTS_MODEL_VERSION
+    actigraphy = _actigraphy_rows(counts, formats, events)
+    if actigraphy.any() and events.empty and actigraphy.all():
+        # activity counts only: awake / asleep by the device's algorithm, no active/quiet claim
+        asleep, settings, scale_known = counts_sleep_on_grid(
+            grid, counts[actigraphy], formats, sleepwake, baby_sleepwake
+        )
+        scored = valid & np.isfinite(asleep)
+        sleep = asleep[scored] > 0.5
+        phases = pd.DataFrame(
+            {
+                "epoch_start": grid[scored],
+                "phase": np.where(sleep, ASLEEP, "awake"),
+                "p_awake": np.where(sleep, 0.0, 1.0),
+                "p_active": np.nan,
+                "p_quiet": np.nan,
+                "p_transition": np.nan,
+            }
+        )
+        method = "; ".join(settings)
+        version = "sleepwake:" + method
     else:
         proba = model.predict_proba(feats[valid]) if valid.any() else np.zeros((0, len(PHASES)))
-    phases = pd.DataFrame(
-        {
-            "epoch_start": feats.loc[valid, "epoch_start"].to_numpy(),
-            "phase": [PHASES[i] for i in proba.argmax(axis=1)],
-        }
-    )
+        phases = pd.DataFrame(
+            {"epoch_start": grid[valid], "phase": [PHASES[i] for i in proba.argmax(axis=1)]}
+        )
+        for j, col in enumerate(PROBA_COLUMNS):
+            phases[col] = proba[:, j]
+        method, scale_known = f"phase model {version}", True
     phases["epoch_start"] = pd.to_datetime(phases["epoch_start"], utc=True)
-    for j, col in enumerate(PROBA_COLUMNS):
-        phases[col] = proba[:, j]
     phases["model_version"] = version
-    metrics = night_metrics(phases, events)
-    metrics["nodata_min"] = float((~valid).sum() * EPOCH_S / 60)
+    on_grid = phases_on_grid(phases, grid)
+    asleep_grid = np.where(on_grid == GRID_NO_DATA, np.nan, (on_grid != "awake").astype(float))
+    periods = sleep_periods(grid, asleep_grid, tz, diary)
+    metrics = night_metrics(phases, events, grid=grid, periods=periods)
+    metrics["notworn_min"] = float((coverage == NOT_WORN).sum() * EPOCH_S / 60)
+    metrics["sleepwake"] = method
+    metrics["counts_scale_known"] = bool(scale_known)
+    metrics["naps_json"] = encode_flags(
+        [
+            {"start": str(grid[a]), "end": str(grid[b - 1] + pd.Timedelta(seconds=EPOCH_S))}
+            for a, b in periods.naps
+        ]
+    )
     metrics["model_version"] = version
     metrics["tz"] = tz
-    flags, numbers = night_flags(events, phases, tz, age_in_weeks(born, night) * 7 / 30.44)
+    grid_phases = pd.DataFrame({"epoch_start": grid, "phase": on_grid})
+    flags, numbers = night_flags(events, grid_phases, tz, age_weeks * 7 / 30.44)
     metrics.update(numbers)
     metrics["n_flags"], metrics["flags"] = len(flags), encode_flags(flags)
     if (
@@ -83,16 +135,32 @@ def label_night(
     return feats, phases, metrics
 
 
-PROCESSING_VERSION = "2"  # bump when processing code changes what a night's outputs are
+def _actigraphy_rows(counts: pd.DataFrame, formats: dict | None, events: pd.DataFrame) -> np.ndarray:
+    """Which count rows come from activity-count files (scored by sleep/wake algorithms), not raw coverage.
+
+    Without the manifest's formats, counts on a night without events are taken as actigraphy counts.
+    """
+    if not len(counts):
+        return np.zeros(0, dtype=bool)
+    if formats is None or "source_sha" not in counts:
+        return np.full(len(counts), events.empty)
+    return counts["source_sha"].map(formats).isin(COUNT_FORMATS).to_numpy()
 
 
-def inputs_hash(lake: Lake, subject: str, night: str, info: dict, version: str) -> str:
+PROCESSING_VERSION = "3"  # bump when processing code changes what a night's outputs are
+INPUT_TABLES = ("events", "counts", "recording", "diary")  # what a night's outputs are computed from
+
+
+def inputs_hash(
+    lake: Lake, subject: str, night: str, info: dict, version: str, sleepwake: str | None = None
+) -> str:
     """Content hash of everything a night's outputs depend on.
 
     Input partition files are named by the sha256 of their source file, so their names identify their content.
     """
     parts = [PROCESSING_VERSION, version, str(info["tz"]), str(info.get("born"))]
-    for table in ("events", "counts"):
+    parts += [str(sleepwake), str(info.get("sleepwake"))]
+    for table in INPUT_TABLES:
         folder = lake.root / table / f"subject={subject}" / f"night={night}"
         parts += [f"{table}/{p.name}" for p in sorted(folder.glob("*.parquet"))]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
@@ -104,7 +172,13 @@ def _cached_model(path: str, version: str):
 
 
 def process_night(
-    lake_root: str, subject: str, night: str, info: dict, model_path: str, version: str
+    lake_root: str,
+    subject: str,
+    night: str,
+    info: dict,
+    model_path: str,
+    version: str,
+    sleepwake: str | None = None,
 ) -> dict | None:
     """Label one night and write its epochs and phases; returns its metrics (or None when it has no data).
 
@@ -117,15 +191,35 @@ def process_night(
     if events.empty and counts.empty:
         return None
     model = _cached_model(model_path, version)
-    feats, phases, metrics = label_night(events, night, info["tz"], info["born"], model, version, counts)
+    manifest = lake.manifest()
+    feats, phases, metrics = label_night(
+        events,
+        night,
+        info["tz"],
+        info["born"],
+        model,
+        version,
+        counts,
+        recording=lake.read("recording", [subject], [night]),
+        diary=lake.diary(subject, night),
+        formats=dict(zip(manifest["sha256"], manifest["format"], strict=True)),
+        sleepwake=sleepwake,
+        baby_sleepwake=info.get("sleepwake") if isinstance(info.get("sleepwake"), str) else None,
+    )
     lake.write_partitions(subject, night, {"epochs": (feats, "epochs"), "phases": (phases, "phases")})
     return {**metrics, "subject": subject, "night": night}
 
 
 def _run(
-    todo: list, lake: Lake, model_path: str, version: str, scheduler: str | None, workers: int | None
+    todo: list,
+    lake: Lake,
+    model_path: str,
+    version: str,
+    scheduler: str | None,
+    workers: int | None,
+    sleepwake: str | None = None,
 ) -> list:
-    args = [(str(lake.root), s, n, info, model_path, version) for s, n, info in todo]
+    args = [(str(lake.root), s, n, info, model_path, version, sleepwake) for s, n, info in todo]
     if scheduler is None and not workers:
         return [process_night(*a) for a in progress(args, len(args), "processing nights")]
     from dask.distributed import Client, LocalCluster
@@ -151,8 +245,12 @@ def process(
     force: bool = False,
     scheduler: str | None = None,
     workers: int | None = None,
+    sleepwake: str | None = None,
 ) -> list[tuple[str, str]]:
     """(Re)build epochs, phases and nights for the given subjects (default all) and nights (default all).
+
+    ``sleepwake`` scores activity counts with that algorithm in this run, whatever the device or the baby's
+    setting (:data:`pipeline.sleepwake.ALGORITHMS`); nights it changes are redone by the next plain run.
 
     Only nights whose inputs or model changed since they were last processed are redone (``force`` redoes all).
     Nights are labelled independently (here, on a local Dask cluster with ``workers``, or on the Dask scheduler
@@ -166,6 +264,9 @@ def process(
     if not Path(model_path).exists():
         raise SleepmovesError(f"no phase model at {model_path}: run `make model` or pass --model")
     version = model_version(model_path)
+    if sleepwake is not None and sleepwake != "auto":
+        check_algorithm(sleepwake)
+    sleepwake = None if sleepwake == "auto" else sleepwake
     subjects = list(subjects) if subjects is not None else list(lake.subjects()["subject"])
     done_before = lake.processed_state()
     work = []
@@ -178,7 +279,7 @@ def process(
                 set(lake.nights(subject, table="events")) | set(lake.nights(subject, table="counts"))
             )
         for night in wanted:
-            digest = inputs_hash(lake, subject, night, info, version)
+            digest = inputs_hash(lake, subject, night, info, version, sleepwake)
             if force or done_before.get((subject, night)) != digest:
                 work.append((subject, night, info, digest))
     if not work:
@@ -186,7 +287,9 @@ def process(
     load_model(model_path)  # refuse an untrusted model before any work
     work.sort(key=lambda w: (w[0], w[1]))
     with lake.writer():
-        results = _run([(s, n, i) for s, n, i, _ in work], lake, model_path, version, scheduler, workers)
+        results = _run(
+            [(s, n, i) for s, n, i, _ in work], lake, model_path, version, scheduler, workers, sleepwake
+        )
         fresh = {(r["subject"], r["night"]): r for r in results if r is not None}
         for subject in sorted({s for s, _ in fresh}):
             _write_nights_with_history(lake, subject, fresh)

@@ -15,6 +15,14 @@ EPOCH_S = 30  # AASM infant scoring epoch (science.md)
 
 PHASES = ("awake", "active", "quiet", "transition")
 SLEEP_PHASES = ("active", "quiet", "transition")
+# Sleep/wake-only scoring (activity counts): a sleep epoch whose phase the data cannot tell. Phase tables of
+# counts-only nights hold "awake" or "asleep", never an active/quiet claim.
+ASLEEP = "asleep"
+SCORED_PHASES = (*PHASES, ASLEEP)
+
+# Coverage state of each 30-s epoch of a night's grid (design.md "One time grid").
+RECORDED, NO_DATA, NOT_WORN = "recorded", "no_data", "not_worn"
+COVERAGE_STATES = (RECORDED, NO_DATA, NOT_WORN)
 PHASE_LETTERS = {"awake": "W", "active": "R", "quiet": "N", "transition": "T"}
 LETTER_PHASES = {v: k for k, v in PHASE_LETTERS.items()}
 
@@ -33,6 +41,7 @@ SUBJECTS = pa.schema(
         ("born", pa.date32()),
         ("tz", pa.string()),
         ("label", pa.string()),
+        ("sleepwake", pa.string()),  # the baby's sleep/wake algorithm for counts (None = by device)
     ]
 )
 
@@ -65,7 +74,10 @@ EVENTS = pa.schema(
 )
 
 # Epoch activity per limb: counts read from actigraphy files, or movement derived from raw acceleration.
-# valid = False marks no data (gap, flat signal, sensor not worn): shown as no data, never as quiet sleep.
+# valid = False marks no data (gap, flat signal, sensor not worn): shown as no data, never as quiet sleep;
+# worn = False says why (the device's off-wrist column, Choi non-wear for counts, van Hees for raw).
+# wake_threshold: the threshold the device software states in the file (Actiware); sleepwake: an algorithm
+# chosen for this recording at ingest (``--sleepwake``); both null when not given.
 COUNTS = pa.schema(
     [
         ("start", UTC_TS),
@@ -73,6 +85,19 @@ COUNTS = pa.schema(
         ("count", pa.float64()),
         ("limb", pa.string()),
         ("valid", pa.bool_()),
+        ("worn", pa.bool_()),
+        ("wake_threshold", pa.float64()),
+        ("sleepwake", pa.string()),
+        ("source_sha", pa.string()),
+    ]
+)
+
+# When an event log was recording (a monitor on): explicit recording start/stop rows, else the span of the
+# file's events. Outside these spans, and in silences no infant sleep cycle could hold, there is no data.
+RECORDING = pa.schema(
+    [
+        ("start", UTC_TS),
+        ("end", UTC_TS),
         ("source_sha", pa.string()),
     ]
 )
@@ -103,7 +128,7 @@ PHASE_TABLE = pa.schema(
 PROBA_COLUMNS = tuple(f"p_{p}" for p in PHASES)
 
 # Lake tables that are partitioned by subject and night.
-PARTITIONED_TABLES = ("events", "counts", "diary", "epochs", "phases", "nights")
+PARTITIONED_TABLES = ("events", "counts", "recording", "diary", "epochs", "phases", "nights")
 
 
 class SleepmovesError(Exception):

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .runs import runs
+
 VARIANTS = ("actilife", "published")
 
 
@@ -77,14 +79,6 @@ def cole_kripke(counts, variant: str = "actilife") -> np.ndarray:
     return cole_kripke_d(counts, variant) < 1
 
 
-def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run-length encoding: (start index, length, value) of each run."""
-    change = np.flatnonzero(np.diff(values.astype(np.int8))) + 1
-    starts = np.concatenate([[0], change])
-    lengths = np.diff(np.concatenate([starts, [len(values)]]))
-    return starts, lengths, values[starts]
-
-
 def webster(sleep) -> np.ndarray:
     """Webster rescoring of a 60-s sleep/wake series (True = sleep); returns the rescored series.
 
@@ -97,7 +91,7 @@ def webster(sleep) -> np.ndarray:
     out = s.copy()
     if len(s) == 0:
         return out
-    starts, lengths, values = _runs(s)
+    starts, lengths, values = runs(s)
     # Rules a-c: the first minutes of a sleep run that follows a long wake run.
     prev_wake = np.concatenate([[0], np.where(~values[:-1], lengths[:-1], 0)])
     rescore = np.select([prev_wake >= 15, prev_wake >= 10, prev_wake >= 4], [4, 3, 1], 0)
@@ -114,3 +108,228 @@ def webster(sleep) -> np.ndarray:
         offset = np.arange(total) - np.repeat(np.cumsum(rescore) - rescore, rescore)
         out[starts[run_of] + offset] = False
     return out
+
+
+# ---------------------------------------------------------------------- Actiware (Philips Respironics)
+# Actiware scores each epoch by a weighted sum of its own count and its neighbours' at the file's own epoch
+# length, and calls it wake when the sum is above the wake threshold (low 20, medium 40, high 80). The weights
+# are those of the Actiware manual (as in pyActigraphy's ``Oakley``), centred on the scored epoch.
+ACTIWARE_WEIGHTS = {
+    15: np.array([1 / 25] * 4 + [1 / 5] * 4 + [4] + [1 / 5] * 4 + [1 / 25] * 4),
+    30: np.array([1 / 25, 1 / 25, 1 / 5, 1 / 5, 2, 1 / 5, 1 / 5, 1 / 25, 1 / 25]),
+    60: np.array([1 / 25, 1 / 5, 1, 1 / 5, 1 / 25]),
+    120: np.array(
+        [0.12, 0.5, 0.12]
+    ),  # pyActigraphy's code (its docstring says 1/8: the manual was not at hand)
+}
+ACTIWARE_THRESHOLDS = {"low": 20.0, "medium": 40.0, "high": 80.0}
+ACTIWARE_AUTO_FACTOR = 0.88888  # Actiware's "auto" threshold (see actiware_auto_threshold)
+
+
+def actiware_score(counts, epoch_s: int = 60) -> np.ndarray:
+    """Actiware's weighted activity sum per epoch (zero-padded at the ends), at its own epoch length."""
+    a = _counts(counts)
+    if int(epoch_s) not in ACTIWARE_WEIGHTS:
+        raise ValueError(f"Actiware scores 15, 30, 60 or 120-s epochs, not {epoch_s} s")
+    weights = ACTIWARE_WEIGHTS[int(epoch_s)]
+    half = len(weights) // 2
+    padded = np.concatenate([np.zeros(half), a, np.zeros(half)])
+    return np.lib.stride_tricks.sliding_window_view(padded, len(weights))[: len(a)] @ weights
+
+
+def actiware(counts, epoch_s: int = 60, threshold: float = ACTIWARE_THRESHOLDS["medium"]) -> np.ndarray:
+    """Actiware sleep/wake on counts of ``epoch_s`` epochs; True = sleep (score at or under ``threshold``)."""
+    return actiware_score(counts, epoch_s) <= threshold
+
+
+def actiware_auto_threshold(counts, epoch_s: int = 60) -> float:
+    """Actiware's automatic wake threshold: 0.88888 x the counts per minute of the mobile epochs.
+
+    An epoch is mobile when its count is at least ``epoch_s / 15`` (Actiware's mobility rule); the threshold is
+    the sum of all counts over the mobile time in minutes. The counts' scale cancels out, which is why it
+    scores devices whose counts no published threshold fits.
+    """
+    a = _counts(counts)
+    mobile = int((a >= epoch_s / 15).sum())
+    if mobile == 0:
+        return ACTIWARE_THRESHOLDS["medium"]
+    return float(ACTIWARE_AUTO_FACTOR * a.sum() / (mobile * epoch_s / 60))
+
+
+# ---------------------------------------------------------------------- which algorithm scores which device
+ALGORITHMS = {
+    "sadeh": "Sadeh 1994 as ActiLife runs it (60-s counts capped at 300, sleep if PS > -4)",
+    "sadeh-published": "Sadeh 1994 as published (60-s counts, sleep if PS >= 0)",
+    "cole-kripke": "Cole-Kripke 1992 as ActiLife runs it (60-s counts / 100, capped at 300, sleep if D < 1)",
+    "cole-kripke-published": "Cole-Kripke 1992 as published (60-s counts, sleep if D < 1)",
+    "actiware": "Actiware (weighted sum at the file's epoch length; the threshold the file states, else medium 40)",
+    "actiware-low": "Actiware, low wake threshold (20)",
+    "actiware-medium": "Actiware, medium wake threshold (40)",
+    "actiware-high": "Actiware, high wake threshold (80)",
+    "actiware-auto": "Actiware, automatic wake threshold (0.88888 x the counts per minute of mobile epochs)",
+}
+
+# The device software's own algorithm, by file format. ActiGraph's ActiLife scores with Sadeh by default;
+# Philips Actiware (Actiwatch, and CamNtech's Actiwatch/MotionWatch counts of the same scale) with its weighted
+# sum. Counts of other devices have no published scale for these algorithms: they are scored with the
+# scale-free automatic Actiware threshold, and the night says so.
+DEVICE_ALGORITHM = {
+    "agd": "sadeh",
+    "actilife-csv": "sadeh",
+    "actigraph-iso-csv": "sadeh",
+    "awd": "actiware",
+    "rpx": "actiware",
+    "mtn": "actiware",
+}
+UNKNOWN_SCALE_ALGORITHM = "actiware-auto"
+
+
+def check_algorithm(name: str) -> str:
+    """Return ``name`` if it is a known sleep/wake algorithm, else raise :class:`SleepmovesError`."""
+    from .schema import SleepmovesError
+
+    if name not in ALGORITHMS:
+        raise SleepmovesError(
+            f"unknown sleep/wake algorithm {name!r}: use auto or one of {', '.join(ALGORITHMS)}"
+        )
+    return name
+
+
+def device_algorithm(fmt: str | None) -> tuple[str, bool]:
+    """(algorithm, whether the counts' scale is known) for a counts file format."""
+    algorithm = DEVICE_ALGORITHM.get(str(fmt))
+    return (algorithm, True) if algorithm else (UNKNOWN_SCALE_ALGORITHM, False)
+
+
+def score_counts(
+    counts, epoch_s: int, algorithm: str, threshold: float | None = None
+) -> tuple[np.ndarray, int, str]:
+    """Sleep/wake of one recording's regular count series with a named algorithm.
+
+    Parameters
+    ----------
+    counts : array-like
+        Counts of consecutive epochs of ``epoch_s`` seconds (no data filled with 0, as the algorithms pad).
+    epoch_s : int
+        The recording's epoch length.
+    algorithm : str
+        A key of :data:`ALGORITHMS`.
+    threshold : float, optional
+        The wake threshold the file states (used by ``actiware``).
+
+    Returns
+    -------
+    (sleep, scored_epoch_s, setting) : ndarray of bool, int, str
+        ``sleep`` per scored epoch; ``scored_epoch_s`` is the length of those epochs (60 s for Sadeh and
+        Cole-Kripke: shorter epochs are summed to minutes first; Actiware keeps the file's own length, or sums
+        to the next length it knows); ``setting`` says what was run ("Actiware, threshold 40, 30-s epochs").
+    """
+    a = _counts(counts)
+    check_algorithm(algorithm)
+    if algorithm.startswith(("sadeh", "cole-kripke")):
+        per = max(1, 60 // int(epoch_s))
+        minutes = _sum_blocks(a, per) if epoch_s < 60 else a
+        variant = "published" if algorithm.endswith("published") else "actilife"
+        score = sadeh if algorithm.startswith("sadeh") else cole_kripke
+        return score(minutes, variant), 60 if epoch_s < 60 else int(epoch_s), ALGORITHMS[algorithm]
+    length = next((s for s in sorted(ACTIWARE_WEIGHTS) if s >= epoch_s and s % epoch_s == 0), None)
+    if length is None:
+        raise ValueError(f"no Actiware epoch length fits {epoch_s}-s epochs")
+    series = _sum_blocks(a, length // int(epoch_s))
+    level = algorithm.removeprefix("actiware").lstrip("-")
+    if level == "auto":
+        limit = actiware_auto_threshold(series, length)
+    elif level:
+        limit = ACTIWARE_THRESHOLDS[level]
+    else:
+        limit = float(threshold) if threshold is not None and np.isfinite(threshold) else 40.0
+    setting = (
+        f"Actiware, wake threshold {limit:g}{' (automatic)' if level == 'auto' else ''}, {length}-s epochs"
+    )
+    return actiware(series, length, limit), length, setting
+
+
+def _sum_blocks(a: np.ndarray, per: int) -> np.ndarray:
+    """Sums of consecutive blocks of ``per`` values (the last block may be short)."""
+    if per <= 1:
+        return a
+    pad = (-len(a)) % per
+    return np.concatenate([a, np.zeros(pad)]).reshape(-1, per).sum(axis=1)
+
+
+def counts_sleep_on_grid(
+    grid, counts, formats: dict | None = None, override: str | None = None, baby: str | None = None
+) -> tuple[np.ndarray, list[str], bool]:
+    """Sleep/wake of a night's 30-s grid from its activity-count recordings, each scored as its device would.
+
+    Each recording (source file and limb) is scored on its own time line at its own epoch length, no data
+    filled with zeros as the algorithms pad their ends, then placed on the grid by real time. A grid epoch is
+    asleep when every scored epoch it overlaps says sleep (any wake wins, as movement on any limb would).
+
+    Parameters
+    ----------
+    grid : DatetimeIndex
+        The night's 30-s epochs (UTC).
+    counts : DataFrame
+        ``start``, ``epoch_s``, ``count``, ``valid``, ``source_sha``, ``limb`` and optionally ``wake_threshold``
+        and ``sleepwake`` (the algorithm chosen for a recording at ingest).
+    formats : dict, optional
+        Source sha256 -> file format (from the manifest): picks the device's own algorithm.
+    override, baby : str, optional
+        An algorithm for this run (``process --sleepwake``) and the baby's setting; the order of choice is
+        override, recording, baby, device.
+
+    Returns
+    -------
+    (asleep, settings, scale_known) : ndarray of float (1 sleep, 0 wake, NaN not scored), list of str, bool
+    """
+    import pandas as pd
+
+    from .nights import on_grid
+
+    n = len(grid)
+    awake = np.zeros(n, dtype=bool)
+    scored = np.zeros(n, dtype=bool)
+    settings, scale_known = [], True
+    formats = formats or {}
+    for (sha, _limb), rec in counts.groupby(["source_sha", "limb"], sort=True):
+        rec = rec.sort_values("start")
+        epoch_s = int(rec["epoch_s"].mode().iloc[0])
+        chosen = _first_text(rec.get("sleepwake"))
+        algorithm, known = device_algorithm(formats.get(sha))
+        algorithm = override or chosen or baby or algorithm
+        scale_known &= known
+        thresholds = rec.get("wake_threshold")
+        threshold = (
+            float(thresholds.dropna().iloc[0])
+            if thresholds is not None and thresholds.notna().any()
+            else None
+        )
+        # the recording's own time line: epoch k starts at origin + k * epoch_s
+        starts = pd.DatetimeIndex(pd.to_datetime(rec["start"], utc=True))
+        block = 60 if algorithm.startswith(("sadeh", "cole")) and epoch_s < 60 else epoch_s
+        origin = starts[0].floor(f"{block}s") if block > epoch_s else starts[0]
+        k = np.rint((starts - origin).total_seconds().to_numpy() / epoch_s).astype(np.int64)
+        valid = rec["valid"].to_numpy(dtype=bool)
+        series = np.zeros(int(k.max()) + 1)
+        series[k[valid]] = np.nan_to_num(rec["count"].to_numpy(dtype="float64")[valid])
+        has_data = np.zeros(len(series), dtype=bool)
+        has_data[k[valid]] = True
+        sleep, scored_s, setting = score_counts(series, epoch_s, algorithm, threshold)
+        settings.append(setting if known else f"{setting}; counts of unknown scale")
+        per = scored_s // epoch_s if scored_s > epoch_s else 1
+        block_has_data = _sum_blocks(has_data.astype(float), per) > 0
+        block_starts = origin + pd.to_timedelta(np.arange(len(sleep)) * scored_s, unit="s")
+        rows = np.flatnonzero(block_has_data[: len(sleep)])
+        row, epoch, _ = on_grid(grid, block_starts[rows], block_starts[rows] + pd.Timedelta(seconds=scored_s))
+        scored[epoch] = True
+        awake[epoch[~sleep[rows][row]]] = True
+    asleep = np.where(scored, np.where(awake, 0.0, 1.0), np.nan)
+    return asleep, list(dict.fromkeys(settings)), scale_known
+
+
+def _first_text(column) -> str | None:
+    if column is None:
+        return None
+    text = column.dropna()
+    return str(text.iloc[0]) if len(text) else None

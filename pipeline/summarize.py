@@ -8,127 +8,170 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .runs import runs
 from .schema import EPOCH_S, PHASES
 
-ONSET_EPOCHS = 3  # sleep onset = first of >= 3 consecutive sleep epochs (science.md; configurable)
 WAKE_BOUT_EPOCHS = 2  # a wake bout is >= 2 consecutive awake epochs (science.md)
 MIN_EPISODE_EPOCHS = 3  # an active or quiet episode lasts >= 1.5 min; shorter runs are label flicker
 RATE_KINDS = ("twitch", "kick", "startle")
 LIMB_PAIRS = {"legs": ("left_leg", "right_leg"), "arms": ("left_arm", "right_arm")}
+GRID_NO_DATA = "no_data"  # the phase word of a grid epoch without data (never sleep, never wake)
 
 DEFINITIONS = {
-    "sleep_onset": f"start of the first run of >= {ONSET_EPOCHS} consecutive sleep epochs (active, quiet or transition)",
-    "sleep_offset": "end of the last sleep epoch",
-    "sleep_period_min": "minutes from sleep onset to sleep offset",
-    "total_sleep_min": "minutes of sleep epochs between onset and offset",
-    "waso_min": "wake after sleep onset: minutes of awake epochs between onset and offset",
-    "wake_bouts": f"runs of >= {WAKE_BOUT_EPOCHS} consecutive awake epochs between onset and offset",
-    "longest_sleep_min": f"longest stretch between onset and offset not broken by a wake bout of >= {WAKE_BOUT_EPOCHS} epochs",
-    "min_<phase>, pct_<phase>": "minutes of each phase over the recording; share of each sleep phase in total sleep (%)",
-    "cycles": f"number of active-sleep episodes followed by a quiet-sleep episode (episodes >= {MIN_EPISODE_EPOCHS} epochs; transition epochs between them ignored)",
-    "mean_cycle_min": "mean minutes between the starts of successive active runs that begin a cycle",
-    "<kind>_per_h": "twitches, kicks, startles per hour of recording",
+    "sleep_onset": "start of the night's sleep period: the parent's diary, else the first of 5 consecutive sleep minutes (Tudor-Locke rule)",
+    "sleep_offset": "end of the night's sleep period: where 10 consecutive wake minutes begin, or the diary's end",
+    "sleep_period_min": "minutes from sleep onset to sleep offset (the sleep period)",
+    "total_sleep_min": "minutes of sleep epochs in the sleep period, over recorded time only",
+    "waso_min": "wake after sleep onset: minutes of awake epochs in the sleep period, over recorded time only",
+    "nodata_in_period_min": "minutes of the sleep period without data (neither sleep nor wake; reported beside them)",
+    "sleep_efficiency_pct": "total sleep as a share of the recorded minutes of the sleep period (%)",
+    "wake_bouts": f"runs of >= {WAKE_BOUT_EPOCHS} consecutive awake epochs in the sleep period (no data ends a run)",
+    "longest_sleep_min": f"longest stretch of the sleep period broken neither by a wake bout of >= {WAKE_BOUT_EPOCHS} epochs nor by no data",
+    "naps, nap_min": "sleep periods outside the night's (count, minutes of sleep in them)",
+    "sleep_24h_min": "total sleep plus nap sleep, noon to noon",
+    "min_<phase>, pct_<phase>": "minutes of each phase in the sleep period; share of each sleep phase in total sleep (%); empty when the data cannot tell the phase (counts only)",
+    "cycles": f"number of active-sleep episodes followed by a quiet-sleep episode (episodes >= {MIN_EPISODE_EPOCHS} epochs; transition epochs between them ignored; no data ends an episode)",
+    "mean_cycle_min": "mean minutes between the starts of successive cycles with no data between them",
+    "<kind>_per_h": "twitches, kicks, startles per hour of recorded time",
     "<kind>_per_h_<phase>": "movements starting in epochs of that phase, per hour of that phase",
     "lr_ratio_<legs|arms>": "movements of the left limb divided by those of the right (1 = symmetric)",
-    "nodata_min": "minutes of the recording without usable sensor data (gaps, flat signal, not worn)",
+    "nodata_min": "minutes between the first and last recorded epoch without usable data (gaps, flat signal, monitor off, not worn)",
+    "notworn_min": "minutes of the night the sensor was not worn (device off-wrist column, Choi, van Hees)",
     "recorded_min": "minutes of epochs with data",
+    "sleepwake": "what scored sleep and wake: the phase model, or the device's own algorithm with its settings",
 }
 __doc__ += "\n" + "\n".join(f"* ``{k}``: {v}" for k, v in DEFINITIONS.items())
 
 
-def sleep_onset_index(asleep: np.ndarray, run: int = ONSET_EPOCHS) -> int | None:
-    """Index of the first epoch of the first run of ``run`` consecutive True values, or None."""
-    if len(asleep) < run:
-        return None
-    windows = np.lib.stride_tricks.sliding_window_view(asleep.astype(np.int8), run).sum(axis=1)
-    hits = np.flatnonzero(windows == run)
-    return int(hits[0]) if len(hits) else None
-
-
-def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, length, value) of each run of equal values."""
-    if len(values) == 0:
-        return np.array([], int), np.array([], int), values[:0]
-    change = np.flatnonzero(values[1:] != values[:-1]) + 1
-    starts = np.r_[0, change]
-    lengths = np.diff(np.r_[starts, len(values)])
-    return starts, lengths, values[starts]
-
-
 def cycles(phase: np.ndarray) -> tuple[int, float]:
-    """Active->quiet cycles and their mean length in minutes (see :data:`DEFINITIONS`)."""
+    """Active->quiet cycles and their mean length in minutes (see :data:`DEFINITIONS`).
+
+    ``phase`` is one word per grid epoch; :data:`GRID_NO_DATA` epochs end episodes and are never dropped.
+    """
     keep = phase != "transition"
     core, index = phase[keep], np.flatnonzero(keep)
-    starts, lengths, values = _runs(core)
+    starts, lengths, values = runs(core)
     # episodes shorter than MIN_EPISODE_EPOCHS are flicker, not a state: drop them, then re-join the runs
-    long = lengths >= MIN_EPISODE_EPOCHS
+    long = (lengths >= MIN_EPISODE_EPOCHS) | (values == GRID_NO_DATA)
     kept = np.repeat(long, lengths)
     core, index = core[kept], index[kept]
-    starts, _, values = _runs(core)
-    cycle_starts = [
-        index[starts[i]] for i in range(len(values) - 1) if values[i] == "active" and values[i + 1] == "quiet"
+    starts, _, values = runs(core)
+    cycle_at = [i for i in range(len(values) - 1) if values[i] == "active" and values[i + 1] == "quiet"]
+    # a cycle length spans no data only if no run between its start and the next cycle's is no data
+    gaps = np.cumsum(values == GRID_NO_DATA)
+    lengths_min = [
+        (index[starts[j]] - index[starts[i]]) * EPOCH_S / 60
+        for i, j in zip(cycle_at[:-1], cycle_at[1:], strict=True)
+        if gaps[j] == gaps[i]
     ]
-    if len(cycle_starts) < 2:
-        return len(cycle_starts), float("nan")
-    return len(cycle_starts), float(np.diff(cycle_starts).mean() * EPOCH_S / 60)
+    return len(cycle_at), float(np.mean(lengths_min)) if lengths_min else float("nan")
 
 
-def night_metrics(phases: pd.DataFrame, events: pd.DataFrame, onset_epochs: int = ONSET_EPOCHS) -> dict:
-    """Metrics of one night.
+def phases_on_grid(phases: pd.DataFrame, grid: pd.DatetimeIndex) -> np.ndarray:
+    """One phase word per grid epoch (``no_data`` where the phase table has none), matched by time."""
+    out = np.full(len(grid), GRID_NO_DATA, dtype=object)
+    if len(phases) and len(grid):
+        starts = pd.DatetimeIndex(pd.to_datetime(phases["epoch_start"], utc=True))
+        where = grid.get_indexer(starts)
+        ok = where >= 0
+        out[where[ok]] = phases["phase"].to_numpy()[ok]
+    return out
+
+
+def night_metrics(
+    phases: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    grid: pd.DatetimeIndex | None = None,
+    periods=None,
+    tz: str = "UTC",
+) -> dict:
+    """Metrics of one night, on its time grid (see :data:`DEFINITIONS`).
 
     Parameters
     ----------
     phases : DataFrame
-        ``epoch_start`` (UTC, ascending) and ``phase``; epochs without data are simply absent.
+        ``epoch_start`` (UTC) and ``phase`` of the epochs with data; any other epoch of ``grid`` is no data.
     events : DataFrame
         ``start`` (UTC), ``kind`` and ``limb``.
-    onset_epochs : int
-        Consecutive sleep epochs that make sleep onset.
+    grid : DatetimeIndex, optional
+        The night's 30-s epochs (default: from the first to the last phase epoch).
+    periods : :class:`pipeline.periods.SleepPeriods`, optional
+        The night's sleep period and naps (default: found from the phases by the rest-interval rule).
+    tz : str
+        The baby's zone (for finding the sleep period when ``periods`` is not given).
 
     Returns
     -------
     dict
-        Times as UTC timestamps (NaT when there is no sleep), durations in minutes, rates per hour.
+        Times as UTC timestamps (NaT when there is no sleep period), durations in minutes, rates per hour.
     """
-    phase = phases["phase"].to_numpy().astype(str)
-    starts = pd.DatetimeIndex(pd.to_datetime(phases["epoch_start"], utc=True))
+    from .periods import sleep_periods
+
+    if grid is None:
+        starts = pd.DatetimeIndex(pd.to_datetime(phases["epoch_start"], utc=True)).sort_values()
+        n = int((starts[-1] - starts[0]).total_seconds() // EPOCH_S) + 1 if len(starts) else 0
+        grid = pd.DatetimeIndex(
+            (starts[0] if len(starts) else pd.Timestamp(0, tz="UTC"))
+            + pd.to_timedelta(np.arange(n) * EPOCH_S, unit="s")
+        )
+    phase = phases_on_grid(phases, grid)
+    recorded = phase != GRID_NO_DATA
+    asleep = recorded & (phase != "awake")
+    awake = phase == "awake"
+    if periods is None:
+        periods = sleep_periods(grid, np.where(recorded, asleep, np.nan), tz)
     per_min = 60 / EPOCH_S
-    asleep = phase != "awake"
-    onset = sleep_onset_index(asleep, onset_epochs)
+    seen = np.flatnonzero(recorded)
+    step = pd.Timedelta(seconds=EPOCH_S)
     out: dict = {
-        "recording_start": starts[0] if len(starts) else pd.NaT,
-        "recording_end": starts[-1] + pd.Timedelta(seconds=EPOCH_S) if len(starts) else pd.NaT,
-        "recorded_min": len(phase) / per_min,
+        "recording_start": grid[seen[0]] if len(seen) else pd.NaT,
+        "recording_end": grid[seen[-1]] + step if len(seen) else pd.NaT,
+        "recorded_min": recorded.sum() / per_min,
+        "nodata_min": float((~recorded[seen[0] : seen[-1] + 1]).sum() / per_min) if len(seen) else 0.0,
+        "sleep_period_source": periods.source,
     }
-    if onset is None:
+    in_period = np.zeros(len(grid), dtype=bool)
+    if periods.night is None:
         out.update(
             sleep_onset=pd.NaT, sleep_offset=pd.NaT, sleep_period_min=0.0, total_sleep_min=0.0, waso_min=0.0,
-            wake_bouts=0, longest_sleep_min=0.0,
+            nodata_in_period_min=0.0, sleep_efficiency_pct=np.nan, wake_bouts=0, longest_sleep_min=0.0,
         )  # fmt: skip
     else:
-        offset = int(np.flatnonzero(asleep)[-1])  # last sleep epoch
-        period = asleep[onset : offset + 1]
-        run_starts, run_lengths, run_values = _runs(period)
-        bouts = (~run_values) & (run_lengths >= WAKE_BOUT_EPOCHS)
-        # stretches between wake bouts: a 1-epoch wake does not break a stretch
-        breaks = np.r_[0, run_starts[bouts], run_starts[bouts] + run_lengths[bouts], len(period)]
-        breaks = np.sort(breaks).reshape(-1, 2)
-        longest = max(int(period[a:b].sum()) for a, b in breaks) if len(breaks) else 0
+        a, b = periods.night
+        in_period[a:b] = True
+        state = np.where(asleep[a:b], "S", np.where(awake[a:b], "W", "N"))
+        run_starts, run_lengths, run_values = runs(state)
+        bouts = (run_values == "W") & (run_lengths >= WAKE_BOUT_EPOCHS)
+        # stretches between wake bouts and no data: a 1-epoch wake does not break a stretch
+        breaks = bouts | (run_values == "N")
+        stretch_id = np.repeat(np.cumsum(breaks), run_lengths)
+        sleep_in = state == "S"
+        longest = np.bincount(stretch_id[sleep_in]).max() if sleep_in.any() else 0
+        tst, waso = sleep_in.sum() / per_min, (state == "W").sum() / per_min
         out.update(
-            sleep_onset=starts[onset],
-            sleep_offset=starts[offset] + pd.Timedelta(seconds=EPOCH_S),
-            sleep_period_min=float((starts[offset] - starts[onset]).total_seconds() / 60 + EPOCH_S / 60),
-            total_sleep_min=float(period.sum() / per_min),
-            waso_min=float((~period).sum() / per_min),
+            sleep_onset=grid[a],
+            sleep_offset=grid[b - 1] + step,
+            sleep_period_min=float((b - a) / per_min),
+            total_sleep_min=float(tst),
+            waso_min=float(waso),
+            nodata_in_period_min=float((state == "N").sum() / per_min),
+            sleep_efficiency_pct=float(100 * tst / (tst + waso)) if tst + waso else np.nan,
             wake_bouts=int(bouts.sum()),
             longest_sleep_min=float(longest / per_min),
         )
-    sleep_total = asleep.sum()
+    nap_sleep = sum(int(asleep[a:b].sum()) for a, b in periods.naps) / per_min
+    out["naps"], out["nap_min"] = len(periods.naps), float(nap_sleep)
+    out["sleep_24h_min"] = out["total_sleep_min"] + out["nap_min"]
+    staged = np.isin(phase, PHASES[1:]).any()  # counts alone say asleep, not which phase
+    sleep_total = asleep[in_period].sum()
     for p in PHASES:
-        out[f"min_{p}"] = float((phase == p).sum() / per_min)
+        out[f"min_{p}"] = float((phase[in_period] == p).sum() / per_min) if staged or p == "awake" else np.nan
     for p in PHASES[1:]:
-        out[f"pct_{p}"] = float(100 * (phase == p).sum() / sleep_total) if sleep_total else np.nan
-    out["cycles"], out["mean_cycle_min"] = cycles(phase)
+        out[f"pct_{p}"] = (
+            float(100 * (phase[in_period] == p).sum() / sleep_total) if sleep_total and staged else np.nan
+        )
+    out["cycles"], out["mean_cycle_min"] = cycles(phase[in_period]) if staged else (0, float("nan"))
 
     # Each movement takes the phase of the epoch it starts in (none when that epoch has no data).
     ev_starts = (
@@ -136,18 +179,21 @@ def night_metrics(phases: pd.DataFrame, events: pd.DataFrame, onset_epochs: int 
         if len(events)
         else pd.DatetimeIndex([], tz="UTC")
     )
-    where = starts.searchsorted(ev_starts, side="right") - 1
-    ok = where >= 0
-    ok[ok] = (ev_starts[ok] - starts[where[ok]]) < pd.Timedelta(seconds=EPOCH_S)
+    where = (
+        np.asarray((ev_starts - grid[0]) // step, dtype=np.int64)
+        if len(grid) and len(ev_starts)
+        else np.zeros(0, np.int64)
+    )
+    ok = (where >= 0) & (where < len(grid))
     event_phase = np.full(len(ev_starts), "", dtype=object)
     event_phase[ok] = phase[where[ok]]
     kinds = events["kind"].to_numpy().astype(str) if len(events) else np.array([], str)
-    hours = len(phase) / per_min / 60
+    hours = recorded.sum() / per_min / 60
     for k in RATE_KINDS:
         is_kind = kinds == k
         out[f"n_{k}"] = int(is_kind.sum())
         out[f"{k}s_per_h" if k != "twitch" else "twitches_per_h"] = (
-            float(is_kind.sum() / hours) if hours else np.nan
+            float((is_kind & ok & (event_phase != GRID_NO_DATA)).sum() / hours) if hours else np.nan
         )
         for p in PHASES:
             p_hours = (phase == p).sum() / per_min / 60

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.periods import SleepPeriods
 from pipeline.summarize import compare_weeks, cycles, night_metrics, transition_matrix, week_nights
 from tests.conftest import hypnogram as _phases
 
@@ -24,9 +25,9 @@ def test_shared_definitions_agree_with_yasa(seed):
     )
     codes = "".join(c * int(n) for c, n in runs)
     phases = _phases(codes)
-    ours = night_metrics(
-        phases, pd.DataFrame({"start": pd.to_datetime([], utc=True), "kind": []}), onset_epochs=1
-    )
+    sleep = np.flatnonzero(phases["phase"].to_numpy() != "awake")
+    spt = SleepPeriods((int(sleep[0]), int(sleep[-1]) + 1))  # YASA's period: first to last sleep epoch
+    ours = night_metrics(phases, pd.DataFrame({"start": pd.to_datetime([], utc=True), "kind": []}), periods=spt)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = yasa.sleep_statistics(np.array([YASA_CODE[p] for p in phases["phase"]]), sf_hyp=1 / 30)
@@ -42,7 +43,11 @@ def test_shared_definitions_agree_with_yasa(seed):
 def test_wake_bouts_longest_stretch_and_cycles():
     # onset at epoch 2; a 1-epoch wake (not a bout) inside quiet sleep, then a 3-epoch bout
     codes = "WW" + "RRRR" + "T" + "NNN" + "W" + "NNN" + "WWW" + "RRR" + "T" + "NNN" + "WW"
-    m = night_metrics(_phases(codes), pd.DataFrame({"start": pd.to_datetime([], utc=True), "kind": []}))
+    m = night_metrics(
+        _phases(codes),
+        pd.DataFrame({"start": pd.to_datetime([], utc=True), "kind": []}),
+        periods=SleepPeriods((2, len(codes) - 2)),
+    )
     assert m["wake_bouts"] == 1
     assert m["longest_sleep_min"] == 11 * 0.5  # epochs 2-13: the single wake epoch does not break the stretch
     assert (
