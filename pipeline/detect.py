@@ -276,8 +276,8 @@ def epoch_coverage(
     """Per-epoch movement and whether the epoch holds usable data.
 
     Epochs are aligned to UTC ``epoch_s`` marks. Returns ``start`` (UTC), ``epoch_s``, ``count`` (movement
-    magnitude above the noise floor integrated over the epoch, in mg*s) and ``valid`` (False for missing
-    samples, a flat signal or no wear).
+    magnitude above the noise floor integrated over the epoch, in mg*s), ``valid`` (False for missing
+    samples, a flat signal or no wear) and ``worn`` (False where van Hees' rule finds the sensor off).
     """
     acc = _check(acc, fs)
     mag = movement_magnitude(acc, fs) if magnitude is None else magnitude
@@ -301,13 +301,15 @@ def epoch_coverage(
     complete = samples >= 0.9 * expected
     complete[0] = samples[0] >= 0.9 * (expected - offset * fs)  # a recording may start mid-epoch
     complete[-1] = True  # and end mid-epoch
-    valid = complete & ~flat & ~_nonwear(stats, samples, n, epoch_s)
+    worn = ~_nonwear(stats, samples, n, epoch_s)
+    valid = complete & ~flat & worn
     return pd.DataFrame(
         {
             "start": first + pd.to_timedelta(np.arange(n) * epoch_s, unit="s"),
             "epoch_s": epoch_s,
             "count": count.round(1),
             "valid": valid,
+            "worn": worn,
         }
     )
 

@@ -163,6 +163,10 @@ def inputs_hash(
     for table in INPUT_TABLES:
         folder = lake.root / table / f"subject={subject}" / f"night={night}"
         parts += [f"{table}/{p.name}" for p in sorted(folder.glob("*.parquet"))]
+    day = pd.Timestamp(night)
+    for d in (-1, 1):  # sleep/wake near local noon sees the neighbouring nights' counts
+        folder = lake.root / "counts" / f"subject={subject}" / f"night={(day + pd.Timedelta(days=d)).date()}"
+        parts += [f"counts{d:+d}/{p.name}" for p in sorted(folder.glob("*.parquet"))]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -187,8 +191,11 @@ def process_night(
     """
     lake = Lake(lake_root)
     events = lake.events(subject, night)
-    counts = lake.read("counts", [subject], [night])
-    if events.empty and counts.empty:
+    day = pd.Timestamp(night)
+    # the nights on either side too: a sleep/wake window at local noon sees the counts across it
+    around = [str((day + pd.Timedelta(days=d)).date()) for d in (-1, 0, 1)]
+    counts = lake.read("counts", [subject], around)
+    if events.empty and not (counts["night"] == night).any():
         return None
     model = _cached_model(model_path, version)
     manifest = lake.manifest()
