@@ -13,7 +13,7 @@ from pipeline.lake import Lake
 from pipeline.schema import SleepmovesError, check_night
 from pipeline.summarize import DEFINITIONS
 
-from .figures import summary_items
+from .figures import scoring_words, summary_items
 from .views import anonymous_names, night_view
 
 PAGE = (1200, 900)  # pixels of a one-page PNG summary
@@ -40,7 +40,8 @@ def night_summary_figure(lake: Lake, subject: str, night: str, anonymise: bool =
     flag_lines = "".join(f"<br>⚑ {f['message']}" for f in flags[:3]) or "<br>No review flags this night."
     defined = ("sleep_onset", "total_sleep_min", "waso_min", "wake_bouts", "cycles", "<kind>_per_h_<phase>")
     footer = (
-        f"{label} · night of {night} · times in {tz} · model {metrics.get('model_version', '?')}"
+        f"{label} · night of {night} · times in {tz} · {scoring_words(metrics)}"
+        + f"<br>sleep period: {metrics.get('sleep_period_source') or '?'}"
         + flag_lines
         + "".join(f"<br>{term}: {DEFINITIONS[term]}" for term in defined)
         + "<br>sleepmoves describes movement; it never diagnoses."

@@ -13,10 +13,16 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pipeline.schema import EPOCH_S, KINDS, LIMBS, PHASES
+from pipeline.schema import EPOCH_S, KINDS, LIMBS, SCORED_PHASES
 
 # Okabe-Ito colour-blind-safe palette.
-PHASE_COLOURS = {"awake": "#E69F00", "active": "#CC79A7", "quiet": "#0072B2", "transition": "#F0E442"}
+PHASE_COLOURS = {
+    "awake": "#E69F00",
+    "active": "#CC79A7",
+    "quiet": "#0072B2",
+    "transition": "#F0E442",
+    "asleep": "#332288",  # sleep whose phase the data cannot tell (activity counts)
+}
 KIND_COLOURS = {
     "twitch": "#009E73",
     "kick": "#D55E00",
@@ -34,7 +40,14 @@ KIND_SYMBOLS = {
     "other": "circle-open",
 }
 NODATA_COLOUR = "#BBBBBB"
-PHASE_NAMES = {"awake": "Awake", "active": "Active sleep", "quiet": "Quiet sleep", "transition": "Transition"}
+PHASE_NAMES = {
+    "awake": "Awake",
+    "active": "Active sleep",
+    "quiet": "Quiet sleep",
+    "transition": "Transition",
+    "asleep": "Asleep (phase not known from counts)",
+}
+COUNTS_COLOUR = "#555555"
 
 
 def _hours(times, origin: pd.Timestamp) -> np.ndarray:
@@ -59,8 +72,10 @@ def night_figure(
     nodata_starts=None,
     diary: pd.DataFrame | None = None,
     movement: pd.DataFrame | None = None,
+    counts: pd.DataFrame | None = None,
+    period: tuple | None = None,
 ) -> go.Figure:
-    """Phase ribbon over an event raster by limb, on one shared time axis in the baby's zone.
+    """Phase ribbon over movement and an event raster by limb, on one shared clock axis in the baby's zone.
 
     Parameters
     ----------
@@ -79,11 +94,39 @@ def night_figure(
         marks on a "diary" row below the limbs.
     movement : DataFrame, optional
         ``epoch_start`` and ``move_s`` (seconds of movement per epoch), drawn as bars under the ribbon.
+    counts : DataFrame, optional
+        Activity counts (``start``, ``epoch_s``, ``count``, ``valid``), drawn per epoch at their own length
+        under the ribbon instead of ``movement`` (a night known from an actigraph).
+    period : (Timestamp, Timestamp), optional
+        The night's sleep period (onset, offset), shaded across the chart.
     """
+    has_counts = counts is not None and len(counts) > 0 and counts["valid"].any()
+    has_raster = len(events) > 0 or (diary is not None and len(diary) > 0)
+    rows = 3 if has_raster else 2
     fig = make_subplots(
-        rows=3, cols=1, shared_xaxes=True, row_heights=[0.17, 0.13, 0.70], vertical_spacing=0.03
+        rows=rows,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.17, 0.13, 0.70] if has_raster else [0.35, 0.65],
+        vertical_spacing=0.03,
     )
-    if movement is not None and len(movement):
+    if has_counts:
+        shown = counts[counts["valid"].astype(bool)]
+        width = shown["epoch_s"].to_numpy(dtype="float64") / 3600
+        fig.add_trace(
+            go.Bar(
+                x=_hours(shown["start"], night_start) + width / 2,
+                y=shown["count"].to_numpy(dtype="float64"),
+                width=width,
+                marker={"color": COUNTS_COLOUR, "line": {"width": 0}},
+                name="activity counts",
+                showlegend=False,
+                hovertemplate="%{y:.0f} counts<extra></extra>",
+            ),
+            row=2,
+            col=1,
+        )
+    elif movement is not None and len(movement):
         x_move = _hours(movement["epoch_start"], night_start) + EPOCH_S / 3600 / 2
         fig.add_trace(
             go.Bar(
@@ -102,7 +145,7 @@ def night_figure(
     if len(phases):
         x = _hours(phases["epoch_start"], night_start) + epoch_h / 2
         local = pd.to_datetime(phases["epoch_start"], utc=True).dt.tz_convert(tz).dt.strftime("%H:%M:%S")
-        for phase in PHASES:
+        for phase in SCORED_PHASES:
             mask = (phases["phase"] == phase).to_numpy()
             if not mask.any():
                 continue
@@ -141,7 +184,7 @@ def night_figure(
                 legendgroup="phases",
                 legendgrouptitle_text="Phase",
                 marker={"color": NODATA_COLOUR, "pattern": {"shape": "/"}, "line": {"width": 0}},
-                hovertemplate="no sensor data<extra></extra>",
+                hovertemplate="no data (not recorded or not worn)<extra></extra>",
             ),
             row=1,
             col=1,
@@ -177,6 +220,13 @@ def night_figure(
     has_diary = diary is not None and len(diary) > 0
     if has_diary:
         _add_diary(fig, diary, night_start, tz)
+    if period is not None and all(pd.notna(t) for t in period):
+        x0, x1 = _hours(list(period), night_start)
+        fig.add_vrect(x0=x0, x1=x1, fillcolor="#332288", opacity=0.07, line_width=0, layer="below")
+        fig.add_annotation(
+            x=x0, y=1, yref="y domain", xanchor="left", yanchor="bottom", showarrow=False,
+            text=f"sleep period {_clock(period[0], tz)}–{_clock(period[1], tz)}", font={"size": 11},
+        )  # fmt: skip
     spans = []
     if len(phases):
         spans += [_hours(phases["epoch_start"].iloc[[0, -1]], night_start)]
@@ -186,23 +236,28 @@ def night_figure(
         lo, hi = min(s.min() for s in spans) - 0.25, max(s.max() for s in spans) + 0.25
     else:
         lo, hi = 6.0, 20.0  # 18:00 to 08:00 on an empty night
-    ticks, labels = clock_ticks(night_start, lo, hi, tz)
-    limbs_present = [limb for limb in LIMBS if len(events) and (events["limb"] == limb).any()]
-    if has_diary:
-        limbs_present.append("diary")
+    ticks, labels = clock_ticks(night_start, lo, hi, tz, step_h=1 if hi - lo <= 16 else 2)
+    # the clock axis is drawn on the bottom row whatever the night holds
     fig.update_xaxes(range=[lo, hi], tickvals=ticks, ticktext=labels, showgrid=True, gridcolor="#e5e5e5")
-    fig.update_xaxes(title_text=f"local time ({tz})", row=3, col=1)
+    fig.update_xaxes(title_text=f"local time ({tz})", showticklabels=True, row=rows, col=1)
     fig.update_yaxes(visible=False, range=[0, 1], row=1, col=1)
-    fig.update_yaxes(
-        title_text="move s", range=[0, EPOCH_S], tickvals=[0, EPOCH_S], row=2, col=1, showgrid=False
-    )
-    fig.update_yaxes(
-        categoryorder="array",
-        categoryarray=list(reversed(limbs_present or list(LIMBS))),
-        row=3,
-        col=1,
-        title_text="limb",
-    )
+    if has_counts:
+        fig.update_yaxes(title_text="counts", rangemode="tozero", row=2, col=1, showgrid=False)
+    else:
+        fig.update_yaxes(
+            title_text="move s", range=[0, EPOCH_S], tickvals=[0, EPOCH_S], row=2, col=1, showgrid=False
+        )
+    if has_raster:
+        limbs_present = [limb for limb in LIMBS if len(events) and (events["limb"] == limb).any()]
+        if has_diary:
+            limbs_present.append("diary")
+        fig.update_yaxes(
+            categoryorder="array",
+            categoryarray=list(reversed(limbs_present or list(LIMBS))),
+            row=3,
+            col=1,
+            title_text="limb",
+        )
     fig.update_layout(
         title={"text": title or "Night", "x": 0.01},
         barmode="overlay",
@@ -284,19 +339,58 @@ def _rate(value) -> str:
 
 
 def summary_items(metrics: dict | None, tz: str) -> list[tuple[str, str, str]]:
-    """Plain-words summary cards of a night: ``(title, value, explanation)``."""
+    """Plain-words summary cards of a night: ``(title, value, explanation)``.
+
+    A night known only from activity counts has no phase cards: counts tell asleep from awake, not which
+    phase of sleep.
+    """
     if not metrics:
         return [("No data", "—", "This night has not been processed yet.")]
-    return [
-        ("Fell asleep", _clock(metrics.get("sleep_onset"), tz), "first three sleep epochs in a row"),
-        ("Woke for the day", _clock(metrics.get("sleep_offset"), tz), "end of the last sleep epoch"),
-        ("Total sleep", _duration(metrics.get("total_sleep_min")), "between falling asleep and waking"),
+    items = [
+        ("Fell asleep", _clock(metrics.get("sleep_onset"), tz), _period_words(metrics)),
+        ("Woke for the day", _clock(metrics.get("sleep_offset"), tz), "end of the night's sleep period"),
+        ("Total sleep", _duration(metrics.get("total_sleep_min")), "in the sleep period, recorded time only"),
         ("Awake in the night", _duration(metrics.get("waso_min")), "after first falling asleep"),
-        ("Active sleep", _duration(metrics.get("min_active")), "REM-like: twitches are normal here"),
-        ("Quiet sleep", _duration(metrics.get("min_quiet")), "deep, still sleep"),
-        ("Twitches in active sleep", _rate(metrics.get("twitches_per_h_active")), "per hour of active sleep"),
-        ("Twitches in quiet sleep", _rate(metrics.get("twitches_per_h_quiet")), "per hour of quiet sleep"),
     ]
+    if pd.notna(metrics.get("min_active")):
+        items += [
+            ("Active sleep", _duration(metrics.get("min_active")), "REM-like: twitches are normal here"),
+            ("Quiet sleep", _duration(metrics.get("min_quiet")), "deep, still sleep"),
+            (
+                "Twitches in active sleep",
+                _rate(metrics.get("twitches_per_h_active")),
+                "per hour of active sleep",
+            ),
+            (
+                "Twitches in quiet sleep",
+                _rate(metrics.get("twitches_per_h_quiet")),
+                "per hour of quiet sleep",
+            ),
+        ]
+    else:
+        items.append(("Sleep phases", "not known", "activity counts tell asleep from awake, not the phase"))
+    naps = metrics.get("naps")
+    if naps is not None and pd.notna(naps) and int(naps):
+        items.append(
+            ("Naps", f"{int(naps)} · {_duration(metrics.get('nap_min'))}", "sleep outside the night")
+        )
+    gap = metrics.get("nodata_in_period_min")
+    if gap is not None and pd.notna(gap) and float(gap) >= 1:
+        items.append(("No data in the night", _duration(gap), "not counted as sleep or as wake"))
+    return items
+
+
+def _period_words(metrics: dict) -> str:
+    source = str(metrics.get("sleep_period_source") or "")
+    return "from the parent's diary" if "diary" in source else "5 minutes asleep in a row"
+
+
+def scoring_words(metrics: dict | None) -> str:
+    """One line saying what scored sleep and wake this night (the model or the device's algorithm)."""
+    if not metrics:
+        return ""
+    method = metrics.get("sleepwake") or f"phase model {metrics.get('model_version', '?')}"
+    return f"Sleep and wake scored by: {method}"
 
 
 def evaluation_figure(tables: dict, version: str) -> go.Figure:
@@ -352,16 +446,11 @@ def evaluation_figure(tables: dict, version: str) -> go.Figure:
     return fig
 
 
-PHASE_CODES = {"awake": 0, "active": 1, "quiet": 2, "transition": 3}
+PHASE_CODES = {p: i for i, p in enumerate(SCORED_PHASES)}  # awake, active, quiet, transition, asleep
 _PHASE_SCALE = [
-    [0.0, PHASE_COLOURS["awake"]],
-    [0.25, PHASE_COLOURS["awake"]],
-    [0.25, PHASE_COLOURS["active"]],
-    [0.5, PHASE_COLOURS["active"]],
-    [0.5, PHASE_COLOURS["quiet"]],
-    [0.75, PHASE_COLOURS["quiet"]],
-    [0.75, PHASE_COLOURS["transition"]],
-    [1.0, PHASE_COLOURS["transition"]],
+    [edge, PHASE_COLOURS[p]]
+    for i, p in enumerate(SCORED_PHASES)
+    for edge in (i / len(SCORED_PHASES), (i + 1) / len(SCORED_PHASES))
 ]
 
 
@@ -391,7 +480,7 @@ def actogram_matrix(
         col = np.clip((minutes // step_min).astype(int).to_numpy(), 0, bins - 1)
         row = np.array([row_of[(s, n)] for s, n in zip(phases["subject"], phases["night"], strict=True)])
         code = phases["phase"].map(PHASE_CODES).to_numpy()
-        counts = np.zeros((len(keys), bins, 4))
+        counts = np.zeros((len(keys), bins, len(PHASE_CODES)))
         np.add.at(counts, (row, col, code), 1)
         seen = counts.sum(axis=2) > 0
         z[seen] = counts.argmax(axis=2)[seen]
@@ -433,11 +522,13 @@ def weeks_figure(
             x=x,
             y=labels,
             zmin=-0.5,
-            zmax=3.5,
+            zmax=len(SCORED_PHASES) - 0.5,
             colorscale=_PHASE_SCALE,
             showscale=False,
             hovertemplate="%{y}<br>%{x:.1f} h after noon: %{customdata}<extra></extra>",
-            customdata=np.vectorize(lambda v: "" if np.isnan(v) else PHASES[int(v)])(z) if z.size else z,
+            customdata=np.vectorize(lambda v: "" if np.isnan(v) else SCORED_PHASES[int(v)])(z)
+            if z.size
+            else z,
         ),
         row=1,
         col=1,

@@ -23,8 +23,13 @@ def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
     info = lake.subject(subject)
     tz, label = info["tz"], name or info["label"] or subject
     start, _ = night_bounds(night, tz)
+    metrics = lake.night_summary(subject, night)
+    phases = lake.phases(subject, night)
+    # a night scored from activity counts draws its counts; one labelled from movements, its movement seconds
+    from_counts = bool(len(phases)) and str(phases["model_version"].iloc[0]).startswith("sleepwake:")
+    period = (metrics.get("sleep_onset"), metrics.get("sleep_offset")) if metrics else None
     figure = night_figure(
-        lake.phases(subject, night),
+        phases,
         lake.events(subject, night),
         tz,
         start,
@@ -32,8 +37,10 @@ def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
         lake.nodata_epochs(subject, night),
         lake.diary(subject, night),
         lake.read("epochs", [subject], [night], columns=["epoch_start", "move_s"]),
+        counts=lake.counts(subject, night) if from_counts else None,
+        period=period,
     )
-    return figure, lake.night_summary(subject, night), tz, label
+    return figure, metrics, tz, label
 
 
 def available_weeks(lake: Lake, subjects) -> list[str]:

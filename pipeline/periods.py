@@ -7,8 +7,10 @@ periods in the sleep/wake series and takes the night's main one; sleep outside i
 * Otherwise the rule of Tudor-Locke et al. (2014) as ActiLife runs it: a period starts at the first of
   5 consecutive sleep minutes and ends where 10 consecutive wake minutes begin; shorter runs of either keep the
   state before them. It is the same rule for activity counts, event logs and raw acceleration, on the night's
-  30-s grid (5 minutes = 10 epochs). No data neither starts nor ends a period (it is not sleep and not wake):
-  it is left out of sleep and wake and reported beside them.
+  30-s grid (5 minutes = 10 epochs). A short stretch of no data neither starts nor ends a period (it is not
+  sleep and not wake): it is left out of sleep and wake and reported beside them. No data longer than
+  :data:`MAX_BRIDGE_MIN` (a sensor taken off, a monitor switched off for the night) ends the period: nothing
+  says the baby slept through it.
 * Infants wake and feed in the night: ActiLife would report two periods around a 20-minute feed. The night's
   period joins periods with less than :data:`JOIN_WAKE_MIN` of wake between them (as GGIR joins its sleep
   period time windows across gaps under an hour), and is the longest joined period that reaches into the middle
@@ -40,6 +42,7 @@ MIN_NIGHT_MIN = 160
 JOIN_WAKE_MIN = 60
 MIN_NAP_MIN = 15
 MIDNIGHT_HOURS = (0, 5)
+MAX_BRIDGE_MIN = 180
 
 
 @dataclass
@@ -74,6 +77,16 @@ def rest_periods(asleep, epoch_s: int = EPOCH_S, bedtime_min: float = BEDTIME_MI
     seen = np.flatnonzero(np.isfinite(a))
     if not len(seen):
         return []
+    # a long stretch of no data splits the series: each part is searched on its own
+    cuts = np.flatnonzero(np.diff(seen) > MAX_BRIDGE_MIN * 60 / epoch_s)
+    if len(cuts):
+        bounds = np.r_[0, seen[cuts + 1], len(a)]
+        out = []
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            part = np.full(len(a), np.nan)
+            part[lo:hi] = a[lo:hi]
+            out += rest_periods(part, epoch_s, bedtime_min, getup_min)
+        return out
     state = a[seen] > 0.5
     starts, lengths, values = runs(state)
     per_min = 60 / epoch_s

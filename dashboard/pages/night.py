@@ -8,7 +8,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dashboard import state
 from dashboard.components import png_download, wants_anonymous
 from dashboard.downloads import send_png
-from dashboard.figures import night_figure, summary_items
+from dashboard.figures import night_figure, scoring_words, summary_items
 from dashboard.views import night_view
 from pipeline.flags import decode as decode_flags
 
@@ -52,6 +52,7 @@ def layout(**_query):
                 className="controls",
             ),
             html.Div(id="summary-cards", className="cards"),
+            html.P(id="scoring", className="hint"),
             html.Div(id="flags", className="flags"),
             dcc.Graph(id="night-figure", config={"displaylogo": False, "responsive": True}),
             html.P(
@@ -76,14 +77,16 @@ def choose_subject(subject):
     Output("night-figure", "figure"),
     Output("summary-cards", "children"),
     Output("flags", "children"),
+    Output("scoring", "children"),
     Input("subject", "value"),
     Input("night", "value"),
 )
 def show_night(subject, night):
     if not subject or not night:
-        return night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc()), _cards(None, "UTC"), []
+        empty = night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc())
+        return empty, _cards(None, "UTC"), [], ""
     figure, metrics, tz, _ = night_view(state.lake(), subject, night)
-    return figure, _cards(metrics, tz), _flags(metrics)
+    return figure, _cards(metrics, tz), _flags(metrics), scoring_words(metrics)
 
 
 @callback(

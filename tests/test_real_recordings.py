@@ -1,0 +1,151 @@
+"""Real recordings through the product path: `sleepmoves ingest` + `process`, then the lake is compared with what
+the device's own software made of the same recording (Actiware's Sleep/Wake column, ActiLife's Sadeh and Choi).
+
+Agreement figures are printed (`pytest -s`) and asserted; the README's sensor section quotes them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.ingest.counts import localise, read_counts
+from pipeline.lake import Lake
+from tests.conftest import ROOT, SHARED_DATA
+
+pytestmark = pytest.mark.skipif(
+    not SHARED_DATA.exists(), reason="../shared/data is absent (not a project checkout)"
+)
+ACTILIFE = ROOT / "tests" / "data" / "actilife"
+RPX = SHARED_DATA / "actigraphy" / "test_sample_rpx_eng.csv"
+AGD = SHARED_DATA / "ankle" / "GT3XPlus-RawData-Day01.agd"
+CSV60 = SHARED_DATA / "ankle" / "GT3XPlus-RawData-Day01-10sec60sec.csv"
+AWD = SHARED_DATA / "actigraphy" / "example_01.AWD"
+
+
+def ingest(tmp_path, path, tz: str, subject: str = "baby", *extra) -> Lake:
+    """A fresh lake holding one file for one baby, processed: exactly what a user's two commands make."""
+    lake = tmp_path / "lake"
+    assert main(["subject", "add", subject, "--tz", tz, "--lake", str(lake)]) == 0
+    assert main(["ingest", str(path), "--subject", subject, "--tz", tz, "--lake", str(lake), *extra]) == 0
+    return Lake(lake)
+
+
+def sleep_in_lake(lake: Lake, subject: str, times: pd.Series) -> pd.Series:
+    """Sleep (True) / wake (False) / no label (NaN) in the lake's phases at each UTC time."""
+    phases = lake.read("phases", [subject]).set_index("epoch_start")["phase"]
+    found = phases.reindex(pd.DatetimeIndex(times))
+    return pd.Series(np.where(found.isna(), np.nan, found.isin(["asleep", "active", "quiet", "transition"])))
+
+
+def actilife_minutes(tz: str) -> pd.DataFrame:
+    """ActiLife's own 60-s epochs and Sadeh scoring of the GT3X+ recording (local clock times)."""
+    table = pd.read_csv(ACTILIFE / "GT3XPlus-RawData-Day01-Sadeh.csv")
+    local = pd.to_datetime(table["Date"] + " " + table["Time"], format="%m/%d/%Y %I:%M %p")
+    return pd.DataFrame(
+        {"minute": local.dt.tz_localize(tz).dt.tz_convert("UTC"), "sleep": table["Sleep or Awake?"] == "S"}
+    )
+
+
+def test_actiware_sleep_wake_of_the_english_rpx_is_reproduced(tmp_path):
+    tz = "Europe/London"
+    lake = ingest(tmp_path, RPX, tz)
+    read = read_counts(RPX.read_bytes(), str(RPX), "rpx")
+    scored = np.isfinite(read.device_sleep)  # Actiware leaves the first epochs unscored
+    times = localise(read.times, tz, str(RPX))[scored]
+    theirs = read.device_sleep[scored] == 1
+    ours = sleep_in_lake(lake, "baby", times)
+    agree = float((ours.to_numpy() == theirs).mean())  # an epoch the lake left unlabelled counts against us
+    print(f"\nActiware Sleep/Wake, English RPX: {agree:.2%} of {scored.sum()} scored epochs")
+    assert agree >= 0.99
+    night = lake.nights_table(["baby"]).iloc[3]
+    assert "Actiware, wake threshold 40, 30-s epochs" in night["sleepwake"]  # the file's own threshold
+
+
+@pytest.mark.parametrize("path", [AGD, CSV60], ids=["agd-10s", "actilife-60s-csv"])
+def test_actilife_sadeh_of_the_gt3x_recording_on_worn_minutes(tmp_path, path):
+    tz = "Europe/Berlin"  # the recording's zone is not stated; any zone places both files alike
+    lake = ingest(tmp_path, path, tz)
+    reference = actilife_minutes(tz)
+    ours = sleep_in_lake(lake, "baby", reference["minute"])
+    worn = ours.notna().to_numpy()
+    agree = float((ours[worn].astype(bool).to_numpy() == reference["sleep"].to_numpy()[worn]).mean())
+    print(f"\nActiLife Sadeh, {path.name}: {agree:.3%} of {worn.sum()} worn minutes")
+    assert agree >= 0.999
+    # not worn = ActiLife's Choi period (00:00-02:37 local, 157 min), and nothing else is left unlabelled
+    assert (~worn).sum() == 157
+    gap = reference["minute"][~worn].dt.tz_convert(tz)
+    assert gap.min().strftime("%H:%M") == "00:00" and gap.max().strftime("%H:%M") == "02:36"
+    epochs = lake.read("epochs", ["baby"], columns=["epoch_start", "coverage"])
+    assert (epochs["coverage"] == "not_worn").sum() == 2 * 157
+    nights = lake.nights_table(["baby"])
+    assert nights["notworn_min"].sum() == 157
+    assert nights["sleepwake"].str.startswith("Sadeh 1994 as ActiLife runs it").all()
+
+
+def test_a_60s_file_has_no_nodata_epoch_where_no_count_is_missing(tmp_path):
+    lake = ingest(tmp_path, AWD, "Europe/Brussels")
+    counts = lake.read("counts", ["baby"])
+    assert (counts["epoch_s"] == 60).all() and counts["count"].notna().all()
+    epochs = lake.read("epochs", ["baby"], columns=["epoch_start", "coverage"]).sort_values("epoch_start")
+    first, last = counts["start"].min(), counts["start"].max() + pd.Timedelta(seconds=60)
+    inside = epochs[(epochs["epoch_start"] >= first) & (epochs["epoch_start"] < last)]
+    assert len(inside) == 2 * len(counts)
+    assert not (inside["coverage"] == "no_data").any()
+    # every worn minute is two labelled 30-s epochs
+    phases = lake.read("phases", ["baby"])
+    assert len(phases) == 2 * int(counts["worn"].sum())
+
+
+def test_a_gap_keeps_every_label_at_its_true_time(tmp_path):
+    """Two hours cut out of a 60-s export: every label outside the gap's reach stays at its time."""
+    whole = ingest(tmp_path / "whole", CSV60, "Europe/Berlin")
+    lines = CSV60.read_text().splitlines(keepends=True)
+    cut = tmp_path / "with-gap.csv"
+    cut.write_text("".join(lines[:301] + lines[421:]))  # minutes 300-419 (2 h) missing
+    gapped = ingest(tmp_path / "gapped", cut, "Europe/Berlin")
+    a = whole.read("phases", ["baby"]).set_index("epoch_start")["phase"]
+    b = gapped.read("phases", ["baby"]).set_index("epoch_start")["phase"]
+    start = pd.Timestamp(lines[301].split(",")[0]).tz_localize(None).tz_localize("Europe/Berlin")
+    gap = (a.index >= start.tz_convert("UTC")) & (a.index < (start + pd.Timedelta(hours=2)).tz_convert("UTC"))
+    assert not b.index.isin(a.index[gap]).any()  # the gap has no label at all
+    reach = pd.Timedelta(minutes=6)  # Sadeh's window reaches 5 minutes on each side
+    far = (a.index < start.tz_convert("UTC") - reach) | (
+        a.index >= (start + pd.Timedelta(hours=2)).tz_convert("UTC") + reach
+    )
+    assert (b.reindex(a.index[far]) == a[far]).all()
+    epochs = gapped.read("epochs", ["baby"], columns=["epoch_start", "coverage"]).set_index("epoch_start")
+    assert (epochs["coverage"].reindex(a.index[gap]) == "no_data").all()
+
+
+def test_a_device_on_a_table_is_no_data_not_sleep(tmp_path):
+    """An Actiwatch left on a table for 18 h records zeros: Choi calls it not worn, and it is never sleep."""
+    lines = AWD.read_text().splitlines()
+    body = lines[7:]
+    table_from, table_to = 3 * 24 * 60, 3 * 24 * 60 + 18 * 60  # day 3 at the start time, for 18 hours
+    body[table_from:table_to] = ["0"] * (table_to - table_from)
+    path = tmp_path / "on-the-table.AWD"
+    path.write_text("\n".join(lines[:7] + body) + "\n")
+    lake = ingest(tmp_path, path, "Europe/Brussels")
+    counts = lake.read("counts", ["baby"]).sort_values("start", ignore_index=True)
+    assert not counts["worn"].iloc[table_from + 5 : table_to - 5].any()
+    start = counts["start"].iloc[table_from]
+    phases = lake.read("phases", ["baby"]).set_index("epoch_start")
+    on_table = phases[(phases.index >= start) & (phases.index < start + pd.Timedelta(hours=18))]
+    assert len(on_table) < 20  # only the epochs Choi's window cannot reach at its edges
+    assert lake.nights_table(["baby"])["notworn_min"].sum() >= 17 * 60
+
+
+def test_a_normal_nights_sleep_period_starts_in_the_evening(tmp_path):
+    lake = ingest(tmp_path, RPX, "Europe/London")
+    nights = lake.nights_table(["baby"])
+    full = nights[nights["recorded_min"] > 20 * 60]  # nights recorded from noon to noon
+    onsets = pd.to_datetime(full["sleep_onset"], utc=True).dt.tz_convert("Europe/London")
+    hours = onsets.dt.hour
+    print("\nsleep onsets:", ", ".join(onsets.dt.strftime("%H:%M")))
+    assert len(full) >= 4
+    assert ((hours >= 17) | (hours < 2)).all()  # evening or around midnight, never the window's noon
+    offsets = pd.to_datetime(full["sleep_offset"], utc=True).dt.tz_convert("Europe/London").dt.hour
+    assert ((offsets >= 4) & (offsets < 11)).all()
