@@ -62,9 +62,17 @@ def test_naive_time_needs_tz_and_says_so():
     assert events["start"].iloc[0] == pd.Timestamp("2026-07-02T19:00:00Z")  # BST is UTC+1
 
 
-def test_offset_wins_over_tz():
-    events = parse_log((HEADER + GOOD).encode(), "x.csv", tz="Asia/Tokyo").events
+def test_written_offset_and_tz_must_agree():
+    events = parse_log((HEADER + GOOD).encode(), "x.csv", tz="Europe/London").events  # GMT: +00:00
     assert events["start"].iloc[0] == pd.Timestamp("2026-03-02T20:00:00Z")
+    (err,) = errors_of(HEADER + GOOD, tz="Asia/Tokyo")
+    assert err == (
+        "night.csv:2: column start: the file writes times at +00:00 but --tz Asia/Tokyo is +09:00 there; "
+        "drop --tz or fix it"
+    )
+    summer = "2026-07-02T20:00:00+01:00,0.3,left_leg,twitch,0.2\n"
+    assert not errors_of(HEADER + summer, tz="Europe/London")  # BST: +01:00 in July
+    assert "--tz America/New_York is -04:00" in errors_of(HEADER + summer, tz="America/New_York")[0]
 
 
 def test_dst_gap_and_repeat_are_refused_with_a_hint():
@@ -124,7 +132,8 @@ def test_json_lines_with_line_numbers():
     parsed = parse_log("\n".join(lines).encode(), "night.jsonl")
     assert len(parsed.events) == 1 and parsed.format == "jsonl"
     assert [str(e) for e in parsed.errors] == [
-        "night.jsonl:3: column kind: unknown kind 'hiccup'; use one of twitch, kick, startle, shake, stretch, other",
+        "night.jsonl:3: column kind: unknown kind 'hiccup'; use one of twitch, kick, startle, shake, stretch, other, "
+            "recording_start, recording_stop",
         "night.jsonl:4: invalid JSON (Expecting property name enclosed in double quotes at character 2)",
     ]
 

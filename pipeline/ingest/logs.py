@@ -18,9 +18,16 @@ intensity                                                   no        0 to 1; em
 
 Other columns (for example ``note``) are ignored. Words are normalised ("Left Leg" = ``left_leg``).
 
+When the log was recording: a row of kind ``recording_start`` says the monitor (or the app) started
+watching at its time, one of kind ``recording_stop`` that it stopped; these rows are not movements and their
+other columns are ignored. Between a stop and the next start there is no data. Without such rows a log
+records from its first to its last event. Either way, a stretch with no movement at all for longer than an
+infant sleep cycle allows (:data:`pipeline.epochs.MAX_SILENCE_MIN`) is no data, never quiet sleep.
+
 Every bad row is reported as ``file:line: column: reason``. A local time that does not exist (the
 hour skipped when clocks go forward) or happens twice (clocks go back) is refused: add a UTC
-offset to such rows.
+offset to such rows. A ``--tz`` given with times that carry offsets must agree with them (a row whose
+offset is not the zone's at that instant is refused, naming both).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import pandas as pd
 
 from ..nights import zone
 from ..schema import KINDS, LIMBS, YEARS, SleepmovesError, normalise_word
+from .offsets import conflict_reason
 
 MAX_DURATION_S = 3600.0
 MAX_ERRORS_SHOWN = 20
@@ -94,6 +102,7 @@ class ParsedLog:
     events: pd.DataFrame
     errors: list[RowError]
     format: str
+    recording: pd.DataFrame | None = None  # start, end of each span from recording rows (None: no such rows)
 
 
 def decode(data: bytes, path: str) -> str:
@@ -158,7 +167,7 @@ def parse_log(data: bytes, path: str, tz: str | None = None, fmt: str = "auto") 
     else:
         raise SleepmovesError(f"unknown log format {fmt!r}: use csv or jsonl")
 
-    rows, errors = [], []
+    rows, errors, marks = [], [], []
     for line, record in records:
         if isinstance(record, RowError):
             errors.append(record)
@@ -166,8 +175,11 @@ def parse_log(data: bytes, path: str, tz: str | None = None, fmt: str = "auto") 
         row, row_errors = _validate(record, path, line, zone_info)
         if row_errors:
             errors += row_errors
+        elif row["kind"] in RECORDING_KINDS:
+            marks.append((row["start"], row["kind"], line))
         else:
             rows.append(row)
+    recording = _recording_spans(marks, rows, path, errors)
     if not rows and not errors:
         raise BadInputError(path, [RowError(path, 2, "", "no events: the file has a header but no rows")])
     events = pd.DataFrame(rows, columns=["start", "duration_s", "limb", "kind", "intensity"])
@@ -175,7 +187,36 @@ def parse_log(data: bytes, path: str, tz: str | None = None, fmt: str = "auto") 
     events["duration_s"] = events["duration_s"].astype("float64")
     events["intensity"] = events["intensity"].astype("float64")
     events = events.sort_values("start", kind="stable", ignore_index=True)
-    return ParsedLog(events, errors, fmt)
+    return ParsedLog(events, errors, fmt, recording)
+
+
+RECORDING_KINDS = ("recording_start", "recording_stop")
+
+
+def _recording_spans(marks: list, rows: list, path: str, errors: list) -> pd.DataFrame | None:
+    """Spans from recording start/stop rows, in time order; an unmatched start runs to the last event, an
+    unmatched stop from the first. Two starts (or stops) in a row are reported as bad rows."""
+    if not marks:
+        return None
+    times = sorted(r["start"] for r in rows) if rows else []
+    spans, opened = [], None
+    for when, kind, line in sorted(marks, key=lambda m: m[0]):
+        if kind == "recording_start":
+            if opened is not None:
+                errors.append(RowError(path, line, "kind", "recording_start while already recording"))
+            opened = when
+        else:
+            if opened is None and spans:
+                errors.append(RowError(path, line, "kind", "recording_stop without a recording_start"))
+                continue
+            spans.append((opened if opened is not None else (times[0] if times else when), when))
+            opened = None
+    if opened is not None:
+        spans.append((opened, max(times[-1], opened) if times else opened))
+    frame = pd.DataFrame(spans, columns=["start", "end"])
+    frame["start"] = pd.to_datetime(frame["start"], utc=True)
+    frame["end"] = pd.to_datetime(frame["end"], utc=True)
+    return frame[frame["end"] > frame["start"]].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------- readers
@@ -312,8 +353,10 @@ def _validate(record: dict, path: str, line: int, tz: ZoneInfo | None) -> tuple[
     kind = _word(record.get("kind"))
     if not kind:
         bad("kind", f"empty; use one of {', '.join(KINDS)}")
-    elif kind not in KINDS:
-        bad("kind", f"unknown kind {record.get('kind')!r}; use one of {', '.join(KINDS)}")
+    elif kind not in KINDS and kind not in RECORDING_KINDS:
+        bad("kind", f"unknown kind {record.get('kind')!r}; use one of {', '.join(KINDS + RECORDING_KINDS)}")
+    if kind in RECORDING_KINDS:  # not a movement: only its time counts
+        return {"start": start, "duration_s": None, "limb": "unknown", "kind": kind, "intensity": None}, errors
 
     limb = _word(record.get("limb")) or "unknown"
     if limb not in LIMBS:
@@ -367,7 +410,8 @@ def parse_timestamp(value, tz: ZoneInfo | None) -> dt.datetime:
     """Parse one ISO 8601 timestamp to an aware UTC datetime.
 
     Naive times are read in ``tz``; without ``tz`` they are refused. Local times that do not exist or
-    are ambiguous in ``tz`` (DST changes) are refused with a hint to add the UTC offset.
+    are ambiguous in ``tz`` (DST changes) are refused with a hint to add the UTC offset. A time written with an
+    offset that is not ``tz``'s offset at that instant is refused naming both.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError("empty timestamp")
@@ -398,4 +442,8 @@ def parse_timestamp(value, tz: ZoneInfo | None) -> dt.datetime:
         stamp = early
     if not YEARS[0] <= stamp.year <= YEARS[1]:
         raise ValueError(f"{text!r} is outside the years {YEARS[0]} to {YEARS[1]}")
+    if tz is not None and stamp.tzinfo is not tz:  # written with an offset: --tz must agree with it there
+        written, local = stamp.utcoffset(), stamp.astimezone(tz).utcoffset()
+        if written != local:
+            raise ValueError(conflict_reason(written.total_seconds(), tz.key, local.total_seconds()))
     return stamp.astimezone(dt.UTC)
