@@ -12,6 +12,7 @@ import pandas as pd
 
 from .lake import Lake, default_lake_path
 from .schema import SleepmovesError
+from .sleepwake import ALGORITHMS
 
 DEMO_INPUT = Path("data/demo")
 
@@ -43,6 +44,9 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+SLEEPWAKE_CHOICES = ("auto", *ALGORITHMS)
+
+
 def cmd_subject_delete(args) -> int:
     removed = _lake(args).delete_subject(args.id)
     _say(f"subject {args.id} deleted: {removed} files and its manifest rows removed")
@@ -51,29 +55,54 @@ def cmd_subject_delete(args) -> int:
 
 def cmd_subject_add(args) -> int:
     lake = _lake(args)
-    changed = lake.add_subject(args.id, args.tz, born=args.born, label=args.label)
+    changed = lake.add_subject(args.id, args.tz, born=args.born, label=args.label, sleepwake=args.sleepwake)
     _say(f"subject {args.id} ({args.tz}) {'added' if changed else 'already in the lake'}")
     return 0
 
 
 def ingest_paths(
-    lake: Lake, paths, subject: str, tz=None, fmt="auto", skip_bad=False, limb=None, limits=None
+    lake: Lake,
+    paths,
+    subject: str,
+    tz=None,
+    fmt="auto",
+    skip_bad=False,
+    limb=None,
+    limits=None,
+    replace=False,
+    sleepwake=None,
 ) -> list[str]:
-    """Ingest files for one subject; prints one line per file; returns the nights touched."""
+    """Ingest files for one subject; prints one line per file; returns the nights touched.
+
+    ``replace``: a file overlapping an earlier file's recording replaces it (else it is refused).
+    ``sleepwake``: the algorithm that scores these recordings' counts (stored with them)."""
     from .ingest import Limits, ingest_file
 
     touched: set[str] = set()
     for path in paths:
         report = ingest_file(
-            lake, path, subject, tz=tz, fmt=fmt, skip_bad=skip_bad, limb=limb, limits=limits or Limits()
+            lake,
+            path,
+            subject,
+            tz=tz,
+            fmt=fmt,
+            skip_bad=skip_bad,
+            limb=limb,
+            limits=limits or Limits(),
+            replace=replace,
+            sleepwake=sleepwake,
         )
         result = report.result
         if result.already_ingested:
             _say(f"{path}: already ingested (same content), nothing added")
             continue
         touched.update(result.nights)
+        for earlier in result.replaced:
+            _say(f"{path}: replaces {Path(earlier).name} (the same recording), which was removed")
         what = "events" if report.format in ("csv", "jsonl") else f"rows of {report.format}"
         _say(f"{path}: {result.rows} {what} over {len(result.nights)} nights for {subject}")
+        for note in report.notes:  # how the file was read, where the user should know (e.g. --tz applied)
+            _say(f"{path}: note: {note}")
         if report.skipped:
             print(f"{path}: skipped {len(report.skipped)} bad row(s):", file=sys.stderr)
             for error in report.skipped:
@@ -84,7 +113,6 @@ def ingest_paths(
 def cmd_ingest(args) -> int:
     from .ingest import Limits
     from .ingest.limits import MB
-    from .process import process
 
     lake = _lake(args)
     if args.max_mb <= 0 or args.max_rows <= 0:
@@ -99,8 +127,12 @@ def cmd_ingest(args) -> int:
         skip_bad=args.skip_bad,
         limb=args.limb,
         limits=limits,
+        replace=args.replace,
+        sleepwake=args.sleepwake,
     )
     if touched and not args.no_process:
+        from .process import process
+
         done = process(lake, [args.subject], {args.subject: touched}, model_path=args.model)
         _say(
             f"processed {len(done)} nights" if done else "no movement data in those nights: nothing to label"
@@ -120,6 +152,7 @@ def cmd_process(args) -> int:
         force=args.force,
         scheduler=args.scheduler,
         workers=args.workers,
+        sleepwake=args.sleepwake,
     )
     _say(
         f"processed {len(done)} nights" if done else "every night is up to date (inputs and model unchanged)"
@@ -381,6 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--tz", required=True, help="IANA time zone, e.g. Europe/London")
     a.add_argument("--born", help="birth date YYYY-MM-DD (lets the model use the age)")
     a.add_argument("--label", help="display name (default: the id)")
+    a.add_argument(
+        "--sleepwake",
+        choices=SLEEPWAKE_CHOICES,
+        help="algorithm for this baby's activity counts (default auto: the device software's own)",
+    )
     a.set_defaults(func=cmd_subject_add)
     d = subsub.add_parser(
         "delete", parents=[common], help="remove a subject and every file of it from the lake"
@@ -399,6 +437,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--limb", help="where a single raw sensor was worn, e.g. left_leg")
     p.add_argument("--skip-bad", action="store_true", help="store the good rows and list the bad ones")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="a file whose recording overlaps an earlier file's (same baby and limb) replaces it",
+    )
+    p.add_argument(
+        "--sleepwake",
+        choices=SLEEPWAKE_CHOICES,
+        help="algorithm for these recordings' counts, kept with them (default auto: by device)",
+    )
     p.add_argument("--no-process", action="store_true", help="store only; run `sleepmoves process` later")
     p.add_argument(
         "--max-mb",
@@ -416,6 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="redo every night, even unchanged ones")
     p.add_argument("--scheduler", help="address of a Dask scheduler (its workers must see the lake folder)")
     p.add_argument("--workers", type=int, help="run on a local Dask cluster of N worker processes")
+    p.add_argument(
+        "--sleepwake",
+        choices=SLEEPWAKE_CHOICES,
+        help="score every recording's counts with this algorithm in this run (over recording and baby)",
+    )
     p.add_argument("--model", help="phase model file (default: the shipped model)")
     p.set_defaults(func=cmd_process)
 

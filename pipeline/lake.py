@@ -16,7 +16,9 @@ Guarantees
   then the renames are done and the journal removed. A process killed before the journal exists
   leaves only ``.staging/`` files, which are thrown away; killed after, the next :class:`Lake` to
   open the folder finishes the renames. Either way the lake is as before or as after the write.
-* A file whose sha256 is in the manifest is not ingested again.
+* A file whose sha256 is in the manifest is not ingested again for the same subject, and is refused for
+  another one. A file whose sensor epochs overlap in time those of an earlier file of the same subject and limb
+  is refused (one recording is stored once, never summed), or replaces that file with ``replace=True``.
 * One writer at a time: writers hold an exclusive ``flock`` on ``<lake>/.lock``.
 * Queries open only the partition folders they need (the path is built from the subject and
   night), never the whole lake.
@@ -35,13 +37,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from . import schema
-from .nights import zone
+from .nights import utc_ns, zone
 from .schema import SleepmovesError, check_night, check_subject_id
 
 DEFAULT_LAKE = Path("data/lake")
@@ -94,9 +97,10 @@ class Transaction:
         _write_durably(table, staged)
         self.renames.append((_relative(staged, self.root), _relative(final, self.root)))
 
-    def remove(self, folder: Path) -> None:
-        """Remove ``folder`` (inside the lake) and everything in it when the transaction commits."""
-        self.removals.append(_relative(folder, self.root))
+    def remove(self, path: Path) -> None:
+        """Remove ``path`` (inside the lake: a folder and everything in it, or one file) when the transaction
+        commits. Removals happen before the renames, so a file may be put into a folder being removed."""
+        self.removals.append(_relative(path, self.root))
 
     def _commit(self) -> None:
         journal = self.root / JOURNAL / f"{self.id}.json"
@@ -119,8 +123,12 @@ def _relative(path: Path, root: Path) -> str:
 def _replay(root: Path, journal: Path) -> None:
     """Carry out a committed journal (idempotent: a replay after a crash redoes only what is left)."""
     plan = json.loads(journal.read_text())
-    for folder in plan["removals"]:
-        shutil.rmtree(root / folder, ignore_errors=True)
+    for removal in plan["removals"]:
+        target = root / removal
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
     for staged, final in plan["renames"]:
         source, target = root / staged, root / final
         if source.exists():
@@ -157,13 +165,31 @@ def _needs_recovery(root: Path) -> bool:
 
 @dataclass
 class IngestResult:
-    """What one ingest did: the nights it touched (empty when the file was already in the lake)."""
+    """What one ingest did: the nights it touched (empty when the file was already in the lake; with a replace,
+    also the nights of the replaced files that still hold data), and the files it replaced (their paths)."""
 
     sha256: str
     subject: str
     rows: int
     nights: list[str] = field(default_factory=list)
     already_ingested: bool = False
+    replaced: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Overlap:
+    """An earlier file of a subject whose stored sensor epochs overlap a new file's in time (same limb)."""
+
+    sha256: str
+    path: str  # as in the manifest
+    seconds: float  # time covered by both (not counted twice when several limbs overlap)
+    first: pd.Timestamp  # UTC: where the overlap begins
+    last: pd.Timestamp  # UTC: where it ends
+    limbs: list[str]
+
+
+# Tables process.py writes from a night's inputs (file names epochs/phases/night, not a source file's sha8).
+DERIVED_TABLES = ("epochs", "phases", "nights")
 
 
 class Lake:
@@ -249,7 +275,11 @@ class Lake:
         path = self.root / "subjects.parquet"
         if not path.exists():
             return schema.SUBJECTS.empty_table().to_pandas()
-        return pq.read_table(path).to_pandas().sort_values("subject", ignore_index=True)
+        table = pq.read_table(path).to_pandas()
+        for name in schema.SUBJECTS.names:  # a lake written before a column existed: the column is empty
+            if name not in table:
+                table[name] = None
+        return table[schema.SUBJECTS.names].sort_values("subject", ignore_index=True)
 
     def subject(self, subject: str) -> dict:
         """One subject's row as a dict; a clear error when it is not in the lake."""
@@ -264,15 +294,26 @@ class Lake:
         return row.iloc[0].to_dict()
 
     def add_subject(
-        self, subject: str, tz: str, born: dt.date | str | None = None, label: str | None = None
+        self,
+        subject: str,
+        tz: str,
+        born: dt.date | str | None = None,
+        label: str | None = None,
+        sleepwake: str | None = None,
     ) -> bool:
-        """Add a subject (idempotent). Returns True when something changed.
+        """Add a subject (idempotent), or change its birth date, label or sleep/wake algorithm.
 
-        Changing the time zone of a subject that already exists is refused: it would move
-        every stored event to a different night.
+        Returns True when something changed. Changing the time zone of a subject that already exists is refused:
+        it would move every stored event to a different night. ``sleepwake`` names the algorithm that scores
+        this baby's activity counts (see :data:`pipeline.sleepwake.ALGORITHMS`; ``"auto"`` = by device).
         """
+        from .sleepwake import check_algorithm
+
         self.check_may_add(subject)
         zone(tz)
+        sleepwake_given = sleepwake is not None  # "auto" clears a baby's choice
+        if sleepwake is not None:
+            sleepwake = None if sleepwake == "auto" else check_algorithm(sleepwake)
         born_date = _parse_date(born) if born not in (None, "") else None
         with self.writer():
             table = self._all_subjects()
@@ -285,15 +326,23 @@ class Lake:
                         f"its nights are cut in that zone, so it cannot change to {tz}"
                     )
                 old_born = old["born"] if pd.notna(old["born"]) else None
+                old_sleepwake = old["sleepwake"] if isinstance(old["sleepwake"], str) else None
                 new_label = label if label is not None else old["label"]
                 new_born = born_date if born_date is not None else old_born
-                if new_born == old_born and new_label == old["label"]:
+                new_sleepwake = sleepwake if sleepwake is not None or sleepwake_given else old_sleepwake
+                if new_born == old_born and new_label == old["label"] and new_sleepwake == old_sleepwake:
                     return False
                 table = table[table["subject"] != subject]
             else:
-                new_label, new_born = label, born_date
+                new_label, new_born, new_sleepwake = label, born_date, sleepwake
             row = pd.DataFrame(
-                {"subject": [subject], "born": [new_born], "tz": [tz], "label": [new_label or subject]}
+                {
+                    "subject": [subject],
+                    "born": [new_born],
+                    "tz": [tz],
+                    "label": [new_label or subject],
+                    "sleepwake": [new_sleepwake],
+                }
             )
             table = pd.concat([table, row], ignore_index=True) if len(table) else row
             table = table.sort_values("subject", ignore_index=True)
@@ -354,9 +403,33 @@ class Lake:
             return schema.MANIFEST.empty_table().to_pandas()
         return pq.read_table(path).to_pandas()
 
-    def has_file(self, sha256: str) -> bool:
-        """True when a file with this sha256 has already been ingested."""
-        return bool((self._all_manifest()["sha256"] == sha256).any())
+    def has_file(self, sha256: str, subject: str | None = None) -> bool:
+        """True when a file with this sha256 has already been ingested (for ``subject``, when given)."""
+        manifest = self._all_manifest()
+        held = manifest["sha256"] == sha256
+        if subject is not None:
+            held &= manifest["subject"] == subject
+        return bool(held.any())
+
+    def check_not_held_by_another(self, sha256: str, subject: str, name: str) -> None:
+        """Refuse a file (called ``name`` in the message) already stored for a subject other than ``subject``.
+
+        The message names that subject and the name the file was ingested under, unless this handle may not
+        see that subject: then it only says another baby holds it.
+        """
+        manifest = self._all_manifest()
+        others = manifest[(manifest["sha256"] == sha256) & (manifest["subject"] != subject)]
+        if others.empty:
+            return
+        other = others.iloc[0]
+        if self.only is not None and other["subject"] not in self.only:
+            holder = "another baby"
+        else:
+            holder = f"{other['subject']} (ingested as {Path(str(other['path'])).name})"
+        raise SleepmovesError(
+            f"{name}: this file is already stored for {holder}; a recording belongs to one baby, "
+            f"so nothing was stored for {subject}"
+        )
 
     def commit_ingest(
         self,
@@ -366,22 +439,39 @@ class Lake:
         fmt: str,
         subject: str,
         tables: dict[str, pd.DataFrame],
+        replace: bool = False,
     ) -> IngestResult:
         """Store one parsed file: its partitions and its manifest row, all or nothing.
+
+        Checked under the writer lock, so two ingests cannot both pass: a file already stored for this subject
+        adds nothing; one stored for another subject is refused (:meth:`check_not_held_by_another`); one whose
+        ``counts`` epochs overlap in time those of an earlier file of the same subject and limb is refused with
+        a message naming that file (one recording is stored once, never summed: see :meth:`overlaps`).
 
         Parameters
         ----------
         tables : dict
             Lake table name (``events``, ``counts``, ``diary``) to a data frame with a ``night``
             column (the partition) plus the table's columns.
+        replace : bool
+            Instead of refusing an overlap, remove every overlapping earlier file (all its partitions, its
+            manifest row, and the outputs and processing state of its nights) in the transaction that stores
+            this one. The result's ``nights`` then include the replaced files' nights that still hold data.
         """
         self._check(subject)
-        rows = sum(len(t) for t in tables.values())
+        rows = sum(len(t) for name, t in tables.items() if name != "recording")  # derived spans are not rows
+        file_name = Path(str(source_path)).name
         with self.writer():
-            if self.has_file(sha256):
+            if self.has_file(sha256, subject):
                 return IngestResult(sha256, subject, rows, already_ingested=True)
+            self.check_not_held_by_another(sha256, subject, file_name)
+            overlaps = self.overlaps(subject, sha256, tables.get("counts"))
+            if overlaps and not replace:
+                raise SleepmovesError(self._overlap_message(file_name, subject, overlaps))
+            old = {o.sha256 for o in overlaps}
             nights: set[str] = set()
             with self.transaction() as txn:
+                still_held = self._remove_files(txn, subject, old) if old else set()
                 for name, frame in tables.items():
                     arrow_schema = _table_schema(name)
                     for night, part in frame.groupby("night", sort=True):
@@ -393,6 +483,9 @@ class Lake:
                             self._partition(name, subject, night) / f"{sha256[:8]}.parquet",
                         )
                 manifest = self._all_manifest()
+                if old:
+                    gone = manifest["sha256"].isin(old) & (manifest["subject"] == subject)
+                    manifest = manifest[~gone].reset_index(drop=True)
                 row = pd.DataFrame(
                     {
                         "sha256": [sha256],
@@ -410,7 +503,107 @@ class Lake:
                     pa.Table.from_pandas(manifest, schema=schema.MANIFEST, preserve_index=False),
                     self.root / "manifest.parquet",
                 )
-            return IngestResult(sha256, subject, rows, sorted(nights))
+            return IngestResult(
+                sha256, subject, rows, sorted(nights | still_held), replaced=[o.path for o in overlaps]
+            )
+
+    def overlaps(self, subject: str, sha256: str, counts: pd.DataFrame | None) -> list[Overlap]:
+        """Earlier files of ``subject`` whose stored sensor epochs overlap ``counts`` (a new file's rows, with
+        their ``night``) in time for the same limb.
+
+        An epoch is the interval ``[start, start + epoch_s)``; only the nights ``counts`` touches are read.
+        Overlap of at most one epoch is a seam, not a second copy: a recording split into two files shares at
+        most one (partial) epoch where they meet (raw acceleration is summarised on fixed 30-s UTC marks).
+        """
+        if counts is None or counts.empty:
+            return []
+        nights = sorted({check_night(str(n)) for n in counts["night"]})
+        stored = self.read("counts", [subject], nights, columns=["start", "epoch_s", "limb", "source_sha"])
+        stored = stored[stored["source_sha"] != sha256]
+        if stored.empty:
+            return []
+        new = {limb: rows for limb, rows in counts.groupby("limb", sort=True)}
+        manifest = self._all_manifest()
+        manifest = manifest[manifest["subject"] == subject]
+        paths = dict(zip(manifest["sha256"], manifest["path"], strict=True))
+        found = []
+        for source, earlier in stored.groupby("source_sha", sort=True):
+            pieces: list[tuple[int, int]] = []
+            limbs, longest = [], 0
+            for limb, rows in earlier.groupby("limb", sort=True):
+                if limb not in new:
+                    continue
+                both = _intersection(_merged_intervals(new[limb]), _merged_intervals(rows))
+                if both:
+                    pieces += both
+                    limbs.append(str(limb))
+                    longest = max(longest, int(new[limb]["epoch_s"].max()), int(rows["epoch_s"].max()))
+            if not pieces:
+                continue
+            starts, ends = _merge(np.array([a for a, _ in pieces]), np.array([b for _, b in pieces]))
+            seconds = float((ends - starts).sum()) / 1e9
+            if seconds > longest:
+                found.append(
+                    Overlap(
+                        str(source),
+                        str(paths.get(source, source[:8])),
+                        seconds,
+                        pd.Timestamp(int(starts.min()), tz="UTC"),
+                        pd.Timestamp(int(ends.max()), tz="UTC"),
+                        limbs,
+                    )
+                )
+        return found
+
+    def _overlap_message(self, name: str, subject: str, overlaps: list[Overlap]) -> str:
+        tz = self.subject(subject)["tz"]
+        parts = [
+            f"{_minutes(o.seconds)} of it overlap {Path(o.path).name}, already stored for {subject} "
+            f"(limb {', '.join(o.limbs)}), from {_clock(o.first.tz_convert(tz))} to "
+            f"{_clock(o.last.tz_convert(tz))} {tz} ({_clock(o.first)} to {_clock(o.last)} UTC)"
+            for o in overlaps
+        ]
+        return (
+            f"{name}: {'; and '.join(parts)}. One recording is stored once, never summed, so nothing was "
+            "stored. To store this file instead of the earlier one, ingest it with `sleepmoves ingest "
+            "--replace`; if two sensors really were worn at once, ingest each with its own --limb "
+            "(e.g. left_leg, right_leg)."
+        )
+
+    def _remove_files(self, txn: Transaction, subject: str, shas: set[str]) -> set[str]:
+        """Schedule the removal of earlier files of ``subject``: every partition file of theirs in every table,
+        and the outputs and processing state of their nights, so ``process`` redoes those nights.
+
+        Returns the nights of theirs that still hold another file's data after the removal.
+        """
+        names = {f"{sha[:8]}.parquet" for sha in shas}
+        changed: set[str] = set()
+        held: set[str] = set()
+        for table in schema.PARTITIONED_TABLES:
+            if table in DERIVED_TABLES:
+                continue
+            base = self.root / table / f"subject={subject}"
+            folders = sorted({p.parent for n in names for p in base.glob(f"night=*/{n}")})
+            for folder in folders:
+                night = folder.name[len("night=") :]
+                changed.add(night)
+                files = {p.name for p in folder.glob("*.parquet")}
+                if files - names:
+                    held.add(night)
+                    for file in sorted(files & names):
+                        txn.remove(folder / file)
+                else:
+                    txn.remove(folder)  # no empty night folder is left (it would list as a night)
+        for night in sorted(changed):
+            for table in DERIVED_TABLES:
+                folder = self.root / table / f"subject={subject}" / f"night={night}"
+                if folder.is_dir():
+                    txn.remove(folder)
+        state = self.processed_state()
+        if any((subject, n) in state for n in changed):
+            kept = {k: v for k, v in state.items() if not (k[0] == subject and k[1] in changed)}
+            txn.put(_processed_table(kept), self.root / "processed.parquet")
+        return held
 
     # ------------------------------------------------------------------ processed outputs
     def write_partition(self, table: str, subject: str, night: str, frame: pd.DataFrame, name: str) -> Path:
@@ -487,11 +680,26 @@ class Lake:
         return frame.sort_values("start", ignore_index=True) if len(frame) else frame
 
     def nodata_epochs(self, subject: str, night: str) -> pd.Series:
-        """Start times of the night's epochs without usable sensor data (gaps, flat signal, not worn)."""
-        epochs = self.read("epochs", [subject], [night], columns=["epoch_start", "valid"])
+        """Start times of the night's epochs without data: gaps inside the recording, and not worn anywhere."""
+        epochs = self._sorted_epochs(self.read("epochs", [subject], [night]))
         if epochs.empty:
             return pd.Series([], dtype="datetime64[us, UTC]")
-        return epochs.loc[~epochs["valid"].astype(bool), "epoch_start"].reset_index(drop=True)
+        valid = epochs["valid"].to_numpy(dtype=bool)
+        seen = np.flatnonzero(valid)
+        inside = np.zeros(len(epochs), dtype=bool)
+        if len(seen):
+            inside[seen[0] : seen[-1] + 1] = True
+        not_worn = (
+            (epochs["coverage"] == schema.NOT_WORN).to_numpy()
+            if "coverage" in epochs
+            else np.zeros_like(valid)
+        )
+        return epochs.loc[~valid & (inside | not_worn), "epoch_start"].reset_index(drop=True)
+
+    def counts(self, subject: str, night: str) -> pd.DataFrame:
+        """The night's activity counts and sensor coverage rows, by time."""
+        frame = self.read("counts", [subject], [night])
+        return frame.sort_values("start", ignore_index=True) if len(frame) else frame
 
     def night_summary(self, subject: str, night: str) -> dict | None:
         """The night-metrics row of one night as a dict, or None when it is not processed."""
@@ -596,11 +804,51 @@ def _processed_table(state: dict[tuple[str, str], str]) -> pa.Table:
     )
 
 
+def _merge(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The union of intervals ``[start, end)`` as sorted, disjoint intervals."""
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], ends[order]
+    reach = np.maximum.accumulate(ends)
+    runs = np.flatnonzero(np.r_[True, starts[1:] > reach[:-1]])
+    return starts[runs], np.maximum.reduceat(ends, runs)
+
+
+def _merged_intervals(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The time (ns since 1970, UTC) covered by epoch rows (``start``, ``epoch_s``) as disjoint intervals."""
+    starts = utc_ns(rows["start"])
+    return _merge(starts, starts + rows["epoch_s"].to_numpy(dtype=np.int64) * 1_000_000_000)
+
+
+def _intersection(a, b) -> list[tuple[int, int]]:
+    """Where two sorted lists of disjoint intervals (``(starts, ends)``) overlap."""
+    (a0, a1), (b0, b1) = (a[0].tolist(), a[1].tolist()), (b[0].tolist(), b[1].tolist())
+    out, i, j = [], 0, 0
+    while i < len(a0) and j < len(b0):
+        lo, hi = max(a0[i], b0[j]), min(a1[i], b1[j])
+        if lo < hi:
+            out.append((lo, hi))
+        if a1[i] < b1[j]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _minutes(seconds: float) -> str:
+    minutes = seconds / 60
+    return f"{minutes:,.0f} minutes" if minutes >= 10 else f"{minutes:.1f}".removesuffix(".0") + " minutes"
+
+
+def _clock(time: pd.Timestamp) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S" if time.second else "%Y-%m-%d %H:%M")
+
+
 def _table_schema(table: str) -> pa.Schema | None:
     """The fixed Arrow schema of a lake table, or None for tables whose columns vary (features, metrics)."""
     return {
         "events": schema.EVENTS,
         "counts": schema.COUNTS,
+        "recording": schema.RECORDING,
         "diary": schema.DIARY,
         "phases": schema.PHASE_TABLE,
     }.get(table)

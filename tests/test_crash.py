@@ -298,7 +298,10 @@ def test_sigkill_during_subject_delete_leaves_the_baby_or_removes_every_trace(ba
     shutil.copytree(base_lake, reference)
     steps = _steps(delete(reference, "none", 0))
     after = lake_content(reference)
-    assert after["subjects"].strip() == "subject,born,tz,label" and after["events"].strip().count("\n") == 0
+    assert (
+        after["subjects"].strip() == "subject,born,tz,label,sleepwake"
+        and after["events"].strip().count("\n") == 0
+    )
     seen = set()
     for kind, k in steps:
         lake = tmp_path / f"{kind}{k}" / "lake"

@@ -10,12 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..lake import IngestResult, Lake
-from ..nights import night_of
-from ..schema import SleepmovesError
+from ..nights import night_of, split_by_night
+from ..nonwear import CHOI_WINDOW_MIN, WINDOW_BY_FORMAT, counts_worn
+from ..schema import EPOCH_S, SleepmovesError
+from ..sleepwake import check_algorithm
 from .binary import BINARY_FORMATS, read_binary, sniff_binary_format
-from .counts import COUNT_FORMATS, counts_table, localise, read_counts, sniff_counts_format
+from .counts import COUNT_FORMATS, counts_table, localise, read_counts, read_notes, sniff_counts_format
 from .diary import DIARY_FORMATS, diary_table, read_diary, sniff_diary_format
 from .limits import DEFAULT_LIMITS, Limits
 from .logs import BadInputError, RowError, parse_log
@@ -52,6 +55,7 @@ class IngestReport:
     path: str
     format: str
     skipped: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the file was read, for the user (see ParsedFile)
 
 
 def sha256_of(data: bytes) -> str:
@@ -69,12 +73,17 @@ def ingest_file(
     limb: str | None = None,
     source_name: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    replace: bool = False,
+    sleepwake: str | None = None,
 ) -> IngestReport:
     """Parse, validate and store one file for one subject.
 
     A file with any bad row stores nothing and raises :class:`BadInputError` listing every bad row,
     unless ``skip_bad`` is set: then the good rows are stored and the bad ones returned in the report.
-    A file already in the lake (same sha256) adds nothing. ``source_name`` names the file in messages and the
+    A file already stored for this subject (same sha256) adds nothing; one stored for another subject is
+    refused, naming it. A file whose sensor epochs overlap an earlier file's of the same subject and limb in time
+    (a device file and its CSV export) is refused naming that file, or replaces it with ``replace``
+    (see :meth:`Lake.commit_ingest`). ``source_name`` names the file in messages and the
     manifest when ``path`` is a temporary copy (an upload). A file over ``limits`` (size, size decompressed,
     rows) is refused before it is read whole.
     """
@@ -86,8 +95,10 @@ def ingest_file(
     try:
         limits.check_size(name, path.stat().st_size)
         sha = _sha256_of_file(path)
-        if lake.has_file(sha):
+        if lake.has_file(sha, subject):
             return IngestReport(IngestResult(sha, subject, 0, already_ingested=True), str(path), fmt)
+        # refused before the file is read; commit_ingest checks again under the writer lock
+        lake.check_not_held_by_another(sha, subject, Path(name).name)
         # raw acceleration is streamed from the file (a night is tens of MB even compressed); the rest is read
         data = path if _is_raw_csv(path, name, fmt) else path.read_bytes()
     except FileNotFoundError:
@@ -98,7 +109,16 @@ def ingest_file(
         raise SleepmovesError(f"{path}: cannot read ({exc.strerror})") from None
 
     parsed = parse_file(
-        data, name, info["tz"], tz=tz, fmt=fmt, skip_bad=skip_bad, limb=limb, limits=limits, sha=sha
+        data,
+        name,
+        info["tz"],
+        tz=tz,
+        fmt=fmt,
+        skip_bad=skip_bad,
+        limb=limb,
+        limits=limits,
+        sha=sha,
+        sleepwake=sleepwake,
     )
     result = lake.commit_ingest(
         sha256=sha,
@@ -106,8 +126,9 @@ def ingest_file(
         fmt=parsed.format,
         subject=subject,
         tables=parsed.tables,
+        replace=replace,
     )
-    return IngestReport(result, name, parsed.format, skipped=parsed.skipped)
+    return IngestReport(result, name, parsed.format, skipped=parsed.skipped, notes=parsed.notes)
 
 
 @dataclass
@@ -117,6 +138,7 @@ class ParsedFile:
     tables: dict
     format: str
     skipped: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the user should hear ("'Z' times read in --tz")
 
 
 def _sha256_of_file(path: Path) -> str:
@@ -150,11 +172,13 @@ def parse_file(
     limb: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     sha: str = "",
+    sleepwake: str | None = None,
 ) -> ParsedFile:
     """Read any supported file's bytes into lake tables, or raise :class:`SleepmovesError` saying why not.
 
     Pure (no lake access): this is what the fuzz tests drive with damaged and hostile input. ``data`` may be the
-    path of a raw CSV, which is then streamed from disk.
+    path of a raw CSV, which is then streamed from disk. ``sleepwake`` names the algorithm that is to score an
+    activity-count file (kept on its rows; ``None`` or ``"auto"``: the device software's own).
     """
     if isinstance(data, Path):
         times, signals = read_raw_csv(data, name, tz=tz, limb=limb, limits=limits)
@@ -167,11 +191,12 @@ def parse_file(
     if fmt not in SENSOR_FORMATS and fmt not in BINARY_FORMATS:
         limits.check_rows(name, content.count(b"\n") - 1)  # text: one row a line (the header aside)
     skipped: list[RowError] = []
+    notes: list[str] = []
     if fmt in DIARY_FORMATS:
         diary = diary_table(read_diary(content, name, fmt), tz, name)
         tables = {"diary": _with_night(diary, subject_tz, sha)}
     elif fmt in COUNT_FORMATS:
-        tables = _count_tables(content, name, fmt, subject_tz, tz, limb, sha)
+        tables, notes = _count_tables(content, name, fmt, subject_tz, tz, limb, sha, sleepwake)
         limits.check_rows(name, max(len(t) for t in tables.values()))
     elif fmt in BINARY_FORMATS:
         times, acc, _ = read_binary(content, name, fmt, tz)
@@ -182,7 +207,7 @@ def parse_file(
         tables = _sensor_tables(times, signals, name, subject_tz, sha)
     else:
         tables, skipped, fmt = _log_tables(content, name, fmt, subject_tz, tz, skip_bad, sha)
-    return ParsedFile(tables, fmt, skipped)
+    return ParsedFile(tables, fmt, skipped, notes)
 
 
 def detect_format(content: bytes, path: str) -> str:
@@ -229,28 +254,52 @@ def _log_tables(content: bytes, path: str, fmt: str, subject_tz: str, tz, skip_b
     if parsed.events.empty:
         raise BadInputError(path, parsed.errors)
     events = _with_night(parsed.events.assign(source="log"), subject_tz, sha)
-    return {"events": events}, parsed.errors, parsed.format
+    return {"events": events, "recording": _recording(parsed, subject_tz, sha)}, parsed.errors, parsed.format
+
+
+def _recording(parsed, subject_tz: str, sha: str):
+    """When the log was recording: its recording start/stop rows, else from its first to its last event."""
+    spans = getattr(parsed, "recording", None)
+    if spans is None or not len(spans):
+        first, last = parsed.events["start"].min(), parsed.events["start"].max()
+        spans = pd.DataFrame({"start": [first], "end": [last + pd.Timedelta(seconds=EPOCH_S)]})
+    return split_by_night(spans["start"], spans["end"], subject_tz).assign(source_sha=sha)
 
 
 def _sensor_tables(times, signals: dict, path: str, subject_tz: str, sha: str):
     """Raw acceleration -> detected events and per-epoch coverage, each with its night."""
     fs = sampling_rate(times, path)
     events, coverage = events_and_coverage(times, signals, fs)
+    coverage = coverage.assign(wake_threshold=np.nan, sleepwake=None)
     return {
         "events": _with_night(events.assign(source="sensor"), subject_tz, sha),
         "counts": _with_night(coverage, subject_tz, sha),
     }
 
 
-def _count_tables(content: bytes, path: str, fmt: str, subject_tz: str, tz, limb, sha: str):
+def _count_tables(
+    content: bytes, path: str, fmt: str, subject_tz: str, tz, limb, sha: str, sleepwake: str | None = None
+):
+    """``(tables, notes)`` of a counts file."""
     read = read_counts(content, path, fmt)
     if read.raw is not None:  # an ActiLife raw export: acceleration at a stated rate, not counts
         first = localise(read.times, tz, path).iloc[0].value
         times = first + np.round(np.arange(len(read.raw["acc"])) / read.raw["fs"] * 1e9).astype("int64")
         return _sensor_tables(
             times, {limb or "unknown": read.raw["acc"].astype("float32")}, path, subject_tz, sha
-        )
+        ), read_notes(read, tz)
     counts = counts_table(read, tz, path)
     if limb:
         counts["limb"] = limb
-    return {"counts": _with_night(counts, subject_tz, sha)}
+    # not worn: the device's own off-wrist column where the file has one (as its software decides), else Choi
+    # with ActiLife's defaults (a longer window for Actiwatch counts)
+    if read.worn is not None:
+        counts["worn"] = np.asarray(read.worn, dtype=bool)
+    else:
+        window = WINDOW_BY_FORMAT.get(fmt, CHOI_WINDOW_MIN)
+        counts["worn"] = counts_worn(
+            counts["start"], counts["epoch_s"], counts["count"], counts["valid"], window
+        )
+    counts["valid"] &= counts["worn"]
+    counts["sleepwake"] = None if sleepwake in (None, "auto") else check_algorithm(sleepwake)
+    return {"counts": _with_night(counts, subject_tz, sha)}, read_notes(read, tz)
