@@ -49,7 +49,7 @@ def _log_jsonl() -> bytes:
     rows = [
         {"time": "2026-03-02T20:00:00+00:00", "duration_s": 0.3, "limb": "left_leg", "kind": "twitch"},
         {
-            "time": "2026-03-02T23:00:00-05:00",
+            "time": "2026-03-03T04:00:00+00:00",  # the offset --tz Europe/London has then (or it is refused)
             "duration_s": 2.0,
             "limb": "trunk",
             "kind": "shake",

@@ -1,8 +1,10 @@
 """Epoch activity counts from actigraphy exports -> ``lake/counts``.
 
 Every reader returns the epoch start times (as written: usually local times without a zone), the epoch
-length and one count per epoch; ``NaN`` or a device's own off-wrist flag marks no data. Formats are
-recognised by content (``--format`` overrides):
+length and one count per epoch; ``NaN`` or a device's own off-wrist flag marks no data. Times written with a UTC
+offset are absolute, and a ``--tz`` given with them must agree with them; ActiLife's CSV writes local times with a
+"Z", which are read as local times in ``--tz`` (and the ingest says so). Formats are recognised by content
+(``--format`` overrides):
 
 ============  =================================================================  =====================
 format        what                                                               count used
@@ -12,8 +14,9 @@ actilife-csv  ActiLife CSV export with its 10-line header (epoch files)         
 actigraph-    ActiGraph epoch CSV with ISO timestamps (``timestamp,axis1,...``)  axis1
  iso-csv
 awd           Actiwatch AWD: 7 header lines, then one count per line             the count
-rpx           Philips Actiware CSV export (English, French, German, Dutch)       Activity; off-wrist
-                                                                                 rows are no data
+rpx           Philips Actiware CSV export (English, French, German, Dutch,       Activity; off-wrist
+              Spanish; their own date forms, ``,`` or ``;``, decimal commas)     and excluded rows are
+                                                                                 no data
 mtn           CamNtech MotionWatch MTN (XML, ``motion`` channel)                 the count
 acttrust      Condor ActTrust text report (``;``-separated)                      PIM
 actical       Actical CSV export                                                 Activity counts
@@ -27,18 +30,23 @@ like 60-s counts) and the coverage of the night, not a cross-device scale.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import sqlite3
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..nights import utc_ns
 from ..schema import DEVICE_YEARS, SleepmovesError
 from .logs import BadInputError, RowError
+from .offsets import conflict_reason, first_offset_conflict, written_offsets
+from .raw import OFFSET_AT_END
 
 COUNT_FORMATS = (
     "agd",
@@ -53,6 +61,7 @@ COUNT_FORMATS = (
 )
 DOTNET_EPOCH_TICKS = 621355968000000000  # .NET ticks (100 ns since 0001-01-01) at 1970-01-01
 AWD_EPOCHS = {1: 15, 2: 30, 4: 60, 8: 120}
+DAY_1900_S = -2208988800  # 1900-01-01 in Unix seconds (where a time of day alone is put)
 
 
 @dataclass
@@ -66,6 +75,12 @@ class CountsRead:
     format: str
     raw: dict | None = None  # ActiLife raw exports: {"fs": Hz, "acc": (n, 3)} instead of counts
     device_sleep: np.ndarray | None = None  # the device software's own scoring, True = sleep (Actiware)
+    wake_threshold: float | None = None  # the wake threshold the device software states (Actiware), else None
+    worn: np.ndarray | None = None  # the device's own off-wrist column (False = not worn), where it has one
+    lines: np.ndarray | None = None  # the file line of each epoch, where the format has one line an epoch
+    offsets: np.ndarray | None = None  # the UTC offset (s) written with each time, for formats that write one
+    z_local: bool = False  # times written with a "Z" that are really local wall-clock times (ActiLife's CSV)
+    notes: list[str] = field(default_factory=list)  # what the reader decided that the user should hear
 
 
 def sniff_counts_format(data: bytes, path: str) -> str | None:
@@ -207,11 +222,32 @@ def _actilife_csv(data: bytes, path: str) -> CountsRead:
 
 def _iso_csv(data: bytes, path: str) -> CountsRead:
     table = pd.read_csv(io.BytesIO(data))
-    times = pd.Series(pd.to_datetime(table.iloc[:, 0], format="ISO8601"))
+    text = table.iloc[:, 0].astype(str).str.strip()
+    # ActiLife writes the device's local wall-clock time (as its AGD stores it) with a "Z": the mark is wrong, so
+    # the times are local (--tz places them). Times with a real offset (+01:00) are absolute.
+    z_local = bool(len(text)) and bool(text.str.endswith(("Z", "z")).all())
+    if z_local:
+        text = text.str[:-1]
+    aware = bool(len(text)) and bool(text.str.contains(OFFSET_AT_END, regex=True).all())
+    times = pd.Series(pd.to_datetime(text, format="ISO8601", utc=aware))
     steps = times.diff().dt.total_seconds().dropna()
     epoch_s = int(round(steps.median())) if len(steps) else 60
     count = _numbers(table["axis1"] if "axis1" in table else table.iloc[:, 1])
-    return CountsRead(times, epoch_s, count, np.isfinite(count), "actigraph-iso-csv")
+    return CountsRead(
+        times,
+        epoch_s,
+        count,
+        np.isfinite(count),
+        "actigraph-iso-csv",
+        lines=_csv_lines(data, len(times)),
+        offsets=written_offsets(text) if aware else None,
+        z_local=z_local,
+    )
+
+
+def _csv_lines(data: bytes, rows: int) -> np.ndarray | None:
+    """File lines of a one-header-line CSV's rows, when every line is a row (no blank lines)."""
+    return np.arange(rows) + 2 if data.rstrip(b"\r\n").count(b"\n") == rows else None
 
 
 # ---------------------------------------------------------------------- Actiwatch / Actiware
@@ -224,67 +260,359 @@ def _awd(data: bytes, path: str) -> CountsRead:
             path, [RowError(path, 4, "", f"unknown AWD epoch code {code} (known: {sorted(AWD_EPOCHS)})")]
         )
     epoch_s = AWD_EPOCHS[code]
-    values = [line.split(",")[0].strip() for line in lines[7:] if line.strip()]
+    # a count, then optionally a marker ("71 M": the event button was pressed in that epoch)
+    values = [re.split(r"[,\s]+", line.strip())[0] for line in lines[7:] if line.strip()]
     count = _numbers(values)
     return CountsRead(_regular(start, epoch_s, len(count)), epoch_s, count, np.isfinite(count), "awd")
 
 
-RPX_LINE = ("line", "lijn", "ligne", "zeile")
-RPX_DATE = ("date", "datum")
-RPX_TIME = ("time", "tijd", "heure", "zeit")
-RPX_ACTIVITY = ("activity", "activiteit", "activité", "aktivität")
-RPX_OFFWRIST = (
-    "off-wrist status",
-    "status niet-om-pols",
-    "statut hors poignet",
-    "status nicht am handgelenk",
+# Actiware's labels, compared after _rpx_label() (lower case; no quotes, colon or doubled spaces). English, French and
+# German as in the sample exports pyActigraphy tests with; Dutch as in raw/Actiwatch.csv. No Spanish export is public:
+# Spanish is matched by its plain words (Línea, Fecha, Hora, Actividad) and, like every language, by the stems the
+# labels share ("activ"/"aktiv" in Activity, "interval" in Interval Status).
+RPX_LINE = ("line", "ligne", "zeile", "lijn", "línea", "linea")
+RPX_DATE = ("date", "datum", "fecha")
+RPX_TIME = ("time", "heure", "zeit", "tijd", "hora")
+RPX_ACTIVITY = ("activity", "activité", "aktivität", "activiteit", "actividad")
+RPX_OFFWRIST = ("off-wrist", "hors poignet", "hors-poignet", "nicht am handgelenk", "niet-om-pols", "muñeca")
+RPX_SLEEPWAKE = ("sleep/wake", "sommeil/éveil", "schlaf/wach", "slapen/waken", "sueño/vigilia")
+# Interval Status of epochs excluded in Actiware (no data)
+RPX_EXCLUDED = ("EXCLUDED", "EXCLU", "AUSGESCHLOSSEN", "UITGEZONDERD", "EXCLUIDO")
+RPX_MISSING = ("", "nan", "kz")  # no count: NaN (English, Dutch), NAN (French), kZ (German)
+RPX_NA_CELLS = ("", "NaN", "NAN", "nan", "kZ", "kz")
+RPX_EPOCH = ("epoch length", "longueur de la période", "epochenlänge", "periodelengte")
+RPX_WAKE_THRESHOLD = (
+    "wake threshold value",
+    "valeur du seuil d'éveil",
+    "grenzwert für wachphasen",
+    "waakdrempelwaarde",
 )
-RPX_SLEEPWAKE = ("sleep/wake", "slapen/waken", "sommeil/éveil", "schlaf/wach")
+# the unit after the epoch length (seconds, secondes, Sekunden, seconden, segundos): found in any language
+RPX_SECONDS = ("sec", "sek", "seg")
+RPX_DATE_FORM = re.compile(r"(\d{1,4})([./-])(\d{1,2})\2(\d{1,4})")
+RPX_TIME_FORM = re.compile(r"(\d{1,2}):(\d\d)(?::(\d\d)(?:[.,](\d{1,6}))?)?\s*(?:([AaPp])\.?\s*[Mm]\.?)?")
+RPX_NO_EPOCHS = "no epochs below the epoch table's header"
+RPX_HEADER_START = tuple(f"{q}{w}{e}" for w in RPX_LINE for q in ('"', "") for e in ('"', ",", ";", "\t"))
+
+
+def _rpx_label(cell: str) -> str:
+    return " ".join(cell.strip().strip('"').strip().rstrip(":").split()).lower()
 
 
 def _rpx(data: bytes, path: str) -> CountsRead:
+    """Actiware's CSV export in any language it writes; its epoch-by-epoch table, found by its header row."""
     text = _text(data)
-    rows = list(csv.reader(io.StringIO(text)))
-    header_at = None
-    for i, row in enumerate(rows):
-        cells = [c.strip().lower() for c in row]
-        if cells and cells[0] in RPX_LINE and any(c in RPX_ACTIVITY for c in cells):
-            header_at = i  # the last such header is the epoch-by-epoch table
-    if header_at is None:
-        raise BadInputError(path, [RowError(path, 1, "", "no epoch-by-epoch table with an Activity column")])
-    names = [c.strip().lower() for c in rows[header_at]]
-    col = {name: names.index(name) for name in names if name}
-    date_i = next(col[n] for n in RPX_DATE if n in col)
-    time_i = next(col[n] for n in RPX_TIME if n in col)
-    act_i = next(col[n] for n in RPX_ACTIVITY if n in col)
-    off_i = next((col[n] for n in RPX_OFFWRIST if n in col), None)
-    body = [r for r in rows[header_at + 1 :] if len(r) > act_i and r[0].strip().isdigit()]
-    stamps = [f"{r[date_i].strip()} {r[time_i].strip()}" for r in body]
-    times = _day_month_order(stamps, path)
-    count = _numbers([r[act_i] for r in body])
+    found = _rpx_table(text)
+    if found is None:
+        why = "no epoch-by-epoch table (a row of Line, Date, Time, Activity, ... labels)"
+        raise BadInputError(path, [RowError(path, 1, "", why)])
+    start, end, header_line, labels, sep = found
+    names = [_rpx_label(c) for c in labels]
+    col = {
+        "line": 0,
+        "date": next((i for i, n in enumerate(names) if n in RPX_DATE), None),
+        "time": next((i for i, n in enumerate(names) if n in RPX_TIME), None),
+        "activity": _rpx_activity_column(names),
+        "off": next((i for i, n in enumerate(names) if any(w in n for w in RPX_OFFWRIST)), None),
+        "sleep": next((i for i, n in enumerate(names) if n in RPX_SLEEPWAKE), None),
+        "status": next((i for i, n in enumerate(names) if "interval" in n), None),
+    }
+    epoch_s, wake_threshold = _rpx_fields(text[:start], sep, path)
+    used = sorted({i for i in col.values() if i is not None})
+    body = text[end + 1 :]
+    # the C parser wants at least the first row's fields named, and no more names than the widest row has
+    first_row = next(csv.reader([body[: body.find("\n")] if "\n" in body else body], delimiter=sep), [])
+    width = max(len(first_row), max(used) + 1)
+    try:
+        table = pd.read_csv(
+            io.BytesIO(body.encode("utf-8")),  # bytes: the C parser reads them twice as fast as text
+            encoding="utf-8",
+            sep=sep,
+            header=None,
+            names=range(width),
+            usecols=used,
+            dtype={col[r]: object for r in ("date", "time", "status") if col[r] is not None},
+            keep_default_na=False,
+            na_values=list(RPX_NA_CELLS),  # counts in float columns, the words for no count NaN
+            skip_blank_lines=False,  # one row a line: row k is on line header_line + 1 + k
+            engine="c",
+        )
+    except (pd.errors.ParserError, ValueError) as exc:  # ValueError: nothing below the header
+        if not body.strip():
+            raise BadInputError(path, [RowError(path, header_line, "", RPX_NO_EPOCHS)]) from None
+        at = re.search(r"row (\d+)|line (\d+)", str(exc))  # pandas counts rows from 0, lines from 1
+        line = header_line
+        if at:
+            line += 1 + int(at.group(1)) if at.group(1) else int(at.group(2))
+        raise BadInputError(path, [RowError(path, line, "", f"unreadable CSV ({str(exc)[:120]})")]) from None
+    if len(table) != body.count("\n") + (not body.endswith("\n")):  # a quote left open ran on past its line
+        k = next((k for k, line in enumerate(body.split("\n")) if line.count('"') % 2), 0)
+        why = "a quote is not closed on this line"
+        raise BadInputError(path, [RowError(path, header_line + 1 + k, "", why)])
+    # blank lines (or lines of delimiters only) are skipped
+    kept = np.flatnonzero(table.notna().any(axis=1).to_numpy())
+    if not len(kept):
+        raise BadInputError(path, [RowError(path, header_line, "", RPX_NO_EPOCHS)])
+    lines = header_line + 1 + kept
+    table = table.iloc[kept]
+    cells = {role: table[i] for role, i in col.items() if i is not None}
+
+    def refuse(k: int, role: str, reason: str):
+        return BadInputError(path, [RowError(path, int(lines[k]), labels[col[role]].strip(), reason)])
+
+    numbers = pd.to_numeric(cells["line"], errors="coerce").to_numpy(dtype="float64")
+    not_numbered = np.flatnonzero(~(numbers >= 0) | (numbers != np.floor(numbers)))
+    if len(not_numbered):
+        k = int(not_numbered[0])
+        raise refuse(k, "line", f"{_cell(cells['line'].iloc[k])!r} is not an epoch number")
+    english = names[0] == "line"
+    times, step = _rpx_times(cells["date"], cells["time"], text[:start], english, refuse)
+    if epoch_s is not None and step is not None and step != epoch_s[0]:
+        why = f"the header says {epoch_s[0]} s epochs but the times are {step} s apart"
+        raise BadInputError(path, [RowError(path, epoch_s[1], "", why)])
+    epoch = epoch_s[0] if epoch_s is not None else step or 60
+    count = _rpx_numbers(cells["activity"], refuse, "activity")
     valid = np.isfinite(count)
-    if off_i is not None:
-        valid &= np.array([r[off_i].strip() not in ("1",) for r in body])
-    steps = times.diff().dt.total_seconds().dropna()
-    epoch_s = int(round(steps.median())) if len(steps) else 60
-    sleep_i = next((col[n] for n in RPX_SLEEPWAKE if n in col), None)
+    worn = None
+    if "off" in cells:  # Off-Wrist Status 1 = not worn
+        worn = _rpx_numbers(cells["off"]) != 1
+        valid &= worn
+    if "status" in cells:  # an interval excluded in Actiware (the watch was off): no data
+        codes, values = pd.factorize(cells["status"])
+        excluded = np.array([str(v).strip().upper() in RPX_EXCLUDED for v in values] + [False])
+        valid &= ~excluded[codes]  # code -1 (blank): the appended False
     device = None
-    if sleep_i is not None:  # Actiware: 0 = sleep, 1 = wake, NaN = not scored
-        score = _numbers([r[sleep_i] for r in body])
+    if "sleep" in cells:  # Actiware: 0 = sleep, 1 = wake, NaN = not scored
+        score = _rpx_numbers(cells["sleep"])
         device = np.where(np.isfinite(score), score == 0, np.nan)
-    return CountsRead(times, epoch_s, count, valid, "rpx", device_sleep=device)
-
-
-def _day_month_order(stamps: list[str], path: str) -> pd.Series:
-    """Parse dd/mm or mm/dd dates: the reading whose times only move forward in equal steps."""
-    for fmt in ("%m/%d/%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S"):
-        times = pd.Series(pd.to_datetime(stamps, format=fmt, errors="coerce"))
-        steps = times.diff().dt.total_seconds().dropna()
-        if times.notna().all() and (steps > 0).all() and steps.nunique() <= 2:
-            return times
-    raise BadInputError(
-        path, [RowError(path, 1, "Date", "dates are neither consistently day/month nor month/day")]
+    return CountsRead(
+        times,
+        epoch,
+        count,
+        valid,
+        "rpx",
+        device_sleep=device,
+        wake_threshold=wake_threshold,
+        worn=worn,
+        lines=lines,
     )
+
+
+def _rpx_table(text: str) -> tuple[int, int, int, list[str], str] | None:
+    """Where the epoch-by-epoch header row is: ``(start, end, line number, cells, delimiter)``.
+
+    Lines are tested cheaply on their first characters (a Line label); only those few are split into cells. The
+    Marker/Score list has a Line/Date/Time header too, but no Activity column.
+    """
+    pos, number = 0, 1
+    while pos < len(text):
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        if text[pos : pos + 8].lower().startswith(RPX_HEADER_START):
+            line = text[pos:end].rstrip("\r")
+            sep = max((",", ";", "\t"), key=line.count)
+            cells = next(csv.reader([line], delimiter=sep), [])
+            names = [_rpx_label(c) for c in cells]
+            if (
+                names
+                and names[0] in RPX_LINE
+                and any(n in RPX_DATE for n in names)
+                and any(n in RPX_TIME for n in names)
+                and _rpx_activity_column(names) is not None
+            ):
+                return pos, end, number, cells, sep
+        pos, number = end + 1, number + 1
+    return None
+
+
+def _rpx_activity_column(names: list[str]) -> int | None:
+    exact = next((i for i, n in enumerate(names) if n in RPX_ACTIVITY), None)
+    if exact is not None:
+        return exact
+    return next((i for i, n in enumerate(names) if re.match(r"a[ck]tiv|attiv", n)), None)
+
+
+def _rpx_fields(head: str, sep: str, path: str) -> tuple[tuple[int, int] | None, float | None]:
+    """The header's epoch length (seconds, line) and wake threshold value (None when the file does not say)."""
+    epoch, threshold = None, None
+    for number, row in enumerate(csv.reader(io.StringIO(head), delimiter=sep), start=1):
+        if len(row) < 2 or not row[0].strip():
+            continue
+        label, value = _rpx_label(row[0]), _decimal(row[1])
+        unit = _rpx_label(row[2]) if len(row) > 2 else ""
+        if epoch is None and (label in RPX_EPOCH or unit.startswith(RPX_SECONDS)):
+            if value is None or not (0 < value <= 3600 and value == int(value)):
+                why = f"epoch length {row[1].strip()!r} is not a number of seconds"
+                raise BadInputError(path, [RowError(path, number, "", why)])
+            epoch = (int(value), number)
+        elif threshold is None and (label in RPX_WAKE_THRESHOLD or re.search(r"a[ck]tiv", unit)):
+            if value is not None and 0 <= value < 1e6:  # "Not Applicable" and the like: the file does not say
+                threshold = value
+    return epoch, threshold
+
+
+def _decimal(cell: str) -> float | None:
+    try:
+        value = float(cell.strip().replace(",", "."))
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _cell(value) -> str:
+    return "" if pd.isna(value) else str(value)
+
+
+def _rpx_numbers(cells: pd.Series, refuse=None, role: str = "") -> np.ndarray:
+    """Numbers with a decimal point or comma; missing-value words are NaN, other words refused (with ``refuse``)."""
+    if cells.dtype.kind in "fiu":  # the CSV reader read them all as numbers
+        return cells.to_numpy(dtype="float64")
+    text = pa.array(cells.fillna("").astype(str).str.strip(), type=pa.large_string())
+    missing = pc.is_in(pc.utf8_lower(text), value_set=pa.array(RPX_MISSING, type=pa.large_string()))
+    text = pc.replace_substring(pc.if_else(missing, pa.scalar(None, pa.large_string()), text), ",", ".")
+    try:
+        return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:  # a word that is not a number
+        values = pd.to_numeric(text.to_pandas(), errors="coerce").to_numpy(dtype="float64")
+        bad = np.flatnonzero(np.isnan(values) & ~missing.to_numpy(zero_copy_only=False))
+        if refuse is not None and len(bad):
+            k = int(bad[0])
+            raise refuse(k, role, f"{_cell(cells.iloc[k])!r} is not a number") from None
+        return values
+
+
+def _rpx_times(
+    dates: pd.Series, clock: pd.Series, head: str, english: bool, refuse
+) -> tuple[pd.Series, int | None]:
+    """Epoch start times (naive local) and their step in seconds.
+
+    Each distinct date and time is parsed once. Day/month order: year-first and dotted dates are unambiguous
+    (``2015-02-04``, ``19.09.2019``), as is a day or month over 12 in the table; otherwise the header's dates, then
+    the language (English: month first, the US form) decide which order is tried first, and an order is kept only
+    if the times then move forward in equal steps (an hour more at a clock change).
+    """
+    d_codes, d_values = pd.factorize(dates)
+    t_codes, t_values = pd.factorize(clock)
+    for role, codes, what in (("date", d_codes, "date"), ("time", t_codes, "time")):
+        if (codes < 0).any():  # a blank cell
+            raise refuse(int(np.argmax(codes < 0)), role, f"'' is not a {what}")
+    t_values = [str(v).strip() for v in t_values]
+    clock_times = pc.strptime(pa.array(t_values, pa.string()), "%H:%M:%S", "s", error_is_null=True)
+    seconds = clock_times.cast(pa.int64()).to_numpy(zero_copy_only=False).astype("float64") - DAY_1900_S
+    for k in np.flatnonzero(np.isnan(seconds)):  # a 12-h clock, no seconds, or no time at all
+        s = _time_of_day(t_values[k])
+        if s is None:
+            row = int(np.argmax(t_codes == k))
+            raise refuse(row, "time", f"{clock.iloc[row]!r} is not a time")
+        seconds[k] = s
+    seconds = seconds.astype("int64")
+    parts = []
+    for k, value in enumerate(d_values):
+        part = _date_parts(str(value).strip())
+        if part is None:
+            row = int(np.argmax(d_codes == k))
+            raise refuse(row, "date", f"{dates.iloc[row]!r} is not a date")
+        parts.append(part)
+    date_problem = order_problem = None  # of the likeliest order: a date it cannot read, or times out of step
+    for order in _date_orders(parts, head, english):
+        days = [_day_number(p, order) for p in parts]
+        invalid = [k for k, d in enumerate(days) if d is None]
+        if invalid:
+            first = min(int(np.argmax(d_codes == k)) for k in invalid)
+            date_problem = date_problem or (first, "date", f"{dates.iloc[first]!r} is not a date")
+            continue
+        ns = (np.asarray(days, dtype="int64")[d_codes] * 86400 + seconds[t_codes]) * 10**9
+        broken = _uneven(ns)
+        if broken is None:
+            step = _usual_step(ns) // 10**9 if len(ns) > 1 else None
+            return pd.Series((ns // 1000).astype("datetime64[us]")), step
+        k, reason = broken
+        order_problem = order_problem or (k, "time", f"'{dates.iloc[k]} {clock.iloc[k]}' {reason}")
+    raise refuse(*(order_problem or date_problem))
+
+
+def _date_parts(value: str) -> tuple[int, int, str, str, bool] | None:
+    """``(first, second, last as written, separator, year first)`` of yyyy-mm-dd, d/m/yy or d/m/yyyy (either
+    order of day and month; ``/``, ``.`` or ``-``), None for anything else."""
+    m = RPX_DATE_FORM.fullmatch(value)
+    if not m:
+        return None
+    first, sep, second, last = m.groups()
+    year_first = len(first) == 4
+    if (len(last) > 2) if year_first else (len(first) > 2 or len(last) not in (2, 4)):
+        return None
+    return int(first), int(second), last, sep, year_first
+
+
+def _time_of_day(value: str) -> int | None:
+    m = RPX_TIME_FORM.fullmatch(value)
+    if not m:
+        return None
+    h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    if m.group(5):  # 12-hour clock
+        if not 1 <= h <= 12:
+            return None
+        h = h % 12 + (12 if m.group(5) in "Pp" else 0)
+    if h > 23 or mi > 59 or s > 59:
+        return None
+    return h * 3600 + mi * 60 + s
+
+
+def _date_orders(parts: list[tuple], head: str, english: bool) -> list[str]:
+    """Day/month orders to try, the most likely first."""
+    if parts[0][4]:
+        return ["ymd"]
+    if parts[0][3] == ".":
+        return ["dmy"]
+    if any(a > 12 for a, *_ in parts) and not any(b > 12 for _, b, *_ in parts):
+        return ["dmy"]
+    if any(b > 12 for _, b, *_ in parts) and not any(a > 12 for a, *_ in parts):
+        return ["mdy"]
+    # the header's own dates (birth, start, statistics) are written the same way
+    found = re.finditer(r"\b(\d{1,2})([/-])(\d{1,2})\2\d{2,4}\b", head)
+    written = [(int(m.group(1)), int(m.group(3))) for m in found]
+    day_first = any(a > 12 for a, _ in written)
+    month_first = any(b > 12 for _, b in written)
+    if day_first != month_first:
+        return ["dmy", "mdy"] if day_first else ["mdy", "dmy"]
+    return ["mdy", "dmy"] if english else ["dmy", "mdy"]
+
+
+def _day_number(part: tuple, order: str) -> int | None:
+    """Days since 1970-01-01 of a date read in ``order``, None if it is no calendar date."""
+    a, b, c, _, year_first = part
+    if year_first != (order == "ymd"):
+        return None
+    if order == "ymd":
+        year, month, day = a, b, int(c)
+    else:
+        year = int(c) if len(c) == 4 else 2000 + int(c) if int(c) < 69 else 1900 + int(c)  # Python's %y
+        day, month = (a, b) if order == "dmy" else (b, a)
+    try:
+        return dt.date(year, month, day).toordinal() - 719163
+    except ValueError:
+        return None
+
+
+def _uneven(ns: np.ndarray) -> tuple[int, str] | None:
+    """The first epoch that does not follow the one before by the usual step (or an hour more), and why."""
+    steps = np.diff(ns)
+    if not len(steps):
+        return None
+    usual = _usual_step(ns)
+    ok = (steps == usual) | (steps == usual + 3600 * 10**9)
+    if usual > 0 and ok.all():
+        return None
+    k = int(np.argmax(~ok)) if usual > 0 else int(np.argmax(steps <= 0))
+    gap = int(steps[k]) // 10**9
+    if gap <= 0:
+        return k + 1, "does not come after the epoch before it (lines out of order or repeated)"
+    return k + 1, f"is {gap} s after the epoch before it, not {usual // 10**9} s"
+
+
+def _usual_step(ns: np.ndarray) -> int:
+    values, counts = np.unique(np.diff(ns), return_counts=True)
+    return int(values[counts.argmax()])
 
 
 # ---------------------------------------------------------------------- other devices
@@ -332,31 +660,42 @@ def _actical(data: bytes, path: str) -> CountsRead:
 
 def _ukb(data: bytes, path: str) -> CountsRead:
     table = pd.read_csv(io.BytesIO(data))
-    # "2014-05-07 13:29:50.439000+0100 [Europe/London]": the offset makes it absolute
-    times = pd.Series(
-        pd.to_datetime(
-            table["time"].str.replace(r"\s*\[.*\]$", "", regex=True), format="%Y-%m-%d %H:%M:%S.%f%z"
-        )
-    )
+    # "2014-05-07 13:29:50.439000+0100 [Europe/London]": the offset makes it absolute (and may change at DST)
+    text = table["time"].str.replace(r"\s*\[.*\]$", "", regex=True)
+    times = pd.Series(pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S.%f%z", utc=True))
     steps = times.diff().dt.total_seconds().dropna()
     epoch_s = int(round(steps.median())) if len(steps) else 30
     count = _numbers(table["acc"])
-    return CountsRead(times, epoch_s, count, np.isfinite(count), "ukb-csv")
-
-
-def no_zone_error(path: str) -> BadInputError:
-    """The error for device times written without a zone when no ``--tz`` was given."""
-    return BadInputError(
-        path,
-        [
-            RowError(
-                path,
-                1,
-                "",
-                "the device wrote local times without a zone: pass --tz ZONE (e.g. --tz Europe/London)",
-            )
-        ],
+    return CountsRead(
+        times,
+        epoch_s,
+        count,
+        np.isfinite(count),
+        "ukb-csv",
+        lines=_csv_lines(data, len(times)),
+        offsets=written_offsets(text),
     )
+
+
+def no_zone_error(path: str, z_local: bool = False) -> BadInputError:
+    """The error for device times written without a zone when no ``--tz`` was given."""
+    why = (
+        "the times are marked 'Z' (UTC), but ActiLife writes the device's local time that way"
+        if z_local
+        else "the device wrote local times without a zone"
+    )
+    return BadInputError(path, [RowError(path, 1, "", f"{why}: pass --tz ZONE (e.g. --tz Europe/London)")])
+
+
+def read_notes(read: CountsRead, tz: str | None) -> list[str]:
+    """What the user should be told about how the file's times were read."""
+    notes = list(read.notes)
+    if read.z_local and tz:
+        notes.append(
+            "the times are marked 'Z' (UTC), but ActiLife writes the device's local time that way: "
+            f"read as local times in {tz} (--tz)"
+        )
+    return notes
 
 
 def check_years(times: pd.Series, path: str, what: str = "epoch") -> None:
@@ -375,13 +714,13 @@ def check_years(times: pd.Series, path: str, what: str = "epoch") -> None:
         )
 
 
-def localise(times: pd.Series, tz: str | None, path: str) -> pd.Series:
+def localise(times: pd.Series, tz: str | None, path: str, z_local: bool = False) -> pd.Series:
     """UTC times; naive device times are read in ``tz`` (required), DST-repeated hours in order."""
     check_years(times, path)
     if times.dt.tz is not None:
         return times.dt.tz_convert("UTC")
     if tz is None:
-        raise no_zone_error(path)
+        raise no_zone_error(path, z_local)
     # epochs run forward in time, so pandas can tell the two passes through a repeated hour apart
     try:
         local = times.dt.tz_localize(tz, ambiguous="infer", nonexistent="raise")
@@ -393,15 +732,26 @@ def localise(times: pd.Series, tz: str | None, path: str) -> pd.Series:
 
 
 def counts_table(read: CountsRead, tz: str | None, path: str) -> pd.DataFrame:
-    """The lake rows: ``start`` (UTC), ``epoch_s``, ``count``, ``limb``, ``valid``."""
-    start = localise(read.times, tz, path)
-    backwards = np.flatnonzero(np.diff(utc_ns(start)) <= 0)
+    """The lake rows: ``start`` (UTC), ``epoch_s``, ``count``, ``limb``, ``valid``, ``wake_threshold``.
+
+    Times written with UTC offsets must agree with ``tz`` where it is given (else refused, naming both).
+    """
+    start = localise(read.times, tz, path, read.z_local)
+    ns = utc_ns(start)
+
+    def line_of(i: int) -> int:
+        return int(read.lines[i]) if read.lines is not None else 1
+
+    if tz is not None and read.offsets is not None:
+        conflict = first_offset_conflict(ns, read.offsets, tz)
+        if conflict:
+            i, written, zone_s = conflict
+            raise BadInputError(path, [RowError(path, line_of(i), "", conflict_reason(written, tz, zone_s))])
+    backwards = np.flatnonzero(np.diff(ns) <= 0)
     if len(backwards):
         i = int(backwards[0]) + 1
-        raise BadInputError(
-            path,
-            [RowError(path, 1, "", f"epoch {i + 1} does not come after epoch {i} (times repeat or go back)")],
-        )
+        why = f"epoch {i + 1} does not come after epoch {i} (times repeat or go back)"
+        raise BadInputError(path, [RowError(path, line_of(i), "", why)])
     count = np.asarray(read.count, dtype="float64")
     # a device's missing-value codes (negative, blank, overflow) are epochs without data, never counts
     usable = np.isfinite(count) & (count >= 0)
@@ -412,5 +762,6 @@ def counts_table(read: CountsRead, tz: str | None, path: str) -> pd.DataFrame:
             "count": np.where(usable, count, np.nan),
             "limb": "unknown",
             "valid": np.asarray(read.valid, dtype=bool) & usable,
+            "wake_threshold": np.nan if read.wake_threshold is None else float(read.wake_threshold),
         }
     )

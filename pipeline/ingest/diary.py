@@ -9,10 +9,10 @@ diary-csv          ``start,end,activity,note`` (generic; ``end`` and ``note`` op
 =================  ==========================================================================  ===============
 
 Activities become ``sleep``, ``feed``, ``diaper``, ``visit`` (a parent going in) or ``other``; the app's own
-words are kept in ``note``. Times without an offset need ``--tz``. Rows that are not events of a day
-(weight, height, milestones) are kept as ``other``. A diary entry in the hour skipped or repeated by a DST
-change is read as the earlier clock reading: diary entries are context, not measurements, and an app
-export should not be refused for one of them.
+words are kept in ``note``. Times without an offset need ``--tz``; a ``--tz`` given with times that carry offsets
+must agree with them. Rows that are not events of a day (weight, height, milestones) are kept as ``other``. A diary
+entry in the hour skipped or repeated by a DST change is read as the earlier clock reading: diary entries are
+context, not measurements, and an app export should not be refused for one of them.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..schema import YEARS, normalise_word
 from .logs import BadInputError, RowError, decode
+from .offsets import conflict_reason
 
 DIARY_FORMATS = ("babyconnect", "huckleberry", "diary-csv")
 ACTIVITY_WORDS = {
@@ -141,6 +142,12 @@ def diary_table(rows: pd.DataFrame, tz: str | None, path: str) -> pd.DataFrame:
         values = column[present]
         aware = values.map(lambda t: t.tzinfo is not None)
         if aware.all():
+            if tz is not None:  # offsets written and a --tz: they must agree at each time
+                for k, t in values.items():
+                    written, local = t.utcoffset(), t.tz_convert(tz).utcoffset()
+                    if written != local:
+                        reason = conflict_reason(written.total_seconds(), tz, local.total_seconds())
+                        raise BadInputError(path, [RowError(path, int(rows.loc[k, "line"]), "", reason)])
             out[present] = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
         elif aware.any():
             line = int(rows.loc[values.index[int(np.argmax(~aware.to_numpy()))], "line"])

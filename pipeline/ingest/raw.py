@@ -6,9 +6,9 @@ Accepted layouts (header optional; compressed ``.gz`` files are read as they are
 * ``timestamp,left_leg_x,left_leg_y,left_leg_z,right_leg_x,...``: one triple per limb;
 * no header: the first column is the time, the next three are x, y, z (needs ``--limb``, else ``unknown``).
 
-Timestamps are Unix seconds (UTC) or ISO 8601 (with an offset, or naive plus ``--tz``). The sampling rate
-(10-200 Hz) is taken from the timestamps; a gap longer than 1 s splits the recording, and the gap is
-stored as no data.
+Timestamps are Unix seconds (UTC) or ISO 8601 (with an offset, or naive plus ``--tz``; a ``--tz`` given with
+offsets must agree with them). The sampling rate (10-200 Hz) is taken from the timestamps; a gap longer than 1 s
+splits the recording, and the gap is stored as no data.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from ..progress import progress
 from ..schema import LIMBS, YEARS, SleepmovesError, normalise_word
 from .limits import DEFAULT_LIMITS, Limits
 from .logs import BadInputError, RowError, decode
+from .offsets import conflict_reason, first_offset_conflict, written_offsets
 
 GAP_S = 1.0
 MAX_ABS_G = 32.0  # beyond any accelerometer's range: corrupt data
@@ -165,11 +166,14 @@ def _read_in_batches(source, path, tz, limb, has_header, lines, offset, capacity
     if len(set(names)) != len(names):
         raise pa.ArrowInvalid("duplicate column names")  # let the whole-file reader explain
     data_line = lines[1] if has_header and len(lines) > 1 else lines[0]
-    numeric_time = _is_number(next(csv.reader([data_line]), [""])[names.index(time_col)] or "x")
+    time_index = names.index(time_col)
+    numeric_time = _is_number(next(csv.reader([data_line]), [""])[time_index] or "x")
     axes = [c for cols in triples.values() for c in cols]
     types = {c: pa.float64() for c in axes}
     if numeric_time:
         types[time_col] = pa.float64()
+    elif tz is not None and re.search(OFFSET_AT_END, next(csv.reader([data_line]), [""])[time_index]):
+        types[time_col] = pa.string()  # kept as text, so the offsets written can be checked against --tz
     reader = pacsv.open_csv(
         source,
         read_options=pacsv.ReadOptions(
@@ -348,9 +352,18 @@ def _parse_times(column: pa.ChunkedArray, path: str, name: str, tz: str | None, 
                 path, [RowError(path, int(bad[0]) + offset, name, "not a Unix time in seconds")]
             )
         return np.round(seconds * 1e9).astype("int64")
-    if pa.types.is_timestamp(column.type):
+    written = stamps = None  # written: the UTC offsets written with the times, checked against --tz
+    text_column = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    if tz is not None and text_column and column.null_count == 0:
+        written = written_offsets(column)  # None unless every time ends with an offset
+        try:  # Arrow reads ISO 8601 with offsets as its CSV reader does; the text gave the offsets written
+            if written is not None:
+                stamps = pd.Series(pc.cast(column, pa.timestamp("ns", tz="UTC")).to_pandas())
+        except pa.ArrowInvalid:
+            written = None  # a cell that is no time: the general reading below names its row
+    if stamps is None and pa.types.is_timestamp(column.type):
         stamps = pd.Series(column.to_pandas())
-    else:
+    elif stamps is None:
         text = pd.Series(column.to_pylist(), dtype="string")
         numeric = pd.to_numeric(text, errors="coerce")
         if numeric.notna().mean() > 0.5:  # Unix seconds with a few bad cells
@@ -367,6 +380,7 @@ def _parse_times(column: pa.ChunkedArray, path: str, name: str, tz: str | None, 
         if stamps.isna().any():
             i = int(stamps.isna().to_numpy().argmax())
             raise BadInputError(path, [RowError(path, i + offset, name, f"not a time: {text.iloc[i]!r}")])
+        written = written_offsets(column) if tz is not None and has_offset.all() else None
     if stamps.dt.tz is None:
         if tz is None:
             raise BadInputError(
@@ -398,7 +412,13 @@ def _parse_times(column: pa.ChunkedArray, path: str, name: str, tz: str | None, 
         raise BadInputError(
             path, [RowError(path, i + offset, name, f"time outside the years {YEARS[0]} to {YEARS[1]}")]
         )
-    return utc_ns(stamps)
+    ns = utc_ns(stamps)
+    if written is not None:  # times with offsets and a --tz: they must agree
+        conflict = first_offset_conflict(ns, written, tz)
+        if conflict:
+            i, at, zone_s = conflict
+            raise BadInputError(path, [RowError(path, i + offset, name, conflict_reason(at, tz, zone_s))])
+    return ns
 
 
 def sampling_rate(times_ns: np.ndarray, path: str) -> float:
@@ -446,6 +466,6 @@ def events_and_coverage(
     cov = pd.concat(coverage, ignore_index=True)
     # two segments can share the epoch at a gap: keep one row per (limb, epoch), valid only if both are
     cov = cov.groupby(["limb", "start"], as_index=False).agg(
-        {"epoch_s": "first", "count": "sum", "valid": "all"}
+        {"epoch_s": "first", "count": "sum", "valid": "all", "worn": "all"}
     )
     return ev, cov
