@@ -4,7 +4,8 @@ A sensor that is not worn records exact zeros. Choi calls a stretch of at least 
 non-wear, allowing up to 2 minutes of non-zero counts inside it when 30 minutes of zeros lie on both sides of
 them (a bump of the table, a knock in the bag). ActiLife runs it on 60-s axis-1 counts with these defaults
 ("Choi Default": 90-min window, 2-min spike tolerance, 30-min up/downstream window); epochs shorter than a minute
-are summed to clock minutes first.
+are summed to clock minutes first. Actiwatch counts without the device's off-wrist column need a longer
+window (:data:`ACTIWATCH_WINDOW_MIN`).
 
 Not worn is no data: never sleep (design.md, "One time grid"). Raw acceleration has its own rule (van Hees,
 :mod:`pipeline.detect`); a device's own off-wrist column is read with the file.
@@ -22,6 +23,13 @@ from .nights import on_grid, utc_ns
 from .runs import runs
 
 CHOI_WINDOW_MIN = 90  # shortest non-wear period
+
+# Actiware has no automatic non-wear for files without the device's off-wrist column (its user excludes
+# intervals by hand), and Actiwatch counts of worn sleep hold long exact-zero runs: 131 and 140 minutes in the
+# English Actiware sample, which Actiware scores as sleep. For those formats a non-wear period needs 4 hours of
+# zeros (an assumption: far longer than any worn run seen, far shorter than a device left on a table overnight).
+ACTIWATCH_WINDOW_MIN = 240
+WINDOW_BY_FORMAT = {"awd": ACTIWATCH_WINDOW_MIN, "rpx": ACTIWATCH_WINDOW_MIN, "mtn": ACTIWATCH_WINDOW_MIN}
 CHOI_SPIKE_MIN = 2  # longest run of non-zero minutes allowed inside it
 CHOI_STREAM_MIN = 30  # zero minutes needed before and after such a run
 
@@ -66,7 +74,7 @@ def choi(counts_per_minute, window: int = CHOI_WINDOW_MIN, spike: int = CHOI_SPI
     return np.repeat(values & (lengths >= window), lengths)
 
 
-def counts_worn(starts, epoch_s, count, valid) -> np.ndarray:
+def counts_worn(starts, epoch_s, count, valid, window: int = CHOI_WINDOW_MIN) -> np.ndarray:
     """Whether each count epoch was worn, by Choi on the recording's clock minutes.
 
     Parameters
@@ -77,6 +85,8 @@ def counts_worn(starts, epoch_s, count, valid) -> np.ndarray:
         Epoch length(s) in seconds.
     count, valid : array-like
         Counts and whether each epoch holds data (missing data counts as zero for the window).
+    window : int
+        Shortest non-wear period in minutes (:data:`WINDOW_BY_FORMAT` gives it by file format).
 
     Returns
     -------
@@ -96,7 +106,7 @@ def counts_worn(starts, epoch_s, count, valid) -> np.ndarray:
     values = np.where(np.asarray(valid, dtype=bool), np.nan_to_num(np.asarray(count, dtype="float64")), 0.0)
     share = overlap / lengths.total_seconds().to_numpy()[row]
     per_minute = np.bincount(minute, weights=values[row] * share, minlength=n_min)
-    off = choi(per_minute)
+    off = choi(per_minute, window=window)
     not_worn = np.zeros(n, dtype=bool)
     np.logical_or.at(not_worn, row, off[minute])
     return ~not_worn

@@ -27,7 +27,9 @@ def test_shared_definitions_agree_with_yasa(seed):
     phases = _phases(codes)
     sleep = np.flatnonzero(phases["phase"].to_numpy() != "awake")
     spt = SleepPeriods((int(sleep[0]), int(sleep[-1]) + 1))  # YASA's period: first to last sleep epoch
-    ours = night_metrics(phases, pd.DataFrame({"start": pd.to_datetime([], utc=True), "kind": []}), periods=spt)
+    ours = night_metrics(
+        phases, pd.DataFrame({"start": pd.to_datetime([], utc=True), "kind": []}), periods=spt
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = yasa.sleep_statistics(np.array([YASA_CODE[p] for p in phases["phase"]]), sf_hyp=1 / 30)

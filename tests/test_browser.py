@@ -306,6 +306,36 @@ def real_lake(tmp_path_factory):
     return lake
 
 
+def test_a_counts_night_says_asleep_not_which_phase_and_names_its_algorithm(
+    server, browser, real_lake, demo_lake
+):
+    from dashboard import state
+
+    state.set_lake(real_lake.root)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(server + "/")
+        page.click("#subject")
+        page.get_by_role("option", name="actiware").click()
+        _wait_title(page, "actiware · night of")
+        page.wait_for_function("() => document.querySelector('#scoring').textContent.includes('Actiware')")
+        names = page.evaluate(
+            "() => document.querySelector('#night-figure .js-plotly-plot')._fullData.map(t => t.name)"
+        )
+        assert "Asleep (phase not known from counts)" in names and "activity counts" in names
+        assert not {"Active sleep", "Quiet sleep"} & set(names)
+        cards = page.text_content("#summary-cards")
+        assert "Sleep phases" in cards and "Active sleep" not in cards
+        assert "Actiware, wake threshold 40, 30-s epochs" in page.text_content("#scoring")
+        ticks = page.evaluate(
+            "() => [...document.querySelectorAll('#night-figure .xtick text')].map(t => t.textContent)"
+        )
+        assert "00:00" in ticks  # the clock axis is drawn
+        page.close()
+    finally:
+        state.set_lake(demo_lake.root)
+
+
 @pytest.mark.parametrize("path", ["/", "/weeks", "/data", "/about"])
 def test_every_page_works_on_a_lake_of_real_files(server, browser, real_lake, demo_lake, path):
     from dashboard import state

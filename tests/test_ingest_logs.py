@@ -133,7 +133,7 @@ def test_json_lines_with_line_numbers():
     assert len(parsed.events) == 1 and parsed.format == "jsonl"
     assert [str(e) for e in parsed.errors] == [
         "night.jsonl:3: column kind: unknown kind 'hiccup'; use one of twitch, kick, startle, shake, stretch, other, "
-            "recording_start, recording_stop",
+        "recording_start, recording_stop",
         "night.jsonl:4: invalid JSON (Expecting property name enclosed in double quotes at character 2)",
     ]
 

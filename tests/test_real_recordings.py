@@ -149,3 +149,45 @@ def test_a_normal_nights_sleep_period_starts_in_the_evening(tmp_path):
     assert ((hours >= 17) | (hours < 2)).all()  # evening or around midnight, never the window's noon
     offsets = pd.to_datetime(full["sleep_offset"], utc=True).dt.tz_convert("Europe/London").dt.hour
     assert ((offsets >= 4) & (offsets < 11)).all()
+
+
+def test_the_sleep_wake_algorithm_can_be_chosen_per_recording_per_baby_and_per_run(tmp_path):
+    lake_dir = str(tmp_path / "lake")
+    assert (
+        main(
+            [
+                "subject",
+                "add",
+                "kim",
+                "--tz",
+                "Europe/London",
+                "--sleepwake",
+                "cole-kripke",
+                "--lake",
+                lake_dir,
+            ]
+        )
+        == 0
+    )
+    assert main(["ingest", str(RPX), "--subject", "kim", "--tz", "Europe/London", "--lake", lake_dir]) == 0
+    lake = Lake(lake_dir)
+    assert (
+        lake.nights_table(["kim"])["sleepwake"].str.startswith("Cole-Kripke 1992 as ActiLife").all()
+    )  # the baby's
+    assert (
+        main(["process", "--sleepwake", "actiware-low", "--lake", lake_dir]) == 0
+    )  # this run's, over the baby's
+    assert (lake.nights_table(["kim"])["sleepwake"] == "Actiware, wake threshold 20, 30-s epochs").all()
+    assert (
+        main(["subject", "add", "kim", "--tz", "Europe/London", "--sleepwake", "auto", "--lake", lake_dir])
+        == 0
+    )
+    assert main(["process", "--lake", lake_dir]) == 0  # back to the device's own, with the file's threshold
+    assert (lake.nights_table(["kim"])["sleepwake"] == "Actiware, wake threshold 40, 30-s epochs").all()
+    other = str(tmp_path / "other")
+    assert main(["subject", "add", "kim", "--tz", "Europe/London", "--lake", other]) == 0
+    args = ["ingest", str(RPX), "--subject", "kim", "--tz", "Europe/London", "--sleepwake", "actiware-high"]
+    assert main([*args, "--lake", other]) == 0  # kept with the recording
+    assert (
+        Lake(other).nights_table(["kim"])["sleepwake"] == "Actiware, wake threshold 80, 30-s epochs"
+    ).all()

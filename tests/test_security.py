@@ -202,7 +202,7 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
     )
     return {
         "..night.options...night.value..": {"subject": target},
-        "..night-figure.figure...summary-cards.children...flags.children..": {
+        "..night-figure.figure...summary-cards.children...flags.children...scoring.children...night-hint.children..": {
             "subject": target,
             "night": night,
         },

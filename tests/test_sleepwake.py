@@ -109,3 +109,101 @@ def test_bad_counts_are_refused():
         cole_kripke([-1.0])
     with pytest.raises(ValueError, match="unknown variant"):
         sadeh([1.0], "fast")
+
+
+# ---------------------------------------------------------------------- Actiware and the choice by device
+def actiware_loop(counts, epoch_s, threshold):
+    """The Actiware manual's weighted sum, one epoch at a time (the reference): near neighbours 1/5, far 1/25."""
+    reach, centre = (
+        {15: (4, 8, 4.0), 30: (2, 4, 2.0), 60: (1, 2, 1.0)}[epoch_s][:2],
+        {15: 4.0, 30: 2.0, 60: 1.0},
+    )
+    near, far = reach
+    n, out = len(counts), []
+    for i in range(n):
+        total = centre[epoch_s] * counts[i]
+        for d in range(1, far + 1):
+            weight = 1 / 5 if d <= near else 1 / 25
+            total += weight * sum(counts[j] for j in (i - d, i + d) if 0 <= j < n)
+        out.append(total <= threshold)
+    return np.array(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(counts_strategy, st.sampled_from([15, 30, 60]), st.sampled_from([20.0, 40.0, 80.0]))
+def test_actiware_matches_the_loop_reference(counts, epoch_s, threshold):
+    from pipeline.sleepwake import actiware
+
+    assert (actiware(counts, epoch_s, threshold) == actiware_loop(counts, epoch_s, threshold)).all()
+
+
+def test_score_counts_sums_short_epochs_for_sadeh_and_keeps_actiwares_own_length():
+    from pipeline.sleepwake import score_counts
+
+    ten_s = np.r_[np.zeros(60), np.full(60, 100.0)]  # 10 min still, then 10 min moving, in 10-s epochs
+    sleep, length, setting = score_counts(ten_s, 10, "sadeh")
+    assert length == 60 and len(sleep) == 20 and sleep[:4].all() and not sleep[-4:].any()
+    assert setting.startswith("Sadeh 1994 as ActiLife runs it")
+    sleep, length, setting = score_counts(np.zeros(10), 30, "actiware", threshold=80.0)
+    assert length == 30 and sleep.all() and setting == "Actiware, wake threshold 80, 30-s epochs"
+    _, length, setting = score_counts(np.zeros(10), 30, "actiware")  # the file states none: medium
+    assert "wake threshold 40" in setting
+    _, length, _ = score_counts(np.zeros(12), 5, "actiware-low")  # MotionWatch 5-s epochs: summed to 15 s
+    assert length == 15
+
+
+def test_actiware_auto_threshold_is_scale_free():
+    from pipeline.sleepwake import actiware_auto_threshold
+
+    counts = np.r_[np.zeros(100), np.arange(10, 110.0)]  # moving epochs above the mobility floor either way
+    assert actiware_auto_threshold(counts * 10, 60) == pytest.approx(
+        10 * actiware_auto_threshold(counts * 1, 60)
+    )
+
+
+def grid_and_counts(fmt_sha: str, epoch_s: int = 60, **columns):
+    import pandas as pd
+
+    grid = pd.date_range("2026-03-10T12:00Z", periods=2880, freq="30s")
+    n = 600
+    counts = pd.DataFrame(
+        {
+            "start": grid[120] + pd.to_timedelta(np.arange(n) * epoch_s, unit="s"),
+            "epoch_s": epoch_s,
+            "count": np.where(np.arange(n) % 100 < 50, 0.0, 500.0),
+            "valid": True,
+            "limb": "unknown",
+            "source_sha": fmt_sha,
+            **columns,
+        }
+    )
+    return grid, counts
+
+
+def test_each_recording_is_scored_by_its_device_unless_told_otherwise():
+    from pipeline.sleepwake import counts_sleep_on_grid
+
+    grid, counts = grid_and_counts("a")
+    _, settings_, known = counts_sleep_on_grid(grid, counts, {"a": "agd"})
+    assert (
+        settings_ == ["Sadeh 1994 as ActiLife runs it (60-s counts capped at 300, sleep if PS > -4)"]
+        and known
+    )
+    _, settings_, _ = counts_sleep_on_grid(grid, counts, {"a": "awd"})
+    assert settings_ == ["Actiware, wake threshold 40, 60-s epochs"]
+    _, settings_, _ = counts_sleep_on_grid(grid, counts, {"a": "awd"}, baby="cole-kripke")
+    assert settings_[0].startswith("Cole-Kripke 1992 as ActiLife runs it")
+    grid, chosen = grid_and_counts("a", sleepwake="actiware-high")
+    _, settings_, _ = counts_sleep_on_grid(grid, chosen, {"a": "awd"}, baby="cole-kripke")
+    assert settings_ == ["Actiware, wake threshold 80, 60-s epochs"]  # the recording's choice over the baby's
+    _, settings_, _ = counts_sleep_on_grid(grid, chosen, {"a": "awd"}, override="sadeh-published")
+    assert settings_[0].startswith("Sadeh 1994 as published")  # this run's over all
+
+
+def test_counts_of_unknown_scale_say_so():
+    from pipeline.sleepwake import counts_sleep_on_grid
+
+    grid, counts = grid_and_counts("a")
+    asleep, settings_, known = counts_sleep_on_grid(grid, counts, {"a": "acttrust"})
+    assert not known and settings_[0].endswith("counts of unknown scale") and "automatic" in settings_[0]
+    assert np.isnan(asleep[:120]).all() and np.isfinite(asleep[120 : 120 + 1200]).all()

@@ -55,11 +55,7 @@ def layout(**_query):
             html.P(id="scoring", className="hint"),
             html.Div(id="flags", className="flags"),
             dcc.Graph(id="night-figure", config={"displaylogo": False, "responsive": True}),
-            html.P(
-                "Lighter colour = the model is less sure of the phase. Each mark below is one movement, "
-                "on the limb that made it.",
-                className="hint",
-            ),
+            html.P(id="night-hint", className="hint"),
         ]
     )
 
@@ -78,15 +74,16 @@ def choose_subject(subject):
     Output("summary-cards", "children"),
     Output("flags", "children"),
     Output("scoring", "children"),
+    Output("night-hint", "children"),
     Input("subject", "value"),
     Input("night", "value"),
 )
 def show_night(subject, night):
     if not subject or not night:
         empty = night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc())
-        return empty, _cards(None, "UTC"), [], ""
+        return empty, _cards(None, "UTC"), [], "", ""
     figure, metrics, tz, _ = night_view(state.lake(), subject, night)
-    return figure, _cards(metrics, tz), _flags(metrics), scoring_words(metrics)
+    return figure, _cards(metrics, tz), _flags(metrics), scoring_words(metrics), _hint(metrics)
 
 
 @callback(
@@ -121,6 +118,15 @@ def download_night(_clicks, subject, night, anonymise):
     hide = wants_anonymous(anonymise)
     figure = night_summary_figure(state.lake(), subject, night, anonymise=hide)
     return send_png(figure, *PAGE, f"sleepmoves-{'baby' if hide else subject}-{night}.png")
+
+
+def _hint(metrics):
+    if metrics and str(metrics.get("model_version", "")).startswith("sleepwake:"):
+        return "Each bar below is the activity the device counted in one epoch. Grey stripes: no data."
+    return (
+        "Lighter colour = the model is less sure of the phase. Each mark below is one movement, "
+        "on the limb that made it. Grey stripes: no data."
+    )
 
 
 def _flags(metrics):

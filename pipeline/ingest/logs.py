@@ -356,7 +356,13 @@ def _validate(record: dict, path: str, line: int, tz: ZoneInfo | None) -> tuple[
     elif kind not in KINDS and kind not in RECORDING_KINDS:
         bad("kind", f"unknown kind {record.get('kind')!r}; use one of {', '.join(KINDS + RECORDING_KINDS)}")
     if kind in RECORDING_KINDS:  # not a movement: only its time counts
-        return {"start": start, "duration_s": None, "limb": "unknown", "kind": kind, "intensity": None}, errors
+        return {
+            "start": start,
+            "duration_s": None,
+            "limb": "unknown",
+            "kind": kind,
+            "intensity": None,
+        }, errors
 
     limb = _word(record.get("limb")) or "unknown"
     if limb not in LIMBS:
