@@ -84,7 +84,9 @@ def test_night_page_shows_latest_night_and_switches(server, browser, demo_lake):
     assert page.text_content("#night-figure .gtitle") == f"{first} · night of {nights[-1]}"
     counts = _figure_counts(page)
     assert counts["scatter"] == len(demo_lake.events(first, nights[-1]))
-    assert counts["bar"] == len(demo_lake.phases(first, nights[-1]))
+    # one ribbon bar per labelled epoch, and one per epoch without data while the log was not watching
+    shown = len(demo_lake.phases(first, nights[-1])) + len(demo_lake.nodata_epochs(first, nights[-1]))
+    assert counts["bar"] == shown
     assert "Fell asleep" in page.text_content("#summary-cards")
 
     # switch to the first night: the figure changes to that night's data
@@ -328,7 +330,7 @@ def test_a_counts_night_says_asleep_not_which_phase_and_names_its_algorithm(
         assert "Sleep phases" in cards and "Active sleep" not in cards
         assert "Actiware, wake threshold 40, 30-s epochs" in page.text_content("#scoring")
         ticks = page.evaluate(
-            "() => [...document.querySelectorAll('#night-figure .xtick text')].map(t => t.textContent)"
+            "() => [...document.querySelectorAll('#night-figure .xaxislayer-above text')].map(t => t.textContent)"
         )
         assert "00:00" in ticks  # the clock axis is drawn
         page.close()
