@@ -120,16 +120,21 @@ def _log_recorded(grid: pd.DatetimeIndex, recording, log_events) -> np.ndarray:
     _, epoch, _ = on_grid(grid, spans_start, spans_end)
     watched[epoch] = True
     # silences: between consecutive movements, and from a span's edge to the first / after the last one
-    edges = pd.DatetimeIndex(
-        sorted({*pd.to_datetime(spans_start, utc=True), *pd.to_datetime(spans_end, utc=True), *times})
-    )
-    if len(edges) > 1:
-        gap = np.diff(utc_ns(edges)) / 60e9
+    moves = utc_ns(times)
+    span_edges = np.r_[
+        utc_ns(pd.to_datetime(spans_start, utc=True)), utc_ns(pd.to_datetime(spans_end, utc=True))
+    ]
+    marks = np.unique(np.r_[moves, span_edges])
+    if len(marks) > 1:
+        gap = np.diff(marks) / 60e9
         long = np.flatnonzero(gap > MAX_SILENCE_MIN)
         if len(long):
-            step = pd.Timedelta(seconds=EPOCH_S)
-            # the epochs holding the marks on either side (a movement, a span's edge) stay watched
-            _, silent, _ = on_grid(grid, edges[long] + step, edges[long + 1] - step)
+            # the epoch holding a movement stays watched; a span's edge (a night's noon) is no movement
+            step = EPOCH_S * 1_000_000_000
+            is_move = np.isin(marks, moves)
+            lo = marks[long] + np.where(is_move[long], step, 0)
+            hi = marks[long + 1] - np.where(is_move[long + 1], step, 0)
+            _, silent, _ = on_grid(grid, pd.to_datetime(lo, utc=True), pd.to_datetime(hi, utc=True))
             watched[silent] = False
     return watched
 

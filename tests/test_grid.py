@@ -78,12 +78,12 @@ def test_an_afternoon_nap_is_a_nap_not_the_nights_onset(tmp_path):
 
 def test_recording_rows_say_when_the_monitor_was_on(tmp_path):
     rows = [("2026-03-10T18:00:00+00:00", "recording_start")] + a_night()
-    rows += [("2026-03-11T09:00:00+00:00", "recording_stop")]
+    rows += [("2026-03-11T08:00:00+00:00", "recording_stop")]  # 40 min after the last movement
     lake = lake_with(tmp_path, log_night(rows))
     epochs = lake.read("epochs", ["baby"], ["2026-03-10"]).set_index("epoch_start")
     recorded = epochs.index[epochs["coverage"] == "recorded"]
     assert recorded.min() == pd.Timestamp("2026-03-10T18:00Z")  # from the start row, not the first event
-    assert recorded.max() == pd.Timestamp("2026-03-11T08:59:30Z")
+    assert recorded.max() == pd.Timestamp("2026-03-11T07:59:30Z")  # to the stop row, not the last event
     assert lake.read("events", ["baby"])["kind"].isin(["twitch", "kick"]).all()  # not stored as movements
 
 
