@@ -26,7 +26,7 @@ def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
     metrics = lake.night_summary(subject, night)
     phases = lake.phases(subject, night)
     # a night scored from activity counts draws its counts; one labelled from movements, its movement seconds
-    from_counts = bool(len(phases)) and str(phases["model_version"].iloc[0]).startswith("sleepwake:")
+    from_counts = bool(metrics and metrics.get("scored_from_counts"))
     period = (metrics.get("sleep_onset"), metrics.get("sleep_offset")) if metrics else None
     figure = night_figure(
         phases,

@@ -32,9 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .nights import utc_ns
-from .schema import ASLEEP, EPOCH_S, SLEEP_PHASES
-
-ASLEEP_WORDS = (*SLEEP_PHASES, ASLEEP)  # phases that are sleep (no data, in a grid of phases, is neither)
+from .schema import ASLEEP_PHASES, EPOCH_S
 
 RULES = {
     "rhythmic_jerking": {
@@ -105,7 +103,7 @@ def _sleep_at(times: pd.DatetimeIndex, phases: pd.DataFrame) -> np.ndarray:
         return np.zeros(len(times), dtype=bool)
     where = starts.searchsorted(times, side="right") - 1
     ok = (where >= 0) & ((times - starts[np.clip(where, 0, None)]) < pd.Timedelta(seconds=EPOCH_S))
-    asleep = np.isin(phases["phase"].to_numpy(), ASLEEP_WORDS)
+    asleep = np.isin(phases["phase"].to_numpy(), ASLEEP_PHASES)
     return ok & asleep[np.clip(where, 0, None)]
 
 
@@ -115,7 +113,7 @@ def _in_sleep_period(times: pd.DatetimeIndex, phases: pd.DataFrame, max_wake_min
     count movements in sleep (PLM) use the sleep period rather than the per-epoch label."""
     starts = pd.DatetimeIndex(pd.to_datetime(phases["epoch_start"], utc=True))
     phase = phases["phase"].to_numpy()
-    asleep = np.isin(phase, ASLEEP_WORDS)
+    asleep = np.isin(phase, ASLEEP_PHASES)
     if not asleep.any() or len(times) == 0:
         return np.zeros(len(times), dtype=bool)
     first, last = np.flatnonzero(asleep)[[0, -1]]
@@ -188,7 +186,7 @@ def cluster_on_waking(events: pd.DataFrame, phases: pd.DataFrame, tz: str, age_m
         return []
     phase = phases["phase"].to_numpy()
     starts = pd.DatetimeIndex(pd.to_datetime(phases["epoch_start"], utc=True))
-    asleep = np.isin(phase, ASLEEP_WORDS)
+    asleep = np.isin(phase, ASLEEP_PHASES)
     wakings = starts[1:][(phase[1:] == "awake") & asleep[:-1]]
     jerks = events[
         (events["kind"] == "startle").to_numpy()

@@ -118,3 +118,37 @@ def split_by_night(starts, ends, tz: str) -> pd.DataFrame:
     frame["start"] = pd.to_datetime(frame["start"], utc=True)
     frame["end"] = pd.to_datetime(frame["end"], utc=True)
     return frame
+
+
+def regular_sums(
+    starts, epoch_s, values, valid, origin: pd.Timestamp, step_s: int, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch values summed into ``n`` regular blocks of ``step_s`` seconds from ``origin``, by real time.
+
+    An epoch that divides the block counts in the block its start falls in (as ActiLife sums 10-s epochs into
+    the minute they start in, whatever second the recording started on); any other (a longer epoch, a 45-s one)
+    is shared between the blocks it overlaps, by time. Epochs without data (``valid`` False) add nothing.
+
+    Returns
+    -------
+    (sums, has_data) : ndarray of float, ndarray of bool
+    """
+    starts = pd.DatetimeIndex(pd.to_datetime(starts, utc=True))
+    lengths = np.broadcast_to(np.asarray(epoch_s, dtype="int64"), (len(starts),))
+    values = np.where(np.asarray(valid, dtype=bool), np.nan_to_num(np.asarray(values, dtype="float64")), 0.0)
+    ok = np.asarray(valid, dtype=bool)
+    sums, has_data = np.zeros(n), np.zeros(n, dtype=bool)
+    offset = utc_ns(starts) - int(utc_ns([origin])[0])
+    short = (lengths <= step_s) & (int(step_s) % np.maximum(lengths, 1) == 0)  # whole epochs per block
+    block = offset[short] // (int(step_s) * 1_000_000_000)
+    inside = (block >= 0) & (block < n)
+    sums += np.bincount(block[inside], weights=values[short][inside], minlength=n)
+    has_data[block[inside & ok[short]]] = True
+    if (~short).any():
+        blocks = pd.DatetimeIndex(origin + pd.to_timedelta(np.arange(n) * int(step_s), unit="s"))
+        long = np.flatnonzero(~short)
+        ends = starts[long] + pd.to_timedelta(lengths[long], unit="s")
+        row, where, overlap = on_grid(blocks, starts[long], ends, epoch_s=int(step_s))
+        sums += np.bincount(where, weights=values[long][row] * overlap / lengths[long][row], minlength=n)
+        has_data[where[ok[long][row]]] = True
+    return sums, has_data

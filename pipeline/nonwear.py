@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .nights import on_grid, utc_ns
+from .nights import on_grid, regular_sums, utc_ns
 from .runs import runs
 
 CHOI_WINDOW_MIN = 90  # shortest non-wear period
@@ -97,16 +97,14 @@ def counts_worn(starts, epoch_s, count, valid, window: int = CHOI_WINDOW_MIN) ->
     n = len(starts)
     if n == 0:
         return np.ones(0, dtype=bool)
-    lengths = pd.to_timedelta(np.broadcast_to(np.asarray(epoch_s, dtype="int64"), (n,)), unit="s")
-    ends = starts + lengths
+    lengths = np.broadcast_to(np.asarray(epoch_s, dtype="int64"), (n,))
     first = starts[0].floor("60s")
-    n_min = int(np.ceil((utc_ns(ends[-1:])[0] - utc_ns([first])[0]) / 60e9))
-    minutes = pd.DatetimeIndex(first + pd.to_timedelta(np.arange(n_min) * 60, unit="s"))
-    row, minute, overlap = on_grid(minutes, starts, ends, epoch_s=60)
-    values = np.where(np.asarray(valid, dtype=bool), np.nan_to_num(np.asarray(count, dtype="float64")), 0.0)
-    share = overlap / lengths.total_seconds().to_numpy()[row]
-    per_minute = np.bincount(minute, weights=values[row] * share, minlength=n_min)
+    n_min = int(np.ceil((utc_ns(starts[-1:])[0] + lengths[-1] * 1e9 - utc_ns([first])[0]) / 60e9))
+    per_minute, _ = regular_sums(starts, lengths, count, valid, first, 60, n_min)
     off = choi(per_minute, window=window)
+    # an epoch is not worn when a minute it overlaps is in a non-wear period
+    minutes = pd.DatetimeIndex(first + pd.to_timedelta(np.arange(n_min) * 60, unit="s"))
+    row, minute, _ = on_grid(minutes, starts, starts + pd.to_timedelta(lengths, unit="s"), epoch_s=60)
     not_worn = np.zeros(n, dtype=bool)
     np.logical_or.at(not_worn, row, off[minute])
     return ~not_worn

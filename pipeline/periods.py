@@ -3,21 +3,25 @@
 A night's sleep is not its noon-to-noon window. Like a sleep lab's actigraphy software, sleepmoves finds rest
 periods in the sleep/wake series and takes the night's main one; sleep outside it is a nap.
 
-* With parent diary entries of sleep for the night, they are the periods (the parent saw the baby asleep).
+* With parent diary entries of sleep that hold a night, they are the periods (the parent saw the baby asleep);
+  a diary of naps only leaves the night to the data.
 * Otherwise the rule of Tudor-Locke et al. (2014) as ActiLife runs it: a period starts at the first of
   5 consecutive sleep minutes and ends where 10 consecutive wake minutes begin; shorter runs of either keep the
   state before them. It is the same rule for activity counts, event logs and raw acceleration, on the night's
   30-s grid (5 minutes = 10 epochs). A short stretch of no data neither starts nor ends a period (it is not
   sleep and not wake): it is left out of sleep and wake and reported beside them. No data longer than
-  :data:`MAX_BRIDGE_MIN` (a sensor taken off, a monitor switched off for the night) ends the period: nothing
-  says the baby slept through it.
-* Infants wake and feed in the night: ActiLife would report two periods around a 20-minute feed. The night's
-  period joins periods with less than :data:`JOIN_WAKE_MIN` of wake between them (as GGIR joins its sleep
-  period time windows across gaps under an hour), and is the longest joined period that reaches into the middle
-  of the night (00:00-05:00 local), else the longest. It must last :data:`MIN_NIGHT_MIN` (Tudor-Locke's
-  160 minutes) to be a night; a shorter one is a nap like the others.
-* A nap is any other period of at least :data:`MIN_NAP_MIN` minutes (an assumption: a few still minutes are
-  not a nap).
+  :data:`MAX_BRIDGE_MIN` (a monitor switched off for the night), or the sensor not worn for longer than
+  :data:`NOT_WORN_BRIDGE_MIN`, ends the period: nothing says the baby slept through it.
+* Infants wake and feed in the night: ActiLife would report two periods around a 20-minute feed. Periods with
+  less than :data:`JOIN_WAKE_MIN` of wake between them are joined when that waking lies in the night's hours
+  (:data:`NIGHT_WINDOW`, 18:00-06:00 local; as GGIR joins its sleep windows across gaps under an hour) and
+  neither is a doze of under :data:`JOIN_SHORTEST_MIN`, so evening dozes and a morning doze after getting up
+  stay apart, as in ActiLife. The night is the longest joined period that reaches
+  into the heart of the night (:data:`NIGHT_CORE`, 22:00-05:00 local) and lasts :data:`MIN_NIGHT_MIN`
+  (Tudor-Locke's 160 minutes); an afternoon sleep is never the night, and a recording without such a period
+  has no night, only naps.
+* A nap is any other (joined) period of at least :data:`MIN_NAP_MIN` minutes (an assumption: a few still
+  minutes are not a nap).
 
 Reference: Tudor-Locke C, et al. Fully automated waist-worn accelerometer algorithm for detecting children's
 sleep-period time separate from 24-h physical activity or sedentary behaviors. Appl Physiol Nutr Metab
@@ -40,8 +44,11 @@ BEDTIME_MIN = 5
 GETUP_MIN = 10
 MIN_NIGHT_MIN = 160
 JOIN_WAKE_MIN = 60
+JOIN_SHORTEST_MIN = 30  # a doze shorter than this is not joined to the night (it stays a nap)
+NOT_WORN_BRIDGE_MIN = 60  # a sensor off longer than this ends a period
 MIN_NAP_MIN = 15
-MIDNIGHT_HOURS = (0, 5)
+NIGHT_WINDOW = (18, 6)  # local hours in which a waking between two periods is a night waking, not a get-up
+NIGHT_CORE = (22, 5)  # a night's sleep period reaches into these local hours
 MAX_BRIDGE_MIN = 360
 
 
@@ -55,7 +62,7 @@ class SleepPeriods:
 
 
 def rest_periods(asleep, epoch_s: int = EPOCH_S, bedtime_min: float = BEDTIME_MIN,
-                 getup_min: float = GETUP_MIN) -> list[tuple[int, int]]:  # fmt: skip
+                 getup_min: float = GETUP_MIN, ends=None) -> list[tuple[int, int]]:  # fmt: skip
     """Tudor-Locke rest periods of a sleep/wake series, as ``[start, end)`` indices.
 
     Parameters
@@ -66,6 +73,8 @@ def rest_periods(asleep, epoch_s: int = EPOCH_S, bedtime_min: float = BEDTIME_MI
         Epoch length of the series.
     bedtime_min, getup_min : float
         Minutes of consecutive sleep that start a period, and of consecutive wake that end it.
+    ends : array-like of bool, optional
+        Epochs no period runs across (a sensor not worn).
 
     Examples
     --------
@@ -77,15 +86,16 @@ def rest_periods(asleep, epoch_s: int = EPOCH_S, bedtime_min: float = BEDTIME_MI
     seen = np.flatnonzero(np.isfinite(a))
     if not len(seen):
         return []
-    # a long stretch of no data splits the series: each part is searched on its own
-    cuts = np.flatnonzero(np.diff(seen) > MAX_BRIDGE_MIN * 60 / epoch_s)
+    # a long stretch of no data, or any time not worn, splits the series: each part is searched on its own
+    stops = np.cumsum(np.asarray(ends, dtype=bool)) if ends is not None else np.zeros(len(a), dtype=np.int64)
+    cuts = np.flatnonzero((np.diff(seen) > MAX_BRIDGE_MIN * 60 / epoch_s) | (np.diff(stops[seen]) > 0))
     if len(cuts):
         bounds = np.r_[0, seen[cuts + 1], len(a)]
         out = []
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             part = np.full(len(a), np.nan)
             part[lo:hi] = a[lo:hi]
-            out += rest_periods(part, epoch_s, bedtime_min, getup_min)
+            out += rest_periods(part, epoch_s, bedtime_min, getup_min)  # no cut left inside a part
         return out
     state = a[seen] > 0.5
     starts, lengths, values = runs(state)
@@ -108,6 +118,7 @@ def sleep_periods(
     asleep,
     tz: str,
     diary: pd.DataFrame | None = None,
+    ends=None,
 ) -> SleepPeriods:
     """The night's main sleep period and naps on its 30-s grid (see the module text for the rules).
 
@@ -118,42 +129,56 @@ def sleep_periods(
     asleep : array-like of float
         Per epoch 1 = sleep, 0 = wake, NaN = no data.
     tz : str
-        The baby's zone (the middle of the night is local).
+        The baby's zone (the night's hours are local).
     diary : DataFrame, optional
-        The night's diary (``start``, ``end``, ``activity``): its ``sleep`` entries are the periods.
+        The night's diary (``start``, ``end``, ``activity``): when its ``sleep`` entries hold a night, they are
+        the periods; a diary of naps only leaves the night to the data.
+    ends : array-like of bool, optional
+        Epochs the sensor was not worn: a stretch longer than :data:`NOT_WORN_BRIDGE_MIN` ends a period (a
+        shorter one is bridged, as no data).
     """
-    source = SleepPeriods(None).source
+    if ends is not None:
+        starts, lengths, values = runs(np.asarray(ends, dtype=bool))
+        ends = np.repeat(values & (lengths > NOT_WORN_BRIDGE_MIN * 60 // EPOCH_S), lengths)
+    hours = grid.tz_convert(tz).hour
+    window = (hours >= NIGHT_WINDOW[0]) | (hours < NIGHT_WINDOW[1])
+    core = (hours >= NIGHT_CORE[0]) | (hours < NIGHT_CORE[1])
     sleeps = diary[diary["activity"] == "sleep"] if diary is not None and len(diary) else None
     if sleeps is not None and len(sleeps):
         row, epoch, _ = on_grid(grid, sleeps["start"], sleeps["end"])
-        periods = sorted((int(epoch[row == r].min()), int(epoch[row == r].max()) + 1) for r in np.unique(row))
-        source = "parent's diary"
-    else:
-        periods = rest_periods(asleep)
+        written = sorted((int(epoch[row == r].min()), int(epoch[row == r].max()) + 1) for r in np.unique(row))
+        found = _night_and_naps(written, window, core, "parent's diary")
+        if found.night is not None:
+            return found
+    return _night_and_naps(rest_periods(asleep, ends=ends), window, core, SleepPeriods(None).source)
+
+
+def _night_and_naps(periods, window: np.ndarray, core: np.ndarray, source: str) -> SleepPeriods:
+    """Join night-time periods across short wakings, take the night, call the rest naps."""
     if not periods:
         return SleepPeriods(None, [], source)
-    joined = _join(periods, JOIN_WAKE_MIN * 60 // EPOCH_S)
-    local_hours = grid.tz_convert(tz).hour
-    middle = (local_hours >= MIDNIGHT_HOURS[0]) & (local_hours < MIDNIGHT_HOURS[1])
-    length = [b - a for a, b in joined]
-    reaching = [i for i, (a, b) in enumerate(joined) if middle[a:b].any()]
-    pool = reaching or list(range(len(joined)))
-    best = max(pool, key=lambda i: length[i])
-    night = joined[best] if length[best] * EPOCH_S / 60 >= MIN_NIGHT_MIN else None
-    naps = [
-        p
-        for p in periods
-        if (night is None or p[1] <= night[0] or p[0] >= night[1])
-        and (p[1] - p[0]) * EPOCH_S / 60 >= MIN_NAP_MIN
-    ]
+    joined = _join(periods, JOIN_WAKE_MIN * 60 // EPOCH_S, window)
+    reaching = [p for p in joined if core[p[0] : p[1]].any()]
+    night = max(reaching, key=lambda p: p[1] - p[0]) if reaching else None
+    if night is not None and (night[1] - night[0]) * EPOCH_S / 60 < MIN_NIGHT_MIN:
+        night = None
+    naps = [p for p in joined if p != night and (p[1] - p[0]) * EPOCH_S / 60 >= MIN_NAP_MIN]
     return SleepPeriods(night, naps, source)
 
 
-def _join(periods: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
-    """Join periods with fewer than ``gap`` epochs between them."""
+def _join(periods: list[tuple[int, int]], gap: int, window: np.ndarray) -> list[tuple[int, int]]:
+    """Join periods fewer than ``gap`` epochs apart when both sides of the waking lie in the night's hours and
+    neither is a doze (shorter than :data:`JOIN_SHORTEST_MIN`)."""
+    shortest = JOIN_SHORTEST_MIN * 60 // EPOCH_S
     out = [list(periods[0])]
     for a, b in periods[1:]:
-        if a - out[-1][1] < gap:
+        last = out[-1]
+        if (
+            a - last[1] < gap
+            and window[a]
+            and window[last[1] - 1]
+            and min(b - a, last[1] - last[0]) >= shortest
+        ):
             out[-1][1] = max(out[-1][1], b)
         else:
             out.append([a, b])

@@ -25,9 +25,19 @@ from .model import PhaseModel, load_model
 from .nights import epoch_grid, night_bounds
 from .periods import sleep_periods
 from .progress import progress
-from .schema import ASLEEP, EPOCH_S, NOT_WORN, PHASES, PROBA_COLUMNS, SleepmovesError
+from .schema import (
+    ASLEEP,
+    ASLEEP_PHASES,
+    EPOCH_S,
+    NO_DATA,
+    NOT_WORN,
+    PHASES,
+    PROBA_COLUMNS,
+    RECORDED,
+    SleepmovesError,
+)
 from .sleepwake import check_algorithm, counts_sleep_on_grid
-from .summarize import GRID_NO_DATA, night_metrics, phases_on_grid
+from .summarize import night_metrics, phases_on_grid
 
 
 def label_night(
@@ -76,18 +86,28 @@ def label_night(
     from_log = (
         events["source"].to_numpy() == "log" if "source" in events else np.ones(len(events), dtype=bool)
     )
-    coverage, activity = grid_coverage(grid, counts, recording, events[from_log])
+    actigraphy = _actigraphy_rows(counts, formats, events)
+    coverage, activity, watched = _coverage(grid, counts, actigraphy, recording, events[from_log])
     feats = epoch_features(events, grid, tz, age_weeks, coverage=coverage, activity=activity)
     valid = feats["valid"].to_numpy(dtype=bool)
-    actigraphy = _actigraphy_rows(counts, formats, events)
-    if actigraphy.any() and events.empty and actigraphy.all():
-        # activity counts only: awake / asleep by the device's algorithm, no active/quiet claim
+    # where movement events were watched (a log's spans, a raw sensor's coverage), the phase model labels the
+    # epochs; where only activity counts were recorded, the device's algorithm says awake / asleep
+    labelled = valid & watched
+    proba = model.predict_proba(feats[labelled]) if labelled.any() else np.zeros((0, len(PHASES)))
+    phases = pd.DataFrame({"epoch_start": grid[labelled], "phase": [PHASES[i] for i in proba.argmax(axis=1)]})
+    for j, col in enumerate(PROBA_COLUMNS):
+        phases[col] = proba[:, j]
+    phases["model_version"] = version
+    methods, scale_known = [f"phase model {version}"] if labelled.any() else [], True
+    from_counts = valid & ~watched
+    if from_counts.any():
         asleep, settings, scale_known = counts_sleep_on_grid(
             grid, counts[actigraphy], formats, sleepwake, baby_sleepwake
         )
-        scored = valid & np.isfinite(asleep)
+        scored = from_counts & np.isfinite(asleep)
         sleep = asleep[scored] > 0.5
-        phases = pd.DataFrame(
+        method = "; ".join(settings)
+        scored_phases = pd.DataFrame(
             {
                 "epoch_start": grid[scored],
                 "phase": np.where(sleep, ASLEEP, "awake"),
@@ -95,26 +115,21 @@ def label_night(
                 "p_active": np.nan,
                 "p_quiet": np.nan,
                 "p_transition": np.nan,
+                "model_version": "sleepwake:" + method,
             }
         )
-        method = "; ".join(settings)
-        version = "sleepwake:" + method
-    else:
-        proba = model.predict_proba(feats[valid]) if valid.any() else np.zeros((0, len(PHASES)))
-        phases = pd.DataFrame(
-            {"epoch_start": grid[valid], "phase": [PHASES[i] for i in proba.argmax(axis=1)]}
-        )
-        for j, col in enumerate(PROBA_COLUMNS):
-            phases[col] = proba[:, j]
-        method, scale_known = f"phase model {version}", True
+        phases = pd.concat([phases, scored_phases], ignore_index=True) if len(phases) else scored_phases
+        phases = phases.sort_values("epoch_start", ignore_index=True)
+        methods.append(method if not labelled.any() else f"{method} (where only counts were recorded)")
+    method = "; ".join(methods) or "nothing recorded"
     phases["epoch_start"] = pd.to_datetime(phases["epoch_start"], utc=True)
-    phases["model_version"] = version
     on_grid = phases_on_grid(phases, grid)
-    asleep_grid = np.where(on_grid == GRID_NO_DATA, np.nan, (on_grid != "awake").astype(float))
-    periods = sleep_periods(grid, asleep_grid, tz, diary)
+    asleep_grid = np.where(on_grid == NO_DATA, np.nan, np.isin(on_grid, ASLEEP_PHASES).astype(float))
+    periods = sleep_periods(grid, asleep_grid, tz, diary, ends=coverage == NOT_WORN)
     metrics = night_metrics(phases, events, grid=grid, periods=periods)
     metrics["notworn_min"] = float((coverage == NOT_WORN).sum() * EPOCH_S / 60)
     metrics["sleepwake"] = method
+    metrics["scored_from_counts"] = bool(from_counts.any() and not labelled.any())
     metrics["counts_scale_known"] = bool(scale_known)
     metrics["naps_json"] = encode_flags(
         [
@@ -147,8 +162,44 @@ def _actigraphy_rows(counts: pd.DataFrame, formats: dict | None, events: pd.Data
     return counts["source_sha"].map(formats).isin(COUNT_FORMATS).to_numpy()
 
 
-PROCESSING_VERSION = "3"  # bump when processing code changes what a night's outputs are
-INPUT_TABLES = ("events", "counts", "recording", "diary")  # what a night's outputs are computed from
+def _coverage(grid, counts, actigraphy, recording, log_events):
+    """``(coverage, activity, watched)`` of the grid from every source of the night.
+
+    ``watched``: epochs where movement events were being recorded (a log's recording spans, a raw sensor's
+    coverage), as opposed to epochs only an actigraph's counts cover.
+    """
+    n = len(grid)
+    parts, watched = [], np.zeros(n, dtype=bool)
+    if len(log_events) or (recording is not None and len(recording)):
+        state, _ = grid_coverage(grid, None, recording, log_events)
+        parts.append((state, np.full(n, np.nan)))
+        watched |= state == RECORDED
+    raw = counts[~actigraphy] if len(counts) else counts
+    if len(raw):
+        state, activity = grid_coverage(grid, raw)
+        parts.append((state, activity))
+        watched |= state == RECORDED
+    if actigraphy.any():
+        parts.append(grid_coverage(grid, counts[actigraphy]))
+    if not parts:
+        return np.full(n, NO_DATA, dtype=object), np.full(n, np.nan), watched
+    states = np.vstack([p[0] for p in parts])
+    recorded, not_worn = (states == RECORDED).any(axis=0), (states == NOT_WORN).any(axis=0)
+    coverage = np.where(recorded, RECORDED, np.where(not_worn, NOT_WORN, NO_DATA)).astype(object)
+    activities = np.vstack([p[1] for p in parts])
+    seen = np.isfinite(activities).any(axis=0)
+    activity = np.where(seen, np.nansum(np.where(np.isfinite(activities), activities, 0), axis=0), np.nan)
+    return coverage, activity, watched
+
+
+PROCESSING_VERSION = "4"  # bump when processing code changes what a night's outputs are
+INPUT_TABLES = ("events", "counts", "recording", "diary")
+NIGHT_TIMES = (
+    "sleep_onset",
+    "sleep_offset",
+    "recording_start",
+    "recording_end",
+)  # what a night's outputs are computed from
 
 
 def inputs_hash(
@@ -279,12 +330,17 @@ def process(
     work = []
     for subject in subjects:
         info = lake.subject(subject)
+        stored = set(lake.nights(subject, table="events")) | set(lake.nights(subject, table="counts"))
         if nights is not None:
-            wanted = nights.get(subject, [])
+            # a night's sleep/wake sees its neighbours' counts: they are looked at too (redone if changed)
+            asked = {
+                str((pd.Timestamp(n) + pd.Timedelta(days=d)).date())
+                for n in nights.get(subject, [])
+                for d in (-1, 0, 1)
+            }
+            wanted = sorted(set(nights.get(subject, [])) | (asked & stored))
         else:
-            wanted = sorted(
-                set(lake.nights(subject, table="events")) | set(lake.nights(subject, table="counts"))
-            )
+            wanted = sorted(stored)
         for night in wanted:
             digest = inputs_hash(lake, subject, night, info, version, sleepwake)
             if force or done_before.get((subject, night)) != digest:
@@ -327,9 +383,11 @@ def _write_nights_with_history(lake: Lake, subject: str, fresh: dict) -> None:
     history = old[~old["night"].isin(new_nights)] if len(old) else old
     for night in new_nights:
         metrics = add_history_flags(fresh[(subject, night)], night, history, info["tz"], info["born"])
-        row = {k: v for k, v in metrics.items() if k not in ("subject", "night")}
+        row = pd.DataFrame([{k: v for k, v in metrics.items() if k not in ("subject", "night")}])
+        for column in NIGHT_TIMES:  # UTC even when empty (a night without sleep), so nights read back alike
+            row[column] = pd.to_datetime(row[column], utc=True).astype("datetime64[us, UTC]")
         # the nights row is written last: its presence means the night is complete
-        lake.write_partition("nights", subject, night, pd.DataFrame([row]), "night")
+        lake.write_partition("nights", subject, night, row, "night")
         history = pd.concat([history, pd.DataFrame([metrics])], ignore_index=True).sort_values(
             "night", ignore_index=True
         )

@@ -19,6 +19,7 @@ SLEEP_PHASES = ("active", "quiet", "transition")
 # counts-only nights hold "awake" or "asleep", never an active/quiet claim.
 ASLEEP = "asleep"
 SCORED_PHASES = (*PHASES, ASLEEP)
+ASLEEP_PHASES = (*SLEEP_PHASES, ASLEEP)  # every phase word that is sleep
 
 # Coverage state of each 30-s epoch of a night's grid (design.md "One time grid").
 RECORDED, NO_DATA, NOT_WORN = "recorded", "no_data", "not_worn"

@@ -1,4 +1,5 @@
-"""Sleep/wake from 60-s activity counts: Sadeh (1994), Cole-Kripke (1992) and Webster rescoring.
+"""Sleep/wake from activity counts: Sadeh (1994), Cole-Kripke (1992), Actiware, Webster rescoring, and which
+algorithm scores which device's counts (:data:`DEVICE_ALGORITHM`, :func:`counts_sleep_on_grid`).
 
 Exactly as written in ``science.md``; each function takes 60-s epoch counts and returns a boolean
 array, True = sleep. Windows are zero-padded at the ends. All three are vectorised (no loop over
@@ -220,22 +221,27 @@ def score_counts(
     Returns
     -------
     (sleep, scored_epoch_s, setting) : ndarray of bool, int, str
-        ``sleep`` per scored epoch; ``scored_epoch_s`` is the length of those epochs (60 s for Sadeh and
-        Cole-Kripke: shorter epochs are summed to minutes first; Actiware keeps the file's own length, or sums
-        to the next length it knows); ``setting`` says what was run ("Actiware, threshold 40, 30-s epochs").
+        ``sleep`` per scored epoch; ``scored_epoch_s`` is the length of those epochs (:func:`scored_length`:
+        shorter epochs are summed into them, longer ones shared out); ``setting`` says what was run
+        ("Actiware, wake threshold 40, 30-s epochs").
     """
     a = _counts(counts)
     check_algorithm(algorithm)
+    block, epoch_s = scored_length(algorithm, epoch_s), int(epoch_s)
+    if block % epoch_s and epoch_s % block:
+        raise ValueError(
+            f"{epoch_s}-s epochs do not fit {block}-s blocks: place them with pipeline.nights.regular_sums first"
+        )
+    if block > epoch_s:  # shorter epochs summed into the blocks the algorithm scores
+        a = _sum_blocks(a, block // epoch_s)
+    elif block < epoch_s:  # longer ones shared out evenly over the blocks they span
+        a = np.repeat(a / (epoch_s // block), epoch_s // block)
     if algorithm.startswith(("sadeh", "cole-kripke")):
-        per = max(1, 60 // int(epoch_s))
-        minutes = _sum_blocks(a, per) if epoch_s < 60 else a
         variant = "published" if algorithm.endswith("published") else "actilife"
         score = sadeh if algorithm.startswith("sadeh") else cole_kripke
-        return score(minutes, variant), 60 if epoch_s < 60 else int(epoch_s), ALGORITHMS[algorithm]
-    length = next((s for s in sorted(ACTIWARE_WEIGHTS) if s >= epoch_s and s % epoch_s == 0), None)
-    if length is None:
-        raise ValueError(f"no Actiware epoch length fits {epoch_s}-s epochs")
-    series = _sum_blocks(a, length // int(epoch_s))
+        return score(a, variant), block, ALGORITHMS[algorithm]
+    length = block
+    series = a
     level = algorithm.removeprefix("actiware").lstrip("-")
     if level == "auto":
         limit = actiware_auto_threshold(series, length)
@@ -247,6 +253,21 @@ def score_counts(
         f"Actiware, wake threshold {limit:g}{' (automatic)' if level == 'auto' else ''}, {length}-s epochs"
     )
     return actiware(series, length, limit), length, setting
+
+
+def scored_length(algorithm: str, epoch_s: int) -> int:
+    """The epoch length an algorithm scores a recording of ``epoch_s`` epochs at.
+
+    Sadeh and Cole-Kripke score minutes (longer epochs are shared out over the minutes they span). Actiware
+    scores the file's own epochs when it has weights for them (15, 30, 60, 120 s), else the next length it knows
+    (5-s MotionWatch epochs summed to 15 s, 45-s epochs shared out over minutes).
+    """
+    if algorithm.startswith(("sadeh", "cole-kripke")):
+        return 60
+    for length in sorted(ACTIWARE_WEIGHTS):
+        if length >= epoch_s:
+            return length
+    return max(ACTIWARE_WEIGHTS)
 
 
 def _sum_blocks(a: np.ndarray, per: int) -> np.ndarray:
@@ -285,7 +306,7 @@ def counts_sleep_on_grid(
     """
     import pandas as pd
 
-    from .nights import on_grid
+    from .nights import on_grid, regular_sums
 
     n = len(grid)
     awake = np.zeros(n, dtype=bool)
@@ -305,22 +326,20 @@ def counts_sleep_on_grid(
             if thresholds is not None and thresholds.notna().any()
             else None
         )
-        # the recording's own time line: epoch k starts at origin + k * epoch_s
+        # the recording's own time line, in the blocks the algorithm scores: minutes for Sadeh and Cole-Kripke
+        # (shorter epochs summed into the clock minute they start in, as ActiLife does), the file's own epochs
+        # (or the next length Actiware knows) for Actiware
         starts = pd.DatetimeIndex(pd.to_datetime(rec["start"], utc=True))
-        block = 60 if algorithm.startswith(("sadeh", "cole")) and epoch_s < 60 else epoch_s
+        block = scored_length(algorithm, epoch_s)
         origin = starts[0].floor(f"{block}s") if block > epoch_s else starts[0]
-        k = np.rint((starts - origin).total_seconds().to_numpy() / epoch_s).astype(np.int64)
-        valid = rec["valid"].to_numpy(dtype=bool)
-        series = np.zeros(int(k.max()) + 1)
-        series[k[valid]] = np.nan_to_num(rec["count"].to_numpy(dtype="float64")[valid])
-        has_data = np.zeros(len(series), dtype=bool)
-        has_data[k[valid]] = True
-        sleep, scored_s, setting = score_counts(series, epoch_s, algorithm, threshold)
+        n_blocks = int(np.ceil(((starts[-1] - origin).total_seconds() + epoch_s) / block))
+        series, has_data = regular_sums(
+            starts, rec["epoch_s"].to_numpy(), rec["count"], rec["valid"], origin, block, n_blocks
+        )
+        sleep, scored_s, setting = score_counts(series, block, algorithm, threshold)
         settings.append(setting if known else f"{setting}; counts of unknown scale")
-        per = scored_s // epoch_s if scored_s > epoch_s else 1
-        block_has_data = _sum_blocks(has_data.astype(float), per) > 0
         block_starts = origin + pd.to_timedelta(np.arange(len(sleep)) * scored_s, unit="s")
-        rows = np.flatnonzero(block_has_data[: len(sleep)])
+        rows = np.flatnonzero(has_data)
         row, epoch, _ = on_grid(grid, block_starts[rows], block_starts[rows] + pd.Timedelta(seconds=scored_s))
         scored[epoch] = True
         awake[epoch[~sleep[rows][row]]] = True

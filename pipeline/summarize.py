@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 
 from .runs import runs
-from .schema import EPOCH_S, PHASES
+from .schema import ASLEEP_PHASES, EPOCH_S, NO_DATA, PHASES
+
+# NO_DATA is also the phase word of a grid epoch without data: never sleep, never wake
 
 WAKE_BOUT_EPOCHS = 2  # a wake bout is >= 2 consecutive awake epochs (science.md)
 MIN_EPISODE_EPOCHS = 3  # an active or quiet episode lasts >= 1.5 min; shorter runs are label flicker
 RATE_KINDS = ("twitch", "kick", "startle")
 LIMB_PAIRS = {"legs": ("left_leg", "right_leg"), "arms": ("left_arm", "right_arm")}
-GRID_NO_DATA = "no_data"  # the phase word of a grid epoch without data (never sleep, never wake)
 
 DEFINITIONS = {
     "sleep_onset": "start of the night's sleep period: the parent's diary, else the first of 5 consecutive sleep minutes (Tudor-Locke rule)",
@@ -46,19 +47,19 @@ __doc__ += "\n" + "\n".join(f"* ``{k}``: {v}" for k, v in DEFINITIONS.items())
 def cycles(phase: np.ndarray) -> tuple[int, float]:
     """Active->quiet cycles and their mean length in minutes (see :data:`DEFINITIONS`).
 
-    ``phase`` is one word per grid epoch; :data:`GRID_NO_DATA` epochs end episodes and are never dropped.
+    ``phase`` is one word per grid epoch; :data:`NO_DATA` epochs end episodes and are never dropped.
     """
     keep = phase != "transition"
     core, index = phase[keep], np.flatnonzero(keep)
     starts, lengths, values = runs(core)
     # episodes shorter than MIN_EPISODE_EPOCHS are flicker, not a state: drop them, then re-join the runs
-    long = (lengths >= MIN_EPISODE_EPOCHS) | (values == GRID_NO_DATA)
+    long = (lengths >= MIN_EPISODE_EPOCHS) | (values == NO_DATA)
     kept = np.repeat(long, lengths)
     core, index = core[kept], index[kept]
     starts, _, values = runs(core)
     cycle_at = [i for i in range(len(values) - 1) if values[i] == "active" and values[i + 1] == "quiet"]
     # a cycle length spans no data only if no run between its start and the next cycle's is no data
-    gaps = np.cumsum(values == GRID_NO_DATA)
+    gaps = np.cumsum(values == NO_DATA)
     lengths_min = [
         (index[starts[j]] - index[starts[i]]) * EPOCH_S / 60
         for i, j in zip(cycle_at[:-1], cycle_at[1:], strict=True)
@@ -69,7 +70,7 @@ def cycles(phase: np.ndarray) -> tuple[int, float]:
 
 def phases_on_grid(phases: pd.DataFrame, grid: pd.DatetimeIndex) -> np.ndarray:
     """One phase word per grid epoch (``no_data`` where the phase table has none), matched by time."""
-    out = np.full(len(grid), GRID_NO_DATA, dtype=object)
+    out = np.full(len(grid), NO_DATA, dtype=object)
     if len(phases) and len(grid):
         starts = pd.DatetimeIndex(pd.to_datetime(phases["epoch_start"], utc=True))
         where = grid.get_indexer(starts)
@@ -116,8 +117,8 @@ def night_metrics(
             + pd.to_timedelta(np.arange(n) * EPOCH_S, unit="s")
         )
     phase = phases_on_grid(phases, grid)
-    recorded = phase != GRID_NO_DATA
-    asleep = recorded & (phase != "awake")
+    recorded = phase != NO_DATA
+    asleep = np.isin(phase, ASLEEP_PHASES)
     awake = phase == "awake"
     if periods is None:
         periods = sleep_periods(grid, np.where(recorded, asleep, np.nan), tz)
@@ -171,7 +172,7 @@ def night_metrics(
         out[f"pct_{p}"] = (
             float(100 * (phase[in_period] == p).sum() / sleep_total) if sleep_total and staged else np.nan
         )
-    out["cycles"], out["mean_cycle_min"] = cycles(phase[in_period]) if staged else (0, float("nan"))
+    out["cycles"], out["mean_cycle_min"] = cycles(phase[in_period]) if staged else (np.nan, np.nan)
 
     # Each movement takes the phase of the epoch it starts in (none when that epoch has no data).
     ev_starts = (
@@ -188,12 +189,13 @@ def night_metrics(
     event_phase = np.full(len(ev_starts), "", dtype=object)
     event_phase[ok] = phase[where[ok]]
     kinds = events["kind"].to_numpy().astype(str) if len(events) else np.array([], str)
-    hours = recorded.sum() / per_min / 60
+    # movement rates need movements: a night known from counts alone has none to count
+    hours = recorded.sum() / per_min / 60 if staged or len(events) else 0
     for k in RATE_KINDS:
         is_kind = kinds == k
         out[f"n_{k}"] = int(is_kind.sum())
         out[f"{k}s_per_h" if k != "twitch" else "twitches_per_h"] = (
-            float((is_kind & ok & (event_phase != GRID_NO_DATA)).sum() / hours) if hours else np.nan
+            float((is_kind & ok & (event_phase != NO_DATA)).sum() / hours) if hours else np.nan
         )
         for p in PHASES:
             p_hours = (phase == p).sum() / per_min / 60

@@ -126,3 +126,26 @@ def test_a_long_gap_ends_a_period_a_short_one_does_not():
 
 def test_sleep_periods_default_to_an_empty_source_free_result():
     assert SleepPeriods(None).night is None
+
+
+def test_a_diary_of_naps_only_leaves_the_night_to_the_data():
+    grid = night_grid()
+    asleep = series((0, 7), (1, 11), (0, 6))  # the data: asleep 19:00-06:00
+    diary = pd.DataFrame(
+        {
+            "start": pd.to_datetime(["2026-03-10T14:00Z"]),
+            "end": pd.to_datetime(["2026-03-10T15:30Z"]),
+            "activity": ["sleep"],
+        }
+    )
+    found = sleep_periods(grid, asleep, "UTC", diary)
+    assert grid[found.night[0]] == pd.Timestamp("2026-03-10T19:00Z") and "Tudor-Locke" in found.source
+
+
+def test_a_long_time_not_worn_ends_a_period_a_short_one_is_bridged():
+    grid = night_grid()
+    asleep = series((0, 7), (1, 2), (np.nan, 2), (1, 3), (0, 10))
+    off = np.isnan(asleep)
+    assert sleep_periods(grid, asleep, "UTC", ends=off).night == (11 * 120, 14 * 120)  # 2 h off: split
+    short = series((0, 7), (1, 2), (np.nan, 0.5), (1, 3), (0, 11.5))
+    assert sleep_periods(grid, short, "UTC", ends=np.isnan(short)).night == (7 * 120, 12.5 * 120)

@@ -191,3 +191,91 @@ def test_the_sleep_wake_algorithm_can_be_chosen_per_recording_per_baby_and_per_r
     assert (
         Lake(other).nights_table(["kim"])["sleepwake"] == "Actiware, wake threshold 80, 30-s epochs"
     ).all()
+
+
+def test_the_gt3x_nights_period_ends_where_actilifes_tudor_locke_period_ends(tmp_path):
+    """ActiLife's default Tudor-Locke period is 00:03-07:38 with 13 min awake; 00:00-02:37 was not worn (Choi),
+    which is no data here, so the lake's period starts when the sensor is back on and ends where ActiLife's does."""
+    tz = "Europe/Berlin"
+    lake = ingest(tmp_path, AGD, tz)
+    night = lake.night_summary("baby", "2012-06-27")
+    local = {
+        k: pd.Timestamp(night[k]).tz_convert(tz).strftime("%H:%M") for k in ("sleep_onset", "sleep_offset")
+    }
+    assert local == {"sleep_onset": "02:37", "sleep_offset": "07:38"}
+    assert night["waso_min"] == 13.0 and night["notworn_min"] == 157.0
+    assert night["naps"] >= 1  # the evening dozes are naps, not the night's onset
+
+
+def test_a_log_beside_actigraphy_counts_labels_only_what_the_log_watched(tmp_path):
+    """A parent's log of one night beside a week of Actiwatch counts: outside the log's hours the counts say
+    awake / asleep; nothing the log did not watch becomes quiet sleep."""
+    tz = "Europe/London"
+    lake = ingest(tmp_path, RPX, tz)
+    counts_only = lake.phases("baby", "2015-07-05").set_index("epoch_start")["phase"]
+    times = pd.date_range("2015-07-05T19:00", "2015-07-06T06:00", freq="2min", tz=tz)
+    log = tmp_path / "log.csv"
+    log.write_text("start,kind,limb\n" + "".join(f"{t.isoformat()},twitch,left_leg\n" for t in times))
+    assert main(["ingest", str(log), "--subject", "baby", "--lake", str(lake.root)]) == 0
+    phases = lake.phases("baby", "2015-07-05").set_index("epoch_start")
+    afternoon = phases.loc[pd.Timestamp("2015-07-05T13:00", tz=tz) : pd.Timestamp("2015-07-05T17:00", tz=tz)]
+    # the device's scoring where only counts were, exactly as without the log
+    assert (afternoon["phase"] == counts_only.reindex(afternoon.index)).all()
+    night = lake.night_summary("baby", "2015-07-05")
+    onset = pd.Timestamp(night["sleep_onset"]).tz_convert(tz)
+    assert 17 <= onset.hour <= 23 and night["total_sleep_min"] < 14 * 60
+    assert "phase model" in night["sleepwake"] and "where only counts were recorded" in night["sleepwake"]
+
+
+def test_a_raw_sensor_on_the_next_night_does_not_change_a_counts_night(tmp_path):
+    tz = "Europe/Berlin"
+    lake = ingest(tmp_path, CSV60, tz)
+    before = lake.night_summary("baby", "2012-06-27")
+    start = pd.Timestamp("2012-06-28T14:00", tz=tz)
+    rows = "".join(
+        f"{(start + pd.Timedelta(seconds=i / 25)).isoformat()},0.01,0.02,0.99\n" for i in range(25 * 600)
+    )
+    raw = tmp_path / "ankle.csv"
+    raw.write_text("timestamp,x,y,z\n" + rows)
+    assert (
+        main(["ingest", str(raw), "--subject", "baby", "--limb", "right_leg", "--lake", str(lake.root)]) == 0
+    )
+    after = lake.night_summary("baby", "2012-06-27")
+    for key in ("sleep_onset", "sleep_offset", "total_sleep_min", "waso_min", "sleepwake"):
+        assert after[key] == before[key], key
+
+
+def test_sub_minute_epochs_off_the_minute_are_summed_into_their_minute(tmp_path):
+    """The 10-s GT3X+ export with every time moved 5 s later scores as the original (ActiLife sums the epochs
+    into the minute they start in)."""
+    tz = "Europe/Berlin"
+    base = ingest(tmp_path / "a", SHARED_DATA / "ankle" / "GT3XPlus-RawData-Day01.csv", tz)
+    lines = (SHARED_DATA / "ankle" / "GT3XPlus-RawData-Day01.csv").read_text().splitlines()
+    shifted = [lines[0]] + [
+        (pd.Timestamp(line.split(",", 1)[0].rstrip("Z")) + pd.Timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        + "," + line.split(",", 1)[1]
+        for line in lines[1:]
+    ]  # fmt: skip
+    path = tmp_path / "shifted.csv"
+    path.write_text("\n".join(shifted) + "\n")
+    moved = ingest(tmp_path / "b", path, tz)
+    a = base.read("phases", ["baby"]).set_index("epoch_start")["phase"]
+    b = moved.read("phases", ["baby"]).set_index("epoch_start")["phase"]
+    both = a.index.intersection(b.index)
+    assert len(both) > 0.95 * len(a) and (a[both] == b[both]).mean() > 0.99
+    for key in ("sleep_onset", "sleep_offset", "total_sleep_min"):
+        assert base.night_summary("baby", "2012-06-27")[key] == moved.night_summary("baby", "2012-06-27")[key]
+
+
+def test_a_device_file_across_a_clock_change_runs_on_in_real_time(tmp_path):
+    """An Actiwatch started two days before the clocks go forward: its epochs follow in real time."""
+    lines = AWD.read_text().splitlines()
+    lines[1] = "27-Mar-2026"
+    path = tmp_path / "spring.AWD"
+    path.write_text("\n".join(lines) + "\n")
+    lake = ingest(tmp_path, path, "Europe/London")
+    epochs = lake.read("epochs", ["baby"], ["2026-03-28"], columns=["epoch_start", "coverage"])
+    assert len(epochs) == 2760  # a 23-hour night
+    assert not (epochs["coverage"] == "no_data").any()
+    counts = lake.read("counts", ["baby"]).sort_values("start")
+    assert (counts["start"].diff().dropna() == pd.Timedelta(minutes=1)).all()

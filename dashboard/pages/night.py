@@ -121,7 +121,7 @@ def download_night(_clicks, subject, night, anonymise):
 
 
 def _hint(metrics):
-    if metrics and str(metrics.get("model_version", "")).startswith("sleepwake:"):
+    if metrics and metrics.get("scored_from_counts"):
         return "Each bar below is the activity the device counted in one epoch. Grey stripes: no data."
     return (
         "Lighter colour = the model is less sure of the phase. Each mark below is one movement, "

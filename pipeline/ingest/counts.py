@@ -76,6 +76,7 @@ class CountsRead:
     raw: dict | None = None  # ActiLife raw exports: {"fs": Hz, "acc": (n, 3)} instead of counts
     device_sleep: np.ndarray | None = None  # the device software's own scoring, True = sleep (Actiware)
     wake_threshold: float | None = None  # the wake threshold the device software states (Actiware), else None
+    regular: bool = False  # times are a start plus whole epochs (the device's clock runs on across DST)
     worn: np.ndarray | None = None  # the device's own off-wrist column (False = not worn), where it has one
     lines: np.ndarray | None = None  # the file line of each epoch, where the format has one line an epoch
     offsets: np.ndarray | None = None  # the UTC offset (s) written with each time, for formats that write one
@@ -216,7 +217,7 @@ def _actilife_csv(data: bytes, path: str) -> CountsRead:
         )
     count = _numbers(table.iloc[:, 0])
     return CountsRead(
-        _regular(start, epoch_s, len(count)), epoch_s, count, np.isfinite(count), "actilife-csv"
+        _regular(start, epoch_s, len(count)), epoch_s, count, np.isfinite(count), "actilife-csv", regular=True
     )
 
 
@@ -263,7 +264,9 @@ def _awd(data: bytes, path: str) -> CountsRead:
     # a count, then optionally a marker ("71 M": the event button was pressed in that epoch)
     values = [re.split(r"[,\s]+", line.strip())[0] for line in lines[7:] if line.strip()]
     count = _numbers(values)
-    return CountsRead(_regular(start, epoch_s, len(count)), epoch_s, count, np.isfinite(count), "awd")
+    return CountsRead(
+        _regular(start, epoch_s, len(count)), epoch_s, count, np.isfinite(count), "awd", regular=True
+    )
 
 
 # Actiware's labels, compared after _rpx_label() (lower case; no quotes, colon or doubled spaces). English, French and
@@ -627,7 +630,12 @@ def _mtn(data: bytes, path: str) -> CountsRead:
     count = _numbers([v for v in re.split(r"[,\s]+", channel.group(2)) if v])
     epoch_s = int(channel.group(1))
     return CountsRead(
-        _regular(pd.Timestamp(start.group(1)), epoch_s, len(count)), epoch_s, count, np.isfinite(count), "mtn"
+        _regular(pd.Timestamp(start.group(1)), epoch_s, len(count)),
+        epoch_s,
+        count,
+        np.isfinite(count),
+        "mtn",
+        regular=True,
     )
 
 
@@ -736,7 +744,12 @@ def counts_table(read: CountsRead, tz: str | None, path: str) -> pd.DataFrame:
 
     Times written with UTC offsets must agree with ``tz`` where it is given (else refused, naming both).
     """
-    start = localise(read.times, tz, path, read.z_local)
+    if read.regular:  # only the start is a wall-clock time: the epochs follow in real time, across DST too
+        first = localise(read.times.iloc[:1], tz, path, read.z_local).iloc[0]
+        check_years(read.times.iloc[-1:], path)
+        start = pd.Series(first + pd.to_timedelta(np.arange(len(read.times)) * read.epoch_s, unit="s"))
+    else:
+        start = localise(read.times, tz, path, read.z_local)
     ns = utc_ns(start)
 
     def line_of(i: int) -> int:
