@@ -91,3 +91,11 @@ def test_damaged_agd_is_a_clear_error(tmp_path):
     lake.add_subject("kim", "UTC")
     with pytest.raises(BadInputError, match="cannot read as agd"):
         ingest_file(lake, broken, "kim", tz="UTC")
+
+
+def test_acttrust_event_rows_stand_for_their_epoch():
+    """ActTrust writes the epoch where the event button was pressed at the press time (hh:mm:26)."""
+    path = SHARED_DATA / "actigraphy/test_sample_atr.txt"
+    read = read_counts(path.read_bytes(), str(path), "acttrust")
+    assert (read.times.diff().dropna() == pd.Timedelta(minutes=1)).all()
+    assert str(read.times.iloc[1014]) == "1918-01-02 01:54:00"  # the row written at 01:54:26

@@ -647,6 +647,9 @@ def _acttrust(data: bytes, path: str) -> CountsRead:
     times = pd.Series(pd.to_datetime(table["DATE/TIME"], format="%d/%m/%Y %H:%M:%S"))
     interval = re.search(r"INTERVAL : (\d+)", text)
     epoch_s = int(interval.group(1)) if interval else 60
+    # a row written when the event button was pressed (EVENT 1, at hh:mm:26) stands for its whole epoch
+    step = pd.Timedelta(seconds=epoch_s)
+    times = times.iloc[0] + ((times - times.iloc[0]) // step) * step
     count = _numbers(table["PIM"])
     return CountsRead(times, epoch_s, count, np.isfinite(count), "acttrust")
 
