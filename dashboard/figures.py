@@ -346,12 +346,19 @@ def summary_items(metrics: dict | None, tz: str) -> list[tuple[str, str, str]]:
     """
     if not metrics:
         return [("No data", "—", "This night has not been processed yet.")]
-    items = [
-        ("Fell asleep", _clock(metrics.get("sleep_onset"), tz), _period_words(metrics)),
-        ("Woke for the day", _clock(metrics.get("sleep_offset"), tz), "end of the night's sleep period"),
-        ("Total sleep", _duration(metrics.get("total_sleep_min")), "in the sleep period, recorded time only"),
-        ("Awake in the night", _duration(metrics.get("waso_min")), "after first falling asleep"),
-    ]
+    if pd.isna(metrics.get("sleep_onset")):
+        items = [("Night's sleep", "not found", "no sleep of 160 min or more reaching into 22:00–05:00")]
+    else:
+        items = [
+            ("Fell asleep", _clock(metrics.get("sleep_onset"), tz), _period_words(metrics)),
+            ("Woke for the day", _clock(metrics.get("sleep_offset"), tz), "end of the night's sleep period"),
+            (
+                "Total sleep",
+                _duration(metrics.get("total_sleep_min")),
+                "in the sleep period, recorded time only",
+            ),
+            ("Awake in the night", _duration(metrics.get("waso_min")), "after first falling asleep"),
+        ]
     if pd.notna(metrics.get("min_active")):
         items += [
             ("Active sleep", _duration(metrics.get("min_active")), "REM-like: twitches are normal here"),

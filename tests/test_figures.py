@@ -72,6 +72,25 @@ def test_summary_cards_in_plain_words():
     assert summary_items(None, "UTC")[0][0] == "No data"
 
 
+def test_summary_cards_of_a_counts_night_and_of_a_night_without_sleep():
+    counts_night = {
+        "sleep_onset": pd.Timestamp("2026-03-02T19:45:00Z"),
+        "sleep_offset": pd.Timestamp("2026-03-03T06:30:00Z"),
+        "total_sleep_min": 610.0,
+        "waso_min": 35.0,
+        "min_active": float("nan"),  # counts cannot tell the phase
+        "naps": 2,
+        "nap_min": 75.0,
+        "nodata_in_period_min": 40.0,
+    }
+    items = {title: value for title, value, _ in summary_items(counts_night, "UTC")}
+    assert items["Sleep phases"] == "not known" and "Active sleep" not in items
+    assert items["Naps"] == "2 · 1 h 15 min" and items["No data in the night"] == "0 h 40 min"
+    no_night = {**counts_night, "sleep_onset": pd.NaT, "sleep_offset": pd.NaT, "total_sleep_min": 0.0}
+    items = {title: value for title, value, _ in summary_items(no_night, "UTC")}
+    assert items["Night's sleep"] == "not found" and "Total sleep" not in items and "Naps" in items
+
+
 def test_no_data_epochs_are_grey_not_a_phase(demo_lake):
     subject, night, tz = _night(demo_lake)
     phases = demo_lake.phases(subject, night)
