@@ -6,6 +6,7 @@ of the types a PhaseModel is made of, so a crafted file cannot run code on load.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import zipfile
@@ -253,7 +254,17 @@ def model_version(path: str | Path) -> str:
 
     skops names the arrays in its zip after Python object ids and stamps entry times, so the file's own
     sha256 changes on every save; the version hashes the array contents and the schema with the ids removed.
+    Computed once per file version (path, size and modification time).
     """
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return _model_version(str(path), -1, -1)
+    return _model_version(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _model_version(path: str, size: int, mtime_ns: int) -> str:
     try:
         with zipfile.ZipFile(path) as archive:
             parts = []

@@ -347,7 +347,9 @@ def process(
                 work.append((subject, night, info, digest))
     if not work:
         return []
-    load_model(model_path)  # refuse an untrusted model before any work
+    _cached_model(
+        model_path, version
+    )  # refuse an untrusted model before any work (and keep it for the nights)
     work.sort(key=lambda w: (w[0], w[1]))
     with lake.writer():
         results = _run(
