@@ -681,7 +681,11 @@ class Lake:
 
     def nodata_epochs(self, subject: str, night: str) -> pd.Series:
         """Start times of the night's epochs without data: gaps inside the recording, and not worn anywhere."""
-        epochs = self._sorted_epochs(self.read("epochs", [subject], [night]))
+        try:
+            epochs = self.read("epochs", [subject], [night], columns=["epoch_start", "valid", "coverage"])
+        except (pa.ArrowInvalid, KeyError):  # a night processed before epochs had a coverage column
+            epochs = self.read("epochs", [subject], [night], columns=["epoch_start", "valid"])
+        epochs = self._sorted_epochs(epochs)
         if epochs.empty:
             return pd.Series([], dtype="datetime64[us, UTC]")
         valid = epochs["valid"].to_numpy(dtype=bool)
