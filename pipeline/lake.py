@@ -120,17 +120,84 @@ def _relative(path: Path, root: Path) -> str:
     return relative.as_posix()
 
 
+# The only places a journal may touch: the lake's tables and its top-level files. Anything else in a journal
+# (an absolute path, "..", a symlink out of the lake, another name) means it was not written by sleepmoves.
+LAKE_TOP_FILES = ("manifest.parquet", "subjects.parquet", "processed.parquet")
+QUARANTINE = "quarantine"
+
+
+class DamagedJournal(SleepmovesError):
+    """A journal that is not valid JSON, or names a path outside the lake's tables: quarantined, not replayed."""
+
+
+def _inside(root: Path, relative, allowed: tuple[str, ...]) -> Path:
+    """``root / relative`` when ``relative`` is a normalised relative path under ``allowed`` that stays in the
+    lake (no symlink on the way), else :class:`DamagedJournal`."""
+    if not isinstance(relative, str) or not relative or "\\" in relative or "\x00" in relative:
+        raise DamagedJournal(f"not a lake path: {relative!r}")
+    parts = relative.split("/")
+    if relative.startswith("/") or any(p in ("", ".", "..") for p in parts) or parts[0] not in allowed:
+        raise DamagedJournal(f"not a lake path: {relative!r}")
+    target, here = root / relative, root
+    for part in parts[:-1]:  # the lake never follows a symlink out of itself
+        here = here / part
+        if here.is_symlink():
+            raise DamagedJournal(f"{relative!r} goes through a symbolic link")
+    if target.is_symlink():
+        raise DamagedJournal(f"{relative!r} is a symbolic link")
+    return target
+
+
+def _plan(root: Path, journal: Path) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """The removals and renames of a journal, every path checked (see :func:`_inside`)."""
+    try:
+        plan = json.loads(journal.read_text())
+        removals, renames = plan["removals"], plan["renames"]
+        if not isinstance(removals, list) or not isinstance(renames, list):
+            raise TypeError("removals and renames must be lists")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise DamagedJournal(f"unreadable ({type(exc).__name__}: {str(exc)[:80]})") from None
+    tables = (*schema.PARTITIONED_TABLES, *LAKE_TOP_FILES)
+    staged_in = (STAGING,)
+    checked_removals = [_inside(root, r, schema.PARTITIONED_TABLES) for r in removals]
+    checked_renames = []
+    for pair in renames:
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise DamagedJournal(f"a rename is not a pair of paths: {pair!r}")
+        staged, final = _inside(root, pair[0], staged_in), _inside(root, pair[1], tables)
+        if staged.parent.name != journal.stem:  # a transaction renames only its own staged files
+            raise DamagedJournal(f"{pair[0]!r} is not this transaction's staged file")
+        checked_renames.append((staged, final))
+    return checked_removals, checked_renames
+
+
+def _quarantine(root: Path, journal: Path, why: str) -> None:
+    """Move a damaged journal aside (never replayed, kept for inspection) and say which one and why."""
+    folder = root / JOURNAL / QUARANTINE
+    folder.mkdir(parents=True, exist_ok=True)
+    os.replace(journal, folder / journal.name)
+    raise DamagedJournal(
+        f"{journal}: a damaged write journal ({why}); it was moved to {folder / journal.name} and not carried "
+        "out, and the lake is as it was before that write. Run the command again."
+    )
+
+
 def _replay(root: Path, journal: Path) -> None:
-    """Carry out a committed journal (idempotent: a replay after a crash redoes only what is left)."""
-    plan = json.loads(journal.read_text())
-    for removal in plan["removals"]:
-        target = root / removal
-        if target.is_dir() and not target.is_symlink():
+    """Carry out a committed journal (idempotent: a replay after a crash redoes only what is left).
+
+    Every path is checked before anything is touched; a journal naming anything outside the lake's tables is
+    quarantined instead (:func:`_quarantine`).
+    """
+    try:
+        removals, renames = _plan(root, journal)
+    except DamagedJournal as exc:
+        _quarantine(root, journal, str(exc))
+    for target in removals:
+        if target.is_dir():
             shutil.rmtree(target, ignore_errors=True)
         else:
             target.unlink(missing_ok=True)
-    for staged, final in plan["renames"]:
-        source, target = root / staged, root / final
+    for source, target in renames:
         if source.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, target)

@@ -1,3 +1,4 @@
+import json
 import shutil
 from pathlib import Path
 
@@ -149,3 +150,67 @@ def test_files_are_hive_partitioned_parquet_without_partition_columns(lake, tmp_
     f = next((lake.root / "events").rglob("*.parquet"))
     assert f.parent.name.startswith("night=") and f.parent.parent.name == "subject=ada"
     assert "subject" not in pq.read_schema(f).names
+
+
+# ---------------------------------------------------------------------- journals name only paths in the lake
+def _journal(root, name: str, plan) -> None:
+    folder = root / ".journal"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(plan if isinstance(plan, str) else json.dumps(plan))
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        {"removals": ["../../victim"], "renames": []},
+        {"removals": ["/tmp/victim"], "renames": []},
+        {"removals": ["events/../../victim"], "renames": []},
+        {"removals": [], "renames": [[".staging/evil/0.parquet", "../PWNED.txt"]]},
+        {"removals": [], "renames": [[".staging/evil/0.parquet", "events/../../PWNED.txt"]]},
+        {"removals": [], "renames": [["../outside.parquet", "manifest.parquet"]]},
+        "{not json",
+    ],
+    ids=[
+        "dotdot",
+        "absolute",
+        "dotdot-inside",
+        "rename-out",
+        "rename-dotdot",
+        "rename-from-outside",
+        "not-json",
+    ],
+)
+def test_a_hostile_or_damaged_journal_is_quarantined_never_replayed(tmp_path, plan):
+    root = tmp_path / "deep" / "lake"
+    lake = Lake(root)
+    lake.add_subject("ada", "Europe/London")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    (tmp_path / "outside.parquet").write_text("outside")
+    staged = root / ".staging" / "evil"
+    staged.mkdir(parents=True)
+    (staged / "0.parquet").write_text("PWNED")
+    _journal(root, "evil", plan)
+    with pytest.raises(SleepmovesError, match=r"evil\.json: a damaged write journal") as caught:
+        Lake(root)
+    assert "quarantine" in str(caught.value)
+    assert (victim / "precious.txt").read_text() == "keep me"
+    assert not (tmp_path / "deep" / "PWNED.txt").exists() and not (tmp_path / "PWNED.txt").exists()
+    assert (tmp_path / "outside.parquet").read_text() == "outside"
+    assert (root / ".journal" / "quarantine" / "evil.json").exists()
+    assert list(Lake(root).subjects()["subject"]) == ["ada"]  # the next open works, the lake as it was
+
+
+def test_a_journal_never_follows_a_symlink_out_of_the_lake(tmp_path):
+    root = tmp_path / "lake"
+    lake = Lake(root)
+    lake.add_subject("ada", "Europe/London")
+    elsewhere = tmp_path / "elsewhere" / "subject=ada"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "precious.txt").write_text("keep me")
+    (root / "events").symlink_to(tmp_path / "elsewhere")
+    _journal(root, "link", {"removals": ["events/subject=ada"], "renames": []})
+    with pytest.raises(SleepmovesError, match="symbolic link"):
+        Lake(root)
+    assert (elsewhere / "precious.txt").read_text() == "keep me"
