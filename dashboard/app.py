@@ -18,7 +18,11 @@ DISCLAIMER = (
 
 
 def create_app(
-    lake_path, users=None, max_upload_mb: int | None = None, max_upload_rows: int | None = None
+    lake_path,
+    users=None,
+    max_upload_mb: int | None = None,
+    max_upload_rows: int | None = None,
+    allowed_hosts=None,
 ) -> Dash:
     """The dashboard for ``lake_path`` (Dash keeps callbacks process-wide, so the app is built once).
 
@@ -32,12 +36,15 @@ def create_app(
         Largest file the Data page accepts (default 200 MB).
     max_upload_rows : int, optional
         Most rows (lines, samples or epochs) in a file the Data page accepts (default 100 M).
+    allowed_hosts : list of str, optional
+        Host names besides the loopback ones that requests may name in ``Host`` and ``Origin`` (a proxy's).
     """
     global _app
     state.set_lake(lake_path)
     state.set_users(users)
     state.set_max_upload_bytes((max_upload_mb or state.DEFAULT_MAX_UPLOAD_MB) * 1024 * 1024)
     state.set_max_upload_rows(max_upload_rows)
+    state.set_allowed_hosts(allowed_hosts)
     if _app is not None:
         return _app
     app = Dash(

@@ -36,10 +36,41 @@ def content_security_policy(script_hashes) -> str:
     )
 
 
+def host_name(value: str | None) -> str | None:
+    """The host name of a ``Host`` header or an ``Origin`` URL's authority, lower-case, without the port."""
+    if not value:
+        return None
+    value = value.strip().lower()
+    if "://" in value:
+        value = value.split("://", 1)[1].split("/", 1)[0]
+    if value.startswith("["):  # [::1]:8050
+        return value[1:].split("]", 1)[0]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
 def install(app) -> None:
-    """Add the login check, headers and error handling to ``app.server``."""
+    """Add the host check, login check, headers and error handling to ``app.server``."""
     server = app.server
     csp: list[str] = []  # computed on the first response, once every page's inline script is registered
+
+    @server.before_request
+    def _host():
+        # DNS rebinding: a page elsewhere can point its own name at 127.0.0.1 and read a dashboard that has no
+        # login; the browser then sends that name as Host (and as Origin on callbacks). Answer only to the names
+        # this dashboard serves, as Jupyter Server does.
+        allowed = state.allowed_hosts()
+        origin = flask.request.headers.get("Origin")
+        host_ok = host_name(flask.request.host) in allowed
+        origin_ok = origin is None or host_name(origin) in allowed
+        if host_ok and origin_ok:
+            return None
+        named = flask.request.host if not host_ok else origin
+        return flask.Response(
+            f"sleepmoves: this dashboard does not answer to {named!r}; behind a proxy, start it with "
+            "`sleepmoves serve --allowed-host NAME`.\n",
+            status=403,
+            mimetype="text/plain",
+        )
 
     @server.before_request
     def _login():

@@ -50,6 +50,20 @@ def max_upload_rows() -> int:
     return _max_upload_rows
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+_allowed_hosts: tuple[str, ...] = LOOPBACK_NAMES
+
+
+def set_allowed_hosts(names=None) -> None:
+    """The host names this dashboard answers to: loopback names, plus ``names`` (a proxy's public name)."""
+    global _allowed_hosts
+    _allowed_hosts = (*LOOPBACK_NAMES, *(str(n).strip().lower().strip("[]") for n in names or ()))
+
+
+def allowed_hosts() -> tuple[str, ...]:
+    return _allowed_hosts
+
+
 def current_user():
     """The logged-in user of this request, or None (no login configured, or outside a request)."""
     import flask

@@ -266,7 +266,15 @@ def cmd_export(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    return _serve(_lake(args), args.host, args.port, args.users, args.max_upload_mb, args.max_upload_rows)
+    return _serve(
+        _lake(args),
+        args.host,
+        args.port,
+        args.users,
+        args.max_upload_mb,
+        args.max_upload_rows,
+        args.allowed_host,
+    )
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -279,7 +287,13 @@ def _users_path(value: str | None) -> str | None:
 
 
 def _serve(
-    lake: Lake, host: str, port: int, users_path=None, max_upload_mb=None, max_upload_rows=None
+    lake: Lake,
+    host: str,
+    port: int,
+    users_path=None,
+    max_upload_mb=None,
+    max_upload_rows=None,
+    allowed_hosts=None,
 ) -> int:
     from waitress import serve
 
@@ -304,7 +318,15 @@ def _serve(
 
     from dashboard.app import create_app
 
-    app = create_app(lake.root, users=users, max_upload_mb=max_upload_mb, max_upload_rows=max_upload_rows)
+    # the names requests may use: loopback, the address it binds (when not a wildcard), and a proxy's names
+    names = [*(allowed_hosts or ()), *([host] if host not in ("0.0.0.0", "::") else [])]
+    app = create_app(
+        lake.root,
+        users=users,
+        max_upload_mb=max_upload_mb,
+        max_upload_rows=max_upload_rows,
+        allowed_hosts=names,
+    )
     login = f"login required ({len(users.users)} users)" if users else "no login: this computer only"
     _say(f"sleepmoves dashboard on http://{host}:{port}/  (lake {lake.root}; {login}; Ctrl+C to stop)")
     serve(app.server, host=host, port=port, threads=8, ident="sleepmoves", _quiet=True)
@@ -510,6 +532,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-upload-rows",
         type=int,
         help="most rows or samples in a file the Data page accepts (default 100 M)",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        help="a host name browsers may use to reach it besides 127.0.0.1/localhost (a proxy's; repeatable)",
     )
     p.set_defaults(func=cmd_serve)
 

@@ -547,3 +547,69 @@ def test_upload_file_names_never_become_paths(client, secure_lake, hostile):
     manifest = secure_lake.manifest()
     (name,) = manifest.loc[~manifest["sha256"].isin(before_rows), "path"]
     assert "/" not in name and not name.startswith(".") and "\x00" not in name and ".." not in name
+
+
+# ---------------------------------------------------------------------- DNS rebinding: Host and Origin
+def test_a_rebound_host_or_a_foreign_origin_gets_nothing(demo_lake):
+    """A page elsewhere that points its name at 127.0.0.1 sends that name as Host (and Origin): refused."""
+    from dashboard.app import create_app
+    from dashboard.security import host_name
+
+    http = create_app(demo_lake.root).server.test_client()  # no login: this computer only
+    subject = demo_lake.subjects()["subject"].iloc[0]
+    night = demo_lake.nights(subject)[-1]
+    key = "..night-figure.figure...summary-cards.children...flags.children...scoring.children...night-hint.children.."
+    callback = _payload(key, [("subject", "value", subject), ("night", "value", night)], [])
+    for headers in ({"Host": "attacker.example"}, {"Host": "attacker.example:8050"}):
+        assert http.get("/", headers=headers).status_code == 403
+        refused = http.post("/_dash-update-component", json=callback, headers=headers)
+        assert refused.status_code == 403 and subject.encode() not in refused.data
+    foreign = http.post(
+        "/_dash-update-component", json=callback, headers={"Origin": "http://attacker.example"}
+    )
+    assert foreign.status_code == 403 and b"does not answer" in foreign.data
+    for host in ("localhost:8050", "127.0.0.1:8050", "[::1]:8050"):
+        assert http.get("/", headers={"Host": host}).status_code == 200, host
+    same = http.post("/_dash-update-component", json=callback, headers={"Origin": "http://localhost:8050"})
+    assert same.status_code == 200
+    behind_proxy = create_app(demo_lake.root, allowed_hosts=["sleep.example.org"]).server.test_client()
+    assert behind_proxy.get("/", headers={"Host": "sleep.example.org"}).status_code == 200
+    assert behind_proxy.get("/", headers={"Host": "attacker.example"}).status_code == 403
+    create_app(demo_lake.root)  # back to the loopback names for the other tests
+    assert host_name("[::1]:8050") == "::1" and host_name("http://Localhost:80/x") == "localhost"
+
+
+def test_serve_answers_to_its_address_and_allowed_hosts(tmp_path):
+    """`sleepmoves serve --allowed-host`: the names reach the app; a forged Host on the real server gets 403."""
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    lake = tmp_path / "lake"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "serve", "--lake", str(lake), "--port", str(port),
+         "--allowed-host", "sleep.example.org"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.5)
+        for host, expected in (("sleep.example.org", 200), ("attacker.example", 403), ("localhost", 200)):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": host})
+            try:
+                status = urllib.request.urlopen(request, timeout=10).status
+            except urllib.error.HTTPError as refused:
+                status = refused.code
+            assert status == expected, host
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
