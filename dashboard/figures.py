@@ -6,6 +6,7 @@ baby's local clock time, so a 23- or 25-hour DST night is drawn at its true leng
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -48,6 +49,15 @@ PHASE_NAMES = {
     "asleep": "Asleep (phase not known from counts)",
 }
 COUNTS_COLOUR = "#555555"
+
+
+def plain(text) -> str:
+    """User text (a baby's label, a diary note) as plain text in a figure.
+
+    Plotly reads a subset of HTML in titles, hover texts and labels (links, styles); the export browser would
+    follow a URL in them. Escaped, ``<a href=…>`` or ``fill:url(…)`` is shown as the characters typed.
+    """
+    return html.escape(str(text), quote=False)
 
 
 def _hours(times, origin: pd.Timestamp) -> np.ndarray:
@@ -313,7 +323,7 @@ def _add_diary(fig: go.Figure, diary: pd.DataFrame, night_start: pd.Timestamp, t
                 name=f"diary: {label}",
                 legendgroup="diary",
                 legendgrouptitle_text="Diary",
-                customdata=np.column_stack([local, part["note"].fillna("")]),
+                customdata=np.column_stack([local, part["note"].fillna("").map(plain)]),
                 hovertemplate="%{customdata[0]} %{customdata[1]}<extra></extra>",
             ),
             row=3,

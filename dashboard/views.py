@@ -9,7 +9,7 @@ from pipeline.nights import night_bounds
 from pipeline.schema import SleepmovesError
 from pipeline.summarize import compare_weeks, transition_matrix, week_nights
 
-from .figures import night_figure, weeks_figure
+from .figures import night_figure, plain, weeks_figure
 
 
 def anonymous_names(subjects) -> dict[str, str]:
@@ -21,7 +21,10 @@ def anonymous_names(subjects) -> dict[str, str]:
 def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
     """``(figure, metrics, tz, label)`` of one night; ``name`` replaces the baby's label (anonymous export)."""
     info = lake.subject(subject)
-    tz, label = info["tz"], name or info["label"] or subject
+    tz, label = (
+        info["tz"],
+        plain(name or info["label"] or subject),
+    )  # a label is shown as typed, never as markup
     start, _ = night_bounds(night, tz)
     metrics = lake.night_summary(subject, night)
     phases = lake.phases(subject, night)

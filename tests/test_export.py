@@ -105,3 +105,39 @@ def test_cli_export_anonymise_writes_a_png(named_lake, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert Image.open(out).size == (1200, 900)
+
+
+def test_a_label_with_markup_is_text_and_the_export_fetches_nothing(named_lake, tmp_path):
+    """A baby's label is user text: a link or a style URL in it stays characters, and rendering the PNG makes
+    no request (a local server stands in for the address a label could point at)."""
+    import http.server
+    import threading
+
+    from dashboard.export import night_summary_figure
+
+    hits = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    row = named_lake.subjects().iloc[0]
+    label = f'<a href="{url}/link">Zeb</a><span style="fill:url({url}/fill)">x</span><img src="{url}/img">'
+    try:
+        named_lake.add_subject(row["subject"], row["tz"], label=label)
+        night = named_lake.latest_night(row["subject"])
+        fig = night_summary_figure(named_lake, row["subject"], night)
+        assert "&lt;a href=" in fig.layout.title.text and "<a href" not in _texts(fig)
+        export_night_png(named_lake, row["subject"], night, tmp_path / "night.png")
+    finally:
+        named_lake.add_subject(row["subject"], row["tz"], label=row["label"])
+        server.shutdown()
+    assert hits == []
