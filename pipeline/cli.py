@@ -93,10 +93,12 @@ def ingest_paths(
             sleepwake=sleepwake,
         )
         result = report.result
+        touched.update(
+            result.nights
+        )  # a stored file's nights too: any left unlabelled (a killed run) are done
         if result.already_ingested:
             _say(f"{path}: already ingested (same content), nothing added")
             continue
-        touched.update(result.nights)
         for earlier in result.replaced:
             _say(f"{path}: replaces {Path(earlier).name} (the same recording), which was removed")
         what = "events" if report.format in ("csv", "jsonl") else f"rows of {report.format}"
@@ -134,9 +136,7 @@ def cmd_ingest(args) -> int:
         from .process import process
 
         done = process(lake, [args.subject], {args.subject: touched}, model_path=args.model)
-        _say(
-            f"processed {len(done)} nights" if done else "no movement data in those nights: nothing to label"
-        )
+        _say(f"processed {len(done)} nights" if done else "those nights are up to date: nothing to label")
     return 0
 
 

@@ -232,8 +232,8 @@ def _needs_recovery(root: Path) -> bool:
 
 @dataclass
 class IngestResult:
-    """What one ingest did: the nights it touched (empty when the file was already in the lake; with a replace,
-    also the nights of the replaced files that still hold data), and the files it replaced (their paths)."""
+    """What one ingest did: the nights it touched (for a file already stored for the baby, the nights holding
+    it; with a replace, also the nights of the replaced files that still hold data), and the files it replaced."""
 
     sha256: str
     subject: str
@@ -477,6 +477,16 @@ class Lake:
         if subject is not None:
             held &= manifest["subject"] == subject
         return bool(held.any())
+
+    def file_nights(self, sha256: str, subject: str) -> list[str]:
+        """The nights holding a stored file's rows for ``subject`` (its partitions are named by its sha256)."""
+        base = f"subject={self._check(subject)}"
+        found = {
+            part.parent.name.removeprefix("night=")
+            for table in ("events", "counts", "diary", "recording")
+            for part in (self.root / table / base).glob(f"night=*/{sha256[:8]}.parquet")
+        }
+        return sorted(found)
 
     def check_not_held_by_another(self, sha256: str, subject: str, name: str) -> None:
         """Refuse a file (called ``name`` in the message) already stored for a subject other than ``subject``.

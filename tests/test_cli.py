@@ -209,3 +209,25 @@ def test_subject_delete_removes_every_trace(demo_lake, tmp_path):
     assert gone not in set(lake.subjects()["subject"]) and gone not in set(lake.manifest()["subject"])
     assert lake.nights(kept) and not any(s == gone for s, _ in lake.processed_state())
     assert run("subject", "delete", gone, "--lake", lake_dir).returncode == 1
+
+
+def test_the_same_ingest_again_labels_what_a_killed_run_left(tmp_path, capsys):
+    """Stored but never labelled (as when a run is killed while labelling): running the same command again says
+    the file is already there and labels its nights, instead of leaving them stale."""
+    from pipeline.cli import main
+    from pipeline.lake import Lake
+
+    log = tmp_path / "night.csv"
+    times = pd.date_range("2026-03-02T19:00Z", "2026-03-03T06:00Z", freq="2min")
+    log.write_text("start,kind,limb\n" + "".join(f"{t.isoformat()},twitch,left_leg\n" for t in times))
+    lake = str(tmp_path / "lake")
+    assert main(["subject", "add", "ada", "--tz", "Europe/London", "--lake", lake]) == 0
+    assert main(["ingest", str(log), "--subject", "ada", "--no-process", "--lake", lake]) == 0
+    assert Lake(lake).nights("ada") == []  # stored, not labelled
+    capsys.readouterr()
+    assert main(["ingest", str(log), "--subject", "ada", "--lake", lake]) == 0
+    said = capsys.readouterr().out
+    assert "already ingested" in said and "processed 1 nights" in said
+    assert Lake(lake).nights("ada") == ["2026-03-02"]
+    assert main(["ingest", str(log), "--subject", "ada", "--lake", lake]) == 0
+    assert "up to date" in capsys.readouterr().out

@@ -179,7 +179,13 @@ def upload(accepted, subject, new_subject, tz, born):
             )
         result = report.result
         if result.already_ingested:
-            message = [html.P(f"{name}: already in the lake (same content), nothing added.", className="ok")]
+            done = process(lake, [subject], {subject: result.nights})  # what a killed upload left unlabelled
+            finished = f" {len(done)} of its nights were labelled now." if done else ""
+            message = [
+                html.P(
+                    f"{name}: already in the lake (same content), nothing added.{finished}", className="ok"
+                )
+            ]
         else:
             done = process(lake, [subject], {subject: result.nights})
             message = [

@@ -95,8 +95,11 @@ def ingest_file(
     try:
         limits.check_size(name, path.stat().st_size)
         sha = _sha256_of_file(path)
-        if lake.has_file(sha, subject):
-            return IngestReport(IngestResult(sha, subject, 0, already_ingested=True), str(path), fmt)
+        if lake.has_file(
+            sha, subject
+        ):  # its nights, so a caller can finish labelling a killed ingest's nights
+            result = IngestResult(sha, subject, 0, lake.file_nights(sha, subject), already_ingested=True)
+            return IngestReport(result, str(path), fmt)
         # refused before the file is read; commit_ingest checks again under the writer lock
         lake.check_not_held_by_another(sha, subject, Path(name).name)
         # raw acceleration is streamed from the file (a night is tens of MB even compressed); the rest is read
