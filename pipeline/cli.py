@@ -329,7 +329,20 @@ def _serve(
     )
     login = f"login required ({len(users.users)} users)" if users else "no login: this computer only"
     _say(f"sleepmoves dashboard on http://{host}:{port}/  (lake {lake.root}; {login}; Ctrl+C to stop)")
-    serve(app.server, host=host, port=port, threads=8, ident="sleepmoves", _quiet=True)
+    # waitress refuses a body over the upload cap before reading it (a request carries the upload base64-encoded:
+    # 4/3 of the file, plus the rest), drops idle connections, and bounds how many it holds at once
+    body_cap = int((max_upload_mb or 200) * 1024 * 1024 * 4 // 3 + 1024 * 1024)
+    serve(
+        app.server,
+        host=host,
+        port=port,
+        threads=8,
+        ident="",  # no Server header
+        _quiet=True,
+        max_request_body_size=body_cap,
+        channel_timeout=30,
+        connection_limit=100,
+    )
     return 0
 
 

@@ -30,6 +30,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -46,6 +47,8 @@ import pyarrow.parquet as pq
 from . import schema
 from .nights import utc_ns, zone
 from .schema import SleepmovesError, check_night, check_subject_id
+
+log = logging.getLogger("sleepmoves.lake")
 
 DEFAULT_LAKE = Path("data/lake")
 
@@ -712,7 +715,12 @@ class Lake:
         path = self.root / "processed.parquet"
         if not path.exists():
             return {}
-        table = pq.read_table(path).to_pandas()
+        try:
+            table = pq.read_table(path).to_pandas()[["subject", "night", "inputs_hash"]]
+        except (OSError, pa.ArrowException, KeyError):
+            # only a cache of what was processed: damaged, every night is simply redone (and it is rewritten)
+            log.warning("%s is damaged: every night will be processed again", path)
+            return {}
         return {
             (s, n): h for s, n, h in zip(table["subject"], table["night"], table["inputs_hash"], strict=True)
         }

@@ -214,3 +214,18 @@ def test_a_journal_never_follows_a_symlink_out_of_the_lake(tmp_path):
     with pytest.raises(SleepmovesError, match="symbolic link"):
         Lake(root)
     assert (elsewhere / "precious.txt").read_text() == "keep me"
+
+
+def test_a_damaged_processing_cache_only_means_every_night_is_redone(tmp_path):
+    from pipeline.cli import main
+
+    log = tmp_path / "night.csv"
+    log.write_text(
+        "start,kind,limb\n2026-03-02T20:00:00+00:00,twitch,left_leg\n2026-03-02T20:30:00+00:00,kick,left_leg\n"
+    )
+    lake = str(tmp_path / "lake")
+    assert main(["subject", "add", "ada", "--tz", "Europe/London", "--lake", lake]) == 0
+    assert main(["ingest", str(log), "--subject", "ada", "--lake", lake]) == 0
+    (tmp_path / "lake" / "processed.parquet").write_bytes(b"garbage, not parquet")
+    assert main(["process", "--lake", lake]) == 0  # redone, not "unexpected error"
+    assert Lake(lake).processed_state() != {}  # and the cache is whole again

@@ -592,7 +592,7 @@ def test_serve_answers_to_its_address_and_allowed_hosts(tmp_path):
     lake = tmp_path / "lake"
     server = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "serve", "--lake", str(lake), "--port", str(port),
-         "--allowed-host", "sleep.example.org"],
+         "--allowed-host", "sleep.example.org", "--max-upload-mb", "1"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -610,6 +610,17 @@ def test_serve_answers_to_its_address_and_allowed_hosts(tmp_path):
             except urllib.error.HTTPError as refused:
                 status = refused.code
             assert status == expected, host
+        answer = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
+        assert "Server" not in answer.headers
+        # a body over the upload cap is refused by waitress from its Content-Length, before a byte of it is sent
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.putrequest("POST", "/_dash-update-component")
+        connection.putheader("Content-Length", str(3 * 1024 * 1024))
+        connection.endheaders()
+        assert connection.getresponse().status == 413
+        connection.close()
     finally:
         server.terminate()
         server.wait(timeout=10)
