@@ -191,6 +191,15 @@ class Users:
         del self.users[name]
         self._verified.clear()
 
+    def remembered(self, name: str | None, password: str | None) -> User | None:
+        """The user when this name and password were verified before (no scrypt), else None."""
+        if not name or password is None:
+            return None
+        self.refresh()
+        key = (name, hmac.new(self._secret, password.encode("utf-8"), "sha256").digest())
+        with self._lock:
+            return self._verified.get(key)
+
     def authenticate(self, name: str | None, password: str | None) -> User | None:
         """The user when the name and password match, else None.
 
@@ -199,11 +208,10 @@ class Users:
         """
         if not name or password is None:
             return None
-        self.refresh()
+        known = self.remembered(name, password)
+        if known is not None:
+            return known
         key = (name, hmac.new(self._secret, password.encode("utf-8"), "sha256").digest())
-        with self._lock:
-            if key in self._verified:
-                return self._verified[key]
         user = self.users.get(name)
         # an unknown name still costs one scrypt, so timing does not tell which names exist
         ok = verify_password(password, user.password_hash if user else _dummy_hash())

@@ -6,7 +6,10 @@ the users file and the limits without building another app.
 
 from __future__ import annotations
 
+import collections
 import logging
+import threading
+import time
 
 import flask
 
@@ -15,6 +18,44 @@ from . import state
 log = logging.getLogger("sleepmoves.dashboard")
 
 REALM = 'Basic realm="sleepmoves", charset="UTF-8"'
+FAILED_LOGINS_PER_MINUTE = 10  # from one client address, before it must wait
+
+
+class FailedLogins:
+    """Failed login attempts per client address in the last minute (bounded memory).
+
+    A flood of wrong passwords would make every request pay scrypt; past the limit a client gets 429 without
+    any. Keyed on the address, not the user name, so nobody can lock a clinician out by naming them; a user
+    already logged in (a remembered password) is never held back, even behind a proxy that shares one address.
+    """
+
+    def __init__(self, limit: int = FAILED_LOGINS_PER_MINUTE, window_s: float = 60.0):
+        self.limit, self.window_s = limit, window_s
+        self._times: dict[str, collections.deque] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, client: str, now: float):
+        times = self._times.setdefault(client, collections.deque())
+        while times and now - times[0] > self.window_s:
+            times.popleft()
+        return times
+
+    def blocked(self, client: str) -> float:
+        """Seconds ``client`` must wait (0 when it may try)."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(client, now)
+            return self.window_s - (now - times[0]) if len(times) >= self.limit else 0.0
+
+    def failed(self, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._times) > 10_000:  # many addresses: forget the old ones
+                self._times.clear()
+            self._recent(client, now).append(now)
+
+
+failed_logins = FailedLogins()
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/", "/_favicon.ico")
 
 
@@ -79,7 +120,21 @@ def install(app) -> None:
         if users is None:
             return None
         auth = flask.request.authorization
-        user = users.authenticate(auth.username, auth.password) if auth and auth.type == "basic" else None
+        tried = auth is not None and auth.type == "basic"
+        user = users.remembered(auth.username, auth.password) if tried else None
+        if user is None and tried:
+            client = flask.request.remote_addr or "?"
+            wait = failed_logins.blocked(client)
+            if wait:
+                return flask.Response(
+                    "sleepmoves: too many failed logins from this address; try again in a minute.\n",
+                    status=429,
+                    mimetype="text/plain",
+                    headers={"Retry-After": str(int(wait) + 1)},
+                )
+            user = users.authenticate(auth.username, auth.password)
+            if user is None:
+                failed_logins.failed(client)
         if user is None:
             return flask.Response(
                 "sleepmoves: please log in (ask whoever runs this dashboard for an account).\n",

@@ -71,8 +71,10 @@ def secure_lake(demo_lake, tmp_path_factory):
 @pytest.fixture
 def client(secure_lake, users_file, demo_lake):
     """The dashboard with logins required, as a test client; state restored afterwards."""
+    from dashboard import security
     from dashboard.app import create_app
 
+    security.failed_logins = security.FailedLogins()  # each test starts with no failed logins on record
     app = create_app(secure_lake.root, users=Users.load(users_file))
     yield app, app.server.test_client()
     create_app(demo_lake.root)  # back to no login for the other tests
@@ -624,3 +626,31 @@ def test_serve_answers_to_its_address_and_allowed_hosts(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_flood_of_wrong_passwords_is_held_back_but_a_logged_in_user_is_not(client):
+    from dashboard import security
+
+    _, http = client
+    assert http.get("/", headers=basic("admin")).status_code == 200  # logged in before the flood
+    for _ in range(security.FAILED_LOGINS_PER_MINUTE):
+        assert http.get("/", headers=basic("admin", "wrong password")).status_code == 401
+    held = http.get("/", headers=basic("admin", "wrong password"))
+    assert held.status_code == 429 and int(held.headers["Retry-After"]) > 0
+    assert http.get("/", headers=basic("dr-lee")).status_code == 429  # a new login from that address waits
+    assert http.get("/", headers=basic("admin")).status_code == 200  # the logged-in user does not
+    other = http.get("/", headers=basic("dr-lee"), environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert other.status_code == 200  # another address is not held back
+
+
+def test_failed_logins_are_forgotten_after_the_window():
+    from dashboard.security import FailedLogins
+
+    limiter = FailedLogins(limit=2, window_s=0.2)
+    limiter.failed("a")
+    limiter.failed("a")
+    assert limiter.blocked("a") > 0 and limiter.blocked("b") == 0
+    import time
+
+    time.sleep(0.25)
+    assert limiter.blocked("a") == 0
