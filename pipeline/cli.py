@@ -574,6 +574,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    # a baby's data is for its owner only: every file and folder sleepmoves writes is 0600 / 0700
+    os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "start", "absent") is None:

@@ -231,3 +231,21 @@ def test_the_same_ingest_again_labels_what_a_killed_run_left(tmp_path, capsys):
     assert Lake(lake).nights("ada") == ["2026-03-02"]
     assert main(["ingest", str(log), "--subject", "ada", "--lake", lake]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_the_lake_is_readable_by_its_owner_only(tmp_path):
+    """Files 0600 and folders 0700, as the users file (and PostgreSQL's data folder) are."""
+    import os
+    import stat
+
+    log = tmp_path / "night.csv"
+    log.write_text("start,kind,limb\n2026-03-02T20:00:00+00:00,twitch,left_leg\n")
+    lake = tmp_path / "lake"
+    done = run("subject", "add", "ada", "--tz", "Europe/London", "--lake", lake)
+    assert done.returncode == 0
+    assert run("ingest", log, "--subject", "ada", "--lake", lake).returncode == 0
+    for folder, dirs, files in os.walk(lake):
+        for name in dirs:
+            assert stat.S_IMODE(os.stat(os.path.join(folder, name)).st_mode) & 0o077 == 0, name
+        for name in files:
+            assert stat.S_IMODE(os.stat(os.path.join(folder, name)).st_mode) & 0o077 == 0, name
