@@ -654,3 +654,23 @@ def test_failed_logins_are_forgotten_after_the_window():
 
     time.sleep(0.25)
     assert limiter.blocked("a") == 0
+
+
+def test_a_failed_upload_for_a_new_baby_leaves_no_baby_behind(client, secure_lake):
+    _, http = client
+    bad = "data:text/csv;base64," + base64.b64encode(b"start,kind\nnot a time,twitch\n").decode()
+    good = (
+        "data:text/csv;base64," + base64.b64encode(b"start,kind\n2026-03-02T20:00:00+00:00,twitch\n").decode()
+    )
+    key = "..upload-result.children...manifest.children.."
+    values = {"data-new-subject": "newbaby", "data-tz": "Europe/London"}
+    refused = _call(
+        http, "admin", key, {**values, "upload-accepted": {"contents": bad, "filename": "bad.csv"}}
+    )
+    assert refused.status_code == 200 and "nothing was written" in refused.get_data(as_text=True)
+    assert "newbaby" not in set(secure_lake.subjects()["subject"])  # no empty baby left behind
+    landed = _call(
+        http, "admin", key, {**values, "upload-accepted": {"contents": good, "filename": "ok.csv"}}
+    )
+    assert landed.status_code == 200 and "newbaby" in set(secure_lake.subjects()["subject"])
+    secure_lake.delete_subject("newbaby")

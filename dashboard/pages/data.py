@@ -161,6 +161,7 @@ def upload(accepted, subject, new_subject, tz, born):
     limits = Limits(
         max_bytes=state.max_upload_bytes(), max_rows=state.max_upload_rows(), how_to_raise=LIMIT_HINT
     )
+    created, landed = None, False  # a baby this upload added is taken out again if the file does not land
     try:
         subject = (new_subject or "").strip() or subject
         if not subject:
@@ -170,6 +171,7 @@ def upload(accepted, subject, new_subject, tz, born):
             if not tz:
                 raise SleepmovesError(f"{subject} is new: give its time zone (e.g. Europe/London)")
             lake.add_subject(subject, tz.strip(), born=(born or "").strip() or None)
+            created = subject
         data = _decode_upload(accepted, name, limits)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / name
@@ -177,7 +179,7 @@ def upload(accepted, subject, new_subject, tz, born):
             report = ingest_file(
                 lake, path, subject, tz=(tz or "").strip() or None, source_name=name, limits=limits
             )
-        result = report.result
+        result, landed = report.result, True
         if result.already_ingested:
             done = process(lake, [subject], {subject: result.nights})  # what a killed upload left unlabelled
             finished = f" {len(done)} of its nights were labelled now." if done else ""
@@ -211,4 +213,6 @@ def upload(accepted, subject, new_subject, tz, born):
                 className="error",
             )
         ]
+    if created and not landed:
+        lake.delete_subject(created)  # the file did not land: no empty baby left behind
     return message, table(_manifest_rows(lake), MANIFEST_COLUMNS)
