@@ -220,9 +220,13 @@ def _recover(root: Path) -> None:
     if staging.is_dir():
         for folder in staging.iterdir():
             shutil.rmtree(folder, ignore_errors=True)
+    for leftover in root.glob(".*.parquet.*.tmp"):  # a top-level file's write that never reached its rename
+        leftover.unlink(missing_ok=True)
 
 
 def _needs_recovery(root: Path) -> bool:
+    if next(root.glob(".*.parquet.*.tmp"), None) is not None:
+        return True
     for name in (JOURNAL, STAGING):
         try:
             with os.scandir(root / name) as entries:

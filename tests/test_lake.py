@@ -229,3 +229,14 @@ def test_a_damaged_processing_cache_only_means_every_night_is_redone(tmp_path):
     (tmp_path / "lake" / "processed.parquet").write_bytes(b"garbage, not parquet")
     assert main(["process", "--lake", lake]) == 0  # redone, not "unexpected error"
     assert Lake(lake).processed_state() != {}  # and the cache is whole again
+
+
+def test_a_top_level_write_killed_before_its_rename_leaves_nothing_behind(tmp_path):
+    """subjects.parquet and processed.parquet are written through a temporary file and a rename; a writer
+    killed between the two leaves that file, which the next open of the lake removes."""
+    root = tmp_path / "lake"
+    Lake(root).add_subject("ada", "Europe/London")
+    stray = root / ".processed.parquet.0123456789abcdef.tmp"
+    stray.write_bytes(b"half written")
+    assert list(Lake(root).subjects()["subject"]) == ["ada"]
+    assert not stray.exists()
