@@ -94,8 +94,12 @@ def grid_coverage(
         sensed[epoch[valid]] = True
     if has_log or has_spans:
         recorded |= _log_recorded(grid, recording if has_spans else None, log_events if has_log else None)
-    state = np.where(recorded, RECORDED, np.where(not_worn, NOT_WORN, NO_DATA)).astype(object)
-    return state, np.where(sensed, activity, np.nan)
+    return coverage_state(recorded, not_worn), np.where(sensed, activity, np.nan)
+
+
+def coverage_state(recorded: np.ndarray, not_worn: np.ndarray) -> np.ndarray:
+    """Each epoch's coverage word: recorded wins over not worn, which wins over no data."""
+    return np.where(recorded, RECORDED, np.where(not_worn, NOT_WORN, NO_DATA)).astype(object)
 
 
 def _worn(counts: pd.DataFrame) -> np.ndarray:

@@ -45,7 +45,8 @@ GETUP_MIN = 10
 MIN_NIGHT_MIN = 160
 JOIN_WAKE_MIN = 60
 JOIN_SHORTEST_MIN = 30  # a doze shorter than this is not joined to the night (it stays a nap)
-NOT_WORN_BRIDGE_MIN = 60  # a sensor off longer than this ends a period
+NOT_WORN_BRIDGE_MIN = 60
+RULE_SOURCE = "rest-interval rule (Tudor-Locke: 5 min asleep to 10 min awake)"  # a sensor off longer than this ends a period
 MIN_NAP_MIN = 15
 NIGHT_WINDOW = (18, 6)  # local hours in which a waking between two periods is a night waking, not a get-up
 NIGHT_CORE = (22, 5)  # a night's sleep period reaches into these local hours
@@ -58,7 +59,7 @@ class SleepPeriods:
 
     night: tuple[int, int] | None
     naps: list[tuple[int, int]] = field(default_factory=list)
-    source: str = "rest-interval rule (Tudor-Locke: 5 min asleep to 10 min awake)"
+    source: str = RULE_SOURCE
 
 
 def rest_periods(asleep, epoch_s: int = EPOCH_S, bedtime_min: float = BEDTIME_MIN,
@@ -150,7 +151,7 @@ def sleep_periods(
         found = _night_and_naps(written, window, core, "parent's diary")
         if found.night is not None:
             return found
-    return _night_and_naps(rest_periods(asleep, ends=ends), window, core, SleepPeriods(None).source)
+    return _night_and_naps(rest_periods(asleep, ends=ends), window, core, RULE_SOURCE)
 
 
 def _night_and_naps(periods, window: np.ndarray, core: np.ndarray, source: str) -> SleepPeriods:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .epochs import age_in_weeks, epoch_features, grid_coverage
+from .epochs import age_in_weeks, coverage_state, epoch_features, grid_coverage
 from .flags import decode as decode_flags
 from .flags import encode as encode_flags
 from .flags import history_flags, night_flags
@@ -185,7 +185,7 @@ def _coverage(grid, counts, actigraphy, recording, log_events):
         return np.full(n, NO_DATA, dtype=object), np.full(n, np.nan), watched
     states = np.vstack([p[0] for p in parts])
     recorded, not_worn = (states == RECORDED).any(axis=0), (states == NOT_WORN).any(axis=0)
-    coverage = np.where(recorded, RECORDED, np.where(not_worn, NOT_WORN, NO_DATA)).astype(object)
+    coverage = coverage_state(recorded, not_worn)
     activities = np.vstack([p[1] for p in parts])
     seen = np.isfinite(activities).any(axis=0)
     activity = np.where(seen, np.nansum(np.where(np.isfinite(activities), activities, 0), axis=0), np.nan)
