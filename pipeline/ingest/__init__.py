@@ -95,9 +95,8 @@ def ingest_file(
     try:
         limits.check_size(name, path.stat().st_size)
         sha = _sha256_of_file(path)
-        if lake.has_file(
-            sha, subject
-        ):  # its nights, so a caller can finish labelling a killed ingest's nights
+        if lake.has_file(sha, subject):
+            # its nights come back, so a caller can finish labelling what a killed ingest left
             result = IngestResult(sha, subject, 0, lake.file_nights(sha, subject), already_ingested=True)
             return IngestReport(result, str(path), fmt)
         # refused before the file is read; commit_ingest checks again under the writer lock
@@ -262,7 +261,7 @@ def _log_tables(content: bytes, path: str, fmt: str, subject_tz: str, tz, skip_b
 
 def _recording(parsed, subject_tz: str, sha: str):
     """When the log was recording: its recording start/stop rows, else from its first to its last event."""
-    spans = getattr(parsed, "recording", None)
+    spans = parsed.recording
     if spans is None or not len(spans):
         first, last = parsed.events["start"].min(), parsed.events["start"].max()
         spans = pd.DataFrame({"start": [first], "end": [last + pd.Timedelta(seconds=EPOCH_S)]})
