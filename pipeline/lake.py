@@ -1,27 +1,25 @@
-"""The Parquet lake: the only place sleepmoves stores data, and the only read API the dashboard uses.
+"""The lake: the only place sleepmoves stores data, and the only read API the dashboard uses.
 
-Layout (see ``design.md``)::
+Layout (see ``design.md`` and the README's "Data safety")::
 
-    subjects.parquet, manifest.parquet
-    <table>/subject=<id>/night=<YYYY-MM-DD>/<name>.parquet     table in events, counts, diary,
-                                                              epochs, phases, nights
+    subjects.parquet, manifest.parquet, processed.parquet      plain Parquet files, replaced by rename
+    <kind>/subject=<id>/                                       a Delta Lake table per baby and kind
+        _delta_log/                                            its commits (relative paths, sizes)
+        night=<YYYY-MM-DD>/[<source>-]<sha256>.parquet         kinds events, counts, recording, diary,
+                                                               epochs, phases
+        <sha256>.parquet                                       kind nights: one row per night, one file
 
 Guarantees
 ----------
-* Single files (``subjects``, ``manifest``, ``processed``) are written to a hidden temporary file
-  beside them and renamed into place, so a reader never sees half a file.
-* Writes of several files (an ingest: its partitions and then its manifest row; a subject's
-  deletion; a night's outputs) are one *transaction*: every new file is first written under
-  ``.staging/``, then a journal listing the renames (and removals) is written under ``.journal/``,
-  then the renames are done and the journal removed. A process killed before the journal exists
-  leaves only ``.staging/`` files, which are thrown away; killed after, the next :class:`Lake` to
-  open the folder finishes the renames. Either way the lake is as before or as after the write.
-* A file whose sha256 is in the manifest is not ingested again for the same subject, and is refused for
-  another one. A file whose sensor epochs overlap in time those of an earlier file of the same subject and limb
+* Every write is one :class:`~pipeline.journal.Transaction` across the Delta tables and top-level files it
+  touches: a process killed at any point leaves the lake as before or as after (see :mod:`pipeline.journal`).
+* Every data file is named by the sha256 of its bytes and written with Parquet page checksums, and the Delta log
+  holds its size: ``sleepmoves check`` verifies them, reads refuse a damaged file (:class:`DamagedData`).
+* A file whose sha256 is in the manifest for the same subject is not ingested again (another baby may hold the
+  same file). A file whose sensor epochs overlap in time those of an earlier file of the same subject and limb
   is refused (one recording is stored once, never summed), or replaces that file with ``replace=True``.
 * One writer at a time: writers hold an exclusive ``flock`` on ``<lake>/.lock``.
-* Queries open only the partition folders they need (the path is built from the subject and
-  night), never the whole lake.
+* Queries read only the files the table logs list for the nights they need, never the whole lake.
 """
 
 from __future__ import annotations
@@ -29,11 +27,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import json
 import logging
 import os
-import shutil
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,16 +36,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import schema
+from . import tables as store
+from .journal import Transaction, atomic_write_table, needs_recovery, recover
 from .nights import utc_ns, zone
 from .schema import SleepmovesError, check_night, check_subject_id
 
 log = logging.getLogger("sleepmoves.lake")
 
 DEFAULT_LAKE = Path("data/lake")
+PENDING = "to process"  # a processed-state hash: an ingest stored new data for the night, labelling is due
 
 
 def default_lake_path() -> Path:
@@ -58,183 +56,8 @@ def default_lake_path() -> Path:
     return Path(os.environ.get("SLEEPMOVES_LAKE") or DEFAULT_LAKE)
 
 
-def atomic_write_table(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        _write_durably(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_durably(table: pa.Table, path: Path) -> None:
-    pq.write_table(table, path, compression="zstd")
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-STAGING = ".staging"
-JOURNAL = ".journal"
-
-
-class Transaction:
-    """Files to publish and folders to remove together (see the module's guarantees).
-
-    Obtain one from :meth:`Lake.transaction`; :meth:`put` stages a table, :meth:`remove` schedules a folder's
-    removal. Nothing in the lake changes until the ``with`` block ends without an error.
-    """
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.id = uuid.uuid4().hex
-        self.folder = root / STAGING / self.id
-        self.renames: list[tuple[str, str]] = []  # (staged, final), relative to the lake root
-        self.removals: list[str] = []
-
-    def put(self, table: pa.Table, final: Path) -> None:
-        """Stage ``table`` to become the file ``final`` (inside the lake) when the transaction commits."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        staged = self.folder / f"{len(self.renames)}.parquet"
-        _write_durably(table, staged)
-        self.renames.append((_relative(staged, self.root), _relative(final, self.root)))
-
-    def remove(self, path: Path) -> None:
-        """Remove ``path`` (inside the lake: a folder and everything in it, or one file) when the transaction
-        commits. Removals happen before the renames, so a file may be put into a folder being removed."""
-        self.removals.append(_relative(path, self.root))
-
-    def _commit(self) -> None:
-        journal = self.root / JOURNAL / f"{self.id}.json"
-        journal.parent.mkdir(parents=True, exist_ok=True)
-        tmp = journal.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"removals": self.removals, "renames": self.renames}))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, journal)  # from here on, the transaction happens even if this process dies
-        _replay(self.root, journal)
-
-
-def _relative(path: Path, root: Path) -> str:
-    relative = Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
-    if ".." in relative.parts:
-        raise ValueError(f"{path} is outside the lake")
-    return relative.as_posix()
-
-
-# The only places a journal may touch: the lake's tables and its top-level files. Anything else in a journal
-# (an absolute path, "..", a symlink out of the lake, another name) means it was not written by sleepmoves.
-LAKE_TOP_FILES = ("manifest.parquet", "subjects.parquet", "processed.parquet")
-QUARANTINE = "quarantine"
-
-
-class DamagedJournal(SleepmovesError):
-    """A journal that is not valid JSON, or names a path outside the lake's tables: quarantined, not replayed."""
-
-
-def _inside(root: Path, relative, allowed: tuple[str, ...]) -> Path:
-    """``root / relative`` when ``relative`` is a normalised relative path under ``allowed`` that stays in the
-    lake (no symlink on the way), else :class:`DamagedJournal`."""
-    if not isinstance(relative, str) or not relative or "\\" in relative or "\x00" in relative:
-        raise DamagedJournal(f"not a lake path: {relative!r}")
-    parts = relative.split("/")
-    if relative.startswith("/") or any(p in ("", ".", "..") for p in parts) or parts[0] not in allowed:
-        raise DamagedJournal(f"not a lake path: {relative!r}")
-    target, here = root / relative, root
-    for part in parts[:-1]:  # the lake never follows a symlink out of itself
-        here = here / part
-        if here.is_symlink():
-            raise DamagedJournal(f"{relative!r} goes through a symbolic link")
-    if target.is_symlink():
-        raise DamagedJournal(f"{relative!r} is a symbolic link")
-    return target
-
-
-def _plan(root: Path, journal: Path) -> tuple[list[Path], list[tuple[Path, Path]]]:
-    """The removals and renames of a journal, every path checked (see :func:`_inside`)."""
-    try:
-        plan = json.loads(journal.read_text())
-        removals, renames = plan["removals"], plan["renames"]
-        if not isinstance(removals, list) or not isinstance(renames, list):
-            raise TypeError("removals and renames must be lists")
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise DamagedJournal(f"unreadable ({type(exc).__name__}: {str(exc)[:80]})") from None
-    tables = (*schema.PARTITIONED_TABLES, *LAKE_TOP_FILES)
-    staged_in = (STAGING,)
-    checked_removals = [_inside(root, r, schema.PARTITIONED_TABLES) for r in removals]
-    checked_renames = []
-    for pair in renames:
-        if not isinstance(pair, list) or len(pair) != 2:
-            raise DamagedJournal(f"a rename is not a pair of paths: {pair!r}")
-        staged, final = _inside(root, pair[0], staged_in), _inside(root, pair[1], tables)
-        if staged.parent.name != journal.stem:  # a transaction renames only its own staged files
-            raise DamagedJournal(f"{pair[0]!r} is not this transaction's staged file")
-        checked_renames.append((staged, final))
-    return checked_removals, checked_renames
-
-
-def _quarantine(root: Path, journal: Path, why: str) -> None:
-    """Move a damaged journal aside (never replayed, kept for inspection) and say which one and why."""
-    folder = root / JOURNAL / QUARANTINE
-    folder.mkdir(parents=True, exist_ok=True)
-    os.replace(journal, folder / journal.name)
-    raise DamagedJournal(
-        f"{journal}: a damaged write journal ({why}); it was moved to {folder / journal.name} and not carried "
-        "out, and the lake is as it was before that write. Run the command again."
-    )
-
-
-def _replay(root: Path, journal: Path) -> None:
-    """Carry out a committed journal (idempotent: a replay after a crash redoes only what is left).
-
-    Every path is checked before anything is touched; a journal naming anything outside the lake's tables is
-    quarantined instead (:func:`_quarantine`).
-    """
-    try:
-        removals, renames = _plan(root, journal)
-    except DamagedJournal as exc:
-        _quarantine(root, journal, str(exc))
-    for target in removals:
-        if target.is_dir():
-            shutil.rmtree(target, ignore_errors=True)
-        else:
-            target.unlink(missing_ok=True)
-    for source, target in renames:
-        if source.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
-    journal.unlink()
-    shutil.rmtree(root / STAGING / journal.stem, ignore_errors=True)
-
-
-def _recover(root: Path) -> None:
-    """Finish committed transactions and drop uncommitted staging (call holding the writer lock)."""
-    journals = root / JOURNAL
-    if journals.is_dir():
-        for leftover in journals.glob("*.tmp"):  # a journal never finished: its transaction never happened
-            leftover.unlink(missing_ok=True)
-        for journal in sorted(journals.glob("*.json")):
-            _replay(root, journal)
-    staging = root / STAGING
-    if staging.is_dir():
-        for folder in staging.iterdir():
-            shutil.rmtree(folder, ignore_errors=True)
-    for leftover in root.glob(".*.parquet.*.tmp"):  # a top-level file's write that never reached its rename
-        leftover.unlink(missing_ok=True)
-
-
-def _needs_recovery(root: Path) -> bool:
-    if next(root.glob(".*.parquet.*.tmp"), None) is not None:
-        return True
-    for name in (JOURNAL, STAGING):
-        try:
-            with os.scandir(root / name) as entries:
-                if any(True for _ in entries):
-                    return True
-        except (FileNotFoundError, NotADirectoryError):
-            pass
-    return False
+class DamagedData(SleepmovesError):
+    """Stored data that fails its checks (missing, truncated, changed bytes): ``sleepmoves check`` tells more."""
 
 
 @dataclass
@@ -262,10 +85,6 @@ class Overlap:
     limbs: list[str]
 
 
-# Tables process.py writes from a night's inputs (file names epochs/phases/night, not a source file's sha8).
-DERIVED_TABLES = ("epochs", "phases", "nights")
-
-
 class Lake:
     """A sleepmoves lake folder.
 
@@ -281,7 +100,7 @@ class Lake:
     def __init__(self, path: str | os.PathLike | None = None, only: Iterable[str] | None = None):
         self.root = Path(path) if path is not None else default_lake_path()
         self.only = frozenset(check_subject_id(s) for s in only) if only is not None else None
-        if _needs_recovery(self.root):
+        if needs_recovery(self.root):
             self._try_recover()
 
     def _try_recover(self) -> None:
@@ -292,7 +111,7 @@ class Lake:
             except BlockingIOError:
                 return
             try:
-                _recover(self.root)
+                recover(self.root)
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
@@ -324,7 +143,7 @@ class Lake:
         with open(self.root / ".lock", "a+") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
-                _recover(self.root)
+                recover(self.root)
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
@@ -336,9 +155,12 @@ class Lake:
         try:
             yield txn
         except BaseException:
-            shutil.rmtree(txn.folder, ignore_errors=True)
+            txn.abort()
             raise
-        txn._commit()
+        txn.commit()
+        for folder in txn.touched():  # the files replaced or removed by this write go now
+            if folder.is_dir():
+                store.vacuum(folder)
 
     # ------------------------------------------------------------------ subjects
     def subjects(self) -> pd.DataFrame:
@@ -443,8 +265,9 @@ class Lake:
             self.subject(subject)  # a clear error when unknown
             for table in schema.PARTITIONED_TABLES:
                 folder = self.root / table / f"subject={subject}"
-                if folder.is_dir():
-                    removed += sum(1 for p in folder.rglob("*") if p.is_file())
+                if folder.is_dir():  # the whole table, its log with it: nothing of the baby is left
+                    snap = store.snapshot(folder)
+                    removed += len(snap.files) if snap is not None else 0
                     txn.remove(folder)
             subjects = self._all_subjects()
             txn.put(
@@ -486,14 +309,17 @@ class Lake:
         return bool(held.any())
 
     def file_nights(self, sha256: str, subject: str) -> list[str]:
-        """The nights holding a stored file's rows for ``subject`` (its partitions are named by its sha256)."""
-        base = f"subject={self._check(subject)}"
-        found = {
-            part.parent.name.removeprefix("night=")
-            for table in ("events", "counts", "diary", "recording")
-            for part in (self.root / table / base).glob(f"night=*/{sha256[:8]}.parquet")
-        }
-        return sorted(found)
+        """The nights holding a stored file's rows for ``subject`` (its data files are named by its sha256)."""
+        return sorted({f.night for _, f in self._source_files(subject, {sha256})})
+
+    def _source_files(self, subject: str, shas: set[str]) -> list[tuple[str, store.DataFile]]:
+        """``(table, data file)`` of every stored file of ``subject`` that came from one of these sources."""
+        prefixes = {source_prefix(sha) for sha in shas}
+        found = []
+        for table in INPUT_TABLES:
+            snap = store.snapshot(self._folder(table, subject))
+            found += [(table, f) for f in (snap.files if snap is not None else ()) if f.source in prefixes]
+        return found
 
     def check_not_held_by_another(self, sha256: str, subject: str, name: str) -> None:
         """Refuse a file (called ``name`` in the message) already stored for a subject other than ``subject``.
@@ -553,23 +379,26 @@ class Lake:
             if overlaps and not replace:
                 raise SleepmovesError(self._overlap_message(file_name, subject, overlaps))
             old = {o.sha256 for o in overlaps}
+            if self._source_files(
+                subject, {sha256}
+            ):  # rows of this file left without a manifest row (repair)
+                old.add(sha256)
             nights: set[str] = set()
             with self.transaction() as txn:
-                still_held = self._remove_files(txn, subject, old) if old else set()
+                gone, still_held = self._remove_files(txn, subject, old) if old else (set(), set())
                 for name, frame in tables.items():
                     arrow_schema = _table_schema(name)
+                    parts = {}
                     for night, part in frame.groupby("night", sort=True):
                         night = check_night(str(night))
                         nights.add(night)
                         body = part.drop(columns=["night"]).reset_index(drop=True)
-                        txn.put(
-                            pa.Table.from_pandas(body, schema=arrow_schema, preserve_index=False),
-                            self._partition(name, subject, night) / f"{sha256[:8]}.parquet",
-                        )
+                        parts[night] = pa.Table.from_pandas(body, schema=arrow_schema, preserve_index=False)
+                    store.append(txn.table(name, subject), parts, txn.staging, source_prefix(sha256))
                 manifest = self._all_manifest()
                 if old:
-                    gone = manifest["sha256"].isin(old) & (manifest["subject"] == subject)
-                    manifest = manifest[~gone].reset_index(drop=True)
+                    gone_rows = manifest["sha256"].isin(old) & (manifest["subject"] == subject)
+                    manifest = manifest[~gone_rows].reset_index(drop=True)
                 row = pd.DataFrame(
                     {
                         "sha256": [sha256],
@@ -582,11 +411,17 @@ class Lake:
                     }
                 )
                 manifest = pd.concat([manifest, row], ignore_index=True) if len(manifest) else row
-                # renamed last: the manifest row is what makes the partitions "ingested"
                 txn.put(
                     pa.Table.from_pandas(manifest, schema=schema.MANIFEST, preserve_index=False),
                     self.root / "manifest.parquet",
                 )
+                # the nights are marked "to process" in the same transaction: whoever opens the lake next
+                # (a command, the server) finishes their labelling even if this process dies right after
+                state = {
+                    k: v for k, v in self.processed_state().items() if not (k[0] == subject and k[1] in gone)
+                }
+                state.update({(subject, n): PENDING for n in nights | still_held})
+                txn.put(_processed_table(state), self.root / "processed.parquet")
             return IngestResult(
                 sha256, subject, rows, sorted(nights | still_held), replaced=[o.path for o in overlaps]
             )
@@ -654,65 +489,73 @@ class Lake:
             "(e.g. left_leg, right_leg)."
         )
 
-    def _remove_files(self, txn: Transaction, subject: str, shas: set[str]) -> set[str]:
-        """Schedule the removal of earlier files of ``subject``: every partition file of theirs in every table,
-        and the outputs and processing state of their nights, so ``process`` redoes those nights.
+    def _remove_files(self, txn: Transaction, subject: str, shas: set[str]) -> tuple[set[str], set[str]]:
+        """Take earlier files of ``subject`` out in ``txn``: every data file of theirs in every input table, and
+        the outputs of their nights, so ``process`` redoes those nights.
 
-        Returns the nights of theirs that still hold another file's data after the removal.
+        Returns ``(gone, held)``: the nights left without any data, and those still holding another file's.
         """
-        names = {f"{sha[:8]}.parquet" for sha in shas}
+        by_table: dict[str, list[str]] = {}
         changed: set[str] = set()
-        held: set[str] = set()
-        for table in schema.PARTITIONED_TABLES:
-            if table in DERIVED_TABLES:
-                continue
-            base = self.root / table / f"subject={subject}"
-            folders = sorted({p.parent for n in names for p in base.glob(f"night=*/{n}")})
-            for folder in folders:
-                night = folder.name[len("night=") :]
-                changed.add(night)
-                files = {p.name for p in folder.glob("*.parquet")}
-                if files - names:
-                    held.add(night)
-                    for file in sorted(files & names):
-                        txn.remove(folder / file)
-                else:
-                    txn.remove(folder)  # no empty night folder is left (it would list as a night)
-        for night in sorted(changed):
-            for table in DERIVED_TABLES:
-                folder = self.root / table / f"subject={subject}" / f"night={night}"
-                if folder.is_dir():
-                    txn.remove(folder)
-        state = self.processed_state()
-        if any((subject, n) in state for n in changed):
-            kept = {k: v for k, v in state.items() if not (k[0] == subject and k[1] in changed)}
-            txn.put(_processed_table(kept), self.root / "processed.parquet")
-        return held
+        for table, f in self._source_files(subject, shas):
+            by_table.setdefault(table, []).append(f.path)
+            changed.add(f.night)
+        for table, paths in by_table.items():
+            store.remove(txn.table(table, subject), paths)
+        held = {n for n in changed if any(n in self.nights(subject, t) for t in INPUT_TABLES)}
+        self._drop_outputs(txn, subject, changed)
+        return changed - held, held
+
+    def _drop_outputs(self, txn: Transaction, subject: str, nights: set[str]) -> None:
+        """Remove the epochs, phases and nights rows of these nights in ``txn``."""
+        if not nights:
+            return
+        for table in ("epochs", "phases"):
+            folder = self._folder(table, subject)
+            if store.snapshot(folder) is not None:
+                store.replace_nights(txn.table(table, subject), dict.fromkeys(nights), txn.staging)
+        folder = self._folder("nights", subject)
+        if store.snapshot(folder) is not None:
+            kept = store.read(folder)
+            kept = kept.filter(pc.invert(pc.is_in(kept["night"], pa.array(sorted(nights)))))
+            store.rewrite(txn.table("nights", subject), kept, txn.staging)
 
     # ------------------------------------------------------------------ processed outputs
-    def write_partition(self, table: str, subject: str, night: str, frame: pd.DataFrame, name: str) -> Path:
-        """Write one derived partition file (epochs, phases, nights) as a transaction."""
-        return self.write_partitions(subject, night, {table: (frame, name)})[0]
-
-    def write_partitions(
-        self, subject: str, night: str, frames: dict[str, tuple[pd.DataFrame, str]]
-    ) -> list[Path]:
-        """Write several derived tables of one night together: ``{table: (frame, file name)}``."""
+    def write_outputs(
+        self,
+        txn: Transaction,
+        subject: str,
+        per_night: dict[str, dict[str, pd.DataFrame]],
+        night_rows: pd.DataFrame,
+    ) -> None:
+        """Store processed nights in ``txn``: ``per_night[night]["epochs" | "phases"]`` replace those nights'
+        partitions, and ``night_rows`` (one row per night, with ``night``) replace their rows of ``nights``."""
         self._check(subject)
-        check_night(night)
-        paths = []
-        with self.transaction() as txn:
-            for table, (frame, name) in frames.items():
-                path = self._partition(table, subject, night) / f"{name}.parquet"
-                arrow_schema = _table_schema(table)
-                data = frame.drop(columns=[c for c in ("subject", "night") if c in frame.columns])
-                if arrow_schema is None:
-                    arrow = pa.Table.from_pandas(data, preserve_index=False)
-                else:
-                    arrow = pa.Table.from_pandas(data, schema=arrow_schema, preserve_index=False)
-                txn.put(arrow, path)
-                paths.append(path)
-        return paths
+        for table in ("epochs", "phases"):
+            arrow_schema = _table_schema(table)
+            parts = {}
+            for night, frames in per_night.items():
+                data = frames[table].drop(columns=[c for c in ("subject", "night") if c in frames[table]])
+                parts[check_night(night)] = pa.Table.from_pandas(
+                    data, schema=arrow_schema, preserve_index=False
+                )
+            if parts:
+                store.replace_nights(txn.table(table, subject), parts, txn.staging)
+        if len(night_rows):
+            folder = self._folder("nights", subject)
+            old = store.read(folder)
+            rows = night_rows.drop(columns=[c for c in ("subject",) if c in night_rows])
+            if old is not None and old.num_rows:
+                old = old.to_pandas()
+                old = old[~old["night"].isin(rows["night"])]
+                rows = pd.concat([old, rows], ignore_index=True) if len(old) else rows
+            rows = rows.sort_values("night", ignore_index=True)
+            store.rewrite(
+                txn.table("nights", subject), pa.Table.from_pandas(rows, preserve_index=False), txn.staging
+            )
+
+    def put_processed_state(self, txn: Transaction, state: dict[tuple[str, str], str]) -> None:
+        txn.put(_processed_table(state), self.root / "processed.parquet")
 
     def processed_state(self) -> dict[tuple[str, str], str]:
         """(subject, night) -> inputs hash of the last processing (for incremental processing)."""
@@ -729,21 +572,28 @@ class Lake:
             (s, n): h for s, n, h in zip(table["subject"], table["night"], table["inputs_hash"], strict=True)
         }
 
-    def write_processed_state(self, state: dict[tuple[str, str], str]) -> None:
-        atomic_write_table(_processed_table(state), self.root / "processed.parquet")
+    def pending(self) -> dict[str, list[str]]:
+        """Nights an ingest stored data for that are not labelled yet: ``{subject: [night, ...]}``."""
+        out: dict[str, list[str]] = {}
+        for (subject, night), digest in sorted(self.processed_state().items()):
+            if digest == PENDING and (self.only is None or subject in self.only):
+                out.setdefault(subject, []).append(night)
+        return out
 
     # ------------------------------------------------------------------ queries
+    def data_files(self, table: str, subject: str) -> tuple[store.DataFile, ...]:
+        """The data files a baby's table holds now (from its log)."""
+        snap = store.snapshot(self._folder(table, subject))
+        return snap.files if snap is not None else ()
+
     def nights(self, subject: str, table: str = "nights") -> list[str]:
         """Sorted nights (``YYYY-MM-DD``) of a subject that have data in ``table``."""
-        folder = self.root / table / f"subject={self._check(subject)}"
-        if not folder.is_dir():
-            return []
-        # one directory listing, not one per night: a night folder exists only once a file is in it
-        # (writers remove the folders they created when they fail)
-        with os.scandir(folder) as entries:
-            return sorted(
-                e.name[len("night=") :] for e in entries if e.name.startswith("night=") and e.is_dir()
-            )
+        folder = self._folder(table, subject)
+        if store.partitioned(table):
+            snap = store.snapshot(folder)  # from the table log: no data file is opened
+            return snap.nights() if snap is not None else []
+        data = self._read_table(folder, subject, None, ["night"])
+        return sorted(data["night"].to_pylist()) if data is not None else []
 
     def latest_night(self, subject: str) -> str | None:
         """The most recent processed night of a subject, or None."""
@@ -809,15 +659,24 @@ class Lake:
         subjects = list(subjects) if subjects is not None else list(self.subjects()["subject"])
         lo = str(start) if start is not None else None
         hi = str(end) if end is not None else None
-        wanted = {
-            s: [n for n in self.nights(s) if (lo is None or n >= lo) and (hi is None or n <= hi)]
-            for s in subjects
-        }
-        frames = [self.read("nights", [s], nights) for s, nights in wanted.items() if nights]
-        frames = [f for f in frames if len(f)]
+        frames = []
+        for subject in subjects:
+            data = self._read_table(self._folder("nights", subject), subject, None, None)
+            if data is None or not data.num_rows:
+                continue
+            frame = data.to_pandas()
+            keep = np.ones(len(frame), dtype=bool)
+            if lo is not None:
+                keep &= (frame["night"] >= lo).to_numpy()
+            if hi is not None:
+                keep &= (frame["night"] <= hi).to_numpy()
+            if keep.any():
+                frames.append(frame[keep].assign(subject=subject))
         if not frames:
             return pd.DataFrame(columns=["subject", "night"])
-        return pd.concat(frames, ignore_index=True).sort_values(["subject", "night"], ignore_index=True)
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        order = ["subject", "night"] + [c for c in frame.columns if c not in ("subject", "night")]
+        return frame[order].sort_values(["subject", "night"], ignore_index=True)
 
     def flags(self, subjects: Iterable[str] | None = None, start=None, end=None) -> pd.DataFrame:
         """Review flags of nights in ``[start, end]``: one row per flag (subject, night, rule, start, message, ...)."""
@@ -836,8 +695,8 @@ class Lake:
 
     def week_phases(self, subject: str, start: str, end: str) -> pd.DataFrame:
         """Phases of a subject's nights in ``[start, end]`` (for transition matrices and actograms)."""
-        nights = [n for n in self.nights(subject) if start <= n <= end]
-        return self.read("phases", [subject], nights) if nights else self.read("phases", [subject], [])
+        nights = [n for n in self.nights(subject, "phases") if start <= n <= end]
+        return self.read("phases", [subject], nights)
 
     def read(
         self,
@@ -846,44 +705,59 @@ class Lake:
         nights: Iterable[str] | None = None,
         columns: list[str] | None = None,
     ) -> pd.DataFrame:
-        """Read the partitions of ``table`` for these subjects (and nights), with ``subject``/``night`` columns."""
-        files: list[str] = []
+        """Read ``table`` for these subjects (and nights), with ``subject``/``night`` columns."""
+        nights = [check_night(str(n)) for n in nights] if nights is not None else None
+        frames = []
         for subject in subjects:
-            base = self.root / table / f"subject={self._check(subject)}"
-            if nights is None:
-                files += sorted(str(p) for p in base.glob("night=*/*.parquet"))
-            else:
-                for night in nights:
-                    files += sorted(
-                        str(p) for p in (base / f"night={check_night(str(night))}").glob("*.parquet")
-                    )
-        if not files:
+            folder = self._folder(table, subject)
+            data = self._read_table(folder, subject, nights, columns)
+            if data is not None and data.num_rows:
+                frames.append(data.to_pandas().assign(subject=subject))
+        if not frames:
             arrow_schema = _table_schema(table)
-            names = ["subject", "night"] + (arrow_schema.names if arrow_schema is not None else [])
             if arrow_schema is None:
-                return pd.DataFrame(columns=names)
+                return pd.DataFrame(columns=["subject", "night"])
             empty = pa.unify_schemas([schema.PARTITIONING, arrow_schema]).empty_table().to_pandas()
             return empty[columns] if columns else empty
-        dataset = ds.dataset(
-            files,
-            format="parquet",
-            partitioning=ds.partitioning(schema.PARTITIONING, flavor="hive"),
-            partition_base_dir=str(self.root / table),
-        )
-        # a page reads a few dozen small files: threads cost more than they save there (2-core machines)
-        frame = dataset.to_table(columns=columns, use_threads=len(files) > 64).to_pandas()
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         order = ["subject", "night"] + [c for c in frame.columns if c not in ("subject", "night")]
         return frame[[c for c in order if c in frame.columns]]
 
+    def _read_table(self, folder: Path, subject: str, nights, columns) -> pa.Table | None:
+        """One baby's table through its log; a damaged file becomes :class:`DamagedData` naming the baby and
+        night, and a file removed by a writer's vacuum while this read listed it is read again."""
+        for attempt in (1, 2):
+            try:
+                return store.read(folder, nights, columns)
+            except FileNotFoundError:
+                store.forget(folder)
+                if attempt == 2:
+                    raise
+            except store.DamagedData as exc:
+                where = f"night {nights[0]}" if nights and len(nights) == 1 else "nights"
+                raise DamagedData(
+                    f"{subject}'s {where} data is damaged ({folder.name} {folder.parent.name}: {exc}): "
+                    "run `sleepmoves check`"
+                ) from None
+        return None
+
     # ------------------------------------------------------------------ helpers
-    def _partition(self, table: str, subject: str, night: str) -> Path:
+    def _folder(self, table: str, subject: str) -> Path:
         if table not in schema.PARTITIONED_TABLES:
             raise ValueError(f"unknown lake table {table!r}")
-        return self.root / table / f"subject={self._check(subject)}" / f"night={check_night(night)}"
+        return self.root / table / f"subject={self._check(subject)}"
 
     @staticmethod
     def _sorted_epochs(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.sort_values("epoch_start", ignore_index=True) if len(frame) else frame
+
+
+INPUT_TABLES = ("events", "counts", "recording", "diary")  # what ingest stores; the rest process derives
+
+
+def source_prefix(sha256: str) -> str:
+    """The part of a source file's sha256 that names its data files in the input tables."""
+    return sha256[:16]
 
 
 def _processed_table(state: dict[tuple[str, str], str]) -> pa.Table:

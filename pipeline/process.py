@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from .flags import decode as decode_flags
 from .flags import encode as encode_flags
 from .flags import history_flags, night_flags
 from .ingest.counts import COUNT_FORMATS
-from .lake import Lake
+from .lake import INPUT_TABLES, Lake
 from .model import PhaseModel, load_model
 from .nights import epoch_grid, night_bounds
 from .periods import sleep_periods
@@ -193,7 +193,6 @@ def _coverage(grid, counts, actigraphy, recording, log_events):
 
 
 PROCESSING_VERSION = "4"  # bump when processing code changes what a night's outputs are
-INPUT_TABLES = ("events", "counts", "recording", "diary")
 NIGHT_TIMES = (
     "sleep_onset",
     "sleep_offset",
@@ -202,22 +201,39 @@ NIGHT_TIMES = (
 )  # what a night's outputs are computed from
 
 
+def input_files(lake: Lake, subject: str) -> dict[tuple[str, str], list[str]]:
+    """``(table, night) -> data file names`` of a subject's inputs, from the table logs (no file is opened)."""
+    index: dict[tuple[str, str], list[str]] = {}
+    for table in INPUT_TABLES:
+        for f in lake.data_files(table, subject):
+            index.setdefault((table, f.night), []).append(f.path)
+    return index
+
+
 def inputs_hash(
-    lake: Lake, subject: str, night: str, info: dict, version: str, sleepwake: str | None = None
+    lake: Lake,
+    subject: str,
+    night: str,
+    info: dict,
+    version: str,
+    sleepwake: str | None = None,
+    files: dict[tuple[str, str], list[str]] | None = None,
 ) -> str:
     """Content hash of everything a night's outputs depend on.
 
-    Input partition files are named by the sha256 of their source file, so their names identify their content.
+    Every data file is named by the sha256 of its bytes, so the names the table logs list for the night (and
+    its neighbours' counts) identify its inputs' contents without reading them. ``files`` is
+    :func:`input_files` of the subject (computed here when not given).
     """
+    files = input_files(lake, subject) if files is None else files
     parts = [PROCESSING_VERSION, version, str(info["tz"]), str(info.get("born"))]
     parts += [str(sleepwake), str(info.get("sleepwake"))]
     for table in INPUT_TABLES:
-        folder = lake.root / table / f"subject={subject}" / f"night={night}"
-        parts += [f"{table}/{p.name}" for p in sorted(folder.glob("*.parquet"))]
+        parts += [f"{table}/{p}" for p in sorted(files.get((table, night), []))]
     day = pd.Timestamp(night)
     for d in (-1, 1):  # sleep/wake near local noon sees the neighbouring nights' counts
-        folder = lake.root / "counts" / f"subject={subject}" / f"night={(day + pd.Timedelta(days=d)).date()}"
-        parts += [f"counts{d:+d}/{p.name}" for p in sorted(folder.glob("*.parquet"))]
+        neighbour = str((day + pd.Timedelta(days=d)).date())
+        parts += [f"counts{d:+d}/{p}" for p in sorted(files.get(("counts", neighbour), []))]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -235,7 +251,7 @@ def process_night(
     version: str,
     sleepwake: str | None = None,
 ) -> dict | None:
-    """Label one night and write its epochs and phases; returns its metrics (or None when it has no data).
+    """Label one night: ``(epochs, phases, metrics)``, or None when it has no data. Nothing is written here.
 
     A top-level function of plain arguments, so it runs the same in this process, a process pool or on a Dask
     worker (which must see the lake folder).
@@ -264,8 +280,7 @@ def process_night(
         sleepwake=sleepwake,
         baby_sleepwake=info.get("sleepwake") if isinstance(info.get("sleepwake"), str) else None,
     )
-    lake.write_partitions(subject, night, {"epochs": (feats, "epochs"), "phases": (phases, "phases")})
-    return {**metrics, "subject": subject, "night": night}
+    return feats, phases, {**metrics, "subject": subject, "night": night}
 
 
 def _run(
@@ -276,10 +291,12 @@ def _run(
     scheduler: str | None,
     workers: int | None,
     sleepwake: str | None = None,
-) -> list:
+) -> Iterator:
+    """The results of :func:`process_night` for ``todo``, in its order, as they come."""
     args = [(str(lake.root), s, n, info, model_path, version, sleepwake) for s, n, info in todo]
     if scheduler is None and not workers:
-        return [process_night(*a) for a in progress(args, len(args), "processing nights")]
+        yield from (process_night(*a) for a in progress(args, len(args), "processing nights"))
+        return
     from dask.distributed import Client, LocalCluster
 
     cluster = (
@@ -289,10 +306,10 @@ def _run(
     )
     with Client(scheduler or cluster) as client:
         futures = client.map(lambda a: process_night(*a), args, pure=False)
-        results = client.gather(futures)
+        for future in futures:
+            yield future.result()
     if cluster is not None:
         cluster.close()
-    return results
 
 
 def process(
@@ -341,8 +358,9 @@ def process(
             wanted = sorted(set(nights.get(subject, [])) | (asked & stored))
         else:
             wanted = sorted(stored)
+        files = input_files(lake, subject)
         for night in wanted:
-            digest = inputs_hash(lake, subject, night, info, version, sleepwake)
+            digest = inputs_hash(lake, subject, night, info, version, sleepwake, files)
             if force or done_before.get((subject, night)) != digest:
                 work.append((subject, night, info, digest))
     if not work:
@@ -351,17 +369,45 @@ def process(
         model_path, version
     )  # refuse an untrusted model before any work (and keep it for the nights)
     work.sort(key=lambda w: (w[0], w[1]))
+    processed: list[tuple[str, str]] = []
     with lake.writer():
+        state = lake.processed_state()
         results = _run(
             [(s, n, i) for s, n, i, _ in work], lake, model_path, version, scheduler, workers, sleepwake
         )
-        fresh = {(r["subject"], r["night"]): r for r in results if r is not None}
-        for subject in sorted({s for s, _ in fresh}):
-            _write_nights_with_history(lake, subject, fresh)
-        state = dict(done_before)
-        state.update({(s, n): d for s, n, _, d in work if (s, n) in fresh})
-        lake.write_processed_state(state)
-    return sorted(fresh)
+        batch: list = []
+        for item, result in zip(work, results, strict=True):
+            batch.append((item, result))
+            if len(batch) == COMMIT_EVERY:
+                processed += _store(lake, batch, state)
+                batch = []
+        processed += _store(lake, batch, state)
+    return sorted(processed)
+
+
+# Nights stored per transaction: each commit costs a few milliseconds per table, and a killed run keeps what it
+# committed (the next run starts where it stopped).
+COMMIT_EVERY = 32
+
+
+def _store(lake: Lake, batch: list, state: dict) -> list[tuple[str, str]]:
+    """Write a batch of labelled nights (with their cross-night flags) and their processing state, in one
+    transaction. ``state`` is updated in place."""
+    if not batch:
+        return []
+    stored = []
+    with lake.transaction() as txn:
+        for subject in sorted({item[0] for item, _ in batch}):
+            mine = [(item, r) for item, r in batch if item[0] == subject]
+            fresh = {(subject, item[1]): r[2] for item, r in mine if r is not None}
+            per_night = {item[1]: {"epochs": r[0], "phases": r[1]} for item, r in mine if r is not None}
+            rows = _nights_with_history(lake, subject, fresh)
+            lake.write_outputs(txn, subject, per_night, rows)
+            stored += sorted(fresh)
+        # a night without data is done too (else an ingest's "to process" mark would stay for ever)
+        state.update({(s, n): digest for (s, n, _, digest), _ in batch})
+        lake.put_processed_state(txn, state)
+    return stored
 
 
 def add_history_flags(metrics: dict, night: str, history: pd.DataFrame, tz: str, born) -> dict:
@@ -377,19 +423,23 @@ def add_history_flags(metrics: dict, night: str, history: pd.DataFrame, tz: str,
     return {**metrics, "flags": encode_flags(flags), "n_flags": len(flags)}
 
 
-def _write_nights_with_history(lake: Lake, subject: str, fresh: dict) -> None:
-    """Add the cross-night flags (asymmetry, rising shaking) to the new nights, oldest first, and write them."""
+def _nights_with_history(lake: Lake, subject: str, fresh: dict) -> pd.DataFrame:
+    """The nights rows of the new nights with the cross-night flags (asymmetry, rising shaking) added, judged
+    oldest first on the nights before each."""
     info = lake.subject(subject)
     old = lake.nights_table([subject])
     new_nights = sorted(n for s, n in fresh if s == subject)
     history = old[~old["night"].isin(new_nights)] if len(old) else old
+    rows = []
     for night in new_nights:
         metrics = add_history_flags(fresh[(subject, night)], night, history, info["tz"], info["born"])
-        row = pd.DataFrame([{k: v for k, v in metrics.items() if k not in ("subject", "night")}])
-        for column in NIGHT_TIMES:  # UTC even when empty (a night without sleep), so nights read back alike
-            row[column] = pd.to_datetime(row[column], utc=True).astype("datetime64[us, UTC]")
-        # the nights row is written last: its presence means the night is complete
-        lake.write_partition("nights", subject, night, row, "night")
+        rows.append({k: v for k, v in metrics.items() if k != "subject"})
         history = pd.concat([history, pd.DataFrame([metrics])], ignore_index=True).sort_values(
             "night", ignore_index=True
         )
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    for column in NIGHT_TIMES:  # UTC even when empty (a night without sleep), so nights read back alike
+        frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[us, UTC]")
+    return frame

@@ -91,6 +91,7 @@ def stray_files(root: Path) -> list[str]:
         and p.name != ".lock"
         and not p.name.endswith(".parquet")
         and not str(p.relative_to(root)).startswith((".staging", ".journal"))
+        and "_delta_log" not in p.parts  # a table's commits (written atomically by delta-rs)
     ]
 
 

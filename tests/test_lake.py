@@ -1,3 +1,4 @@
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -48,7 +49,11 @@ def test_round_trip_events_by_night(lake, tmp_path):
     assert night["intensity"].notna().all()
     assert lake.events("ada", "2026-03-03")["intensity"].isna().all()  # empty stays missing
     files = list((lake.root / "events" / "subject=ada").rglob("*.parquet"))
-    assert len(files) == 2 and all(f.name == report.result.sha256[:8] + ".parquet" for f in files)
+    # each data file is named by its source file and the sha256 of its own bytes
+    assert len(files) == 2
+    for f in files:
+        assert f.name.startswith(report.result.sha256[:16] + "-")
+        assert f.stem.split("-")[1] == hashlib.sha256(f.read_bytes()).hexdigest()
     manifest = lake.manifest()
     assert list(manifest["rows"]) == [4] and list(manifest["nights"]) == [2]
 
@@ -71,25 +76,35 @@ def test_failed_ingest_leaves_lake_unchanged(lake, tmp_path):
     assert snapshot(lake.root) == before
 
 
-def test_crash_while_staging_leaves_no_partial_files(lake, tmp_path, monkeypatch):
-    """A failure after some partitions are staged removes them all; nothing is published."""
-    import pipeline.lake as lake_module
+@pytest.mark.parametrize("fail_at", ["file", "commit"])
+def test_a_failed_ingest_leaves_no_partial_files(lake, tmp_path, monkeypatch, fail_at):
+    """A failure while writing a table's files, or after one table was already committed, leaves the lake as
+    it was: the committed table is restored, staged files are thrown away."""
+    import pipeline.tables as tables_module
 
-    real_write, calls = lake_module._write_durably, []
+    name = "write_file" if fail_at == "file" else "append"
+    real, calls = getattr(tables_module, name), []
 
-    def flaky_write(table, path):
-        calls.append(path)
+    def flaky(*args, **kwargs):
+        calls.append(1)
         if len(calls) == 2:
             raise OSError("disk full")
-        return real_write(table, path)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(lake_module, "_write_durably", flaky_write)
+    ingest_file(lake, write(tmp_path / "first.csv", LOG.replace("twitch", "kick")), "ada")
+    monkeypatch.setattr(tables_module, name, flaky)
     before = snapshot(lake.root)
     with pytest.raises(OSError, match="disk full"):
         ingest_file(lake, write(tmp_path / "a.csv", LOG), "ada")
-    assert snapshot(lake.root) == before
     assert not list((lake.root / ".staging").rglob("*.parquet"))
-    assert lake.nights("ada", table="events") == []  # no empty night folder left behind
+    assert not list((lake.root / ".journal").glob("*.json"))
+    assert len(calls) == 2
+    monkeypatch.undo()
+    assert {k: v for k, v in snapshot(lake.root).items() if "_delta_log" not in k} == {
+        k: v for k, v in before.items() if "_delta_log" not in k
+    }
+    assert len(Lake(lake.root).manifest()) == 1
+    assert list(Lake(lake.root).events("ada", "2026-03-02")["kind"]) == ["kick", "kick", "startle"]
 
 
 def test_queries_open_only_their_partitions(demo_lake, tmp_path):
@@ -99,7 +114,7 @@ def test_queries_open_only_their_partitions(demo_lake, tmp_path):
     subject = lake.subjects()["subject"].iloc[0]
     nights = lake.nights(subject)
     keep = nights[2]
-    for table in ("events", "phases", "nights"):
+    for table in ("events", "phases"):  # (nights is one file per baby)
         for night in nights:
             if night != keep:
                 for f in (lake.root / table / f"subject={subject}" / f"night={night}").glob("*.parquet"):

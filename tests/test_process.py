@@ -72,7 +72,7 @@ def test_duckdb_reads_the_lake_as_it_is(lake):
     root = lake.root
     con = duckdb.connect()
     nights = con.execute(
-        f"select subject, count(*) as n, avg(total_sleep_min) as tst from read_parquet('{root}/nights/*/*/*.parquet', hive_partitioning=true) group by subject order by subject"
+        f"select subject, count(*) as n, avg(total_sleep_min) as tst from read_parquet('{root}/nights/*/*.parquet', hive_partitioning=true) group by subject order by subject"
     ).df()
     ours = lake.nights_table()
     assert list(nights["subject"]) == sorted(ours["subject"].unique())
