@@ -160,6 +160,40 @@ def cmd_process(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from .integrity import check
+
+    root = Path(args.lake) if args.lake else default_lake_path()
+    problems = check(root)
+    for p in problems:
+        print(f"DAMAGED  {p.where}: {p.what}")
+    if problems:
+        print(f"sleepmoves check: {len(problems)} damaged; run `sleepmoves repair --lake {root}`")
+        return 1
+    print(f"sleepmoves check: {root} is sound (every file matches its table log and checksums)")
+    return 0
+
+
+def cmd_repair(args) -> int:
+    from .integrity import repair
+
+    root = Path(args.lake) if args.lake else default_lake_path()
+    report = repair(root, model_path=args.model)
+    for line in report.quarantined:
+        print(f"quarantined  {line}")
+    for line in report.lost:
+        print(f"LOST         {line}")
+    for line in report.unrepairable:
+        print(f"CANNOT       {line}", file=sys.stderr)
+    if report.unrepairable:
+        return 1
+    print(
+        f"sleepmoves repair: {len(report.quarantined)} damaged put aside in {root / '.quarantine'}; "
+        f"{report.rebuilt} nights rebuilt from the stored inputs"
+    )
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .process import process
     from .simulate import write_simulation
@@ -533,6 +567,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--anonymise", action="store_true", help="show Baby A, Baby B... instead of the babies' names and ids"
     )
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "check", parents=[common], help="verify every stored file against its table log; exit 1 on damage"
+    )
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "repair",
+        parents=[common],
+        help="put damaged files aside, say what input was lost, rebuild epochs, phases and nights",
+    )
+    p.add_argument("--model", default=None, help="phase model (default: the shipped one)")
+    p.set_defaults(func=cmd_repair)
 
     p = sub.add_parser("serve", parents=[common], help="serve the dashboard")
     p.add_argument(

@@ -44,6 +44,7 @@ from . import tables as store
 from .journal import Transaction, atomic_write_table, needs_recovery, recover
 from .nights import utc_ns, zone
 from .schema import SleepmovesError, check_night, check_subject_id
+from .upgrade import mark_current, needs_upgrade, upgrade
 
 log = logging.getLogger("sleepmoves.lake")
 
@@ -100,7 +101,7 @@ class Lake:
     def __init__(self, path: str | os.PathLike | None = None, only: Iterable[str] | None = None):
         self.root = Path(path) if path is not None else default_lake_path()
         self.only = frozenset(check_subject_id(s) for s in only) if only is not None else None
-        if needs_recovery(self.root):
+        if needs_recovery(self.root) or needs_upgrade(self.root):
             self._try_recover()
 
     def _try_recover(self) -> None:
@@ -111,9 +112,16 @@ class Lake:
             except BlockingIOError:
                 return
             try:
-                recover(self.root)
+                self._recover()
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _recover(self) -> None:
+        """Undo or finish a killed writer's transaction; bring a lake from before Delta Lake onto it."""
+        recover(self.root)
+        if needs_upgrade(self.root):
+            upgrade(self.root)
+        mark_current(self.root)
 
     def __repr__(self) -> str:
         return (
@@ -143,7 +151,7 @@ class Lake:
         with open(self.root / ".lock", "a+") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
-                recover(self.root)
+                self._recover()
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

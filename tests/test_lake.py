@@ -255,3 +255,43 @@ def test_a_top_level_write_killed_before_its_rename_leaves_nothing_behind(tmp_pa
     stray.write_bytes(b"half written")
     assert list(Lake(root).subjects()["subject"]) == ["ada"]
     assert not stray.exists()
+
+
+def test_a_lake_from_before_delta_is_upgraded_in_place(tmp_path):
+    """A lake written by the per-night-file layout (no table logs) opens with every stored input row, and
+    the next process rebuilds its nights."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline import schema
+    from pipeline.process import process
+
+    root = tmp_path / "old"
+    fresh = Lake(tmp_path / "fresh")
+    fresh.add_subject("ada", "Europe/London")
+    ingest_file(fresh, write(tmp_path / "a.csv", LOG), "ada")
+    events = fresh.read("events", ["ada"])
+    # the old layout: top-level files as they were, one <sha8>.parquet per night folder, derived files too
+    root.mkdir()
+    for name in ("subjects.parquet", "manifest.parquet"):
+        shutil.copy(fresh.root / name, root / name)
+    for night, rows in events.groupby("night"):
+        folder = root / "events" / "subject=ada" / f"night={night}"
+        folder.mkdir(parents=True)
+        body = rows.drop(columns=["subject", "night"]).reset_index(drop=True)
+        pq.write_table(
+            pa.Table.from_pandas(body, schema=schema.EVENTS, preserve_index=False),
+            folder / f"{rows['source_sha'].iloc[0][:8]}.parquet",
+        )
+        (root / "nights" / "subject=ada" / f"night={night}").mkdir(parents=True)
+        pq.write_table(
+            pa.table({"total_sleep_min": [1.0]}),
+            root / "nights" / "subject=ada" / f"night={night}" / "night.parquet",
+        )
+    old = Lake(root)
+    assert old.nights("ada", "events") == ["2026-03-02", "2026-03-03"]
+    pd.testing.assert_frame_equal(old.read("events", ["ada"]), events)
+    assert old.nights("ada") == []  # derived tables go: they are rebuilt from the inputs
+    assert (root / "lake-format").read_text().strip() == "delta-1"
+    assert process(old) == [("ada", "2026-03-02"), ("ada", "2026-03-03")]
+    assert old.nights("ada") == ["2026-03-02", "2026-03-03"]
