@@ -112,7 +112,7 @@ def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: s
     from .views import weeks_view
 
     names = anonymous_names(subjects) if anonymise else None
-    fig, comparison, _ = weeks_view(lake, subjects, week_a, week_b, names)
+    fig, comparison, _, _ = weeks_view(lake, subjects, week_a, week_b, names)
     rows = comparison_table_rows(comparison[comparison["metric"].isin(COMPARED_METRICS)])
     header = f"{'metric':<24}{'A mean ± SD':>18}{'B mean ± SD':>18}{'difference':>12}{'p':>8}{'effect':>8}"
     lines = [header] + [

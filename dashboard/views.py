@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.lake import Lake
+from pipeline.lake import DamagedData, Lake
 from pipeline.nights import night_bounds
 from pipeline.schema import SleepmovesError
 from pipeline.summarize import compare_weeks, transition_matrix, week_nights
@@ -65,14 +65,15 @@ def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names:
     periods = {"A": week_nights(week_a), "B": week_nights(week_b)}
     zones = {subject: lake.subject(subject)["tz"] for subject in subjects}  # one read, not one per night
     frames, phases, starts, period_of = {}, [], {}, {}
+    damaged: list[str] = []  # a damaged night or baby is left out and named; the rest is shown
     for name, (first, last) in periods.items():
-        table = lake.nights_table(subjects, first, last)
+        table = _nights_skipping_damage(lake, subjects, first, last, damaged)
         frames[name] = table
         for subject, night in zip(table["subject"], table["night"], strict=True):
             starts[(subject, night)] = night_bounds(night, zones[subject])[0]
             period_of[(subject, night)] = name
         for subject in subjects:
-            phases.append(lake.week_phases(subject, first, last))
+            phases.append(_phases_skipping_damage(lake, subject, first, last, damaged))
     nights = (
         pd.concat([f for f in frames.values() if len(f)], ignore_index=True)
         if any(len(f) for f in frames.values())
@@ -91,4 +92,30 @@ def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names:
     for name, (first, last) in periods.items():
         part = all_phases[all_phases["night"].between(first, last)] if len(all_phases) else all_phases
         transitions[name] = transition_matrix(part)[1]
-    return figure, comparison, transitions
+    return figure, comparison, transitions, damaged
+
+
+def _nights_skipping_damage(lake: Lake, subjects, first, last, damaged: list[str]) -> pd.DataFrame:
+    frames = []
+    for subject in subjects:
+        try:
+            frames.append(lake.nights_table([subject], first, last))
+        except DamagedData as exc:
+            damaged.append(str(exc))
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["subject", "night"])
+
+
+def _phases_skipping_damage(lake: Lake, subject, first, last, damaged: list[str]) -> pd.DataFrame:
+    try:
+        return lake.week_phases(subject, first, last)
+    except DamagedData:
+        pass
+    nights = []
+    for night in (n for n in lake.nights(subject, "phases") if first <= n <= last):
+        try:
+            nights.append(lake.phases(subject, night))
+        except DamagedData as exc:
+            damaged.append(str(exc))
+    nights = [n for n in nights if len(n)]
+    return pd.concat(nights, ignore_index=True) if nights else lake.read("phases", [subject], [])

@@ -105,3 +105,55 @@ def test_lost_input_is_named_and_the_same_file_ingested_again_restores_it(lake, 
         events_before.sort_values(["night", "start"], ignore_index=True),
     )
     pd.testing.assert_frame_equal(phases_of(restored, subject), before)
+
+
+def _callback(http, outputs: list[tuple[str, str]], inputs: dict) -> tuple[int, str]:
+    body = {
+        "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
+        "outputs": [{"id": i, "property": p} for i, p in outputs],
+        "inputs": [{"id": k, "property": "value", "value": v} for k, v in inputs.items()],
+        "changedPropIds": [f"{k}.value" for k in inputs],
+    }
+    response = http.post("/_dash-update-component", json=body)
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_the_dashboard_names_a_damaged_night_and_keeps_serving_the_others(lake, monkeypatch):
+    from dashboard import state
+    from dashboard.app import create_app
+    from pipeline.summarize import week_nights
+
+    for name in ("_lake_path", "_users", "_max_upload_bytes", "_max_upload_rows"):
+        monkeypatch.setattr(state, name, getattr(state, name))  # restored after the test
+    subject = lake.subjects()["subject"].iloc[0]
+    path = files(lake, "phases", subject)[3]
+    bad = path.parent.name.removeprefix("night=")
+    flip_a_bit(path)
+    http = create_app(lake.root).server.test_client()
+    night_outputs = [
+        ("night-figure", "figure"),
+        ("summary-cards", "children"),
+        ("flags", "children"),
+        ("scoring", "children"),
+        ("night-hint", "children"),
+    ]
+    code, text = _callback(http, night_outputs, {"subject": subject, "night": bad})
+    assert code == 200 and "This night's data is damaged: run `sleepmoves check`" in text
+    good = [n for n in lake.nights(subject) if n != bad][0]
+    code, text = _callback(http, night_outputs, {"subject": subject, "night": good})
+    assert code == 200 and "damaged" not in text and "Total sleep" in text
+    year, week, _ = pd.Timestamp(bad).isocalendar()
+    week_name = f"{year}-W{week:02d}"
+    first, last = week_nights(week_name)
+    code, text = _callback(
+        http,
+        [
+            ("weeks-figure", "figure"),
+            ("weeks-table", "children"),
+            ("weeks-transitions", "children"),
+            ("weeks-message", "children"),
+        ],
+        {"weeks-subjects": list(lake.subjects()["subject"]), "weeks-a": week_name, "weeks-b": week_name},
+    )
+    assert code == 200, text
+    assert f"{subject}'s night {bad} data is damaged" in text and "sleepmoves check" in text

@@ -10,6 +10,7 @@ from dashboard.components import png_download, wants_anonymous
 from dashboard.downloads import send_png
 from dashboard.figures import night_figure, scoring_words, summary_items
 from dashboard.views import night_view
+from pipeline.lake import DamagedData
 from pipeline.flags import decode as decode_flags
 
 dash.register_page(__name__, path="/", name="Last night", title="sleepmoves · night", order=0)
@@ -82,7 +83,16 @@ def show_night(subject, night):
     if not subject or not night:
         empty = night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc())
         return empty, _cards(None, "UTC"), [], "", ""
-    figure, metrics, tz, _ = night_view(state.lake(), subject, night)
+    try:
+        figure, metrics, tz, _ = night_view(state.lake(), subject, night)
+    except DamagedData:
+        empty = night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc())
+        damaged = html.P(
+            "This night's data is damaged: run `sleepmoves check` (and `sleepmoves repair`) on the computer "
+            "that keeps the data. Other nights are not affected.",
+            className="flag damaged",
+        )
+        return empty, [], [damaged], "", ""
     return figure, _cards(metrics, tz), _flags(metrics), scoring_words(metrics), _hint(metrics)
 
 

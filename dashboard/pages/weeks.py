@@ -78,7 +78,7 @@ def show_weeks(subjects, week_a, week_b):
     if not subjects or not week_a or not week_b:
         return no_update, [], [], "Choose one or more babies and two weeks."
     try:
-        figure, comparison, transitions = weeks_view(state.lake(), list(subjects), week_a, week_b)
+        figure, comparison, transitions, damaged = weeks_view(state.lake(), list(subjects), week_a, week_b)
     except SleepmovesError as exc:
         return no_update, [], [], str(exc)
     blocks = [
@@ -88,7 +88,7 @@ def show_weeks(subjects, week_a, week_b):
         )
         for name, probs in transitions.items()
     ]
-    return figure, table(comparison_table_rows(comparison), COLUMNS), blocks, ""
+    return figure, table(comparison_table_rows(comparison), COLUMNS), blocks, " ".join(damaged)
 
 
 @callback(
