@@ -351,6 +351,15 @@ def _serve(
         raise SleepmovesError("--max-upload-rows must be a positive number")
 
     from dashboard.app import create_app
+    from dashboard.uploads import clear_uploads
+
+    from .process import finish_pending
+
+    clear_uploads(lake.root)  # uploads a killed server was receiving: never stored, nothing to keep
+    if lake.pending():
+        _say("labelling the nights an earlier ingest stored but did not finish ...")
+        done = finish_pending(lake)
+        _say(f"{len(done)} nights labelled")
 
     # the names requests may use: loopback, the address it binds (when not a wildcard), and a proxy's names
     names = [*(allowed_hosts or ()), *([host] if host not in ("0.0.0.0", "::") else [])]

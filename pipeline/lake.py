@@ -218,7 +218,7 @@ class Lake:
         sleepwake_given = sleepwake is not None  # "auto" clears a baby's choice
         if sleepwake is not None:
             sleepwake = None if sleepwake == "auto" else check_algorithm(sleepwake)
-        born_date = _parse_date(born) if born not in (None, "") else None
+        born_date = check_born(_parse_date(born)) if born not in (None, "") else None
         with self.writer():
             table = self._all_subjects()
             existing = table[table["subject"] == subject]
@@ -827,6 +827,23 @@ def _table_schema(table: str) -> pa.Schema | None:
         "diary": schema.DIARY,
         "phases": schema.PHASE_TABLE,
     }.get(table)
+
+
+BORN_YEARS_BACK = 5  # an infant sleep tool: a birth date older than this is a typo (1800, a parent's own)
+
+
+def check_born(born: dt.date, today: dt.date | None = None) -> dt.date:
+    """A birth date in the last 5 years and not in the future, else a clear error."""
+    today = today or dt.date.today()
+    earliest = today.replace(year=today.year - BORN_YEARS_BACK, day=min(today.day, 28))
+    if born > today:
+        raise SleepmovesError(f"birth date {born} is in the future")
+    if born < earliest:
+        raise SleepmovesError(
+            f"birth date {born} is more than {BORN_YEARS_BACK} years ago: sleepmoves is for infants. "
+            "For an archived recording of a baby born earlier, leave the birth date out"
+        )
+    return born
 
 
 def _parse_date(value) -> dt.date:

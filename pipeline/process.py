@@ -410,6 +410,17 @@ def _store(lake: Lake, batch: list, state: dict) -> list[tuple[str, str]]:
     return stored
 
 
+def finish_pending(lake: Lake, model_path: str | Path | None = None) -> list[tuple[str, str]]:
+    """Label the nights an ingest stored and marked "to process" but did not label (killed, or ``--no-process``).
+
+    The server runs this at start, so an upload whose server died mid-way is finished without asking.
+    """
+    pending = lake.pending()
+    if not pending:
+        return []
+    return process(lake, subjects=sorted(pending), nights=pending, model_path=model_path)
+
+
 def add_history_flags(metrics: dict, night: str, history: pd.DataFrame, tz: str, born) -> dict:
     """``metrics`` of one night with the cross-night flags added, judged on the earlier nights of ``history``."""
     earlier = history[history["night"] < night] if len(history) else history

@@ -85,6 +85,8 @@ def test_usage_errors_exit_2(lake_dir):
         (["ingest", "x.csv", "--subject", "nobody"], "unknown subject 'nobody'"),
         (["subject", "add", "ben", "--tz", "Nowhere/Land"], "unknown time zone 'Nowhere/Land'"),
         (["subject", "add", "ben", "--tz", "UTC", "--born", "last week"], "invalid date 'last week'"),
+        (["subject", "add", "ben", "--tz", "UTC", "--born", "1800-01-01"], "more than 5 years ago"),
+        (["subject", "add", "ben", "--tz", "UTC", "--born", "2999-01-01"], "is in the future"),
         (
             ["export", "--subject", "ada", "--night", "2026-03-02", "--out", "x.png"],
             "night 2026-03-02 of ada is not in the lake",
@@ -256,3 +258,41 @@ def test_the_lake_is_readable_by_its_owner_only(tmp_path):
             assert stat.S_IMODE(os.stat(os.path.join(folder, name)).st_mode) & 0o077 == 0, name
         for name in files:
             assert stat.S_IMODE(os.stat(os.path.join(folder, name)).st_mode) & 0o077 == 0, name
+
+
+def test_the_server_start_labels_what_an_ingest_stored_and_clears_dead_uploads(tmp_path):
+    """An ingest marks its nights "to process" in the transaction that stores them; if nothing labels them
+    (a killed upload, --no-process), the next server start does, and drops half-received uploads."""
+    import random
+    import time
+
+    log = tmp_path / "night.csv"
+    times = pd.date_range("2026-03-02T19:00Z", "2026-03-03T06:00Z", freq="2min")
+    log.write_text("start,kind,limb\n" + "".join(f"{t.isoformat()},twitch,left_leg\n" for t in times))
+    lake = tmp_path / "lake"
+    assert run("subject", "add", "ada", "--tz", "Europe/London", "--lake", lake).returncode == 0
+    assert run("ingest", log, "--subject", "ada", "--no-process", "--lake", lake).returncode == 0
+    assert Lake(lake).pending() == {"ada": ["2026-03-02"]} and Lake(lake).nights("ada") == []
+    dead = lake / ".uploads" / "tmpabc"
+    dead.mkdir(parents=True)
+    (dead / "half.csv").write_bytes(b"x" * 1000)
+    port = random.randint(20000, 40000)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "serve", "--lake", str(lake), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any("dashboard on" in line for line in lines):
+            lines.append(server.stdout.readline())
+            if not lines[-1]:  # the server ended
+                break
+        assert any("1 nights labelled" in line for line in lines), lines
+    finally:
+        server.kill()
+        server.wait()
+    assert Lake(lake).nights("ada") == ["2026-03-02"] and Lake(lake).pending() == {}
+    assert not (lake / ".uploads").exists()

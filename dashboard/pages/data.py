@@ -13,6 +13,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 
 from dashboard import state
 from dashboard.components import table
+from dashboard.uploads import uploads_folder
 from pipeline.ingest import BadInputError, Limits, ingest_file
 from pipeline.ingest.limits import format_size
 from pipeline.process import process
@@ -173,7 +174,7 @@ def upload(accepted, subject, new_subject, tz, born):
             lake.add_subject(subject, tz.strip(), born=(born or "").strip() or None)
             created = subject
         data = _decode_upload(accepted, name, limits)
-        with tempfile.TemporaryDirectory() as folder:
+        with tempfile.TemporaryDirectory(dir=uploads_folder(lake.root)) as folder:
             path = Path(folder) / name
             path.write_bytes(data)
             report = ingest_file(

@@ -10,8 +10,8 @@ from dashboard.components import png_download, wants_anonymous
 from dashboard.downloads import send_png
 from dashboard.figures import night_figure, scoring_words, summary_items
 from dashboard.views import night_view
-from pipeline.lake import DamagedData
 from pipeline.flags import decode as decode_flags
+from pipeline.lake import DamagedData
 
 dash.register_page(__name__, path="/", name="Last night", title="sleepmoves · night", order=0)
 
