@@ -160,6 +160,19 @@ def cmd_process(args) -> int:
     return 0
 
 
+def cmd_remove_file(args) -> int:
+    from .process import finish_pending
+
+    lake = _lake(args)
+    name, gone, held = lake.remove_file(args.subject, args.file)
+    relabelled = finish_pending(lake) if held and not args.no_process else []
+    print(
+        f"removed {name} from {args.subject}: {len(gone)} nights left without data were removed, "
+        f"{len(held)} nights that hold other data were labelled again ({len(relabelled)} done)"
+    )
+    return 0
+
+
 def cmd_check(args) -> int:
     from .integrity import check
 
@@ -576,6 +589,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--anonymise", action="store_true", help="show Baby A, Baby B... instead of the babies' names and ids"
     )
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "remove-file",
+        parents=[common],
+        help="take one stored file (its sha256 or name) and all its rows out of a baby's data",
+    )
+    p.add_argument("file", help="the file's sha256 (8 or more hex digits) or its file name")
+    p.add_argument("--subject", required=True, help="the baby it was ingested for")
+    p.add_argument("--no-process", action="store_true", help="do not label the affected nights again now")
+    p.set_defaults(func=cmd_remove_file)
 
     p = sub.add_parser(
         "check", parents=[common], help="verify every stored file against its table log; exit 1 on damage"

@@ -434,6 +434,48 @@ class Lake:
                 sha256, subject, rows, sorted(nights | still_held), replaced=[o.path for o in overlaps]
             )
 
+    def remove_file(self, subject: str, which: str) -> tuple[str, list[str], list[str]]:
+        """Take one stored file (named by its sha256, at least 8 hex digits of it, or its file name) and every row
+        of it out of ``subject``'s data, with the outputs of its nights, in one transaction.
+
+        Returns ``(file name, nights now without data, nights still holding other data)``; the latter are
+        marked "to process".
+        """
+        self._check(subject)
+        with self.writer():
+            self.subject(subject)
+            manifest = self._all_manifest()
+            mine = manifest[manifest["subject"] == subject]
+            which = which.strip()
+            by_sha = len(which) >= 8 and all(c in "0123456789abcdef" for c in which.lower())
+            hits = mine[mine["sha256"].str.startswith(which.lower())] if by_sha else mine[:0]
+            if hits.empty:
+                hits = mine[[Path(str(p)).name == which for p in mine["path"]]]
+            if hits.empty:
+                raise SleepmovesError(
+                    f"{subject} has no stored file {which!r}: give its name or sha256 as "
+                    "`sleepmoves ingest` printed them (the Data page lists them)"
+                )
+            if len(hits) > 1:
+                listed = "; ".join(f"{r.sha256[:12]} {Path(str(r.path)).name}" for r in hits.itertuples())
+                raise SleepmovesError(
+                    f"{which!r} names {len(hits)} files of {subject} ({listed}): give its sha256"
+                )
+            sha = str(hits["sha256"].iloc[0])
+            with self.transaction() as txn:
+                gone, held = self._remove_files(txn, subject, {sha})
+                kept = manifest[~((manifest["sha256"] == sha) & (manifest["subject"] == subject))]
+                txn.put(
+                    pa.Table.from_pandas(kept, schema=schema.MANIFEST, preserve_index=False),
+                    self.root / "manifest.parquet",
+                )
+                state = {
+                    k: v for k, v in self.processed_state().items() if not (k[0] == subject and k[1] in gone)
+                }
+                state.update({(subject, n): PENDING for n in held})
+                txn.put(_processed_table(state), self.root / "processed.parquet")
+        return Path(str(hits["path"].iloc[0])).name, sorted(gone), sorted(held)
+
     def overlaps(self, subject: str, sha256: str, counts: pd.DataFrame | None) -> list[Overlap]:
         """Earlier files of ``subject`` whose stored sensor epochs overlap ``counts`` (a new file's rows, with
         their ``night``) in time for the same limb.

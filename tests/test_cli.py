@@ -296,3 +296,47 @@ def test_the_server_start_labels_what_an_ingest_stored_and_clears_dead_uploads(t
         server.wait()
     assert Lake(lake).nights("ada") == ["2026-03-02"] and Lake(lake).pending() == {}
     assert not (lake / ".uploads").exists()
+
+
+def test_remove_file_takes_one_file_out_cleanly_and_it_can_go_to_the_right_baby(tmp_path, capsys):
+    """A file ingested under the wrong baby: remove-file takes it and its rows out (by name or sha256), the
+    nights it alone held go, the nights it shared are labelled again, and it can then be ingested for the
+    right baby."""
+    from pipeline.cli import main
+
+    def night_log(path, day, kind):
+        times = pd.date_range(f"2026-03-0{day}T19:00Z", f"2026-03-0{day + 1}T06:00Z", freq="3min")
+        path.write_text("start,kind,limb\n" + "".join(f"{t.isoformat()},{kind},left_leg\n" for t in times))
+        return path
+
+    lake = str(tmp_path / "lake")
+    for baby in ("ada", "ben"):
+        assert main(["subject", "add", baby, "--tz", "Europe/London", "--lake", lake]) == 0
+    mine = night_log(tmp_path / "ada-2.csv", 2, "twitch")
+    wrong = night_log(tmp_path / "ben-2-3.csv", 3, "kick")
+    wrong.write_text(
+        wrong.read_text() + night_log(tmp_path / "x.csv", 2, "startle").read_text().split("\n", 1)[1]
+    )
+    assert main(["ingest", str(mine), "--subject", "ada", "--lake", lake]) == 0
+    assert main(["ingest", str(wrong), "--subject", "ada", "--lake", lake]) == 0
+    assert Lake(lake).nights("ada") == ["2026-03-02", "2026-03-03"]
+    shared_before = Lake(lake).night_summary("ada", "2026-03-02")
+    capsys.readouterr()
+    assert main(["remove-file", "nothing.csv", "--subject", "ada", "--lake", lake]) == 1
+    assert "ada has no stored file 'nothing.csv'" in capsys.readouterr().err
+    assert main(["remove-file", wrong.name, "--subject", "ada", "--lake", lake]) == 0
+    said = capsys.readouterr().out
+    assert (
+        f"removed {wrong.name} from ada: 1 nights left without data" in said and "1 nights that hold" in said
+    )
+    lake_now = Lake(lake)
+    assert lake_now.nights("ada") == ["2026-03-02"] and lake_now.nights("ada", "events") == ["2026-03-02"]
+    assert set(lake_now.events("ada", "2026-03-02")["kind"]) == {"twitch"}
+    assert list(lake_now.manifest()["path"].map(lambda p: Path(p).name)) == [mine.name]
+    assert lake_now.night_summary("ada", "2026-03-02") != shared_before  # relabelled without the startles
+    assert lake_now.pending() == {}
+    assert main(["ingest", str(wrong), "--subject", "ben", "--lake", lake]) == 0
+    assert Lake(lake).nights("ben") == ["2026-03-02", "2026-03-03"]
+    sha = Lake(lake).manifest().set_index("subject").loc["ben", "sha256"]
+    assert main(["remove-file", sha[:10], "--subject", "ben", "--lake", lake]) == 0
+    assert Lake(lake).nights("ben", "events") == [] and Lake(lake).nights("ben") == []
