@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import schema, tables
+from .tables import fsync_folder
 from .schema import SleepmovesError
 
 log = logging.getLogger("sleepmoves.journal")
@@ -43,15 +44,6 @@ LAKE_TOP_FILES = ("manifest.parquet", "subjects.parquet", "processed.parquet")
 
 class DamagedJournal(SleepmovesError):
     """A journal that is not valid JSON, or names a path outside the lake's tables: quarantined, not replayed."""
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a rename or removal in ``folder`` durable (POSIX: the directory entry is data of the folder)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_durably(table: pa.Table, path: Path) -> None:

@@ -25,6 +25,7 @@ Guarantees
 from __future__ import annotations
 
 import contextlib
+import errno
 import datetime as dt
 import fcntl
 import logging
@@ -106,7 +107,13 @@ class Lake:
 
     def _try_recover(self) -> None:
         """Finish what a killed writer left, unless a live writer holds the lock (it will finish its own)."""
-        with open(self.root / ".lock", "a+") as fh:
+        try:
+            fh = open(self.root / ".lock", "a+")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                return  # a read-only lake: it is read as it is; a write says so (see writer)
+            raise
+        with fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -147,8 +154,17 @@ class Lake:
     @contextlib.contextmanager
     def writer(self) -> Iterator[None]:
         """Hold the lake's writer lock (blocks until any other writer is done)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as fh:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fh = open(self.root / ".lock", "a+")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise SleepmovesError(
+                    f"the lake folder {self.root} is read-only for this user ({exc.strerror}): nothing was "
+                    "written. Run sleepmoves as the user who owns it, or copy the lake somewhere writable"
+                ) from None
+            raise
+        with fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
                 self._recover()

@@ -190,6 +190,7 @@ def write_file(
     target = folder / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, target)
+    fsync_folder(target.parent)  # the rename is durable before the commit that names the file
     return AddAction(
         relative,
         target.stat().st_size,
@@ -198,6 +199,15 @@ def write_file(
         True,
         f'{{"numRecords":{table.num_rows}}}',
     )
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename or removal in ``folder`` durable (POSIX: the directory entry is data of the folder)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _delta_schema(schema: pa.Schema, partitioned_by_night: bool) -> DeltaSchema:

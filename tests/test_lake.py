@@ -295,3 +295,24 @@ def test_a_lake_from_before_delta_is_upgraded_in_place(tmp_path):
     assert (root / "lake-format").read_text().strip() == "delta-1"
     assert process(old) == [("ada", "2026-03-02"), ("ada", "2026-03-03")]
     assert old.nights("ada") == ["2026-03-02", "2026-03-03"]
+
+
+def test_a_read_only_lake_reads_and_refuses_writes_with_its_name(lake, tmp_path, monkeypatch):
+    """A lake on a read-only disk (or owned by someone else): queries work, a write is a clear message naming
+    the folder. (Tests run as root, whom permission bits do not stop: the refusal is the OS's, simulated.)"""
+    import builtins
+    import errno
+
+    ingest_file(lake, write(tmp_path / "a.csv", LOG), "ada")
+    real_open = builtins.open
+
+    def read_only_open(path, mode="r", *args, **kwargs):
+        if str(path).startswith(str(lake.root)) and any(c in mode for c in "wa+"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", read_only_open)
+    again = Lake(lake.root)
+    assert len(again.events("ada", "2026-03-02")) == 3
+    with pytest.raises(SleepmovesError, match=f"the lake folder {lake.root} is read-only for this user"):
+        again.add_subject("ben", "UTC")
