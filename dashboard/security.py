@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import secrets
 import threading
 import time
 
@@ -56,6 +57,58 @@ class FailedLogins:
 
 
 failed_logins = FailedLogins()
+
+SESSION_COOKIE = "sleepmoves_session"
+SESSION_HOURS = 12
+
+
+class Sessions:
+    """Sessions opened by a successful login: a random token in an HttpOnly, SameSite=Strict cookie.
+
+    The password hash (scrypt) then runs once per session, not once per request. Kept in this process's memory
+    only (a restart logs everyone out; the browser logs in again by itself with the password it holds). A
+    session ends after 12 hours, or as soon as its user is removed or their password changes.
+    """
+
+    def __init__(self, hours: float = SESSION_HOURS, most: int = 10_000):
+        self.seconds, self.most = hours * 3600, most
+        self._open: dict[str, tuple[str, str, float]] = {}  # token -> (name, password hash, expiry)
+        self._lock = threading.Lock()
+
+    def open(self, user) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            if len(self._open) >= self.most:
+                now = time.monotonic()
+                self._open = {t: v for t, v in self._open.items() if v[2] > now}
+                if len(self._open) >= self.most:
+                    self._open.clear()
+            self._open[token] = (user.name, user.password_hash, time.monotonic() + self.seconds)
+        return token
+
+    def user(self, token: str | None, users):
+        """The user of a live session, else None."""
+        if not token:
+            return None
+        with self._lock:
+            found = self._open.get(token)
+        if found is None:
+            return None
+        name, password_hash, expiry = found
+        users.refresh()
+        user = users.users.get(name)
+        if time.monotonic() > expiry or user is None or user.password_hash != password_hash:
+            with self._lock:
+                self._open.pop(token, None)
+            return None
+        return user
+
+    def clear(self) -> None:
+        with self._lock:
+            self._open.clear()
+
+
+sessions = Sessions()
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/", "/_favicon.ico")
 
 
@@ -121,6 +174,12 @@ def install(app) -> None:
             return None
         auth = flask.request.authorization
         tried = auth is not None and auth.type == "basic"
+        # credentials sent with the request decide (a wrong password is wrong even with a session); a request
+        # without them is let in by a live session
+        user = None if tried else sessions.user(flask.request.cookies.get(SESSION_COOKIE), users)
+        if user is not None:
+            flask.g.user = user
+            return None
         user = users.remembered(auth.username, auth.password) if tried else None
         if user is None and tried:
             client = flask.request.remote_addr or "?"
@@ -143,6 +202,8 @@ def install(app) -> None:
                 headers={"WWW-Authenticate": REALM},
             )
         flask.g.user = user
+        if sessions.user(flask.request.cookies.get(SESSION_COOKIE), users) is None:
+            flask.g.new_session = sessions.open(user)
         return None
 
     @server.before_request
@@ -173,6 +234,18 @@ def install(app) -> None:
         if not flask.request.path.startswith(STATIC_PREFIXES):
             headers["Cache-Control"] = "no-store"  # a baby's nights are not kept in shared caches
         headers.pop("Server", None)
+        token = flask.g.get("new_session")
+        if token:
+            secure = flask.request.is_secure or flask.request.headers.get("X-Forwarded-Proto") == "https"
+            response.set_cookie(
+                SESSION_COOKIE,
+                token,
+                max_age=int(SESSION_HOURS * 3600),
+                httponly=True,
+                samesite="Strict",
+                secure=secure,  # behind a TLS proxy the cookie never travels in clear
+                path="/",
+            )
         return response
 
     @server.errorhandler(500)

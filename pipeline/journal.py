@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import schema, tables
-from .tables import fsync_folder
 from .schema import SleepmovesError
+from .tables import fsync_folder
 
 log = logging.getLogger("sleepmoves.journal")
 

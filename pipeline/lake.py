@@ -25,8 +25,8 @@ Guarantees
 from __future__ import annotations
 
 import contextlib
-import errno
 import datetime as dt
+import errno
 import fcntl
 import logging
 import os

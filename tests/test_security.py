@@ -674,3 +674,43 @@ def test_a_failed_upload_for_a_new_baby_leaves_no_baby_behind(client, secure_lak
     )
     assert landed.status_code == 200 and "newbaby" in set(secure_lake.subjects()["subject"])
     secure_lake.delete_subject("newbaby")
+
+
+def test_a_login_opens_a_session_so_the_password_hash_runs_once(client, users_file, monkeypatch):
+    from dashboard import auth, security
+
+    _, http = client
+    calls = []
+    real = auth.verify_password
+    monkeypatch.setattr(auth, "verify_password", lambda *a: calls.append(1) or real(*a))
+    security.sessions.clear()
+    Users.load(users_file)  # (a fresh process: nothing remembered)
+    first = http.get("/", headers=basic("dr-lee"))
+    assert first.status_code == 200
+    cookie = first.headers["Set-Cookie"]
+    assert cookie.startswith(f"{security.SESSION_COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
+    hashed = len(calls)
+    for _ in range(5):  # the session alone lets the user in: no password, no scrypt
+        assert http.get("/", headers={}).status_code == 200
+    assert len(calls) == hashed
+    # a forged or stale token is no session
+    http.set_cookie(security.SESSION_COOKIE, "forged-token", domain="localhost")
+    assert http.get("/").status_code == 401
+    # behind a TLS proxy the cookie is Secure
+    tls = http.get("/", headers={**basic("admin"), "X-Forwarded-Proto": "https"})
+    assert tls.status_code == 200 and "Secure" in tls.headers["Set-Cookie"]
+
+
+def test_a_session_ends_when_its_user_is_removed(client, users_file):
+    from dashboard import security, state
+
+    _, http = client
+    assert http.get("/", headers=basic("dr-lee")).status_code == 200
+    assert http.get("/").status_code == 200
+    users = Users.load(users_file)
+    users.remove("dr-lee")
+    users.save()
+    state.users().refresh(every_s=0)
+    assert http.get("/").status_code == 401
+    security.sessions.clear()
