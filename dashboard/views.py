@@ -46,6 +46,27 @@ def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
     return figure, metrics, tz, label
 
 
+PICKER_NIGHTS = 120  # the night picker lists the latest nights (about four months); the buttons step further
+
+
+def night_options(lake: Lake, subject: str, around: str | None = None) -> list[dict]:
+    """The night picker's choices, newest first: the latest :data:`PICKER_NIGHTS` nights, and ``around`` when it
+    is older (a night reached with the previous / next buttons). Bounded however many nights the baby has."""
+    nights = lake.nights(subject)
+    shown = nights[-PICKER_NIGHTS:]
+    if around in nights and around not in shown:
+        shown = [around, *shown]
+    return [{"label": n, "value": n} for n in reversed(shown)]
+
+
+def step_night(lake: Lake, subject: str, night: str, step: int) -> str | None:
+    """The night ``step`` nights from ``night`` among the baby's nights (clamped to the first and last)."""
+    nights = lake.nights(subject)
+    if night not in nights:
+        return None
+    return nights[min(max(nights.index(night) + step, 0), len(nights) - 1)]
+
+
 def available_weeks(lake: Lake, subjects) -> list[str]:
     """ISO weeks (``YYYY-Www``) with processed nights, oldest first."""
     weeks = set()

@@ -223,7 +223,7 @@ def replay(root: Path, journal: Path) -> None:
         for folder, before in plan["tables"].items():
             tables.restore(folder, before)
             if before >= 0:
-                tables.vacuum(folder)  # files of the undone commits, and any never committed
+                tables.vacuum(folder, full=True)  # files of the undone commits, and any never committed
     else:
         for target in plan["removals"]:
             if target.is_dir():

@@ -192,10 +192,9 @@ class Lake:
         return self._visible(self._all_subjects())
 
     def _all_subjects(self) -> pd.DataFrame:
-        path = self.root / "subjects.parquet"
-        if not path.exists():
+        table = _read_top(self.root / "subjects.parquet")
+        if table is None:
             return schema.SUBJECTS.empty_table().to_pandas()
-        table = pq.read_table(path).to_pandas()
         for name in schema.SUBJECTS.names:  # a lake written before a column existed: the column is empty
             if name not in table:
                 table[name] = None
@@ -319,10 +318,8 @@ class Lake:
         return self._visible(self._all_manifest())
 
     def _all_manifest(self) -> pd.DataFrame:
-        path = self.root / "manifest.parquet"
-        if not path.exists():
-            return schema.MANIFEST.empty_table().to_pandas()
-        return pq.read_table(path).to_pandas()
+        table = _read_top(self.root / "manifest.parquet")
+        return table if table is not None else schema.MANIFEST.empty_table().to_pandas()
 
     def has_file(self, sha256: str, subject: str | None = None) -> bool:
         """True when a file with this sha256 has already been ingested (for ``subject``, when given)."""
@@ -647,6 +644,10 @@ class Lake:
         return out
 
     # ------------------------------------------------------------------ queries
+    def input_versions(self, subject: str) -> dict[str, int]:
+        """The current version of each input table of a baby (-1: none), from the log listings alone."""
+        return {t: store.log_version(self._folder(t, subject)) for t in INPUT_TABLES}
+
     def data_files(self, table: str, subject: str) -> tuple[store.DataFile, ...]:
         """The data files a baby's table holds now (from its log)."""
         snap = store.snapshot(self._folder(table, subject))
@@ -824,6 +825,24 @@ INPUT_TABLES = ("events", "counts", "recording", "diary")  # what ingest stores;
 def source_prefix(sha256: str) -> str:
     """The part of a source file's sha256 that names its data files in the input tables."""
     return sha256[:16]
+
+
+_top_cache: dict[str, tuple[tuple, pa.Table]] = {}
+
+
+def _read_top(path: Path) -> pd.DataFrame | None:
+    """A top-level file as a new data frame (None when absent). Read once per version of the file: pages and
+    ``process`` ask for the subjects many times, and each write replaces the file (a new inode)."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    hit = _top_cache.get(str(path))
+    if hit is None or hit[0] != key:
+        hit = (key, pq.read_table(path))
+        _top_cache[str(path)] = hit
+    return hit[1].to_pandas()
 
 
 def _processed_table(state: dict[tuple[str, str], str]) -> pa.Table:

@@ -239,7 +239,17 @@ def inputs_hash(
 
 @functools.lru_cache(maxsize=4)
 def _cached_model(path: str, version: str):
-    return load_model(path)[0]
+    return load_model(path)[0]  # once per process (and model file)
+
+
+class _LazyModel:
+    """The phase model, loaded on first use: a night scored from activity counts alone never needs it."""
+
+    def __init__(self, path: str, version: str):
+        self.path, self.version = path, version
+
+    def predict_proba(self, features):
+        return _cached_model(self.path, self.version).predict_proba(features)
 
 
 def process_night(
@@ -264,7 +274,7 @@ def process_night(
     counts = lake.read("counts", [subject], around)
     if events.empty and not (counts["night"] == night).any():
         return None
-    model = _cached_model(model_path, version)
+    model = _LazyModel(model_path, version)
     manifest = lake.manifest()
     feats, phases, metrics = label_night(
         events,
@@ -344,10 +354,16 @@ def process(
     sleepwake = None if sleepwake == "auto" else sleepwake
     subjects = list(subjects) if subjects is not None else list(lake.subjects()["subject"])
     done_before = lake.processed_state()
-    work = []
+    work, with_events, fingerprints = [], False, {}
     for subject in subjects:
         info = lake.subject(subject)
-        stored = set(lake.nights(subject, table="events")) | set(lake.nights(subject, table="counts"))
+        fingerprint = subject_fingerprint(lake, subject, info, version, sleepwake)
+        if nights is None and not force and done_before.get((subject, SUBJECT_DONE)) == fingerprint:
+            continue  # no input table of the baby changed since all its nights were done: nothing to look at
+        if nights is None:
+            fingerprints[subject] = fingerprint
+        event_nights = set(lake.nights(subject, table="events"))
+        stored = event_nights | set(lake.nights(subject, table="counts"))
         if nights is not None:
             # a night's sleep/wake sees its neighbours' counts: they are looked at too (redone if changed)
             asked = {
@@ -363,11 +379,16 @@ def process(
             digest = inputs_hash(lake, subject, night, info, version, sleepwake, files)
             if force or done_before.get((subject, night)) != digest:
                 work.append((subject, night, info, digest))
+                with_events |= night in event_nights
     if not work:
+        if fingerprints:
+            with lake.writer(), lake.transaction() as txn:
+                state = lake.processed_state()
+                state.update({(s, SUBJECT_DONE): f for s, f in fingerprints.items()})
+                lake.put_processed_state(txn, state)
         return []
-    _cached_model(
-        model_path, version
-    )  # refuse an untrusted model before any work (and keep it for the nights)
+    if with_events:  # refuse an untrusted model before any work; nights known from counts alone never load it
+        _cached_model(model_path, version)
     work.sort(key=lambda w: (w[0], w[1]))
     processed: list[tuple[str, str]] = []
     with lake.writer():
@@ -382,7 +403,22 @@ def process(
                 processed += _store(lake, batch, state)
                 batch = []
         processed += _store(lake, batch, state)
+        if fingerprints:  # every night of these babies is done now
+            with lake.transaction() as txn:
+                state.update({(s, SUBJECT_DONE): f for s, f in fingerprints.items()})
+                lake.put_processed_state(txn, state)
     return sorted(processed)
+
+
+SUBJECT_DONE = "*"  # a processed-state "night": the baby's fingerprint once all its nights were processed
+
+
+def subject_fingerprint(lake: Lake, subject: str, info: dict, version: str, sleepwake: str | None) -> str:
+    """What all of a baby's nights depend on, cheaply: the versions of its input tables (a commit to any of
+    them changes it), the model, this code's processing version and the baby's settings."""
+    parts = [PROCESSING_VERSION, version, str(info["tz"]), str(info.get("born")), str(info.get("sleepwake"))]
+    parts += [str(sleepwake)] + [f"{t}:{v}" for t, v in sorted(lake.input_versions(subject).items())]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 # Nights stored per transaction: each commit costs a few milliseconds per table, and a killed run keeps what it

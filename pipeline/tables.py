@@ -99,6 +99,16 @@ def version(folder: Path) -> int:
     return -1 if snap is None else snap.version
 
 
+def log_version(folder: Path) -> int:
+    """The table's current version from its log folder's listing alone (no log is read), -1 when none."""
+    try:
+        with os.scandir(folder / DELTA_LOG) as entries:
+            commits = [e.name[:-5] for e in entries if e.name.endswith(".json") and e.name[:-5].isdigit()]
+    except FileNotFoundError:
+        return -1
+    return max((int(c) for c in commits), default=-1)
+
+
 def snapshot(folder: Path) -> Snapshot | None:
     """The table in ``folder`` as of now (cached until its log changes), or None when there is none."""
     log = folder / DELTA_LOG
@@ -322,13 +332,14 @@ def restore(folder: Path, to_version: int) -> None:
     forget(folder)
 
 
-def vacuum(folder: Path) -> None:
-    """Delete the data files no current version needs (replaced nights, uncommitted leftovers) and write a
-    checkpoint, so plain Parquet readers of the folders see only current rows."""
+def vacuum(folder: Path, full: bool = False) -> None:
+    """Delete the data files the current version no longer needs (replaced or removed), so plain Parquet readers
+    of the folders see only current rows. ``full`` also deletes files no commit ever named (a killed writer's),
+    listing every folder of the table: for recovery, not for every write."""
     if snapshot(folder) is None:
         return
     table = DeltaTable(str(folder))
-    table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)
+    table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=full)
     forget(folder)
 
 

@@ -88,7 +88,7 @@ def stray_files(root: Path) -> list[str]:
         str(p.relative_to(root))
         for p in root.rglob("*")
         if p.is_file()
-        and p.name != ".lock"
+        and p.name not in (".lock", "lake-format")
         and not p.name.endswith(".parquet")
         and not str(p.relative_to(root)).startswith((".staging", ".journal"))
         and "_delta_log" not in p.parts  # a table's commits (written atomically by delta-rs)

@@ -105,3 +105,19 @@ def test_no_data_epochs_are_grey_not_a_phase(demo_lake):
     (nodata,) = [t for t in fig.data if t.name == "No data"]
     assert len(nodata.x) == 60
     assert sum(len(t.x) for t in fig.data if t.type == "bar" and t.name != "No data") == len(phases) - 60
+
+
+def test_the_night_picker_sends_a_bounded_list_and_the_buttons_reach_every_night(demo_lake, monkeypatch):
+    from dashboard import views
+
+    monkeypatch.setattr(views, "PICKER_NIGHTS", 3)
+    subject = demo_lake.subjects()["subject"].iloc[0]
+    nights = demo_lake.nights(subject)
+    options = views.night_options(demo_lake, subject)
+    assert [o["value"] for o in options] == nights[::-1][:3]  # newest first, no more than the bound
+    night = nights[-1]
+    for _ in range(len(nights) + 2):  # the previous-night button walks past the list to the first night
+        night = views.step_night(demo_lake, subject, night, -1)
+    assert night == nights[0]
+    shown = [o["value"] for o in views.night_options(demo_lake, subject, around=night)]
+    assert shown[0] == nights[0] and len(shown) == 4

@@ -9,7 +9,7 @@ from dashboard import state
 from dashboard.components import png_download, wants_anonymous
 from dashboard.downloads import send_png
 from dashboard.figures import night_figure, scoring_words, summary_items
-from dashboard.views import night_view
+from dashboard.views import night_options, night_view, step_night
 from pipeline.flags import decode as decode_flags
 from pipeline.lake import DamagedData
 
@@ -65,9 +65,8 @@ def layout(**_query):
 def choose_subject(subject):
     if not subject:
         return [], None
-    nights = state.lake().nights(subject)
-    options = [{"label": n, "value": n} for n in reversed(nights)]
-    return options, (nights[-1] if nights else None)
+    options = night_options(state.lake(), subject)
+    return options, (options[0]["value"] if options else None)
 
 
 @callback(
@@ -97,19 +96,22 @@ def show_night(subject, night):
 
 
 @callback(
+    Output("night", "options", allow_duplicate=True),
     Output("night", "value", allow_duplicate=True),
     Input("prev-night", "n_clicks"),
     Input("next-night", "n_clicks"),
+    State("subject", "value"),
     State("night", "value"),
-    State("night", "options"),
     prevent_initial_call=True,
 )
-def step_night(_prev, _next, night, options):
-    nights = sorted(o["value"] for o in options or [])
-    if not nights or night not in nights:
-        return no_update
-    i = nights.index(night) + (1 if ctx.triggered_id == "next-night" else -1)
-    return nights[min(max(i, 0), len(nights) - 1)]
+def step(_prev, _next, subject, night):
+    if not subject or not night:
+        return no_update, no_update
+    lake = state.lake()
+    chosen = step_night(lake, subject, night, 1 if ctx.triggered_id == "next-night" else -1)
+    if chosen is None:
+        return no_update, no_update
+    return night_options(lake, subject, around=chosen), chosen
 
 
 @callback(
