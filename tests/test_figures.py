@@ -120,4 +120,4 @@ def test_the_night_picker_sends_a_bounded_list_and_the_buttons_reach_every_night
         night = views.step_night(demo_lake, subject, night, -1)
     assert night == nights[0]
     shown = [o["value"] for o in views.night_options(demo_lake, subject, around=night)]
-    assert shown[0] == nights[0] and len(shown) == 4
+    assert shown[-1] == nights[0] and len(shown) == 4  # (the oldest, listed last)
