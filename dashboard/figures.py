@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from pipeline.nights import utc_ns
 from pipeline.schema import EPOCH_S, KINDS, LIMBS, SCORED_PHASES
 
 # Okabe-Ito colour-blind-safe palette.
@@ -485,17 +486,15 @@ def actogram_matrix(
     z = np.full((len(keys), bins), np.nan)
     row_of = {k: i for i, k in enumerate(keys)}
     if len(phases):
-        start = pd.to_datetime(
-            pd.Series(
-                [night_starts[(s, n)] for s, n in zip(phases["subject"], phases["night"], strict=True)]
-            ),
-            utc=True,
-        )
-        minutes = (
-            pd.to_datetime(phases["epoch_start"], utc=True).reset_index(drop=True) - start
-        ).dt.total_seconds() / 60
-        col = np.clip((minutes // step_min).astype(int).to_numpy(), 0, bins - 1)
-        row = np.array([row_of[(s, n)] for s, n in zip(phases["subject"], phases["night"], strict=True)])
+        # one lookup per (subject, night), not per epoch: a few weeks of several babies are 10^5-10^6 epochs
+        subject_code, subjects = pd.factorize(phases["subject"])
+        night_code, nights = pd.factorize(phases["night"])
+        pair, firsts = pd.factorize(subject_code.astype(np.int64) * len(nights) + night_code)
+        keys_of = [(subjects[p // len(nights)], nights[p % len(nights)]) for p in firsts]
+        start_ns = np.array([pd.Timestamp(night_starts[k]).value for k in keys_of], dtype=np.int64)[pair]
+        minutes = (utc_ns(phases["epoch_start"]) - start_ns) / 60e9
+        col = np.clip((minutes // step_min).astype(int), 0, bins - 1)
+        row = np.array([row_of[k] for k in keys_of], dtype=np.int64)[pair]
         code = phases["phase"].map(PHASE_CODES).to_numpy()
         counts = np.zeros((len(keys), bins, len(PHASE_CODES)))
         np.add.at(counts, (row, col, code), 1)

@@ -127,16 +127,23 @@ def _nights_skipping_damage(lake: Lake, subjects, first, last, damaged: list[str
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["subject", "night"])
 
 
+WEEK_PHASE_COLUMNS = ["epoch_start", "phase"]  # all the weeks page draws and counts
+
+
 def _phases_skipping_damage(lake: Lake, subject, first, last, damaged: list[str]) -> pd.DataFrame:
     try:
-        return lake.week_phases(subject, first, last)
+        return lake.week_phases(subject, first, last, WEEK_PHASE_COLUMNS)
     except DamagedData:
         pass
     nights = []
     for night in (n for n in lake.nights(subject, "phases") if first <= n <= last):
         try:
-            nights.append(lake.phases(subject, night))
+            nights.append(lake.read("phases", [subject], [night], WEEK_PHASE_COLUMNS))
         except DamagedData as exc:
             damaged.append(str(exc))
     nights = [n for n in nights if len(n)]
-    return pd.concat(nights, ignore_index=True) if nights else lake.read("phases", [subject], [])
+    return (
+        pd.concat(nights, ignore_index=True)
+        if nights
+        else lake.read("phases", [subject], [], WEEK_PHASE_COLUMNS)
+    )

@@ -760,10 +760,12 @@ class Lake:
             rows, columns=["subject", "night", "rule", "start", "duration_s", "limbs", "detail", "message"]
         )
 
-    def week_phases(self, subject: str, start: str, end: str) -> pd.DataFrame:
+    def week_phases(
+        self, subject: str, start: str, end: str, columns: list[str] | None = None
+    ) -> pd.DataFrame:
         """Phases of a subject's nights in ``[start, end]`` (for transition matrices and actograms)."""
         nights = [n for n in self.nights(subject, "phases") if start <= n <= end]
-        return self.read("phases", [subject], nights)
+        return self.read("phases", [subject], nights, columns)
 
     def read(
         self,

@@ -364,6 +364,8 @@ def read(folder: Path, nights: list[str] | None = None, columns: list[str] | Non
         )
         return table.filter(pc.is_in(night, pa.array(sorted(set(nights)), pa.string())))
     wanted = set(nights) if nights is not None else None
+    if columns is not None and PARTITION not in columns:  # rows always say their night
+        columns = [*columns, PARTITION]
     return _scan(folder, snap, [f for f in snap.files if wanted is None or f.night in wanted], columns)
 
 
