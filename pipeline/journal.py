@@ -83,14 +83,22 @@ class Transaction:
 
     def table(self, kind: str, subject: str) -> Path:
         """The folder of a baby's table, recorded (with its version) so a failure can undo commits to it."""
-        if kind not in schema.PARTITIONED_TABLES:
-            raise ValueError(f"unknown lake table {kind!r}")
-        relative = f"{kind}/subject={schema.check_subject_id(subject)}"
-        folder = self.root / relative
-        if relative not in self.versions:
-            self.versions[relative] = tables.version(folder)
+        return self.tables([kind], subject)[0]
+
+    def tables(self, kinds: list[str], subject: str) -> list[Path]:
+        """:meth:`table` for several tables at once (one journal write: each is an fsync)."""
+        folders, new = [], False
+        for kind in kinds:
+            if kind not in schema.PARTITIONED_TABLES:
+                raise ValueError(f"unknown lake table {kind!r}")
+            relative = f"{kind}/subject={schema.check_subject_id(subject)}"
+            if relative not in self.versions:
+                self.versions[relative] = tables.version(self.root / relative)
+                new = True
+            folders.append(self.root / relative)
+        if new:
             self._write_journal("open")
-        return folder
+        return folders
 
     def put(self, table: pa.Table, final: Path) -> None:
         """Stage ``table`` to become the top-level file ``final`` when the transaction commits."""

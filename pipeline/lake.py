@@ -406,6 +406,7 @@ class Lake:
                 old.add(sha256)
             nights: set[str] = set()
             with self.transaction() as txn:
+                txn.tables(sorted(tables), subject)  # every table this ingest writes, in one journal entry
                 gone, still_held = self._remove_files(txn, subject, old) if old else (set(), set())
                 for name, frame in tables.items():
                     arrow_schema = _table_schema(name)
@@ -594,6 +595,7 @@ class Lake:
         """Store processed nights in ``txn``: ``per_night[night]["epochs" | "phases"]`` replace those nights'
         partitions, and ``night_rows`` (one row per night, with ``night``) replace their rows of ``nights``."""
         self._check(subject)
+        txn.tables(["epochs", "phases", "nights"], subject)  # one journal entry for the three
         for table in ("epochs", "phases"):
             arrow_schema = _table_schema(table)
             parts = {}
@@ -623,17 +625,19 @@ class Lake:
     def processed_state(self) -> dict[tuple[str, str], str]:
         """(subject, night) -> inputs hash of the last processing (for incremental processing)."""
         path = self.root / "processed.parquet"
-        if not path.exists():
-            return {}
         try:
-            table = pq.read_table(path).to_pandas()[["subject", "night", "inputs_hash"]]
+            table = _read_top(path, ["subject", "night", "inputs_hash"], frame=False)
         except (OSError, pa.ArrowException, KeyError):
             # only a cache of what was processed: damaged, every night is simply redone (and it is rewritten)
             log.warning("%s is damaged: every night will be processed again", path)
             return {}
-        return {
-            (s, n): h for s, n, h in zip(table["subject"], table["night"], table["inputs_hash"], strict=True)
-        }
+        if table is None:
+            return {}
+        key = _top_cache[str(path)][0]  # this version of the file (as just read): its dict is built once
+        if _state_cache.get(str(path), (None,))[0] != key:
+            columns = [table[c].to_pylist() for c in ("subject", "night", "inputs_hash")]
+            _state_cache[str(path)] = (key, {(s, n): h for s, n, h in zip(*columns, strict=True)})
+        return dict(_state_cache[str(path)][1])
 
     def pending(self) -> dict[str, list[str]]:
         """Nights an ingest stored data for that are not labelled yet: ``{subject: [night, ...]}``."""
@@ -830,11 +834,12 @@ def source_prefix(sha256: str) -> str:
 
 
 _top_cache: dict[str, tuple[tuple, pa.Table]] = {}
+_state_cache: dict[str, tuple] = {}  # processed.parquet as a dict, per version of the file
 
 
-def _read_top(path: Path) -> pd.DataFrame | None:
-    """A top-level file as a new data frame (None when absent). Read once per version of the file: pages and
-    ``process`` ask for the subjects many times, and each write replaces the file (a new inode)."""
+def _read_top(path: Path, columns: list[str] | None = None, frame: bool = True):
+    """A top-level file as a new data frame (or the Arrow table), None when absent. Read once per version of the
+    file: pages and ``process`` ask for it many times, and each write replaces the file (a new inode)."""
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -844,7 +849,8 @@ def _read_top(path: Path) -> pd.DataFrame | None:
     if hit is None or hit[0] != key:
         hit = (key, pq.read_table(path))
         _top_cache[str(path)] = hit
-    return hit[1].to_pandas()
+    table = hit[1].select(columns) if columns is not None else hit[1]
+    return table.to_pandas() if frame else table
 
 
 def _processed_table(state: dict[tuple[str, str], str]) -> pa.Table:

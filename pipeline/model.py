@@ -286,16 +286,15 @@ def load_model(path: str | Path | None = None) -> tuple[PhaseModel, str]:
     path = Path(path) if path is not None else DEFAULT_MODEL
     if not path.exists():
         raise SleepmovesError(f"no phase model at {path}: run `make model` or pass --model")
-    try:
-        untrusted = set(sio.get_untrusted_types(file=path))
-    except Exception as exc:  # skops raises many types for a file that is not a skops archive
-        raise SleepmovesError(f"{path} is not a skops model file ({exc})") from None
-    refused = sorted(untrusted - TRUSTED_TYPES)
-    if refused:
+    try:  # one pass: skops refuses, before building anything, a type not on the list
+        model = sio.load(path, trusted=sorted(TRUSTED_TYPES))
+    except sio.exceptions.UntrustedTypesFoundException as exc:
+        refused = sorted(set(getattr(exc, "unsafe", ())) - TRUSTED_TYPES) or str(exc)
         raise SleepmovesError(
             f"refusing to load {path}: it contains types that are not part of a PhaseModel: {refused}"
-        )
-    model = sio.load(path, trusted=sorted(untrusted))
+        ) from None
+    except Exception as exc:  # skops raises many types for a file that is not a skops archive
+        raise SleepmovesError(f"{path} is not a skops model file ({exc})") from None
     if not isinstance(model, PhaseModel):
         raise SleepmovesError(f"{path} holds a {type(model).__name__}, not a PhaseModel")
     missing = [a for a in MODEL_ATTRIBUTES if not hasattr(model, a)]

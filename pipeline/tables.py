@@ -64,12 +64,12 @@ class DataFile:
     @property
     def sha256(self) -> str:
         """The sha256 of the file's bytes, from its name."""
-        return Path(self.path).stem.rsplit("-", 1)[-1]
+        return self.path.rsplit("/", 1)[-1].removesuffix(".parquet").rsplit("-", 1)[-1]
 
     @property
     def source(self) -> str:
         """The source-file prefix of an input table's file name ('' for derived tables)."""
-        stem = Path(self.path).stem
+        stem = self.path.rsplit("/", 1)[-1].removesuffix(".parquet")
         return stem.rsplit("-", 1)[0] if "-" in stem else ""
 
 
@@ -86,7 +86,21 @@ class Snapshot:
 
 
 _cache: dict[str, tuple[tuple, Snapshot]] = {}
-_cache_lock = threading.Lock()
+# An open DeltaTable per folder, brought up to date with update_incremental (reads only the new commits)
+# instead of being opened again: opening replays the checkpoint, 15 ms at 5,000 nights.
+_handles: dict[str, tuple[int, DeltaTable]] = {}
+_cache_lock = threading.RLock()
+
+
+def _handle(folder: Path, inode: int) -> DeltaTable:
+    """The folder's DeltaTable, current (call holding ``_cache_lock``)."""
+    held = _handles.get(str(folder))
+    if held is not None and held[0] == inode:
+        held[1].update_incremental()
+        return held[1]
+    table = DeltaTable(str(folder))
+    _handles[str(folder)] = (inode, table)
+    return table
 
 
 def partitioned(kind: str) -> bool:
@@ -119,9 +133,13 @@ def snapshot(folder: Path) -> Snapshot | None:
     key = (stat.st_mtime_ns, stat.st_ino)
     with _cache_lock:
         hit = _cache.get(str(folder))
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    table = DeltaTable(str(folder))
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        return _load(folder, key)
+
+
+def _load(folder: Path, key: tuple) -> Snapshot:
+    table = _handle(folder, key[1])
     actions = pa.table(table.get_add_actions(flatten=True))
     nights = (
         actions[f"partition.{PARTITION}"].to_pylist()
@@ -140,15 +158,22 @@ def snapshot(folder: Path) -> Snapshot | None:
         )
     )
     snap = Snapshot(table.version(), files, pa.schema(table.schema().to_arrow()))
-    with _cache_lock:
-        _cache[str(folder)] = (key, snap)
+    _cache[str(folder)] = (key, snap)
     return snap
 
 
+def _table(folder: Path) -> DeltaTable:
+    """The folder's current DeltaTable, for a commit or maintenance (the table must exist)."""
+    stat = (folder / DELTA_LOG).stat()
+    with _cache_lock:
+        return _handle(folder, stat.st_ino)
+
+
 def forget(folder: Path) -> None:
-    """Drop the cached snapshot of ``folder`` (after it was restored or removed)."""
+    """Drop what is cached of ``folder`` (after it was restored or removed)."""
     with _cache_lock:
         _cache.pop(str(folder), None)
+        _handles.pop(str(folder), None)
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -242,10 +267,11 @@ def _commit(folder: Path, actions: list, schema: pa.Schema, mode: str, nights: l
         )
     else:
         filters = [(PARTITION, "in", nights)] if nights else None
-        DeltaTable(str(folder)).create_write_transaction(
+        _table(folder).create_write_transaction(
             actions, mode=mode, schema=delta_schema, partition_by=partition_by, partition_filters=filters
         )
-    forget(folder)
+    with _cache_lock:  # the next snapshot brings the open table up to date
+        _cache.pop(str(folder), None)
 
 
 def append(folder: Path, parts: dict[str, pa.Table], staging: Path, prefix: str) -> list[str]:
@@ -328,7 +354,7 @@ def restore(folder: Path, to_version: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         return
     if version(folder) > to_version:
-        DeltaTable(str(folder)).restore(to_version)
+        _table(folder).restore(to_version)
     forget(folder)
 
 
@@ -338,9 +364,9 @@ def vacuum(folder: Path, full: bool = False) -> None:
     listing every folder of the table: for recovery, not for every write."""
     if snapshot(folder) is None:
         return
-    table = DeltaTable(str(folder))
-    table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=full)
-    forget(folder)
+    _table(folder).vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=full)
+    with _cache_lock:
+        _cache.pop(str(folder), None)
 
 
 # ---------------------------------------------------------------------------------------------- reading

@@ -128,7 +128,7 @@ def test_the_dashboard_names_a_damaged_night_and_keeps_serving_the_others(lake, 
     subject = lake.subjects()["subject"].iloc[0]
     path = files(lake, "phases", subject)[3]
     bad = path.parent.name.removeprefix("night=")
-    flip_a_bit(path)
+    path.write_bytes(path.read_bytes()[:-100])  # truncated: whatever columns a page reads, it is noticed
     http = create_app(lake.root).server.test_client()
     night_outputs = [
         ("night-figure", "figure"),
