@@ -239,6 +239,56 @@ print(before, status("VmHWM:"))
             )
 
 
+def log_memory(megabytes: int = 60) -> None:
+    """Peak resident memory of `sleepmoves ingest --no-process` of a large event log (a child process), beside
+    pandas.read_csv of the same file in another child (the baseline)."""
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "big.csv"
+        line = "{t},0.3,left_leg,twitch,0.25\n"
+        with open(log, "w") as fh:
+            fh.write("start,duration_s,limb,kind,intensity\n")
+            start = pd.Timestamp("2024-01-01T20:00:00Z")
+            block = pd.date_range(start, periods=20000, freq="1s").strftime("%Y-%m-%dT%H:%M:%S+00:00")
+            day = 0
+            while fh.tell() < megabytes * 1_000_000:
+                shift = pd.Timedelta(days=day)
+                fh.write("".join(line.format(t=(start + shift).strftime("%Y-%m-%d") + t[10:]) for t in block))
+                day += 1
+        size = log.stat().st_size
+        peak = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]) * 1024"
+        ours = f"""
+from pipeline.cli import main
+import sys
+code = main(["subject", "add", "big", "--tz", "UTC", "--lake", {folder!r} + "/lake"])
+code = main(["ingest", {str(log)!r}, "--subject", "big", "--no-process", "--lake", {folder!r} + "/lake"])
+assert code == 0
+print({peak})
+"""
+        base = f"""
+import pandas as pd
+frame = pd.read_csv({str(log)!r})
+print({peak})
+"""
+        measured = [
+            int(
+                subprocess.run(
+                    [sys.executable, "-c", c], capture_output=True, text=True, check=True
+                ).stdout.split()[-1]
+            )
+            for c in (ours, base)
+        ]
+    print(
+        f"peak memory, `sleepmoves ingest` of a {size / 1e6:.0f} MB event log: {measured[0] / 1e6:.0f} MB "
+        f"({measured[0] / size:.1f}x the file; target: bounded, was 18x)"
+    )
+    print(
+        f"  baseline pandas.read_csv of the same file: {measured[1] / 1e6:.0f} MB ({measured[1] / size:.1f}x)"
+    )
+
+
 def cohort_memory() -> None:
     """Peak resident memory of simulating, ingesting and processing a 100-night cohort (a child process)."""
     import subprocess
@@ -325,6 +375,7 @@ def main() -> None:
         query_scaling(lake, tmp)
         png_export(lake)
     peak_memory()
+    log_memory()
     cohort_memory()
 
 

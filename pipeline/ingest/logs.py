@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import math
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from ..nights import zone
@@ -167,7 +168,12 @@ def parse_log(data: bytes, path: str, tz: str | None = None, fmt: str = "auto") 
     else:
         raise SleepmovesError(f"unknown log format {fmt!r}: use csv or jsonl")
 
-    rows, errors, marks = [], [], []
+    # Rows are kept as columns of machine numbers (and the few limb / kind words, shared): about 40 bytes an
+    # event, where a dict per row took about 500 and made a 60 MB log cost 1.1 GB.
+    starts, durations, intensities = array("q"), array("d"), array("d")
+    limbs: list[str] = []
+    kinds: list[str] = []
+    errors, marks = [], []
     for line, record in records:
         if isinstance(record, RowError):
             errors.append(record)
@@ -178,27 +184,44 @@ def parse_log(data: bytes, path: str, tz: str | None = None, fmt: str = "auto") 
         elif row["kind"] in RECORDING_KINDS:
             marks.append((row["start"], row["kind"], line))
         else:
-            rows.append(row)
-    recording = _recording_spans(marks, rows, path, errors)
-    if not rows and not errors:
+            starts.append((row["start"] - EPOCH) // ONE_US)
+            durations.append(math.nan if row["duration_s"] is None else row["duration_s"])
+            intensities.append(math.nan if row["intensity"] is None else row["intensity"])
+            limbs.append(WORDS.setdefault(row["limb"], row["limb"]))
+            kinds.append(WORDS.setdefault(row["kind"], row["kind"]))
+    first = EPOCH + ONE_US * min(starts) if starts else None
+    last = EPOCH + ONE_US * max(starts) if starts else None
+    recording = _recording_spans(marks, first, last, path, errors)
+    if not starts and not errors:
         raise BadInputError(path, [RowError(path, 2, "", "no events: the file has a header but no rows")])
-    events = pd.DataFrame(rows, columns=["start", "duration_s", "limb", "kind", "intensity"])
-    events["start"] = pd.to_datetime(events["start"], utc=True).astype("datetime64[us, UTC]")
-    events["duration_s"] = events["duration_s"].astype("float64")
-    events["intensity"] = events["intensity"].astype("float64")
+    events = pd.DataFrame(
+        {
+            "start": pd.to_datetime(np.frombuffer(starts, dtype=np.int64), unit="us", utc=True),
+            "duration_s": np.frombuffer(durations, dtype=np.float64),
+            "limb": pd.Series(limbs, dtype=object),
+            "kind": pd.Series(kinds, dtype=object),
+            "intensity": np.frombuffer(intensities, dtype=np.float64),
+        }
+    )
+    events["start"] = events["start"].astype("datetime64[us, UTC]")
     events = events.sort_values("start", kind="stable", ignore_index=True)
     return ParsedLog(events, errors, fmt, recording)
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+ONE_US = dt.timedelta(microseconds=1)
+WORDS: dict[str, str] = {}  # one string object per limb / kind word, shared by every row
 
 
 RECORDING_KINDS = ("recording_start", "recording_stop")
 
 
-def _recording_spans(marks: list, rows: list, path: str, errors: list) -> pd.DataFrame | None:
-    """Spans from recording start/stop rows, in time order; an unmatched start runs to the last event, an
-    unmatched stop from the first. Two starts (or stops) in a row are reported as bad rows."""
+def _recording_spans(marks: list, first, last, path: str, errors: list) -> pd.DataFrame | None:
+    """Spans from recording start/stop rows, in time order; an unmatched start runs to the last event (``last``),
+    an unmatched stop from the first (``first``). Two starts (or stops) in a row are reported as bad rows."""
     if not marks:
         return None
-    times = sorted(r["start"] for r in rows) if rows else []
+    times = [first, last] if first is not None else []
     spans, opened = [], None
     for when, kind, line in sorted(marks, key=lambda m: m[0]):
         if kind == "recording_start":
@@ -246,7 +269,8 @@ def _rename(raw: dict, path: str, line: int) -> dict | RowError:
 def _csv_records(text: str, path: str) -> Iterator[tuple[int, dict | RowError]]:
     sample = text[:4096]
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # lines are cut from the text as the reader asks (a StringIO would hold a second, 4-byte-a-character copy)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
     try:
         header = next(reader)
     except csv.Error as exc:
@@ -299,6 +323,19 @@ def _csv_records(text: str, path: str) -> Iterator[tuple[int, dict | RowError]]:
         yield line, _rename(record, path, line)
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their endings, one at a time ("\n", "\r\n" or a lone "\r")."""
+    position, size = 0, len(text)
+    while position < size:
+        end = text.find("\n", position)
+        cut = text.find("\r", position, end if end >= 0 else size)
+        if cut >= 0 and (end < 0 or cut + 1 < end):  # a lone "\r" ends the line (old Mac files)
+            end = cut
+        stop = size if end < 0 else end + 1
+        yield text[position:stop]
+        position = stop
+
+
 def _json_records(text: str, path: str) -> Iterator[tuple[int, dict | RowError]]:
     stripped = text.lstrip()
     if stripped.startswith("["):
@@ -311,7 +348,7 @@ def _json_records(text: str, path: str) -> Iterator[tuple[int, dict | RowError]]
             # a JSON array has no line per record: report the item number instead
             yield from _json_item(item, path, i)
         return
-    for number, raw_line in enumerate(text.splitlines(), start=1):
+    for number, raw_line in enumerate(_lines(text), start=1):
         if not raw_line.strip():
             continue
         try:
