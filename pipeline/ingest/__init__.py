@@ -122,6 +122,7 @@ def ingest_file(
         sha=sha,
         sleepwake=sleepwake,
     )
+    del data  # the file's bytes are not needed to store its rows (a large log is tens of MB)
     result = lake.commit_ingest(
         sha256=sha,
         source_path=source_name or str(path.resolve()),
