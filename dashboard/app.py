@@ -7,7 +7,7 @@ from pathlib import Path
 import dash
 from dash import Dash, Input, Output, dcc, html
 
-from . import security, state
+from . import security, state, uploads
 
 _app: Dash | None = None
 
@@ -81,5 +81,6 @@ def create_app(
         return f"signed in as {user.name}" if user is not None else ""
 
     security.install(app)
+    uploads.install(app)
     _app = app
     return app

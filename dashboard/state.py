@@ -71,6 +71,11 @@ def current_user():
     return flask.g.get("user") if flask.has_request_context() else None
 
 
+def lake_path() -> Path:
+    """The lake folder (for the server's own files in it, such as uploads being received)."""
+    return _lake_path
+
+
 def lake() -> Lake:
     """The dashboard's lake as the current user may see it (a fresh handle: it holds no open files).
 

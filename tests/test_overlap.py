@@ -4,7 +4,6 @@ the baby that holds it. Driven through the real ``sleepmoves`` command line on r
 
 from __future__ import annotations
 
-import base64
 import subprocess
 import sys
 from pathlib import Path
@@ -286,10 +285,14 @@ def test_the_data_page_shows_the_overlap_like_other_input_errors(lake_dir, redow
         monkeypatch.setattr(state, name, getattr(state, name))  # restored after the test
     http = create_app(lake_dir).server.test_client()
     before = snapshot(lake_dir)
-    upload = {
-        "contents": "data:text/csv;base64," + base64.b64encode(second.read_bytes()).decode(),
-        "filename": second.name,
-    }
+    sent = http.post(
+        "/upload",
+        query_string={"name": second.name},
+        data=second.read_bytes(),
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert sent.status_code == 200
+    upload = sent.get_json()
     states = {"data-subject": "ada", "data-new-subject": None, "data-tz": TZ, "data-born": None}
     body = {
         "output": "..upload-result.children...manifest.children..",

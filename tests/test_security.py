@@ -7,6 +7,7 @@ subprocess for the network address), with requests crafted the way a curious use
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import socket
@@ -186,8 +187,29 @@ def _payload(key, inputs, states):
     }
 
 
+def stage(http, user, name: str, data: bytes) -> tuple[int, dict]:
+    """Send a file to ``POST /upload`` as the page's script does (the raw bytes as the body): the status and the
+    answer (``token`` and ``filename``, or ``error``)."""
+    response = http.post(
+        "/upload",
+        query_string={"name": name},
+        data=data,
+        headers={**basic(user), "Content-Type": "application/octet-stream"},
+    )
+    return response.status_code, response.get_json()
+
+
 def _call(http, user, key, values: dict):
-    """POST one callback as the browser would, with ``values`` for its inputs and states by component id."""
+    """POST one callback as the browser would, with ``values`` for its inputs and states by component id.
+
+    An ``upload-accepted`` value given as ``{"contents": data URL, "filename": name}`` is first sent to
+    ``/upload`` as ``user`` (as the page's script sends the chosen file), and the callback gets its token."""
+    upload = values.get("upload-accepted")
+    if isinstance(upload, dict) and "contents" in upload:
+        data = base64.b64decode(upload["contents"].split(",", 1)[1])
+        status, answer = stage(http, user, upload["filename"], data)
+        assert status == 200, answer
+        values = {**values, "upload-accepted": answer}
     dep = _deps(http)[key]
     inputs = [(i["id"], i["property"], values.get(i["id"])) for i in dep["inputs"]]
     states = [(s["id"], s["property"], values.get(s["id"])) for s in dep["state"]]
@@ -223,7 +245,7 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
 
 
 # callbacks that never read the lake (they only move between values the page already holds)
-NO_LAKE = {"..upload-accepted.data...upload-refused.children..", "_pages_dummy.children", "whoami.children"}
+NO_LAKE = {"_pages_dummy.children", "whoami.children"}
 PAGES = "_pages_content.children"
 
 
@@ -336,24 +358,42 @@ def test_oversized_request_is_refused_before_it_is_read(client):
 
 
 def test_upload_over_the_limit_is_refused_on_the_server_too(client, secure_lake):
-    """A request that skips the browser's size check still meets the limit, with a clear message."""
+    """A request that skips the browser's size check still meets the limit, with a clear message, and leaves
+    nothing on disk (whether or not it says its length)."""
     _, http = client
-    own = secure_lake.subjects()["subject"].iloc[0]
     state.set_max_upload_bytes(64)
     try:
-        big = (
-            "data:text/csv;base64," + base64.b64encode(b"time,duration_s,limb,kind,intensity\n" * 10).decode()
+        status, answer = stage(http, "admin", "big.csv", b"time,duration_s,limb,kind,intensity\n" * 10)
+        assert status == 413 and "big.csv is 360 bytes: files up to 64 bytes" in answer["error"]
+        # no length said: the body is counted as it is written, and dropped past the limit
+        chunked = http.post(
+            "/upload",
+            query_string={"name": "big.csv"},
+            input_stream=io.BytesIO(b"x" * 500),
+            headers={**basic("admin"), "Content-Type": "application/octet-stream"},
         )
-        response = _call(
-            http,
-            "admin",
-            "..upload-result.children...manifest.children..",
-            {"upload-accepted": {"contents": big, "filename": "big.csv"}, "data-subject": own},
-        )
-        assert response.status_code == 200
-        assert "over the limit of 64 bytes" in response.get_data(as_text=True)
+        assert chunked.status_code in (400, 413)
+        assert not list((secure_lake.root / ".uploads").rglob("*.csv"))
     finally:
         state.set_max_upload_bytes(state.DEFAULT_MAX_UPLOAD_MB * 1024 * 1024)
+
+
+def test_an_upload_token_is_its_senders_only(client, secure_lake):
+    """A token from /upload lets only the user who sent the file ingest it; a made-up token is no file."""
+    _, http = client
+    own = secure_lake.subjects()["subject"].iloc[0]
+    status, answer = stage(http, "dr-lee", "x.csv", b"start,kind\n2026-03-02T20:00:00+00:00,twitch\n")
+    assert status == 200 and set(answer) == {"token", "filename"}
+    key = "..upload-result.children...manifest.children.."
+    stolen = _call(http, "admin", key, {"upload-accepted": answer, "data-subject": own})
+    assert "no longer here (or was sent by someone else)" in stolen.get_data(as_text=True)
+    made_up = _call(
+        http,
+        "admin",
+        key,
+        {"upload-accepted": {"token": "../../etc", "filename": "passwd"}, "data-subject": own},
+    )
+    assert "the upload arrived damaged" in made_up.get_data(as_text=True)
 
 
 # ---------------------------------------------------------------------- the real server on the network

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import logging
-import re
-import tempfile
 from pathlib import Path
 
 import dash
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import state
 from dashboard.components import table
-from dashboard.uploads import uploads_folder
+from dashboard.uploads import discard, received, safe_name
 from pipeline.ingest import BadInputError, Limits, ingest_file
 from pipeline.ingest.limits import format_size
 from pipeline.process import process
@@ -83,6 +80,8 @@ def layout(**_query):
                 ],
                 className="controls",
             ),
+            # assets/upload.js takes the file chosen or dropped here and streams it to /upload, after checking its
+            # size in the browser; the drop zone itself reads nothing (every file is over its max_size)
             dcc.Upload(
                 id="upload",
                 children=html.Div(
@@ -94,9 +93,14 @@ def layout(**_query):
                 ),
                 className="upload",
                 multiple=False,
+                max_size=1,
             ),
-            # the size is checked in the browser first, so a too-large file is never sent (and says why)
-            dcc.Store(id="upload-limit", data=state.max_upload_bytes()),
+            html.Div(
+                id="upload-config",
+                hidden=True,
+                **{"data-limit": str(state.max_upload_bytes()), "data-url": dash.get_relative_path("/upload")},
+            ),
+            html.Div(id="upload-progress", className="hint"),
             dcc.Store(id="upload-accepted"),
             html.Div(id="upload-refused"),
             dcc.Loading(html.Div(id="upload-result")),
@@ -104,44 +108,6 @@ def layout(**_query):
             html.Div(table(_manifest_rows(lake), MANIFEST_COLUMNS), id="manifest"),
         ]
     )
-
-
-def safe_name(filename: str | None) -> str:
-    """A file name fit to show and to keep the extension by: never used as a path outside our temp folder."""
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename or "upload").name).lstrip(".")
-    return base[:100] or "upload"
-
-
-clientside_callback(
-    """
-    function (contents, filename, limit) {
-        if (!contents) { return [window.dash_clientside.no_update, ""]; }
-        const size = Math.floor((contents.length - contents.indexOf(",") - 1) * 3 / 4);
-        if (size > limit) {
-            const mb = (n) => n >= 1048576 ? (n / 1048576).toFixed(1) + " MB" : n + " bytes";
-            return [null, filename + " is " + mb(size) + ": files up to " + mb(limit) +
-                    " can be added here (the limit is set with sleepmoves serve --max-upload-mb)."];
-        }
-        return [{contents: contents, filename: filename}, ""];
-    }
-    """,
-    Output("upload-accepted", "data"),
-    Output("upload-refused", "children"),
-    Input("upload", "contents"),
-    State("upload", "filename"),
-    State("upload-limit", "data"),
-    prevent_initial_call=True,
-)
-
-
-def _decode_upload(upload: dict, name: str, limits: Limits) -> bytes:
-    """The uploaded bytes, checked again here (a request can bypass the browser's check)."""
-    try:
-        data = base64.b64decode(str(upload["contents"]).split(",", 1)[1], validate=True)
-    except (KeyError, IndexError, TypeError, ValueError):
-        raise SleepmovesError(f"{name}: the upload arrived damaged; try again") from None
-    limits.check_size(name, len(data))
-    return data
 
 
 @callback(
@@ -158,6 +124,7 @@ def upload(accepted, subject, new_subject, tz, born):
     if not accepted:
         return no_update, no_update
     lake = state.lake()
+    token = accepted.get("token") if isinstance(accepted, dict) else None
     name = safe_name(accepted.get("filename") if isinstance(accepted, dict) else None)
     limits = Limits(
         max_bytes=state.max_upload_bytes(), max_rows=state.max_upload_rows(), how_to_raise=LIMIT_HINT
@@ -173,13 +140,10 @@ def upload(accepted, subject, new_subject, tz, born):
                 raise SleepmovesError(f"{subject} is new: give its time zone (e.g. Europe/London)")
             lake.add_subject(subject, tz.strip(), born=(born or "").strip() or None)
             created = subject
-        data = _decode_upload(accepted, name, limits)
-        with tempfile.TemporaryDirectory(dir=uploads_folder(lake.root)) as folder:
-            path = Path(folder) / name
-            path.write_bytes(data)
-            report = ingest_file(
-                lake, path, subject, tz=(tz or "").strip() or None, source_name=name, limits=limits
-            )
+        path = received(token, name)
+        report = ingest_file(
+            lake, path, subject, tz=(tz or "").strip() or None, source_name=name, limits=limits
+        )
         result, landed = report.result, True
         if result.already_ingested:
             done = process(lake, [subject], {subject: result.nights})  # what a killed upload left unlabelled
@@ -214,6 +178,7 @@ def upload(accepted, subject, new_subject, tz, born):
                 className="error",
             )
         ]
+    discard(token)  # stored or refused: the received copy goes
     if created and not landed:
         lake.delete_subject(created)  # the file did not land: no empty baby left behind
     return message, table(_manifest_rows(lake), MANIFEST_COLUMNS)
