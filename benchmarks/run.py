@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the project root
+from benchmarks import scale  # noqa: E402
 from pipeline.detect import detect_events, epoch_coverage, movement_magnitude
 from pipeline.ingest import ingest_file
 from pipeline.lake import Lake
@@ -111,59 +114,6 @@ def rpx_read() -> None:
         path.write_bytes(data)
         theirs = median_time(lambda: read_raw_rpx(str(path), language="ENG_UK"), 5)
     print(f"  pyActigraphy read_raw_rpx: {theirs * 1000:6.1f} ms  ratio {ours / theirs:4.1f}x")
-
-
-def synthetic_lake(source: Lake, root: Path, subjects: int, nights: int) -> Lake:
-    """A lake of ``subjects`` x ``nights`` made by copying one processed night's partitions (for query timing)."""
-    import shutil
-
-    subject = source.subjects()["subject"].iloc[0]
-    night = source.nights(subject)[1]
-    lake = Lake(root)
-    for k in range(subjects):
-        lake.add_subject(f"s{k}", "Europe/London", born="2026-01-01")
-    first = pd.Timestamp("2020-01-01")
-    for table in ("events", "epochs", "phases", "nights"):
-        files = list((source.root / table / f"subject={subject}" / f"night={night}").glob("*.parquet"))
-        for k in range(subjects):
-            for d in range(nights):
-                folder = (
-                    lake.root / table / f"subject=s{k}" / f"night={(first + pd.Timedelta(days=d)).date()}"
-                )
-                folder.mkdir(parents=True, exist_ok=True)
-                for f in files:
-                    shutil.copyfile(f, folder / f.name)
-    return lake
-
-
-def query_scaling(source: Lake, tmp: Path) -> None:
-    print("lake queries vs lake size (4 subjects; medians of 10):")
-    print(f"  {'nights/subject':>14} {'night page ms':>14} {'weeks page ms':>14}   (targets <= 150, <= 300)")
-    for nights in (10, 100, 500, 2000):
-        lake = synthetic_lake(source, tmp / f"q{nights}", 4, nights)
-        night_ms, weeks_ms = page_query_times(lake, [f"s{k}" for k in range(4)])
-        print(f"  {nights:>14} {night_ms:>14.1f} {weeks_ms:>14.1f}")
-
-
-def page_query_times(lake: Lake, subjects: list[str]) -> tuple[float, float]:
-    """Median ms of the queries behind the night page (one night) and the weeks page (all subjects, 4 weeks)."""
-    last = lake.nights(subjects[0])[-1]
-    recent = lake.nights(subjects[0])[-28:]
-
-    def night_page():
-        lake.subject(subjects[0])
-        lake.nights(subjects[0])
-        lake.events(subjects[0], last)
-        lake.phases(subjects[0], last)
-        lake.night_summary(subjects[0], last)
-        lake.nodata_epochs(subjects[0], last)
-
-    def weeks_page():
-        lake.nights_table(subjects, recent[0], recent[-1])
-        for s in subjects:
-            lake.week_phases(s, recent[0], recent[-1])
-
-    return median_time(night_page, 10) * 1000, median_time(weeks_page, 10) * 1000
 
 
 def png_export(lake: Lake) -> None:
@@ -289,6 +239,60 @@ print({peak})
     )
 
 
+def upload_memory(megabytes: int = 190) -> None:
+    """Peak memory growth of the real server (``sleepmoves serve``) receiving one large upload."""
+    import http.client
+    import json
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    def peak(pid: int) -> int:
+        with open(f"/proc/{pid}/status") as fh:
+            return int(next(line for line in fh if line.startswith("VmHWM:")).split()[1]) * 1024
+
+    with tempfile.TemporaryDirectory() as folder:
+        big = Path(folder) / "big.bin"
+        with open(big, "wb") as fh:
+            for _ in range(megabytes):
+                fh.write(os.urandom(1 << 20))
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "serve", "--lake", f"{folder}/lake", "--port", str(port),
+             "--max-upload-mb", str(megabytes + 10)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            for _ in range(120):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            before = peak(server.pid)
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+            t = time.perf_counter()
+            with open(big, "rb") as body:
+                connection.request(
+                    "POST", "/upload?name=big.bin", body=body,
+                    headers={"Content-Type": "application/octet-stream", "Content-Length": str(big.stat().st_size)},
+                )  # fmt: skip
+            answer = connection.getresponse()
+            json.loads(answer.read())
+            seconds = time.perf_counter() - t
+            grown = peak(server.pid) - before
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    print(
+        f"upload of a {megabytes} MB file to the real server: peak memory +{grown / 1e6:.0f} MB "
+        f"(from {before / 1e6:.0f} MB), {seconds:.1f} s   (was +1,090 MB: a base64 JSON callback)"
+    )
+
+
 def cohort_memory() -> None:
     """Peak resident memory of simulating, ingesting and processing a 100-night cohort (a child process)."""
     import subprocess
@@ -372,10 +376,11 @@ def main() -> None:
             f"  baseline plain pyarrow read of the same files: {raw * 1000:8.1f} ms  ratio {page / raw:5.1f}x"
         )
         incremental(lake)
-        query_scaling(lake, tmp)
+        scale.report(lake)
         png_export(lake)
     peak_memory()
     log_memory()
+    upload_memory()
     cohort_memory()
 
 
