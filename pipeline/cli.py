@@ -292,8 +292,14 @@ def _labelled(lake: Lake, paths, read_labels, labelled_features) -> pd.DataFrame
 
 
 def cmd_export(args) -> int:
+    import logging
+
     from dashboard.export import export_night_png, export_weeks_png
 
+    # kaleido's browser driver logs its own tracebacks when the browser pipe closes at exit, even after a
+    # good image: a failure reaches the user as our one-line message (and exit 1), never as their traceback
+    for name in ("choreographer", "kaleido"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     lake = _lake(args)
     if bool(args.night) == bool(args.weeks):
         raise SleepmovesError(
@@ -308,6 +314,9 @@ def cmd_export(args) -> int:
         export_weeks_png(
             lake, args.subject.split(","), weeks[0], weeks[1], args.out, anonymise=args.anonymise
         )
+    with open(args.out, "rb") as written:
+        if written.read(8) != b"\x89PNG\r\n\x1a\n":
+            raise SleepmovesError(f"PNG export failed: {args.out} is not a PNG image")
     _say(f"wrote {args.out}")
     return 0
 

@@ -104,6 +104,7 @@ def test_cli_export_anonymise_writes_a_png(named_lake, tmp_path):
         named_lake.root,
     )
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # a good export prints no one's traceback (kaleido's driver logs at exit)
     assert Image.open(out).size == (1200, 900)
 
 
