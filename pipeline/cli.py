@@ -406,7 +406,9 @@ def _serve(
         _quiet=True,
         max_request_body_size=body_cap,
         channel_timeout=30,
-        connection_limit=100,
+        # idle or half-open connections cost a socket each, not a thread: hold enough that a crowd of them
+        # (slowloris) does not fill the table before channel_timeout drops them, within the usual 1024 files
+        connection_limit=600,
     )
     return 0
 

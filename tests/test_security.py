@@ -794,7 +794,10 @@ def test_a_large_upload_is_streamed_to_disk_not_held_in_memory(tmp_path):
                 "POST",
                 "/upload?name=big.csv",
                 body=body,
-                headers={"Content-Type": "application/octet-stream", "Content-Length": str(big.stat().st_size)},
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(big.stat().st_size),
+                },
             )
         answer = connection.getresponse()
         assert answer.status == 200, answer.read()
@@ -805,5 +808,38 @@ def test_a_large_upload_is_streamed_to_disk_not_held_in_memory(tmp_path):
         assert staged.stat().st_size == big.stat().st_size  # every byte on disk
         assert grown < 0.25 * big.stat().st_size, f"the server grew by {grown / 1e6:.0f} MB"
     finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_idle_half_open_connections_do_not_stall_a_real_user(tmp_path):
+    """Slowloris: 150 connections that send half a request and wait (more than waitress's default limit of 100
+    connections) must not keep a real user waiting."""
+    import urllib.request
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "serve", "--lake", str(tmp_path / "lake"), "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    idle = []
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        for _ in range(150):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+            idle.append(s)
+        t = time.monotonic()
+        answer = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=20)
+        assert answer.status == 200 and time.monotonic() - t < 3
+    finally:
+        for s in idle:
+            s.close()
         server.terminate()
         server.wait(timeout=10)
