@@ -236,6 +236,15 @@ def write_file(
     )
 
 
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read 1 MB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def fsync_folder(folder: Path) -> None:
     """Make a rename or removal in ``folder`` durable (POSIX: the directory entry is data of the folder)."""
     fd = os.open(folder, os.O_RDONLY)
@@ -445,11 +454,7 @@ def verify(folder: Path) -> list[tuple[DataFile, str]]:
         if size != f.size:
             problems.append((f, f"{size} bytes, the table log says {f.size} (truncated or replaced)"))
             continue
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-        if digest.hexdigest() != f.sha256:
+        if file_sha256(path) != f.sha256:
             problems.append((f, "its bytes changed since it was written (checksum mismatch)"))
             continue
         try:

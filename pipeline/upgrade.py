@@ -9,7 +9,6 @@ upgrade leaves a lake the next open upgrades again, and no input row is copied o
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -77,7 +76,7 @@ def _adopt(folder: Path) -> int:
         data = pq.read_table(path)
         arrow_schema = arrow_schema or data.schema
         source = data["source_sha"][0].as_py() if data.num_rows and "source_sha" in data.column_names else ""
-        digest = _sha256(path)
+        digest = tables.file_sha256(path)
         name = f"{source[:16]}-{digest}.parquet" if source else f"{digest}.parquet"
         target = path.parent / name
         if path != target:
@@ -108,11 +107,3 @@ def _adopt(folder: Path) -> int:
     )
     tables.forget(folder)
     return len(adds)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()

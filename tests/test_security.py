@@ -7,6 +7,7 @@ subprocess for the network address), with requests crafted the way a curious use
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -623,28 +624,11 @@ def test_a_rebound_host_or_a_foreign_origin_gets_nothing(demo_lake):
 
 def test_serve_answers_to_its_address_and_allowed_hosts(tmp_path):
     """`sleepmoves serve --allowed-host`: the names reach the app; a forged Host on the real server gets 403."""
-    import socket
-    import time
     import urllib.error
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    lake = tmp_path / "lake"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--lake", str(lake), "--port", str(port),
-         "--allowed-host", "sleep.example.org", "--max-upload-mb", "1"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.5)
+    options = ("--allowed-host", "sleep.example.org", "--max-upload-mb", "1")
+    with real_server(tmp_path / "lake", *options) as (port, _):
         for host, expected in (("sleep.example.org", 200), ("attacker.example", 403), ("localhost", 200)):
             request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": host})
             try:
@@ -663,9 +647,6 @@ def test_serve_answers_to_its_address_and_allowed_hosts(tmp_path):
         connection.endheaders()
         assert connection.getresponse().status == 413
         connection.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_a_flood_of_wrong_passwords_is_held_back_but_a_logged_in_user_is_not(client):
@@ -756,27 +737,14 @@ def test_a_session_ends_when_its_user_is_removed(client, users_file):
     security.sessions.clear()
 
 
-def _peak_rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as fh:
-        return int(next(line for line in fh if line.startswith("VmHWM:")).split()[1]) * 1024
-
-
-def test_a_large_upload_is_streamed_to_disk_not_held_in_memory(tmp_path):
-    """The break: one 190 MB upload took the server from 259 MB to 1.35 GB (a base64 copy in a JSON callback,
-    parsed and decoded). Now the file is the raw body of POST /upload, written to disk in 1 MB chunks: the real
-    server's peak memory grows by a small part of the file."""
-    import http.client
+@contextlib.contextmanager
+def real_server(lake, *args):
+    """``sleepmoves serve --lake LAKE *args`` on a free loopback port, once it answers: ``(port, process)``."""
     import urllib.request
 
-    size = 100 * 1024 * 1024
-    big = tmp_path / "big.csv"
-    with open(big, "wb") as fh:
-        fh.write(b"start,kind\n")
-        fh.write(b"2026-03-02T20:00:00+00:00,twitch\n" * (size // 33))
     port = _free_port()
-    lake = tmp_path / "lake"
     server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--lake", str(lake), "--port", str(port)],
+        [sys.executable, "-m", "pipeline.cli", "serve", "--lake", str(lake), "--port", str(port), *map(str, args)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -787,6 +755,30 @@ def test_a_large_upload_is_streamed_to_disk_not_held_in_memory(tmp_path):
                 break
             except OSError:
                 time.sleep(0.5)
+        yield port, server
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _peak_rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return int(next(line for line in fh if line.startswith("VmHWM:")).split()[1]) * 1024
+
+
+def test_a_large_upload_is_streamed_to_disk_not_held_in_memory(tmp_path):
+    """The break: one 190 MB upload took the server from 259 MB to 1.35 GB (a base64 copy in a JSON callback,
+    parsed and decoded). Now the file is the raw body of POST /upload, written to disk in 1 MB chunks: the real
+    server's peak memory grows by a small part of the file."""
+    import http.client
+
+    size = 100 * 1024 * 1024
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as fh:
+        fh.write(b"start,kind\n")
+        fh.write(b"2026-03-02T20:00:00+00:00,twitch\n" * (size // 33))
+    lake = tmp_path / "lake"
+    with real_server(lake) as (port, server):
         before = _peak_rss(server.pid)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         with open(big, "rb") as body:
@@ -807,9 +799,6 @@ def test_a_large_upload_is_streamed_to_disk_not_held_in_memory(tmp_path):
         staged = lake / ".uploads" / token / "big.csv"
         assert staged.stat().st_size == big.stat().st_size  # every byte on disk
         assert grown < 0.25 * big.stat().st_size, f"the server grew by {grown / 1e6:.0f} MB"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_idle_half_open_connections_do_not_stall_a_real_user(tmp_path):
@@ -817,29 +806,16 @@ def test_idle_half_open_connections_do_not_stall_a_real_user(tmp_path):
     connections) must not keep a real user waiting."""
     import urllib.request
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--lake", str(tmp_path / "lake"), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
     idle = []
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        for _ in range(150):
-            s = socket.create_connection(("127.0.0.1", port), timeout=5)
-            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
-            idle.append(s)
-        t = time.monotonic()
-        answer = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=20)
-        assert answer.status == 200 and time.monotonic() - t < 3
-    finally:
-        for s in idle:
-            s.close()
-        server.terminate()
-        server.wait(timeout=10)
+    with real_server(tmp_path / "lake") as (port, _server):
+        try:
+            for _ in range(150):
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+                idle.append(s)
+            t = time.monotonic()
+            answer = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=20)
+            assert answer.status == 200 and time.monotonic() - t < 3
+        finally:
+            for s in idle:
+                s.close()

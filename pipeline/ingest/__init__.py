@@ -17,6 +17,7 @@ from ..nights import night_of, split_by_night
 from ..nonwear import CHOI_WINDOW_MIN, WINDOW_BY_FORMAT, counts_worn
 from ..schema import EPOCH_S, SleepmovesError
 from ..sleepwake import check_algorithm
+from ..tables import file_sha256
 from .binary import BINARY_FORMATS, read_binary, sniff_binary_format
 from .counts import COUNT_FORMATS, counts_table, localise, read_counts, read_notes, sniff_counts_format
 from .diary import DIARY_FORMATS, diary_table, read_diary, sniff_diary_format
@@ -94,7 +95,7 @@ def ingest_file(
     name = source_name or str(path)  # what messages and the manifest call the file
     try:
         limits.check_size(name, path.stat().st_size)
-        sha = _sha256_of_file(path)
+        sha = file_sha256(path)
         if lake.has_file(sha, subject):
             # its nights come back, so a caller can finish labelling what a killed ingest left
             result = IngestResult(sha, subject, 0, lake.file_nights(sha, subject), already_ingested=True)
@@ -142,14 +143,6 @@ class ParsedFile:
     format: str
     skipped: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the user should hear ("'Z' times read in --tz")
-
-
-def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _is_raw_csv(path: Path, name: str, fmt: str) -> bool:
