@@ -106,14 +106,15 @@ def measure(lake: Lake, log: Path, babies: list[str]) -> dict:
     out = {}
     out["night page ms"] = _median(lambda: night_view(Lake(lake.root), subject, last), 7) * 1000
     out["weeks page ms"] = (
-        _median(lambda: weeks_view(Lake(lake.root), babies, weeks[-5], weeks[-1]), 5) * 1000
+        _median(lambda: weeks_view(Lake(lake.root), babies, weeks[max(0, len(weeks) - 5)], weeks[-1]), 5)
+        * 1000
     )
 
     def weeks_queries():  # what the weeks page reads (the rest of its time is building the figure)
         fresh = Lake(lake.root)
-        fresh.nights_table(babies, nights[-35], nights[-1])
+        fresh.nights_table(babies, nights[max(0, len(nights) - 35)], nights[-1])
         for s in babies:
-            fresh.week_phases(s, nights[-35], nights[-1], ["epoch_start", "phase"])
+            fresh.week_phases(s, nights[max(0, len(nights) - 35)], nights[-1], ["epoch_start", "phase"])
 
     out["weeks page queries ms"] = _median(weeks_queries, 5) * 1000
     out["available weeks ms"] = _median(lambda: available_weeks(Lake(lake.root), babies), 5) * 1000
@@ -136,12 +137,18 @@ def measure(lake: Lake, log: Path, babies: list[str]) -> dict:
     out["baseline weeks files ms"] = _median(lambda: [pq.read_table(f) for f in week_files], 3) * 1000
     t = time.perf_counter()
     png_bytes(
-        weeks_summary_figure(Lake(lake.root), babies, weeks[-5], weeks[-1]), 1240, 1754, persistent=True
+        weeks_summary_figure(Lake(lake.root), babies, weeks[max(0, len(weeks) - 5)], weeks[-1]),
+        1240,
+        1754,
+        persistent=True,
     )
     out["weeks PNG s (cold)"] = time.perf_counter() - t
     out["weeks PNG s"] = _median(
         lambda: png_bytes(
-            weeks_summary_figure(Lake(lake.root), babies, weeks[-5], weeks[-1]), 1240, 1754, persistent=True
+            weeks_summary_figure(Lake(lake.root), babies, weeks[max(0, len(weeks) - 5)], weeks[-1]),
+            1240,
+            1754,
+            persistent=True,
         ),
         3,
     )

@@ -29,6 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -53,9 +54,10 @@ class DamagedData(Exception):
     """A data file the table log lists is missing, truncated or fails its checksums."""
 
 
-@dataclass(frozen=True)
-class DataFile:
-    """One data file of a table: its path relative to the table folder, its size in the log, its night."""
+class DataFile(NamedTuple):
+    """One data file of a table: its path relative to the table folder, its size in the log, its night.
+
+    A named tuple: a table of years of nights lists tens of thousands, rebuilt after each commit."""
 
     path: str
     size: int
@@ -141,20 +143,17 @@ def snapshot(folder: Path) -> Snapshot | None:
 def _load(folder: Path, key: tuple) -> Snapshot:
     table = _handle(folder, key[1])
     actions = pa.table(table.get_add_actions(flatten=True))
-    nights = (
-        actions[f"partition.{PARTITION}"].to_pylist()
-        if f"partition.{PARTITION}" in actions.column_names
-        else [None] * actions.num_rows
-    )
+    column = f"partition.{PARTITION}"
+    if column in actions.column_names:  # by night, then path (sorted by Arrow, not in Python)
+        actions = actions.sort_by([(column, "ascending"), ("path", "ascending")])
+        nights = actions[column].to_pylist()
+    else:
+        actions = actions.sort_by([("path", "ascending")])
+        nights = [None] * actions.num_rows
     files = tuple(
-        sorted(
-            (
-                DataFile(p, int(s), n)
-                for p, s, n in zip(
-                    actions["path"].to_pylist(), actions["size_bytes"].to_pylist(), nights, strict=True
-                )
-            ),
-            key=lambda f: (f.night or "", f.path),
+        map(
+            DataFile._make,
+            zip(actions["path"].to_pylist(), actions["size_bytes"].to_pylist(), nights, strict=True),
         )
     )
     snap = Snapshot(table.version(), files, pa.schema(table.schema().to_arrow()))
