@@ -322,6 +322,11 @@ def night_flags(
     return flags + plm, {"plm_index": index, "n_shake_asleep": in_sleep}
 
 
+# The most earlier nights a history flag looks at: asymmetry, the last ``of_last`` nights; rising shaking, the
+# nights of the last ``weeks`` weeks (one a date, so at most 7 per week).
+HISTORY_NIGHTS = max(RULES["limb_asymmetry"]["of_last"], 7 * RULES["rising_shaking"]["weeks"])
+
+
 def history_flags(history: pd.DataFrame, tz: str, night_start, age_months: float) -> list[dict]:
     """Flags that need earlier nights: persistent asymmetry, shaking rising week over week."""
     return limb_asymmetry(history, tz, night_start) + rising_shaking(history, tz, night_start, age_months)

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from .epochs import age_in_weeks, coverage_state, epoch_features, grid_coverage
+from .flags import HISTORY_NIGHTS, history_flags, night_flags
 from .flags import decode as decode_flags
 from .flags import encode as encode_flags
-from .flags import history_flags, night_flags
 from .ingest.counts import COUNT_FORMATS
 from .lake import INPUT_TABLES, Lake
 from .model import PhaseModel, load_model
@@ -476,14 +476,23 @@ def _nights_with_history(lake: Lake, subject: str, fresh: dict) -> pd.DataFrame:
     info = lake.subject(subject)
     old = lake.nights_table([subject])
     new_nights = sorted(n for s, n in fresh if s == subject)
-    history = old[~old["night"].isin(new_nights)] if len(old) else old
-    rows = []
+    old = old[~old["night"].isin(new_nights)].sort_values("night", ignore_index=True) if len(old) else old
+    old_nights = old["night"].to_numpy(dtype=str) if len(old) else np.array([], dtype=str)
+    rows, done = [], []  # done: the new nights' metrics so far (all earlier than the next, in order)
     for night in new_nights:
-        metrics = add_history_flags(fresh[(subject, night)], night, history, info["tz"], info["born"])
-        rows.append({k: v for k, v in metrics.items() if k != "subject"})
-        history = pd.concat([history, pd.DataFrame([metrics])], ignore_index=True).sort_values(
-            "night", ignore_index=True
+        # only the last HISTORY_NIGHTS nights before this one can change its flags (flags.HISTORY_NIGHTS):
+        # a baby with years of nights costs the same as one with a month
+        before = int(np.searchsorted(old_nights, night))
+        earlier = pd.concat(
+            [old.iloc[max(0, before - HISTORY_NIGHTS) : before], pd.DataFrame(done[-HISTORY_NIGHTS:])],
+            ignore_index=True,
         )
+        earlier = (
+            earlier.sort_values("night", ignore_index=True).tail(HISTORY_NIGHTS) if len(earlier) else old[:0]
+        )
+        metrics = add_history_flags(fresh[(subject, night)], night, earlier, info["tz"], info["born"])
+        rows.append({k: v for k, v in metrics.items() if k != "subject"})
+        done.append(metrics)
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows)
