@@ -275,9 +275,10 @@ def _commit(folder: Path, actions: list, schema: pa.Schema, mode: str, nights: l
         )
     else:
         filters = [(PARTITION, "in", nights)] if nights else None
-        _table(folder).create_write_transaction(
-            actions, mode=mode, schema=delta_schema, partition_by=partition_by, partition_filters=filters
-        )
+        with _cache_lock:  # the open table is shared with the server's reading threads: one user at a time
+            _table(folder).create_write_transaction(
+                actions, mode=mode, schema=delta_schema, partition_by=partition_by, partition_filters=filters
+            )
     with _cache_lock:  # the next snapshot brings the open table up to date
         _cache.pop(str(folder), None)
 
@@ -362,7 +363,8 @@ def restore(folder: Path, to_version: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         return
     if version(folder) > to_version:
-        _table(folder).restore(to_version)
+        with _cache_lock:
+            _table(folder).restore(to_version)
     forget(folder)
 
 
@@ -372,8 +374,8 @@ def vacuum(folder: Path, full: bool = False) -> None:
     listing every folder of the table: for recovery, not for every write."""
     if snapshot(folder) is None:
         return
-    _table(folder).vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=full)
     with _cache_lock:
+        _table(folder).vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=full)
         _cache.pop(str(folder), None)
 
 

@@ -316,3 +316,40 @@ def test_a_read_only_lake_reads_and_refuses_writes_with_its_name(lake, tmp_path,
     assert len(again.events("ada", "2026-03-02")) == 3
     with pytest.raises(SleepmovesError, match=f"the lake folder {lake.root} is read-only for this user"):
         again.add_subject("ben", "UTC")
+
+
+def test_readers_in_other_threads_meet_no_error_while_this_process_writes(lake, tmp_path):
+    """The server reads on several threads while an upload writes in another: the open tables they share are
+    used by one at a time, and a file vacuumed under a reader is read again from the new version."""
+    import threading
+
+    from pipeline.process import process
+
+    ingest_file(lake, write(tmp_path / "first.csv", LOG), "ada")
+    process(lake)
+    errors, stop = [], threading.Event()
+
+    def read():
+        while not stop.is_set():
+            try:
+                mine = Lake(lake.root)
+                for night in mine.nights("ada", "events"):
+                    mine.events("ada", night)
+                    mine.phases("ada", night)
+                mine.nights_table(["ada"])
+            except Exception as exc:  # noqa: BLE001 - any error is the failure this test looks for
+                errors.append(repr(exc))
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for thread in readers:
+        thread.start()
+    try:
+        for k in range(6):
+            extra = LOG.replace("20:00:00", f"20:{k + 10:02d}:00").replace("twitch", "kick")
+            ingest_file(lake, write(tmp_path / f"more{k}.csv", extra), "ada")
+            process(lake)
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join()
+    assert errors == []
