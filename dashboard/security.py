@@ -202,7 +202,8 @@ def install(app) -> None:
                 headers={"WWW-Authenticate": REALM},
             )
         flask.g.user = user
-        if sessions.user(flask.request.cookies.get(SESSION_COOKIE), users) is None:
+        held = sessions.user(flask.request.cookies.get(SESSION_COOKIE), users)
+        if held is None or held.name != user.name:  # a login as someone else replaces the session
             flask.g.new_session = sessions.open(user)
         return None
 

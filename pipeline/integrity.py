@@ -9,7 +9,7 @@ processing state from the stored inputs.
 
 from __future__ import annotations
 
-import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,11 +151,14 @@ def repair(root: Path, model_path: str | None = None) -> RepairReport:
 
 
 def _quarantine(root: Path, path: Path) -> None:
-    """Move a damaged file out of the tables (kept for inspection under ``.quarantine/``, same relative path)."""
+    """Copy a damaged file out of the tables (kept for inspection under ``.quarantine/``, same relative path).
+
+    A copy: the file stays where it is until the transaction that takes it out of its table has committed (its
+    vacuum then deletes it), so an interrupted repair can still be undone."""
     target = root / QUARANTINE / path.relative_to(root)
     target.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
-        os.replace(path, target)
+        shutil.copy2(path, target)
 
 
 def describe(problems: list[Problem]) -> pd.DataFrame:

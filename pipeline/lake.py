@@ -167,6 +167,7 @@ class Lake:
         with fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
+                store.forget_all()
                 self._recover()
                 yield
             finally:
@@ -802,10 +803,12 @@ class Lake:
         for attempt in (1, 2):
             try:
                 return store.read(folder, nights, columns)
-            except FileNotFoundError:
+            except FileNotFoundError as exc:
                 store.forget(folder)
-                if attempt == 2:
-                    raise
+                if attempt == 2:  # still missing from the table's current version: lost
+                    raise DamagedData(
+                        f"{subject}'s data is damaged ({folder.parent.name}: {exc}): run `sleepmoves check`"
+                    ) from None
             except store.DamagedData as exc:
                 where = f"night {nights[0]}" if nights and len(nights) == 1 else "nights"
                 raise DamagedData(

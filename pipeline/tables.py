@@ -37,14 +37,21 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.schema import Schema as DeltaSchema
-from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+from deltalake.transaction import (
+    AddAction,
+    PostCommitHookProperties,
+    RemoveAction,
+    create_table_with_add_actions,
+)
 
 PARTITION = "night"
 UNPARTITIONED = ("nights",)
 DELTA_LOG = "_delta_log"
-# A checkpoint every 10 commits keeps opening a table flat however many commits it has had; expired log
-# entries go after a day (vacuum removes the data files no version needs right after each write).
-CONFIGURATION = {"delta.checkpointInterval": "10", "delta.logRetentionDuration": "interval 1 days"}
+# A checkpoint every 10 commits keeps opening a table flat however many commits it has had. Expired log entries
+# are never cleaned up by a commit: an unfinished transaction's undo restores the version before it, and that
+# version's log must still be there (a commit's own cleanup could delete it).
+CONFIGURATION = {"delta.checkpointInterval": "10", "delta.enableExpiredLogCleanup": "false"}
+HOOKS = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 CHECKSUMMED = ds.ParquetFileFormat(
     default_fragment_scan_options=ds.ParquetFragmentScanOptions(page_checksum_verification=True)
 )
@@ -90,18 +97,26 @@ class Snapshot:
 _cache: dict[str, tuple[tuple, Snapshot]] = {}
 # An open DeltaTable per folder, brought up to date with update_incremental (reads only the new commits)
 # instead of being opened again: opening replays the checkpoint, 15 ms at 5,000 nights.
-_handles: dict[str, tuple[int, DeltaTable]] = {}
+_handles: dict[str, tuple[tuple, DeltaTable]] = {}
 _cache_lock = threading.RLock()
 
 
 def _handle(folder: Path, inode: int) -> DeltaTable:
-    """The folder's DeltaTable, current (call holding ``_cache_lock``)."""
+    """The folder's DeltaTable, current (call holding ``_cache_lock``).
+
+    An open table is brought up to date only if it is the same table: same log folder inode and same first
+    commit (a table removed and created again by another process can get the folder's inode back)."""
+    try:
+        born = (folder / DELTA_LOG / f"{0:020d}.json").stat().st_mtime_ns
+    except FileNotFoundError:
+        born = None
+    identity = (inode, born)
     held = _handles.get(str(folder))
-    if held is not None and held[0] == inode:
+    if held is not None and held[0] == identity and born is not None:
         held[1].update_incremental()
         return held[1]
     table = DeltaTable(str(folder))
-    _handles[str(folder)] = (inode, table)
+    _handles[str(folder)] = (identity, table)
     return table
 
 
@@ -166,6 +181,14 @@ def _table(folder: Path) -> DeltaTable:
     stat = (folder / DELTA_LOG).stat()
     with _cache_lock:
         return _handle(folder, stat.st_ino)
+
+
+def forget_all() -> None:
+    """Drop every cached snapshot and open table: a writer starts from what is on disk (another process may have
+    written, or removed and re-created a table in a folder whose inode comes back)."""
+    with _cache_lock:
+        _cache.clear()
+        _handles.clear()
 
 
 def forget(folder: Path) -> None:
@@ -277,7 +300,12 @@ def _commit(folder: Path, actions: list, schema: pa.Schema, mode: str, nights: l
         filters = [(PARTITION, "in", nights)] if nights else None
         with _cache_lock:  # the open table is shared with the server's reading threads: one user at a time
             _table(folder).create_write_transaction(
-                actions, mode=mode, schema=delta_schema, partition_by=partition_by, partition_filters=filters
+                actions,
+                mode=mode,
+                schema=delta_schema,
+                partition_by=partition_by,
+                partition_filters=filters,
+                post_commithook_properties=HOOKS,
             )
     with _cache_lock:  # the next snapshot brings the open table up to date
         _cache.pop(str(folder), None)
@@ -320,6 +348,9 @@ def replace_nights(folder: Path, parts: dict[str, pa.Table | None], staging: Pat
         return []
     if schema is None:  # only removals
         schema = current.schema
+    elif current is not None:  # a table's schema only grows: other nights' files keep every column they have
+        old = pa.schema([f for f in current.schema if f.name != PARTITION])
+        schema = pa.unify_schemas([old, schema], promote_options="permissive")
     _commit(folder, actions, schema, "overwrite", changed)
     return changed
 
@@ -363,8 +394,8 @@ def restore(folder: Path, to_version: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         return
     if version(folder) > to_version:
-        with _cache_lock:
-            _table(folder).restore(to_version)
+        with _cache_lock:  # a data file lost since (a damaged one repair took out) does not block the undo
+            _table(folder).restore(to_version, ignore_missing_files=True, post_commithook_properties=HOOKS)
     forget(folder)
 
 
@@ -375,7 +406,13 @@ def vacuum(folder: Path, full: bool = False) -> None:
     if snapshot(folder) is None:
         return
     with _cache_lock:
-        _table(folder).vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=full)
+        _table(folder).vacuum(
+            retention_hours=0,
+            dry_run=False,
+            enforce_retention_duration=False,
+            full=full,
+            post_commithook_properties=HOOKS,
+        )
         _cache.pop(str(folder), None)
 
 
@@ -417,8 +454,8 @@ def _scan(folder: Path, snap: Snapshot, files: list[DataFile], columns: list[str
         path = folder / f.path
         try:
             size = path.stat().st_size
-        except FileNotFoundError:
-            raise DamagedData(f"{path} is missing") from None
+        except FileNotFoundError:  # vacuumed since the snapshot (the caller reads again), or lost
+            raise FileNotFoundError(f"{path} is missing") from None
         if size != f.size:
             raise DamagedData(f"{path} has {size} bytes; the table log says {f.size}")
         paths.append(str(path))

@@ -353,3 +353,18 @@ def test_readers_in_other_threads_meet_no_error_while_this_process_writes(lake, 
         for thread in readers:
             thread.join()
     assert errors == []
+
+
+def test_a_commit_with_fewer_columns_hides_no_column_of_other_nights(tmp_path):
+    """A table's schema only grows: labelling one night with fewer feature columns keeps every column of the
+    nights stored before (found by review: the commit's schema had replaced the table's)."""
+    import pyarrow as pa
+
+    from pipeline import tables
+
+    folder, staging = tmp_path / "epochs" / "subject=ada", tmp_path / ".staging"
+    tables.replace_nights(folder, {"2026-03-01": pa.table({"x": [1], "y": [2.5]})}, staging)
+    tables.replace_nights(folder, {"2026-03-02": pa.table({"x": [3]})}, staging)
+    rows = tables.read(folder).to_pydict()
+    assert rows["night"] == ["2026-03-01", "2026-03-02"]
+    assert rows["y"][0] == 2.5 and rows["y"][1] is None

@@ -819,3 +819,19 @@ def test_idle_half_open_connections_do_not_stall_a_real_user(tmp_path):
         finally:
             for s in idle:
                 s.close()
+
+
+def test_a_login_as_someone_else_replaces_the_session(client):
+    from dashboard import security
+
+    _, http = client
+    security.sessions.clear()
+    assert http.get("/", headers=basic("admin")).status_code == 200  # admin's session cookie in the jar
+    switched = http.get("/", headers=basic("dr-lee"))
+    assert switched.status_code == 200 and security.SESSION_COOKIE in switched.headers.get("Set-Cookie", "")
+    page = http.post(
+        "/_dash-update-component",
+        json=_payload("whoami.children", [("_pages_location", "pathname", "/")], []),
+    )
+    assert "signed in as dr-lee" in page.get_data(as_text=True)  # cookie alone: the new session's user
+    security.sessions.clear()

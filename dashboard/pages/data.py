@@ -98,7 +98,10 @@ def layout(**_query):
             html.Div(
                 id="upload-config",
                 hidden=True,
-                **{"data-limit": str(state.max_upload_bytes()), "data-url": dash.get_relative_path("/upload")},
+                **{
+                    "data-limit": str(state.max_upload_bytes()),
+                    "data-url": dash.get_relative_path("/upload"),
+                },
             ),
             html.Div(id="upload-progress", className="hint"),
             dcc.Store(id="upload-accepted"),
