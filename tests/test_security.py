@@ -729,12 +729,17 @@ def test_a_session_ends_when_its_user_is_removed(client, users_file):
     _, http = client
     assert http.get("/", headers=basic("dr-lee")).status_code == 200
     assert http.get("/").status_code == 200
+    original = users_file.read_bytes()
     users = Users.load(users_file)
     users.remove("dr-lee")
     users.save()
-    state.users().refresh(every_s=0)
-    assert http.get("/").status_code == 401
-    security.sessions.clear()
+    try:
+        state.users().refresh(every_s=0)
+        assert http.get("/").status_code == 401
+    finally:  # the users file is shared by this module's tests
+        users_file.write_bytes(original)
+        state.users().refresh(every_s=0)
+        security.sessions.clear()
 
 
 @contextlib.contextmanager
