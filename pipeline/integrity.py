@@ -141,10 +141,7 @@ def repair(root: Path, model_path: str | None = None) -> RepairReport:
                 lost_sources
             ):  # a file that lost rows is no longer "ingested": ingesting it again restores them
                 kept = manifest[~manifest["sha256"].isin(lost_sources)]
-                txn.put(
-                    pa.Table.from_pandas(kept, schema=schema.MANIFEST, preserve_index=False),
-                    root / "manifest.parquet",
-                )
+                lake.put_manifest(txn, kept)
             lake.put_processed_state(txn, {})
     report.rebuilt = len(process(lake, model_path=model_path, force=True))
     return report

@@ -302,15 +302,11 @@ class Lake:
             )
             manifest = self._all_manifest()
             if len(manifest):
-                txn.put(
-                    pa.Table.from_pandas(
-                        manifest[manifest["subject"] != subject], schema=schema.MANIFEST, preserve_index=False
-                    ),
-                    self.root / "manifest.parquet",
-                )
+                self.put_manifest(txn, manifest[manifest["subject"] != subject])
             if (self.root / "processed.parquet").exists():
-                state = {k: v for k, v in self.processed_state().items() if k[0] != subject}
-                txn.put(_processed_table(state), self.root / "processed.parquet")
+                self.put_processed_state(
+                    txn, {k: v for k, v in self.processed_state().items() if k[0] != subject}
+                )
         return removed
 
     # ------------------------------------------------------------------ manifest / ingest
@@ -434,17 +430,10 @@ class Lake:
                     }
                 )
                 manifest = pd.concat([manifest, row], ignore_index=True) if len(manifest) else row
-                txn.put(
-                    pa.Table.from_pandas(manifest, schema=schema.MANIFEST, preserve_index=False),
-                    self.root / "manifest.parquet",
-                )
+                self.put_manifest(txn, manifest)
                 # the nights are marked "to process" in the same transaction: whoever opens the lake next
                 # (a command, the server) finishes their labelling even if this process dies right after
-                state = {
-                    k: v for k, v in self.processed_state().items() if not (k[0] == subject and k[1] in gone)
-                }
-                state.update({(subject, n): PENDING for n in nights | still_held})
-                txn.put(_processed_table(state), self.root / "processed.parquet")
+                self._mark_to_process(txn, subject, gone, nights | still_held)
             return IngestResult(
                 sha256, subject, rows, sorted(nights | still_held), replaced=[o.path for o in overlaps]
             )
@@ -480,15 +469,8 @@ class Lake:
             with self.transaction() as txn:
                 gone, held = self._remove_files(txn, subject, {sha})
                 kept = manifest[~((manifest["sha256"] == sha) & (manifest["subject"] == subject))]
-                txn.put(
-                    pa.Table.from_pandas(kept, schema=schema.MANIFEST, preserve_index=False),
-                    self.root / "manifest.parquet",
-                )
-                state = {
-                    k: v for k, v in self.processed_state().items() if not (k[0] == subject and k[1] in gone)
-                }
-                state.update({(subject, n): PENDING for n in held})
-                txn.put(_processed_table(state), self.root / "processed.parquet")
+                self.put_manifest(txn, kept)
+                self._mark_to_process(txn, subject, gone, held)
         return Path(str(hits["path"].iloc[0])).name, sorted(gone), sorted(held)
 
     def overlaps(self, subject: str, sha256: str, counts: pd.DataFrame | None) -> list[Overlap]:
@@ -554,6 +536,12 @@ class Lake:
             "(e.g. left_leg, right_leg)."
         )
 
+    def _mark_to_process(self, txn: Transaction, subject: str, gone: set[str], due: set[str]) -> None:
+        """In ``txn``: forget the processing of ``subject``'s nights now without data, mark ``due`` "to process"."""
+        state = {k: v for k, v in self.processed_state().items() if not (k[0] == subject and k[1] in gone)}
+        state.update({(subject, n): PENDING for n in due})
+        self.put_processed_state(txn, state)
+
     def _remove_files(self, txn: Transaction, subject: str, shas: set[str]) -> tuple[set[str], set[str]]:
         """Take earlier files of ``subject`` out in ``txn``: every data file of theirs in every input table, and
         the outputs of their nights, so ``process`` redoes those nights.
@@ -567,7 +555,8 @@ class Lake:
             changed.add(f.night)
         for table, paths in by_table.items():
             store.remove(txn.table(table, subject), paths)
-        held = {n for n in changed if any(n in self.nights(subject, t) for t in INPUT_TABLES)}
+        stored = set().union(*(self.nights(subject, t) for t in INPUT_TABLES))  # after the removals
+        held = changed & stored
         self._drop_outputs(txn, subject, changed)
         return changed - held, held
 
@@ -619,6 +608,13 @@ class Lake:
             store.rewrite(
                 txn.table("nights", subject), pa.Table.from_pandas(rows, preserve_index=False), txn.staging
             )
+
+    def put_manifest(self, txn: Transaction, manifest: pd.DataFrame) -> None:
+        """In ``txn``: the manifest becomes ``manifest`` (its rows, in the manifest's schema)."""
+        txn.put(
+            pa.Table.from_pandas(manifest, schema=schema.MANIFEST, preserve_index=False),
+            self.root / "manifest.parquet",
+        )
 
     def put_processed_state(self, txn: Transaction, state: dict[tuple[str, str], str]) -> None:
         txn.put(_processed_table(state), self.root / "processed.parquet")

@@ -420,25 +420,21 @@ def vacuum(folder: Path, full: bool = False) -> None:
 def read(folder: Path, nights: list[str] | None = None, columns: list[str] | None = None) -> pa.Table | None:
     """The rows of a table (only ``nights`` when given), with a ``night`` column; None when there is no table.
 
-    Raises :class:`DamagedData` when a listed file is missing, has another size than the log says, or fails
-    its Parquet checksums.
+    Raises :class:`DamagedData` when a listed file has another size than the log says or fails its Parquet
+    checksums, and FileNotFoundError when it is missing (vacuumed since the snapshot, or lost: the caller reads
+    again to tell).
     """
     snap = snapshot(folder)
     if snap is None:
         return None
+    if columns is not None and PARTITION not in columns:  # rows always say their night
+        columns = [*columns, PARTITION]
     if not partitioned(folder.parent.name):  # one compacted file: read it, keep the nights asked for
         table = _scan(folder, snap, list(snap.files), columns)
         if nights is None:
             return table
-        night = (
-            table[PARTITION]
-            if PARTITION in table.column_names
-            else _scan(folder, snap, list(snap.files), [PARTITION])[PARTITION]
-        )
-        return table.filter(pc.is_in(night, pa.array(sorted(set(nights)), pa.string())))
+        return table.filter(pc.is_in(table[PARTITION], pa.array(sorted(set(nights)), pa.string())))
     wanted = set(nights) if nights is not None else None
-    if columns is not None and PARTITION not in columns:  # rows always say their night
-        columns = [*columns, PARTITION]
     return _scan(folder, snap, [f for f in snap.files if wanted is None or f.night in wanted], columns)
 
 
