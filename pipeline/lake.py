@@ -44,7 +44,8 @@ from . import schema
 from . import tables as store
 from .journal import Transaction, atomic_write_table, needs_recovery, recover
 from .nights import utc_ns, zone
-from .schema import SleepmovesError, check_night, check_subject_id
+from .schema import SleepmovesError, check_night, check_subject_id, read_only_lake
+from .spill import by_night
 from .upgrade import mark_current, needs_upgrade, upgrade
 
 log = logging.getLogger("sleepmoves.lake")
@@ -159,10 +160,7 @@ class Lake:
             fh = open(self.root / ".lock", "a+")  # noqa: SIM115 - closed below
         except OSError as exc:
             if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-                raise SleepmovesError(
-                    f"the lake folder {self.root} is read-only for this user ({exc.strerror}): nothing was "
-                    "written. Run sleepmoves as the user who owns it, or copy the lake somewhere writable"
-                ) from None
+                raise read_only_lake(self.root, exc) from None
             raise
         with fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
@@ -405,15 +403,17 @@ class Lake:
             with self.transaction() as txn:
                 txn.tables(sorted(tables), subject)  # every table this ingest writes, in one journal entry
                 gone, still_held = self._remove_files(txn, subject, old) if old else (set(), set())
-                for name, frame in tables.items():
+                for name, table_rows in tables.items():
                     arrow_schema = _table_schema(name)
-                    parts = {}
-                    for night, part in frame.groupby("night", sort=True):
-                        night = check_night(str(night))
-                        nights.add(night)
-                        body = part.drop(columns=["night"]).reset_index(drop=True)
-                        parts[night] = pa.Table.from_pandas(body, schema=arrow_schema, preserve_index=False)
-                    store.append(txn.table(name, subject), parts, txn.staging, source_prefix(sha256))
+
+                    def parts(
+                        table_rows=table_rows, arrow_schema=arrow_schema
+                    ):  # one night in memory at a time
+                        for night, body in by_night(table_rows):
+                            nights.add(check_night(night))
+                            yield night, pa.Table.from_pandas(body, schema=arrow_schema, preserve_index=False)
+
+                    store.append(txn.table(name, subject), parts(), txn.staging, source_prefix(sha256))
                 manifest = self._all_manifest()
                 if old:
                     gone_rows = manifest["sha256"].isin(old) & (manifest["subject"] == subject)

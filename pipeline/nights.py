@@ -38,7 +38,11 @@ def night_of(times, tz: str) -> pd.Series:
     zone(tz)
     ts = pd.Series(pd.to_datetime(times, utc=True))
     wall = ts.dt.tz_convert(tz).dt.tz_localize(None)
-    return (wall - pd.Timedelta(hours=NIGHT_START_HOUR)).dt.strftime("%Y-%m-%d")
+    days = (wall - pd.Timedelta(hours=NIGHT_START_HOUR)).to_numpy().astype("datetime64[D]")
+    # one string a night, shared by its rows (a string a row cost more than the rows themselves)
+    nights, which = np.unique(days, return_inverse=True)
+    names = np.array([None if np.isnat(d) else str(d) for d in nights], dtype=object)
+    return pd.Series(names[which], index=ts.index, dtype=object)
 
 
 def night_bounds(night: str | dt.date, tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -136,6 +136,14 @@ class SleepmovesError(Exception):
     """An error caused by the user's input: shown as a message, never a traceback (exit code 1)."""
 
 
+def read_only_lake(root, exc: OSError) -> SleepmovesError:
+    """The error for a write into a lake folder this user may not write."""
+    return SleepmovesError(
+        f"the lake folder {root} is read-only for this user ({exc.strerror}): nothing was written. Run "
+        "sleepmoves as the user who owns it, or copy the lake somewhere writable"
+    )
+
+
 # Times outside these years are refused: a typo or an unset clock, never an infant's night. Device files allow
 # earlier years because anonymised research recordings are often shifted to the 1910s.
 YEARS = (1970, 2200)

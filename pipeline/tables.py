@@ -27,6 +27,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -311,14 +312,22 @@ def _commit(folder: Path, actions: list, schema: pa.Schema, mode: str, nights: l
         _cache.pop(str(folder), None)
 
 
-def append(folder: Path, parts: dict[str, pa.Table], staging: Path, prefix: str) -> list[str]:
-    """Add one file per night (``{night: rows}``) to a partitioned table. Returns the nights written."""
-    if not parts:
+def append(folder: Path, parts: Iterable[tuple[str, pa.Table]], staging: Path, prefix: str) -> list[str]:
+    """Add one file per night (``(night, rows)`` pairs, each night once) to a partitioned table, in one commit.
+
+    ``parts`` is read one night at a time (each is written to its file before the next is asked for), so a large
+    file's nights need never be in memory together. Returns the nights written.
+    """
+    actions, nights, schema = [], [], None
+    for night, rows in parts:
+        rows = delta_types(rows)
+        schema = schema or rows.schema
+        actions.append(write_file(rows, staging, folder, night, prefix))
+        nights.append(night)
+    if not actions:
         return []
-    tables = {night: delta_types(rows) for night, rows in parts.items()}
-    actions = [write_file(rows, staging, folder, night, prefix) for night, rows in sorted(tables.items())]
-    _commit(folder, actions, next(iter(tables.values())).schema, "append", None)
-    return sorted(tables)
+    _commit(folder, actions, schema, "append", None)
+    return sorted(nights)
 
 
 def replace_nights(folder: Path, parts: dict[str, pa.Table | None], staging: Path) -> list[str]:

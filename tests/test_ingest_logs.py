@@ -206,6 +206,9 @@ def test_random_bytes_never_crash(data, name):
     except BadInputError as exc:
         assert exc.errors and all(str(e).startswith(name + ":") for e in exc.errors)
         return
+    except SleepmovesError as exc:  # a file-level problem (a damaged gzip stream)
+        assert str(exc).startswith(name + ":")
+        return
     for e in parsed.errors:
         assert str(e).startswith(name + ":")
 
@@ -224,3 +227,74 @@ def test_random_cells_give_row_errors_not_crashes(cells):
         assert all(str(e).startswith("x.csv:") for e in exc.errors)
         return
     assert len(parsed.events) + len({e.line for e in parsed.errors}) == 1
+
+
+# ---------------------------------------------------------------------- read a block at a time
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.text(alphabet="ab,é\t€ 1", max_size=12), st.sampled_from(["\n", "\r\n", "\r"])),
+        max_size=30,
+    ),
+    st.integers(min_value=1, max_value=17),
+    st.booleans(),
+    st.booleans(),
+)
+def test_lines_read_in_blocks_are_the_lines_of_the_whole_text(lines, block, bom, gzipped):
+    """However the blocks fall (inside a character, between "\\r" and "\\n"), the lines are those of the text."""
+    import gzip
+
+    from pipeline.ingest.text import split_lines, text_lines
+
+    text = "".join(a + b for a, b in lines)
+    data = (b"\xef\xbb\xbf" if bom else b"") + text.encode()
+    stored = gzip.compress(data) if gzipped else data
+    assert list(text_lines(stored, "x.csv", block=block)) == list(split_lines(text))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0, max_value=400), st.integers(min_value=1, max_value=64), st.booleans())
+def test_a_bad_byte_read_in_blocks_names_the_same_line_and_offset_as_the_whole_file(at, block, bom):
+    from pipeline.ingest.errors import decode
+    from pipeline.ingest.text import text_lines
+
+    body = (HEADER + GOOD * 12).encode()
+    at = min(at, len(body))
+    data = (b"\xef\xbb\xbf" if bom else b"") + body[:at] + b"\xff" + body[at:]
+    with pytest.raises(BadInputError) as whole:
+        decode(data, "x.csv")
+    with pytest.raises(BadInputError) as streamed:
+        list(text_lines(data, "x.csv", block=block))
+    assert str(streamed.value) == str(whole.value)
+    bad = data.index(b"\xff")
+    assert f"offset {bad})" in str(streamed.value)
+
+
+def test_a_log_read_in_batches_gives_the_rows_of_the_log_read_whole():
+    from pipeline.ingest.logs import LogReader
+
+    rows = [
+        f"2026-03-0{2 + i % 3}T2{i % 4}:00:{i % 60:02d}+00:00,0.{i % 9},left_leg,twitch,0.2\n"
+        for i in range(250)
+    ]
+    data = (HEADER + "".join(rows)).encode()
+    whole = parse_log(data, "x.csv").events
+    reader = LogReader(data, "x.csv", batch_rows=16)
+    batches = list(reader.batches())
+    assert [len(b) for b in batches] == [16] * 15 + [10]
+    together = pd.concat(batches, ignore_index=True).sort_values("start", kind="stable", ignore_index=True)
+    pd.testing.assert_frame_equal(together, whole)
+    assert reader.rows == 250 and reader.first == whole["start"].min() and reader.last == whole["start"].max()
+
+
+def test_many_bad_rows_are_counted_in_the_refusal(tmp_path):
+    from pipeline.ingest import parse_file
+    from pipeline.ingest.errors import MAX_ERRORS_KEPT
+
+    data = (HEADER + GOOD + "yesterday,0.3,left_leg,twitch,0.2\n" * 2500).encode()
+    with pytest.raises(BadInputError) as refused:
+        parse_file(data, "x.csv", "UTC")
+    assert refused.value.count == 2500 and len(refused.value.errors) == MAX_ERRORS_KEPT
+    assert str(refused.value).startswith("x.csv: 2500 problems; nothing was written")
+    assert str(refused.value).splitlines()[-1] == "  ... and 2480 more"
+    assert refused.value.errors[-1].line == MAX_ERRORS_KEPT + 2

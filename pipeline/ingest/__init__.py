@@ -5,6 +5,7 @@ One entry point, :func:`ingest_file`, for every format; the format modules only 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +18,14 @@ from ..nights import night_of, split_by_night
 from ..nonwear import CHOI_WINDOW_MIN, WINDOW_BY_FORMAT, counts_worn
 from ..schema import EPOCH_S, SleepmovesError
 from ..sleepwake import check_algorithm
+from ..spill import NightPieces, scratch_folder
 from ..tables import file_sha256
 from .binary import BINARY_FORMATS, read_binary, sniff_binary_format
 from .counts import COUNT_FORMATS, counts_table, localise, read_counts, read_notes, sniff_counts_format
 from .diary import DIARY_FORMATS, diary_table, read_diary, sniff_diary_format
+from .errors import BadInputError, RowError
 from .limits import DEFAULT_LIMITS, Limits
-from .logs import BadInputError, RowError, parse_log
+from .logs import LogReader
 from .raw import (
     events_and_coverage,
     gunzip_head,
@@ -55,8 +58,9 @@ class IngestReport:
     result: IngestResult
     path: str
     format: str
-    skipped: list[RowError] = field(default_factory=list)
+    skipped: list[RowError] = field(default_factory=list)  # the first MAX_ERRORS_KEPT of them
     notes: list[str] = field(default_factory=list)  # how the file was read, for the user (see ParsedFile)
+    skipped_count: int = 0  # every bad row skipped
 
 
 def sha256_of(data: bytes) -> str:
@@ -102,8 +106,9 @@ def ingest_file(
             return IngestReport(result, str(path), fmt)
         # refused before the file is read; commit_ingest checks again under the writer lock
         lake.check_not_held_by_another(sha, subject, Path(name).name)
-        # raw acceleration is streamed from the file (a night is tens of MB even compressed); the rest is read
-        data = path if _is_raw_csv(path, name, fmt) else path.read_bytes()
+        # raw acceleration and event logs are read from the file as they go (a night is tens of MB); the rest
+        # (small, or binary formats read whole by their decoders) is read into memory
+        data = path if _read_as_stream(path, name, fmt) else path.read_bytes()
     except FileNotFoundError:
         raise SleepmovesError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -111,28 +116,33 @@ def ingest_file(
     except OSError as exc:
         raise SleepmovesError(f"{path}: cannot read ({exc.strerror})") from None
 
-    parsed = parse_file(
-        data,
-        name,
-        info["tz"],
-        tz=tz,
-        fmt=fmt,
-        skip_bad=skip_bad,
-        limb=limb,
-        limits=limits,
-        sha=sha,
-        sleepwake=sleepwake,
+    # a log's rows wait on disk, by night, until they are stored: memory holds a batch, never the file
+    with scratch_folder(lake.root) if isinstance(data, Path) else contextlib.nullcontext() as scratch:
+        parsed = parse_file(
+            data,
+            name,
+            info["tz"],
+            tz=tz,
+            fmt=fmt,
+            skip_bad=skip_bad,
+            limb=limb,
+            limits=limits,
+            sha=sha,
+            sleepwake=sleepwake,
+            scratch=scratch,
+        )
+        del data  # the file's bytes are not needed to store its rows (a large log is tens of MB)
+        result = lake.commit_ingest(
+            sha256=sha,
+            source_path=source_name or str(path.resolve()),
+            fmt=parsed.format,
+            subject=subject,
+            tables=parsed.tables,
+            replace=replace,
+        )
+    return IngestReport(
+        result, name, parsed.format, parsed.skipped, parsed.notes, parsed.skipped_count or len(parsed.skipped)
     )
-    del data  # the file's bytes are not needed to store its rows (a large log is tens of MB)
-    result = lake.commit_ingest(
-        sha256=sha,
-        source_path=source_name or str(path.resolve()),
-        fmt=parsed.format,
-        subject=subject,
-        tables=parsed.tables,
-        replace=replace,
-    )
-    return IngestReport(result, name, parsed.format, skipped=parsed.skipped, notes=parsed.notes)
 
 
 @dataclass
@@ -143,19 +153,27 @@ class ParsedFile:
     format: str
     skipped: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the user should hear ("'Z' times read in --tz")
+    skipped_count: int = 0  # with skipped_bad: every bad row (``skipped`` keeps the first MAX_ERRORS_KEPT)
 
 
-def _is_raw_csv(path: Path, name: str, fmt: str) -> bool:
+def _read_as_stream(path: Path, name: str, fmt: str) -> bool:
+    """Whether the file is raw acceleration or an event log: read from disk as it goes, never held whole."""
     if fmt != "auto":
-        return fmt == "raw-csv"
-    with open(path, "rb") as fh:
-        head = fh.read(65536)
-    if head[:2] == b"\x1f\x8b":
-        head = gunzip_head(path, name)
+        return fmt == "raw-csv" or fmt in LOG_FORMATS
+    head = _head_bytes(path, name)
+    if head[:4] == b"PK\x03\x04":
+        return False  # a zip archive: refused with what it is (detect_format reads its list of names)
     try:
-        return detect_format(head, name) == "raw-csv"
+        return detect_format(head, name) in ("raw-csv", "auto")
     except SleepmovesError:
         return False  # parse_file gives the error, with the whole file
+
+
+def _head_bytes(path: Path, name: str) -> bytes:
+    """The first 64 KB of the file's content (decompressed, for gzip)."""
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    return gunzip_head(path, name) if head[:2] == b"\x1f\x8b" else head
 
 
 def parse_file(
@@ -169,24 +187,35 @@ def parse_file(
     limits: Limits = DEFAULT_LIMITS,
     sha: str = "",
     sleepwake: str | None = None,
+    scratch: Path | None = None,
 ) -> ParsedFile:
     """Read any supported file's bytes into lake tables, or raise :class:`SleepmovesError` saying why not.
 
     Pure (no lake access): this is what the fuzz tests drive with damaged and hostile input. ``data`` may be the
-    path of a raw CSV, which is then streamed from disk. ``sleepwake`` names the algorithm that is to score an
-    activity-count file (kept on its rows; ``None`` or ``"auto"``: the device software's own).
+    path of a raw CSV or an event log, which is then read from disk as it goes. ``sleepwake`` names the algorithm
+    that is to score an activity-count file (kept on its rows; ``None`` or ``"auto"``: the device software's
+    own). A log's rows are kept by night in ``scratch`` (a folder) when given, else in memory.
     """
-    if isinstance(data, Path):
+    streamed = isinstance(data, Path)
+    if fmt == "auto":
+        head = (
+            _head_bytes(data, name)
+            if streamed
+            else gunzip_head(data, name)
+            if data[:2] == b"\x1f\x8b"
+            else data
+        )
+        fmt = detect_format(head, name)
+    if fmt == "raw-csv":  # read as a stream, from the bytes or the file
         times, signals = read_raw_csv(data, name, tz=tz, limb=limb, limits=limits)
         return ParsedFile(_sensor_tables(times, signals, name, subject_tz, sha), "raw-csv")
-    compressed = data[:2] == b"\x1f\x8b"
-    if fmt == "auto":
-        fmt = detect_format(gunzip_head(data, name) if compressed else data, name)
-    # raw acceleration is read as a stream; everything else (small) is decompressed whole
-    content = data if fmt in ("raw-csv",) else maybe_gunzip(data, name, limits)
-    if fmt not in SENSOR_FORMATS and fmt not in BINARY_FORMATS:
+    if fmt in ("auto", *LOG_FORMATS):  # read as a stream, from the bytes or the file
+        return _log_tables(data, name, fmt, subject_tz, tz, skip_bad, sha, limits, scratch)
+    if streamed:
+        raise SleepmovesError(f"{name}: a {fmt} file is read whole, not from a path")  # a caller's mistake
+    content = maybe_gunzip(data, name, limits)
+    if fmt not in BINARY_FORMATS:
         limits.check_rows(name, content.count(b"\n") - 1)  # text: one row a line (the header aside)
-    skipped: list[RowError] = []
     notes: list[str] = []
     if fmt in DIARY_FORMATS:
         diary = diary_table(read_diary(content, name, fmt), tz, name)
@@ -194,16 +223,11 @@ def parse_file(
     elif fmt in COUNT_FORMATS:
         tables, notes = _count_tables(content, name, fmt, subject_tz, tz, limb, sha, sleepwake)
         limits.check_rows(name, max(len(t) for t in tables.values()))
-    elif fmt in BINARY_FORMATS:
+    else:  # BINARY_FORMATS
         times, acc, _ = read_binary(content, name, fmt, tz)
         limits.check_rows(name, len(times))
         tables = _sensor_tables(times, {limb or "unknown": acc}, name, subject_tz, sha)
-    elif fmt in SENSOR_FORMATS:
-        times, signals = read_raw_csv(content, name, tz=tz, limb=limb, limits=limits)
-        tables = _sensor_tables(times, signals, name, subject_tz, sha)
-    else:
-        tables, skipped, fmt = _log_tables(content, name, fmt, subject_tz, tz, skip_bad, sha)
-    return ParsedFile(tables, fmt, skipped, notes)
+    return ParsedFile(tables, fmt, [], notes)
 
 
 def detect_format(content: bytes, path: str) -> str:
@@ -243,23 +267,31 @@ def _with_night(frame, subject_tz: str, sha: str):
     return frame
 
 
-def _log_tables(content: bytes, path: str, fmt: str, subject_tz: str, tz, skip_bad: bool, sha: str):
-    parsed = parse_log(content, path, tz=tz, fmt=fmt)
-    if parsed.errors and not skip_bad:
-        raise BadInputError(path, parsed.errors, good_rows=len(parsed.events))
-    if parsed.events.empty:
-        raise BadInputError(path, parsed.errors)
-    events = _with_night(parsed.events.assign(source="log"), subject_tz, sha)
-    return {"events": events, "recording": _recording(parsed, subject_tz, sha)}, parsed.errors, parsed.format
-
-
-def _recording(parsed, subject_tz: str, sha: str):
-    """When the log was recording: its recording start/stop rows, else from its first to its last event."""
-    spans = parsed.recording
-    if spans is None or not len(spans):
-        first, last = parsed.events["start"].min(), parsed.events["start"].max()
-        spans = pd.DataFrame({"start": [first], "end": [last + pd.Timedelta(seconds=EPOCH_S)]})
-    return split_by_night(spans["start"], spans["end"], subject_tz).assign(source_sha=sha)
+def _log_tables(
+    source: bytes | Path,
+    path: str,
+    fmt: str,
+    subject_tz: str,
+    tz,
+    skip_bad: bool,
+    sha: str,
+    limits: Limits,
+    scratch: Path | None,
+):
+    """An event log, read a batch of rows at a time."""
+    reader = LogReader(source, path, tz=tz, fmt=fmt, limits=limits)
+    events = NightPieces(scratch, {"source": "log", "source_sha": sha})
+    for batch in reader.batches():
+        events.add(batch.assign(night=night_of(batch["start"], subject_tz).to_numpy()))
+    if reader.error_count and not skip_bad or not reader.rows:
+        raise BadInputError(path, reader.errors, good_rows=reader.rows, count=reader.error_count)
+    spans = reader.recording
+    if spans is None or not len(spans):  # recording from the first to the last event
+        spans = pd.DataFrame({"start": [reader.first], "end": [reader.last + pd.Timedelta(seconds=EPOCH_S)]})
+    recording = split_by_night(spans["start"], spans["end"], subject_tz).assign(source_sha=sha)
+    return ParsedFile(
+        {"events": events, "recording": recording}, reader.format, reader.errors, [], reader.error_count
+    )
 
 
 def _sensor_tables(times, signals: dict, path: str, subject_tz: str, sha: str):

@@ -29,7 +29,7 @@ import pandas as pd
 from ..nights import utc_ns
 from ..schema import SleepmovesError
 from .counts import check_years, localise, no_zone_error
-from .logs import BadInputError, RowError
+from .errors import BadInputError, RowError
 
 BINARY_FORMATS = ("cwa", "gt3x", "geneactiv-bin")
 DOTNET_EPOCH_TICKS = 621355968000000000

@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 
 from ..nights import utc_ns
 from ..schema import DEVICE_YEARS, SleepmovesError
-from .logs import BadInputError, RowError
+from .errors import BadInputError, RowError
 from .offsets import conflict_reason, first_offset_conflict, written_offsets
 from .raw import OFFSET_AT_END
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import YEARS, normalise_word
-from .logs import BadInputError, RowError, decode
+from .errors import BadInputError, RowError, decode
 from .offsets import conflict_reason
 
 DIARY_FORMATS = ("babyconnect", "huckleberry", "diary-csv")

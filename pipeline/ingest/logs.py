@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 import math
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -46,10 +48,12 @@ import pandas as pd
 
 from ..nights import zone
 from ..schema import KINDS, LIMBS, YEARS, SleepmovesError, normalise_word
+from .errors import MAX_ERRORS_KEPT, BadInputError, RowError
+from .limits import DEFAULT_LIMITS, Limits
 from .offsets import conflict_reason
+from .text import text_lines
 
 MAX_DURATION_S = 3600.0
-MAX_ERRORS_SHOWN = 20
 
 # canonical column -> accepted header names (after normalise_word)
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -62,40 +66,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
 REQUIRED = ("start", "kind")
 
 
-@dataclass(frozen=True)
-class RowError:
-    """One problem in an input file, located as precisely as the format allows."""
-
-    path: str
-    line: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}"
-        return f"{where}: column {self.column}: {self.reason}" if self.column else f"{where}: {self.reason}"
-
-
-class BadInputError(SleepmovesError):
-    """A file with bad rows; ``errors`` lists every one of them."""
-
-    def __init__(self, path: str, errors: list[RowError], good_rows: int = 0):
-        self.path = path
-        self.errors = errors
-        self.good_rows = good_rows
-        super().__init__(format_errors(path, errors))
-
-
-def format_errors(path: str, errors: list[RowError]) -> str:
-    """A readable report: one line per error (the first 20), then a count of the rest."""
-    count = f"{len(errors)} problem{'s' if len(errors) != 1 else ''}"
-    lines = [f"{path}: {count}; nothing was written"]
-    lines += [f"  {e}" for e in errors[:MAX_ERRORS_SHOWN]]
-    if len(errors) > MAX_ERRORS_SHOWN:
-        lines.append(f"  ... and {len(errors) - MAX_ERRORS_SHOWN} more")
-    return "\n".join(lines)
-
-
 @dataclass
 class ParsedLog:
     """Result of parsing a log: the good events and the errors of the bad rows."""
@@ -104,46 +74,160 @@ class ParsedLog:
     errors: list[RowError]
     format: str
     recording: pd.DataFrame | None = None  # start, end of each span from recording rows (None: no such rows)
+    error_count: int = 0  # every bad row; ``errors`` keeps the first MAX_ERRORS_KEPT
 
 
-def decode(data: bytes, path: str) -> str:
-    """Decode UTF-8 (with or without BOM); a clear error naming the line of the first bad byte."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise BadInputError(
-            path,
-            [
-                RowError(
-                    path,
-                    line,
-                    "",
-                    f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                    "save the file as UTF-8",
-                )
-            ],
-        ) from None
-
-
-def sniff_format(path: str, text: str) -> str:
-    """``csv`` or ``jsonl``, from the file name, else from the first non-blank character."""
+def sniff_format(path: str, head: str) -> str:
+    """``csv`` or ``jsonl``, from the file name, else from the first non-blank character of its ``head``."""
     lower = path.lower()
     if lower.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
     if lower.endswith((".csv", ".tsv", ".txt")):
         return "csv"
-    head = text.lstrip()[:1]
-    return "jsonl" if head in ("{", "[") else "csv"
+    return "jsonl" if head.lstrip()[:1] in ("{", "[") else "csv"
 
 
-def parse_log(data: bytes, path: str, tz: str | None = None, fmt: str = "auto") -> ParsedLog:
-    """Parse a parent event log.
+BATCH_ROWS = 16_384  # good rows a batch: under 1 MB as columns
+
+
+class LogReader:
+    """One pass over a parent event log: its good rows in batches, then what the whole file said.
+
+    The file is read a block at a time (:func:`~pipeline.ingest.text.text_lines`) and its good rows are handed
+    out in batches of ``batch_rows``, in file order, so memory holds one batch, never the file. Once
+    :meth:`batches` is exhausted, ``errors`` (the first :data:`MAX_ERRORS_KEPT`), ``error_count``, ``rows``,
+    ``first`` / ``last`` (the earliest and latest event) and ``recording`` describe the whole file.
 
     Parameters
     ----------
-    data : bytes
-        The file's content.
+    source : bytes or Path
+        The file's bytes, or its path (read as it goes; gzip is decompressed as it goes).
+    path : str
+        Shown in error messages.
+    tz : str, optional
+        IANA zone for timestamps written without a UTC offset.
+    fmt : {"auto", "csv", "jsonl"}
+    limits : Limits
+        Size (decompressed) and line limits, checked as the reading gets there.
+    """
+
+    def __init__(
+        self,
+        source: bytes | Path,
+        path: str,
+        tz: str | None = None,
+        fmt: str = "auto",
+        limits: Limits = DEFAULT_LIMITS,
+        batch_rows: int | None = None,
+    ):
+        if fmt not in ("auto", None, "csv", "jsonl"):
+            raise SleepmovesError(f"unknown log format {fmt!r}: use csv or jsonl")
+        self.source, self.path, self.limits = source, path, limits
+        self.batch_rows = batch_rows or BATCH_ROWS
+        self.zone = zone(tz) if tz else None
+        self.format = fmt or "auto"
+        self.errors: list[RowError] = []
+        self.error_count = 0
+        self.rows = 0
+        self.first: pd.Timestamp | None = None
+        self.last: pd.Timestamp | None = None
+        self.recording: pd.DataFrame | None = None
+
+    def error(self, error: RowError) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(error)
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        """Frames of ``start`` (UTC), ``duration_s``, ``limb``, ``kind``, ``intensity``, in file order."""
+        path = self.path
+        taken, rest = _head(text_lines(self.source, path, self.limits))
+        head = "".join(taken)
+        if not head.strip():  # blank so far: empty unless something follows
+            more = next(rest, None)
+            if more is None:
+                raise BadInputError(path, [RowError(path, 1, "", "the file is empty (no header, no events)")])
+            taken.append(more)
+        if self.format == "auto":
+            self.format = sniff_format(path, head)
+        lines = itertools.chain(taken, rest)
+        records = (
+            _csv_records(lines, head, path) if self.format == "csv" else _json_records(lines, head, path)
+        )
+        # Rows are kept as columns of machine numbers (and the few limb / kind words, shared): about 40 bytes an
+        # event, where a dict per row took about 500.
+        columns = _Columns()
+        marks: list = []
+        first = last = None
+        for line, record in records:
+            if isinstance(record, RowError):
+                self.error(record)
+                continue
+            row, row_errors = _validate(record, path, line, self.zone)
+            if row_errors:
+                for e in row_errors:
+                    self.error(e)
+            elif row["kind"] in RECORDING_KINDS:
+                marks.append((row["start"], row["kind"], line))
+            else:
+                columns.add(row)
+                first = row["start"] if first is None or row["start"] < first else first
+                last = row["start"] if last is None or row["start"] > last else last
+                if len(columns) >= self.batch_rows:
+                    self.rows += len(columns)
+                    yield columns.frame()
+                    columns = _Columns()
+        if len(columns):
+            self.rows += len(columns)
+            yield columns.frame()
+        self.first = pd.Timestamp(first) if first is not None else None
+        self.last = pd.Timestamp(last) if last is not None else None
+        self.recording = _recording_spans(marks, first, last, path, self.error)
+        if not self.rows and not self.error_count:
+            raise BadInputError(path, [RowError(path, 2, "", "no events: the file has a header but no rows")])
+
+
+class _Columns:
+    """A batch of good rows as machine-number columns."""
+
+    def __init__(self):
+        self.starts, self.durations, self.intensities = array("q"), array("d"), array("d")
+        self.limbs: list[str] = []
+        self.kinds: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def add(self, row: dict) -> None:
+        self.starts.append((row["start"] - EPOCH) // ONE_US)
+        self.durations.append(math.nan if row["duration_s"] is None else row["duration_s"])
+        self.intensities.append(math.nan if row["intensity"] is None else row["intensity"])
+        self.limbs.append(WORDS.setdefault(row["limb"], row["limb"]))
+        self.kinds.append(WORDS.setdefault(row["kind"], row["kind"]))
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "start": pd.to_datetime(
+                    np.frombuffer(self.starts, dtype=np.int64), unit="us", utc=True
+                ).astype("datetime64[us, UTC]"),
+                "duration_s": np.frombuffer(self.durations, dtype=np.float64).copy(),
+                "limb": pd.Series(self.limbs, dtype=object),
+                "kind": pd.Series(self.kinds, dtype=object),
+                "intensity": np.frombuffer(self.intensities, dtype=np.float64).copy(),
+            }
+        )
+
+
+def parse_log(
+    data: bytes | Path, path: str, tz: str | None = None, fmt: str = "auto", limits: Limits = DEFAULT_LIMITS
+) -> ParsedLog:
+    """Parse a parent event log whole (see :class:`LogReader` to read a large one in batches).
+
+    Parameters
+    ----------
+    data : bytes or Path
+        The file's content, or its path.
     path : str
         Shown in error messages.
     tz : str, optional
@@ -154,58 +238,13 @@ def parse_log(data: bytes, path: str, tz: str | None = None, fmt: str = "auto") 
     -------
     ParsedLog
         ``events`` has columns ``start`` (UTC), ``duration_s``, ``limb``, ``kind``, ``intensity``,
-        sorted by start; ``errors`` lists every bad row (file-level problems raise instead).
+        sorted by start; ``errors`` lists the bad rows (file-level problems raise instead).
     """
-    text = decode(data, path)
-    if not text.strip():
-        raise BadInputError(path, [RowError(path, 1, "", "the file is empty (no header, no events)")])
-    zone_info = zone(tz) if tz else None
-    fmt = sniff_format(path, text) if fmt in ("auto", None) else fmt
-    if fmt == "csv":
-        records = _csv_records(text, path)
-    elif fmt == "jsonl":
-        records = _json_records(text, path)
-    else:
-        raise SleepmovesError(f"unknown log format {fmt!r}: use csv or jsonl")
-
-    # Rows are kept as columns of machine numbers (and the few limb / kind words, shared): about 40 bytes an
-    # event, where a dict per row took about 500 and made a 60 MB log cost 1.1 GB.
-    starts, durations, intensities = array("q"), array("d"), array("d")
-    limbs: list[str] = []
-    kinds: list[str] = []
-    errors, marks = [], []
-    for line, record in records:
-        if isinstance(record, RowError):
-            errors.append(record)
-            continue
-        row, row_errors = _validate(record, path, line, zone_info)
-        if row_errors:
-            errors += row_errors
-        elif row["kind"] in RECORDING_KINDS:
-            marks.append((row["start"], row["kind"], line))
-        else:
-            starts.append((row["start"] - EPOCH) // ONE_US)
-            durations.append(math.nan if row["duration_s"] is None else row["duration_s"])
-            intensities.append(math.nan if row["intensity"] is None else row["intensity"])
-            limbs.append(WORDS.setdefault(row["limb"], row["limb"]))
-            kinds.append(WORDS.setdefault(row["kind"], row["kind"]))
-    first = EPOCH + ONE_US * min(starts) if starts else None
-    last = EPOCH + ONE_US * max(starts) if starts else None
-    recording = _recording_spans(marks, first, last, path, errors)
-    if not starts and not errors:
-        raise BadInputError(path, [RowError(path, 2, "", "no events: the file has a header but no rows")])
-    events = pd.DataFrame(
-        {
-            "start": pd.to_datetime(np.frombuffer(starts, dtype=np.int64), unit="us", utc=True),
-            "duration_s": np.frombuffer(durations, dtype=np.float64),
-            "limb": pd.Series(limbs, dtype=object),
-            "kind": pd.Series(kinds, dtype=object),
-            "intensity": np.frombuffer(intensities, dtype=np.float64),
-        }
-    )
-    events["start"] = events["start"].astype("datetime64[us, UTC]")
+    reader = LogReader(data, path, tz=tz, fmt=fmt, limits=limits)
+    frames = list(reader.batches())
+    events = pd.concat(frames, ignore_index=True) if frames else _Columns().frame()
     events = events.sort_values("start", kind="stable", ignore_index=True)
-    return ParsedLog(events, errors, fmt, recording)
+    return ParsedLog(events, reader.errors, reader.format, reader.recording, reader.error_count)
 
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -216,9 +255,10 @@ WORDS: dict[str, str] = {}  # one string object per limb / kind word, shared by 
 RECORDING_KINDS = ("recording_start", "recording_stop")
 
 
-def _recording_spans(marks: list, first, last, path: str, errors: list) -> pd.DataFrame | None:
+def _recording_spans(marks: list, first, last, path: str, error) -> pd.DataFrame | None:
     """Spans from recording start/stop rows, in time order; an unmatched start runs to the last event (``last``),
-    an unmatched stop from the first (``first``). Two starts (or stops) in a row are reported as bad rows."""
+    an unmatched stop from the first (``first``). Two starts (or stops) in a row are reported as bad rows
+    (to ``error``)."""
     if not marks:
         return None
     times = [first, last] if first is not None else []
@@ -226,11 +266,11 @@ def _recording_spans(marks: list, first, last, path: str, errors: list) -> pd.Da
     for when, kind, line in sorted(marks, key=lambda m: m[0]):
         if kind == "recording_start":
             if opened is not None:
-                errors.append(RowError(path, line, "kind", "recording_start while already recording"))
+                error(RowError(path, line, "kind", "recording_start while already recording"))
             opened = when
         else:
             if opened is None and spans:
-                errors.append(RowError(path, line, "kind", "recording_stop without a recording_start"))
+                error(RowError(path, line, "kind", "recording_stop without a recording_start"))
                 continue
             spans.append((opened if opened is not None else (times[0] if times else when), when))
             opened = None
@@ -240,6 +280,21 @@ def _recording_spans(marks: list, first, last, path: str, errors: list) -> pd.Da
     frame["start"] = pd.to_datetime(frame["start"], utc=True)
     frame["end"] = pd.to_datetime(frame["end"], utc=True)
     return frame[frame["end"] > frame["start"]].reset_index(drop=True)
+
+
+HEAD_CHARS = 4096  # the text the format and the delimiter are guessed from
+
+
+def _head(lines: Iterator[str]) -> tuple[list[str], Iterator[str]]:
+    """The lines of the first :data:`HEAD_CHARS` characters, and the lines after them."""
+    taken: list[str] = []
+    size = 0
+    for line in lines:
+        taken.append(line)
+        size += len(line)
+        if size >= HEAD_CHARS:
+            break
+    return taken, lines
 
 
 # ---------------------------------------------------------------------- readers
@@ -266,11 +321,9 @@ def _rename(raw: dict, path: str, line: int) -> dict | RowError:
     return out
 
 
-def _csv_records(text: str, path: str) -> Iterator[tuple[int, dict | RowError]]:
-    sample = text[:4096]
-    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-    # lines are cut from the text as the reader asks (a StringIO would hold a second, 4-byte-a-character copy)
-    reader = csv.reader(_lines(text), delimiter=delimiter)
+def _csv_records(lines: Iterator[str], head: str, path: str) -> Iterator[tuple[int, dict | RowError]]:
+    delimiter = "\t" if head.count("\t") > head.count(",") else ","
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         header = next(reader)
     except csv.Error as exc:
@@ -323,22 +376,9 @@ def _csv_records(text: str, path: str) -> Iterator[tuple[int, dict | RowError]]:
         yield line, _rename(record, path, line)
 
 
-def _lines(text: str) -> Iterator[str]:
-    """The lines of ``text`` with their endings, one at a time ("\n", "\r\n" or a lone "\r")."""
-    position, size = 0, len(text)
-    while position < size:
-        end = text.find("\n", position)
-        cut = text.find("\r", position, end if end >= 0 else size)
-        if cut >= 0 and (end < 0 or cut + 1 < end):  # a lone "\r" ends the line (old Mac files)
-            end = cut
-        stop = size if end < 0 else end + 1
-        yield text[position:stop]
-        position = stop
-
-
-def _json_records(text: str, path: str) -> Iterator[tuple[int, dict | RowError]]:
-    stripped = text.lstrip()
-    if stripped.startswith("["):
+def _json_records(lines: Iterator[str], head: str, path: str) -> Iterator[tuple[int, dict | RowError]]:
+    if head.lstrip().startswith("["):  # one JSON array: no line per record, read whole
+        text = "".join(lines)
         try:
             items = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -348,7 +388,7 @@ def _json_records(text: str, path: str) -> Iterator[tuple[int, dict | RowError]]
             # a JSON array has no line per record: report the item number instead
             yield from _json_item(item, path, i)
         return
-    for number, raw_line in enumerate(_lines(text), start=1):
+    for number, raw_line in enumerate(lines, start=1):
         if not raw_line.strip():
             continue
         try:

@@ -29,8 +29,8 @@ from ..detect import MAX_FS, MIN_FS, detect_events, epoch_coverage, movement_mag
 from ..nights import utc_ns
 from ..progress import progress
 from ..schema import LIMBS, YEARS, SleepmovesError, normalise_word
+from .errors import BadInputError, RowError, decode
 from .limits import DEFAULT_LIMITS, Limits
-from .logs import BadInputError, RowError, decode
 from .offsets import conflict_reason, first_offset_conflict, written_offsets
 
 GAP_S = 1.0
