@@ -45,7 +45,7 @@ from . import tables as store
 from .journal import Transaction, atomic_write_table, needs_recovery, recover
 from .nights import utc_ns, zone
 from .schema import SleepmovesError, check_night, check_subject_id, read_only_lake
-from .spill import by_night
+from .spill import by_night, clear_stale
 from .upgrade import mark_current, needs_upgrade, upgrade
 
 log = logging.getLogger("sleepmoves.lake")
@@ -127,6 +127,7 @@ class Lake:
     def _recover(self) -> None:
         """Undo or finish a killed writer's transaction; bring a lake from before Delta Lake onto it."""
         recover(self.root)
+        clear_stale(self.root)
         if needs_upgrade(self.root):
             upgrade(self.root)
         mark_current(self.root)

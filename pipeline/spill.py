@@ -110,7 +110,8 @@ def scratch_folder(lake_root: Path) -> Iterator[Path]:
     """A private folder in ``<lake>/.scratch`` for one ingest, removed when it ends.
 
     It lives in the lake (same disk, same permissions) rather than in the system's temp folder, and is named
-    after this process: the folders of processes that no longer run (a killed ingest) are removed here.
+    after this process: the folders of processes that no longer run (a killed ingest) are removed here and
+    whenever a writer takes the lake (:func:`clear_stale`).
     """
     base = Path(lake_root) / SCRATCH
     try:
@@ -119,15 +120,23 @@ def scratch_folder(lake_root: Path) -> Iterator[Path]:
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise read_only_lake(lake_root, exc) from None
         raise
-    for old in base.iterdir():
-        pid = old.name.split("-", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
+    clear_stale(lake_root)
     folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=base))
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def clear_stale(lake_root: Path) -> None:
+    """Remove the scratch folders of processes that no longer run (a killed ingest's rows)."""
+    base = Path(lake_root) / SCRATCH
+    if not base.is_dir():
+        return
+    for old in base.iterdir():
+        pid = old.name.split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _running(pid: int) -> bool:

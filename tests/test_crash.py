@@ -90,7 +90,7 @@ def stray_files(root: Path) -> list[str]:
         if p.is_file()
         and p.name not in (".lock", "lake-format")
         and not p.name.endswith(".parquet")
-        and not str(p.relative_to(root)).startswith((".staging", ".journal"))
+        and not str(p.relative_to(root)).startswith((".staging", ".journal", ".scratch"))
         and "_delta_log" not in p.parts  # a table's commits (written atomically by delta-rs)
     ]
 
@@ -185,6 +185,7 @@ def test_sigkill_at_every_step_of_an_ingest_leaves_before_or_after(base_lake, re
             == 0
         )
         assert lake_content(lake) == after
+        assert [p for p in (lake / ".scratch").rglob("*") if p.is_file()] == []  # the killed ingest's rows
     assert seen == {"before", "after"}  # kills landed on both sides of the commit point
 
 
