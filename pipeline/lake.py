@@ -166,7 +166,7 @@ class Lake:
         with fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
-                store.forget_all()
+                store.check_all()
                 self._recover()
                 yield
             finally:
@@ -331,11 +331,12 @@ class Lake:
 
     def _source_files(self, subject: str, shas: set[str]) -> list[tuple[str, store.DataFile]]:
         """``(table, data file)`` of every stored file of ``subject`` that came from one of these sources."""
-        prefixes = {source_prefix(sha) for sha in shas}
+        marks = tuple(f"/{source_prefix(sha)}-" for sha in shas)  # in ``night=…/<prefix>-<sha256>.parquet``
         found = []
         for table in INPUT_TABLES:
             snap = store.snapshot(self._folder(table, subject))
-            found += [(table, f) for f in (snap.files if snap is not None else ()) if f.source in prefixes]
+            files = snap.files if snap is not None else ()
+            found += [(table, f) for f in files if any(m in f.path for m in marks)]
         return found
 
     def check_not_held_by_another(self, sha256: str, subject: str, name: str) -> None:
@@ -598,17 +599,24 @@ class Lake:
             if parts:
                 store.replace_nights(txn.table(table, subject), parts, txn.staging)
         if len(night_rows):
-            folder = self._folder("nights", subject)
-            old = store.read(folder)
-            rows = night_rows.drop(columns=[c for c in ("subject",) if c in night_rows])
-            if old is not None and old.num_rows:
-                old = old.to_pandas()
-                old = old[~old["night"].isin(rows["night"])]
-                rows = pd.concat([old, rows], ignore_index=True) if len(old) else rows
-            rows = rows.sort_values("night", ignore_index=True)
-            store.rewrite(
-                txn.table("nights", subject), pa.Table.from_pandas(rows, preserve_index=False), txn.staging
-            )
+            store.rewrite(txn.table("nights", subject), self._nights_with(subject, night_rows), txn.staging)
+
+    def _nights_with(self, subject: str, night_rows: pd.DataFrame) -> pa.Table:
+        """``subject``'s nights table with ``night_rows`` in place of its rows of the same nights, by night.
+
+        Merged in Arrow: the years of nights already stored are not turned into a data frame and back (70 ms of
+        a new night's 0.5 s at 5,000 nights)."""
+        rows = night_rows.drop(columns=[c for c in ("subject",) if c in night_rows])
+        new = pa.Table.from_pandas(rows, preserve_index=False)
+        old = store.read(self._folder("nights", subject))
+        if old is not None and old.num_rows:
+            old = old.filter(pc.invert(pc.is_in(old["night"], value_set=new["night"])))
+            try:
+                new = pa.concat_tables([old, new], promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # types Arrow will not unify: as pandas would
+                both = pd.concat([old.to_pandas(), rows], ignore_index=True)
+                new = pa.Table.from_pandas(both, preserve_index=False)
+        return new.sort_by("night")
 
     def put_manifest(self, txn: Transaction, manifest: pd.DataFrame) -> None:
         """In ``txn``: the manifest becomes ``manifest`` (its rows, in the manifest's schema)."""

@@ -201,12 +201,14 @@ NIGHT_TIMES = (
 )  # what a night's outputs are computed from
 
 
-def input_files(lake: Lake, subject: str) -> dict[tuple[str, str], list[str]]:
-    """``(table, night) -> data file names`` of a subject's inputs, from the table logs (no file is opened)."""
+def input_files(lake: Lake, subject: str, nights: set[str] | None = None) -> dict[tuple[str, str], list[str]]:
+    """``(table, night) -> data file names`` of a subject's inputs (only ``nights`` when given), from the table
+    logs (no file is opened)."""
     index: dict[tuple[str, str], list[str]] = {}
     for table in INPUT_TABLES:
         for f in lake.data_files(table, subject):
-            index.setdefault((table, f.night), []).append(f.path)
+            if nights is None or f.night in nights:
+                index.setdefault((table, f.night), []).append(f.path)
     return index
 
 
@@ -374,7 +376,8 @@ def process(
             wanted = sorted(set(nights.get(subject, [])) | (asked & stored))
         else:
             wanted = sorted(stored)
-        files = input_files(lake, subject)
+        near = {str((pd.Timestamp(n) + pd.Timedelta(days=d)).date()) for n in wanted for d in (-1, 0, 1)}
+        files = input_files(lake, subject, near if nights is not None else None)  # what the hashes read
         for night in wanted:
             digest = inputs_hash(lake, subject, night, info, version, sleepwake, files)
             if force or done_before.get((subject, night)) != digest:

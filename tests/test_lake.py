@@ -428,3 +428,37 @@ print(int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).s
 
     growth = peak(big) - peak(one)
     assert growth < 24 * 1024 * 1024, f"{growth / 1e6:.0f} MB more for an 8 MB log"
+
+
+def test_the_table_snapshots_kept_after_commits_are_those_the_logs_say(lake, tmp_path, monkeypatch):
+    """After its own commit a process derives the table's new file list from the old one instead of reading the
+    log again: after appends, replaced nights, rewrites and removals, each matches a fresh read of the log."""
+    from pipeline import tables
+    from pipeline.process import process
+
+    derived = tables._remember_commit
+    checked = []
+
+    def compare(folder, *args):
+        derived(folder, *args)
+        kept = tables._cache.get(str(folder))
+        if kept is None:
+            return
+        with tables._cache_lock:
+            stat = (folder / tables.DELTA_LOG).stat()
+            fresh = tables._load(folder, (stat.st_mtime_ns, stat.st_ino))  # caches itself: put ours back
+            tables._cache[str(folder)] = kept
+        assert (kept[1].version, kept[1].files, kept[1].schema) == (fresh.version, fresh.files, fresh.schema)
+        checked.append(folder.parent.name)
+
+    monkeypatch.setattr(tables, "_remember_commit", compare)
+    ingest_file(lake, write(tmp_path / "a.csv", LOG), "ada")
+    process(lake, ["ada"])
+    later = LOG.replace("2026-03-0", "2026-03-1")
+    ingest_file(lake, write(tmp_path / "b.csv", later), "ada")
+    process(lake, ["ada"])
+    lake.remove_file("ada", "a.csv")
+    process(lake, ["ada"])
+    assert set(checked) >= {"events", "recording", "epochs", "phases", "nights"}
+    assert lake.nights("ada", table="events") == ["2026-03-12", "2026-03-13"]
+    assert lake.nights("ada") == ["2026-03-12", "2026-03-13"]
