@@ -317,18 +317,20 @@ def _commit(folder: Path, actions: list, schema: pa.Schema, mode: str, nights: l
                 partition_filters=filters,
                 post_commithook_properties=HOOKS,
             )
-    if mode == "overwrite" or any(isinstance(a, RemoveAction) for a in actions):
-        _vacuum_due.add(str(folder))  # files may have left the table (narrowed below when the snapshot shows)
-    _remember_commit(folder, actions, mode, nights, delta_schema)
+    took_out = _remember_commit(folder, actions, mode, nights, delta_schema)
+    if took_out is None:  # not known from a snapshot: whether files may have left the table
+        took_out = mode == "overwrite" or any(isinstance(a, RemoveAction) for a in actions)
+    if took_out:
+        _vacuum_due.add(str(folder))
 
 
 def _remember_commit(
     folder: Path, actions: list, mode: str, nights: list[str] | None, schema: DeltaSchema
-) -> None:
+) -> bool | None:
     """Cache the snapshot this process's commit made, derived from the one it was made on: re-reading the log
     after each commit listed every file of the table again (16 ms a table at 5,000 nights, a dozen times for one
     new night). Made only when the commit is the very next version (the writer lock keeps other writers out);
-    otherwise the next snapshot reads the log."""
+    otherwise the next snapshot reads the log. Returns whether the commit took files out (None: not known)."""
     log = folder / DELTA_LOG
     with _cache_lock:
         before = _cache.pop(str(folder), None)
@@ -352,13 +354,12 @@ def _remember_commit(
             for a in actions
             if isinstance(a, AddAction)
         ]
-        if len(kept) == len(old.files):
-            _vacuum_due.discard(str(folder))  # nothing left the table: nothing to delete
         files = sorted(kept + added, key=lambda f: (f.night or "", f.path))
         snap = Snapshot(old.version + 1, tuple(files), pa.schema(schema.to_arrow()))
         stat = log.stat()
         _cache[str(folder)] = ((stat.st_mtime_ns, stat.st_ino), snap)
         _checked.add(folder)
+        return len(kept) < len(old.files)
 
 
 def append(folder: Path, parts: Iterable[tuple[str, pa.Table]], staging: Path, prefix: str) -> list[str]:
