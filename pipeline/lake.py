@@ -331,12 +331,11 @@ class Lake:
 
     def _source_files(self, subject: str, shas: set[str]) -> list[tuple[str, store.DataFile]]:
         """``(table, data file)`` of every stored file of ``subject`` that came from one of these sources."""
-        marks = tuple(f"/{source_prefix(sha)}-" for sha in shas)  # in ``night=…/<prefix>-<sha256>.parquet``
+        prefixes = {source_prefix(sha) for sha in shas}
         found = []
         for table in INPUT_TABLES:
             snap = store.snapshot(self._folder(table, subject))
-            files = snap.files if snap is not None else ()
-            found += [(table, f) for f in files if any(m in f.path for m in marks)]
+            found += [(table, f) for f in (snap.files if snap is not None else ()) if f.source in prefixes]
         return found
 
     def check_not_held_by_another(self, sha256: str, subject: str, name: str) -> None:

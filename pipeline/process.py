@@ -212,6 +212,11 @@ def input_files(lake: Lake, subject: str, nights: set[str] | None = None) -> dic
     return index
 
 
+def with_neighbours(nights) -> set[str]:
+    """The nights and the night before and after each (sleep/wake near noon sees the neighbours' counts)."""
+    return {str((pd.Timestamp(n) + pd.Timedelta(days=d)).date()) for n in nights for d in (-1, 0, 1)}
+
+
 def inputs_hash(
     lake: Lake,
     subject: str,
@@ -368,16 +373,12 @@ def process(
         stored = event_nights | set(lake.nights(subject, table="counts"))
         if nights is not None:
             # a night's sleep/wake sees its neighbours' counts: they are looked at too (redone if changed)
-            asked = {
-                str((pd.Timestamp(n) + pd.Timedelta(days=d)).date())
-                for n in nights.get(subject, [])
-                for d in (-1, 0, 1)
-            }
-            wanted = sorted(set(nights.get(subject, [])) | (asked & stored))
+            asked = set(nights.get(subject, []))
+            wanted = sorted(asked | (with_neighbours(asked) & stored))
         else:
             wanted = sorted(stored)
-        near = {str((pd.Timestamp(n) + pd.Timedelta(days=d)).date()) for n in wanted for d in (-1, 0, 1)}
-        files = input_files(lake, subject, near if nights is not None else None)  # what the hashes read
+        # the nights whose files the hashes read (each night's and its neighbours'), or all of them
+        files = input_files(lake, subject, with_neighbours(wanted) if nights is not None else None)
         for night in wanted:
             digest = inputs_hash(lake, subject, night, info, version, sleepwake, files)
             if force or done_before.get((subject, night)) != digest:

@@ -100,7 +100,7 @@ _cache: dict[str, tuple[tuple, Snapshot]] = {}
 # instead of being opened again: opening replays the checkpoint, 15 ms at 5,000 nights.
 _handles: dict[str, tuple[tuple, DeltaTable]] = {}
 _cache_lock = threading.RLock()
-_checked: set[Path] = set()  # snapshots known current since the last check_all
+_checked: set[str] = set()  # tables whose cached snapshot is known current since the last check_all
 _vacuum_due: set[str] = set()  # tables a commit of this process took files out of, not yet vacuumed
 
 
@@ -154,8 +154,8 @@ def snapshot(folder: Path) -> Snapshot | None:
     with _cache_lock:
         hit = _cache.get(str(folder))
         if hit is not None and hit[0] == key:
-            if folder in _checked or log_version(folder) == hit[1].version:
-                _checked.add(folder)
+            if str(folder) in _checked or log_version(folder) == hit[1].version:
+                _checked.add(str(folder))
                 return hit[1]
         return _load(folder, key)
 
@@ -178,7 +178,7 @@ def _load(folder: Path, key: tuple) -> Snapshot:
     )
     snap = Snapshot(table.version(), files, pa.schema(table.schema().to_arrow()))
     _cache[str(folder)] = (key, snap)
-    _checked.add(folder)
+    _checked.add(str(folder))
     return snap
 
 
@@ -358,7 +358,7 @@ def _remember_commit(
         snap = Snapshot(old.version + 1, tuple(files), pa.schema(schema.to_arrow()))
         stat = log.stat()
         _cache[str(folder)] = ((stat.st_mtime_ns, stat.st_ino), snap)
-        _checked.add(folder)
+        _checked.add(str(folder))
         return len(kept) < len(old.files)
 
 
