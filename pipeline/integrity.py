@@ -142,7 +142,7 @@ def repair(root: Path, model_path: str | None = None) -> RepairReport:
             ):  # a file that lost rows is no longer "ingested": ingesting it again restores them
                 kept = manifest[~manifest["sha256"].isin(lost_sources)]
                 lake.put_manifest(txn, kept)
-            lake.put_processed_state(txn, {})
+            lake.update_processed_state(txn, clear=True)
     report.rebuilt = len(process(lake, model_path=model_path, force=True))
     return report
 

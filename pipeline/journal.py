@@ -80,6 +80,7 @@ class Transaction:
         self.versions: dict[str, int] = {}  # table folder (relative) -> version before this transaction
         self.renames: list[tuple[str, str]] = []  # (staged, final), relative to the lake root
         self.removals: list[str] = []
+        self.staged: dict[Path, pa.Table] = {}  # top-level file -> what it will hold (the latest put)
 
     def table(self, kind: str, subject: str) -> Path:
         """The folder of a baby's table, recorded (with its version) so a failure can undo commits to it."""
@@ -105,6 +106,7 @@ class Transaction:
         self.staging.mkdir(parents=True, exist_ok=True)
         staged = self.staging / f"top-{len(self.renames)}.parquet"
         write_durably(table, staged)
+        self.staged[final] = table
         self.renames.append((_relative(staged, self.root), _relative(final, self.root)))
 
     def remove(self, path: Path) -> None:

@@ -360,13 +360,14 @@ def process(
         check_algorithm(sleepwake)
     sleepwake = None if sleepwake == "auto" else sleepwake
     subjects = list(subjects) if subjects is not None else list(lake.subjects()["subject"])
-    done_before = lake.processed_state()
+    done_whole = lake.processed_state(subjects, [SUBJECT_DONE])
     work, with_events, fingerprints = [], False, {}
     for subject in subjects:
         info = lake.subject(subject)
         fingerprint = subject_fingerprint(lake, subject, info, version, sleepwake)
-        if nights is None and not force and done_before.get((subject, SUBJECT_DONE)) == fingerprint:
+        if nights is None and not force and done_whole.get((subject, SUBJECT_DONE)) == fingerprint:
             continue  # no input table of the baby changed since all its nights were done: nothing to look at
+        done_before = lake.processed_state([subject])
         if nights is None:
             fingerprints[subject] = fingerprint
         event_nights = set(lake.nights(subject, table="events"))
@@ -387,16 +388,13 @@ def process(
     if not work:
         if fingerprints:
             with lake.writer(), lake.transaction() as txn:
-                state = lake.processed_state()
-                state.update({(s, SUBJECT_DONE): f for s, f in fingerprints.items()})
-                lake.put_processed_state(txn, state)
+                lake.update_processed_state(txn, {(s, SUBJECT_DONE): f for s, f in fingerprints.items()})
         return []
     if with_events:  # refuse an untrusted model before any work; nights known from counts alone never load it
         _cached_model(model_path, version)
     work.sort(key=lambda w: (w[0], w[1]))
     processed: list[tuple[str, str]] = []
     with lake.writer():
-        state = lake.processed_state()
         results = _run(
             [(s, n, i) for s, n, i, _ in work], lake, model_path, version, scheduler, workers, sleepwake
         )
@@ -404,13 +402,12 @@ def process(
         for item, result in zip(work, results, strict=True):
             batch.append((item, result))
             if len(batch) == COMMIT_EVERY:
-                processed += _store(lake, batch, state)
+                processed += _store(lake, batch)
                 batch = []
-        processed += _store(lake, batch, state)
+        processed += _store(lake, batch)
         if fingerprints:  # every night of these babies is done now
             with lake.transaction() as txn:
-                state.update({(s, SUBJECT_DONE): f for s, f in fingerprints.items()})
-                lake.put_processed_state(txn, state)
+                lake.update_processed_state(txn, {(s, SUBJECT_DONE): f for s, f in fingerprints.items()})
     return sorted(processed)
 
 
@@ -430,9 +427,9 @@ def subject_fingerprint(lake: Lake, subject: str, info: dict, version: str, slee
 COMMIT_EVERY = 32
 
 
-def _store(lake: Lake, batch: list, state: dict) -> list[tuple[str, str]]:
+def _store(lake: Lake, batch: list) -> list[tuple[str, str]]:
     """Write a batch of labelled nights (with their cross-night flags) and their processing state, in one
-    transaction. ``state`` is updated in place."""
+    transaction."""
     if not batch:
         return []
     stored = []
@@ -445,8 +442,7 @@ def _store(lake: Lake, batch: list, state: dict) -> list[tuple[str, str]]:
             lake.write_outputs(txn, subject, per_night, rows)
             stored += sorted(fresh)
         # a night without data is done too (else an ingest's "to process" mark would stay for ever)
-        state.update({(s, n): digest for (s, n, _, digest), _ in batch})
-        lake.put_processed_state(txn, state)
+        lake.update_processed_state(txn, {(s, n): digest for (s, n, _, digest), _ in batch})
     return stored
 
 
@@ -478,9 +474,8 @@ def _nights_with_history(lake: Lake, subject: str, fresh: dict) -> pd.DataFrame:
     """The nights rows of the new nights with the cross-night flags (asymmetry, rising shaking) added, judged
     oldest first on the nights before each."""
     info = lake.subject(subject)
-    old = lake.nights_table([subject])
     new_nights = sorted(n for s, n in fresh if s == subject)
-    old = old[~old["night"].isin(new_nights)].sort_values("night", ignore_index=True) if len(old) else old
+    old = lake.nights_before(subject, new_nights, HISTORY_NIGHTS)
     old_nights = old["night"].to_numpy(dtype=str) if len(old) else np.array([], dtype=str)
     rows, done = [], []  # done: the new nights' metrics so far (all earlier than the next, in order)
     for night in new_nights:

@@ -21,6 +21,7 @@ DuckDB's delta extension).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import shutil
@@ -102,6 +103,10 @@ _handles: dict[str, tuple[tuple, DeltaTable]] = {}
 _cache_lock = threading.RLock()
 _checked: set[str] = set()  # tables whose cached snapshot is known current since the last check_all
 _vacuum_due: set[str] = set()  # tables a commit of this process took files out of, not yet vacuumed
+
+
+def _file_order(f: DataFile) -> tuple[str, str]:
+    return (f.night or "", f.path)
 
 
 def _handle(folder: Path, inode: int) -> DeltaTable:
@@ -354,7 +359,9 @@ def _remember_commit(
             for a in actions
             if isinstance(a, AddAction)
         ]
-        files = sorted(kept + added, key=lambda f: (f.night or "", f.path))
+        files = list(kept)  # in the snapshot's order (night, then path): the few new files go in their places
+        for add in added:
+            bisect.insort(files, add, key=_file_order)
         snap = Snapshot(old.version + 1, tuple(files), pa.schema(schema.to_arrow()))
         stat = log.stat()
         _cache[str(folder)] = ((stat.st_mtime_ns, stat.st_ino), snap)
