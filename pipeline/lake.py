@@ -290,7 +290,7 @@ class Lake:
                 folder = self.root / table / f"subject={subject}"
                 if folder.is_dir():  # the whole table, its log with it: nothing of the baby is left
                     snap = store.snapshot(folder)
-                    removed += len(snap.files) if snap is not None else 0
+                    removed += snap.file_list.num_rows if snap is not None else 0
                     txn.remove(folder)
             subjects = self._all_subjects()
             txn.put(
@@ -333,7 +333,7 @@ class Lake:
         found = []
         for table in INPUT_TABLES:
             snap = store.snapshot(self._folder(table, subject))
-            found += [(table, f) for f in (snap.files if snap is not None else ()) if f.source in prefixes]
+            found += [(table, f) for f in (snap.files_from(prefixes) if snap is not None else ())]
         return found
 
     def check_not_held_by_another(self, sha256: str, subject: str, name: str) -> None:
@@ -701,10 +701,12 @@ class Lake:
         """The current version of each input table of a baby (-1: none), from the log listings alone."""
         return {t: store.log_version(self._folder(t, subject)) for t in INPUT_TABLES}
 
-    def data_files(self, table: str, subject: str) -> tuple[store.DataFile, ...]:
-        """The data files a baby's table holds now (from its log)."""
+    def data_files(
+        self, table: str, subject: str, nights: Iterable[str] | None = None
+    ) -> list[store.DataFile]:
+        """The data files a baby's table holds now (from its log), of ``nights`` when given."""
         snap = store.snapshot(self._folder(table, subject))
-        return snap.files if snap is not None else ()
+        return snap.files_of(nights) if snap is not None else []
 
     def nights(self, subject: str, table: str = "nights") -> list[str]:
         """Sorted nights (``YYYY-MM-DD``) of a subject that have data in ``table``."""

@@ -206,9 +206,8 @@ def input_files(lake: Lake, subject: str, nights: set[str] | None = None) -> dic
     logs (no file is opened)."""
     index: dict[tuple[str, str], list[str]] = {}
     for table in INPUT_TABLES:
-        for f in lake.data_files(table, subject):
-            if nights is None or f.night in nights:
-                index.setdefault((table, f.night), []).append(f.path)
+        for f in lake.data_files(table, subject, nights):
+            index.setdefault((table, f.night), []).append(f.path)
     return index
 
 

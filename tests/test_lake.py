@@ -246,6 +246,34 @@ def test_a_damaged_processing_cache_only_means_every_night_is_redone(tmp_path):
     assert Lake(lake).processed_state() != {}  # and the cache is whole again
 
 
+def test_processing_state_updates_touch_only_their_keys(lake):
+    """What ``process`` remembers per night decides what it redoes: an update changes its own keys, keeps every
+    other baby's, and a second update in the same transaction sees the first (nothing is redone twice or lost)."""
+    with lake.writer(), lake.transaction() as txn:
+        lake.update_processed_state(
+            txn, {("ada", "2026-03-01"): "a1", ("ada", "2026-03-02"): "a2", ("ben", "2026-03-01"): "b1"}
+        )
+    with lake.writer(), lake.transaction() as txn:
+        lake.update_processed_state(txn, {("ada", "2026-03-02"): None, ("ada", "2026-03-03"): "a3"})
+        lake.update_processed_state(txn, {("ben", "2026-03-01"): "b1*"})
+    assert lake.processed_state() == {
+        ("ada", "2026-03-01"): "a1",
+        ("ada", "2026-03-03"): "a3",
+        ("ben", "2026-03-01"): "b1*",
+    }
+    assert lake.processed_state(["ben"]) == {("ben", "2026-03-01"): "b1*"}
+    assert lake.processed_state(nights=["2026-03-01"]) == {
+        ("ada", "2026-03-01"): "a1",
+        ("ben", "2026-03-01"): "b1*",
+    }
+    with lake.writer(), lake.transaction() as txn:
+        lake.update_processed_state(txn, without_subjects=["ada"])
+    assert lake.processed_state() == {("ben", "2026-03-01"): "b1*"}
+    with lake.writer(), lake.transaction() as txn:
+        lake.update_processed_state(txn, clear=True)
+    assert lake.processed_state() == {}
+
+
 def test_a_top_level_write_killed_before_its_rename_leaves_nothing_behind(tmp_path):
     """subjects.parquet and processed.parquet are written through a temporary file and a rename; a writer
     killed between the two leaves that file, which the next open of the lake removes."""
