@@ -294,10 +294,13 @@ def cmd_evaluate(args) -> int:
 def _labelled(lake: Lake, paths, read_labels, labelled_features) -> pd.DataFrame:
     labels = pd.concat([read_labels(p) for p in paths], ignore_index=True)
     subjects = lake.subjects()
-    events = {
-        s: lake.read("events", [s]) for s in labels["subject"].unique() if s in set(subjects["subject"])
-    }
-    return labelled_features(labels, events, subjects)
+    known = [s for s in labels["subject"].unique() if s in set(subjects["subject"])]
+    tables = {name: {s: lake.read(name, [s]) for s in known} for name in ("events", "recording", "counts")}
+    manifest = lake.manifest()
+    formats = dict(zip(manifest["sha256"], manifest["format"], strict=True))
+    return labelled_features(
+        labels, tables["events"], subjects, tables["recording"], tables["counts"], formats=formats
+    )
 
 
 def cmd_export(args) -> int:

@@ -9,10 +9,12 @@ the distance to the nearest large movement, the time of night and the baby's age
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from .nights import on_grid, utc_ns
+from .nights import epoch_grid, on_grid, utc_ns
 from .schema import EPOCH_S, KINDS, NO_DATA, NOT_WORN, RECORDED
 
 # Centred windows in epochs: +-1 min, +-2.5 min, +-5 min, +-10 min.
@@ -143,6 +145,104 @@ def _log_recorded(grid: pd.DatetimeIndex, recording, log_events) -> np.ndarray:
     return watched
 
 
+@dataclass(frozen=True)
+class NightFeatures:
+    """What :func:`night_features` finds for a night: its grid, the features of every epoch, and where the phase
+    model labels them (``labelled``: recorded epochs where movement events were being watched)."""
+
+    grid: pd.DatetimeIndex
+    features: pd.DataFrame
+    coverage: np.ndarray
+    watched: np.ndarray
+    counts: pd.DataFrame
+    actigraphy: np.ndarray  # which rows of ``counts`` come from activity-count files
+
+    @property
+    def labelled(self) -> np.ndarray:
+        return self.features["valid"].to_numpy(dtype=bool) & self.watched
+
+
+def night_features(
+    events: pd.DataFrame,
+    night: str,
+    tz: str,
+    born,
+    counts: pd.DataFrame | None = None,
+    *,
+    recording: pd.DataFrame | None = None,
+    formats: dict | None = None,
+) -> NightFeatures:
+    """The features of every epoch of a night's full noon-to-noon grid, from the night's lake rows.
+
+    The one feature function: ``process`` labels nights with it, and ``train`` / ``evaluate`` describe
+    labelled epochs with it, so a model is trained on exactly what it is later given.
+
+    Parameters
+    ----------
+    events, counts, recording : DataFrame
+        The night's rows of the lake's tables (``recording``: when an event log was recording).
+    night : str
+        ``YYYY-MM-DD``, the local date the night starts on.
+    tz, born
+        The baby's zone and birth date (None when unknown: age stays missing).
+    formats : dict, optional
+        Source sha256 -> file format, from the manifest (which device wrote the counts).
+    """
+    grid = epoch_grid(night, tz)
+    counts = counts if counts is not None else pd.DataFrame(columns=["start", "epoch_s", "count", "valid"])
+    from_log = (
+        events["source"].to_numpy() == "log" if "source" in events else np.ones(len(events), dtype=bool)
+    )
+    actigraphy = _actigraphy_rows(counts, formats, events)
+    coverage, activity, watched = _coverage(grid, counts, actigraphy, recording, events[from_log])
+    feats = epoch_features(events, grid, tz, age_in_weeks(born, night), coverage=coverage, activity=activity)
+    return NightFeatures(grid, feats, coverage, watched, counts, actigraphy)
+
+
+def _actigraphy_rows(counts: pd.DataFrame, formats: dict | None, events: pd.DataFrame) -> np.ndarray:
+    """Which count rows come from activity-count files (scored by sleep/wake algorithms), not raw coverage.
+
+    Without the manifest's formats, counts on a night without events are taken as actigraphy counts.
+    """
+    if not len(counts):
+        return np.zeros(0, dtype=bool)
+    if formats is None or "source_sha" not in counts:
+        return np.full(len(counts), events.empty)
+    from .ingest.counts import COUNT_FORMATS  # here: the ingest package imports its readers' dependencies
+
+    return counts["source_sha"].map(formats).isin(COUNT_FORMATS).to_numpy()
+
+
+def _coverage(grid, counts, actigraphy, recording, log_events):
+    """``(coverage, activity, watched)`` of the grid from every source of the night.
+
+    ``watched``: epochs where movement events were being recorded (a log's recording spans, a raw sensor's
+    coverage), as opposed to epochs only an actigraph's counts cover.
+    """
+    n = len(grid)
+    parts, watched = [], np.zeros(n, dtype=bool)
+    if len(log_events) or (recording is not None and len(recording)):
+        state, _ = grid_coverage(grid, None, recording, log_events)
+        parts.append((state, np.full(n, np.nan)))
+        watched |= state == RECORDED
+    raw = counts[~actigraphy] if len(counts) else counts
+    if len(raw):
+        state, activity = grid_coverage(grid, raw)
+        parts.append((state, activity))
+        watched |= state == RECORDED
+    if actigraphy.any():
+        parts.append(grid_coverage(grid, counts[actigraphy]))
+    if not parts:
+        return np.full(n, NO_DATA, dtype=object), np.full(n, np.nan), watched
+    states = np.vstack([p[0] for p in parts])
+    recorded, not_worn = (states == RECORDED).any(axis=0), (states == NOT_WORN).any(axis=0)
+    coverage = coverage_state(recorded, not_worn)
+    activities = np.vstack([p[1] for p in parts])
+    seen = np.isfinite(activities).any(axis=0)
+    activity = np.where(seen, np.nansum(np.where(np.isfinite(activities), activities, 0), axis=0), np.nan)
+    return coverage, activity, watched
+
+
 def epoch_features(
     events: pd.DataFrame,
     epoch_starts: pd.DatetimeIndex,
@@ -216,18 +316,14 @@ def epoch_features(
     big = np.isin(kind, BIG_MOVES)
     big_epochs = np.zeros(n, dtype=bool)
     big_epochs[idx[big]] = True
-    frame["min_since_big"], frame["min_to_big"] = _distance_to_marks(big_epochs)
-    frame["hours_since_settled"] = _hours_since_settled(big_epochs)
+    # no data is not "no large movement": distances do not reach across it, and settling needs recorded time
+    frame["min_since_big"], frame["min_to_big"] = _distance_to_marks(big_epochs, valid)
+    frame["hours_since_settled"] = _hours_since_settled(big_epochs, valid)
 
     local = epoch_starts.tz_convert(tz)
     clock_h = local.hour + local.minute / 60
     frame["clock_sin"] = np.sin(2 * np.pi * clock_h / 24)
     frame["clock_cos"] = np.cos(2 * np.pi * clock_h / 24)
-    # hours into and left of the recorded span (the model's training semantics; not of the noon-to-noon grid)
-    seen = np.flatnonzero(valid)
-    first, last = (seen[0], seen[-1]) if len(seen) else (0, n - 1)
-    frame["hours_in"] = (np.arange(n) - first) * EPOCH_S / 3600
-    frame["hours_left"] = (last - np.arange(n)) * EPOCH_S / 3600
     frame["age_weeks"] = float(age_weeks)
     frame["activity"] = activity
     movement = [
@@ -239,30 +335,40 @@ def epoch_features(
     return frame
 
 
-def _hours_since_settled(big_epochs: np.ndarray) -> np.ndarray:
-    """Hours since the first run of 10 minutes without a large movement (negative before it; NaN if none)."""
+def _hours_since_settled(big_epochs: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Hours since the first 10 recorded minutes without a large movement (negative before; NaN if none).
+
+    Epochs without data never count towards settling: a sensor left on a table is not a baby asleep."""
     run = int(SETTLED_MIN * 60 / EPOCH_S)
     n = len(big_epochs)
     if n < run:
         return np.full(n, np.nan)
-    quiet_windows = np.lib.stride_tricks.sliding_window_view(~big_epochs, run).all(axis=1)
+    calm = ~big_epochs & valid
+    quiet_windows = np.lib.stride_tricks.sliding_window_view(calm, run).all(axis=1)
     if not quiet_windows.any():
         return np.full(n, np.nan)
     settled = int(np.argmax(quiet_windows))
     return (np.arange(n) - settled) * EPOCH_S / 3600
 
 
-def _distance_to_marks(marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Minutes since the previous and until the next marked epoch (capped)."""
+def _distance_to_marks(marks: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes since the previous and until the next marked epoch, looking only across recorded epochs, capped at
+    :data:`GAP_CAP_MIN`. Where no mark is seen on that side before the data stops, the distance is the cap if the
+    recorded stretch is that long, else unknown (NaN): a mark may lie in the time nobody recorded."""
     n = len(marks)
     pos = np.arange(n, dtype="float64")
-    prev = np.where(marks, pos, np.nan)
-    prev = pd.Series(prev).ffill().to_numpy()
-    nxt = pd.Series(np.where(marks, pos, np.nan)).bfill().to_numpy()
+    stretch = np.cumsum(np.r_[True, valid[1:] != valid[:-1]])  # an id per run of recorded / unrecorded epochs
+    frame = pd.DataFrame({"mark": np.where(marks & valid, pos, np.nan), "pos": pos, "stretch": stretch})
+    by_stretch = frame.groupby("stretch")
+    prev, nxt = by_stretch["mark"].ffill().to_numpy(), by_stretch["mark"].bfill().to_numpy()
+    first, last = by_stretch["pos"].transform("min").to_numpy(), by_stretch["pos"].transform("max").to_numpy()
     per_min = 60 / EPOCH_S
-    since = np.nan_to_num((pos - prev) / per_min, nan=GAP_CAP_MIN)
-    until = np.nan_to_num((nxt - pos) / per_min, nan=GAP_CAP_MIN)
-    return np.minimum(since, GAP_CAP_MIN), np.minimum(until, GAP_CAP_MIN)
+    out = []
+    for mark, edge in ((pos - prev, pos - first + 1), (nxt - pos, last - pos + 1)):
+        seen = np.minimum(mark / per_min, GAP_CAP_MIN)
+        unseen = np.where(edge / per_min >= GAP_CAP_MIN, GAP_CAP_MIN, np.nan)
+        out.append(np.where(np.isnan(mark), unseen, seen))
+    return out[0], out[1]
 
 
 def age_in_weeks(born, night) -> float:

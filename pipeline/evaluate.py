@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .epochs import age_in_weeks, epoch_features
+from .epochs import night_features
 from .nights import night_of, utc_ns
 from .schema import EPOCH_S, SleepmovesError, phase_from_label
 
@@ -46,15 +46,27 @@ def read_labels(path: str | Path) -> pd.DataFrame:
 
 
 def labelled_features(
-    labels: pd.DataFrame, events: dict[str, pd.DataFrame], subjects: pd.DataFrame
+    labels: pd.DataFrame,
+    events: dict[str, pd.DataFrame],
+    subjects: pd.DataFrame,
+    recording: dict[str, pd.DataFrame] | None = None,
+    counts: dict[str, pd.DataFrame] | None = None,
+    formats: dict | None = None,
 ) -> pd.DataFrame:
-    """Features for every labelled epoch, night by night, with the ``phase`` column joined.
+    """Features of every labelled epoch the phase model would label, night by night, with ``phase`` joined.
+
+    Each night is described by :func:`pipeline.epochs.night_features` on its full grid, exactly as ``process``
+    describes it; labels on epochs ``process`` would not give to the model (no data, or only activity counts)
+    are left out.
 
     Parameters
     ----------
     labels : DataFrame from :func:`read_labels`
     events : dict subject -> that subject's events (all nights)
     subjects : DataFrame ``subject, born, tz``
+    recording, counts : dict subject -> that subject's rows of those lake tables, optional
+    formats : dict, optional
+        Source sha256 -> file format (the manifest's), telling activity counts from raw-sensor coverage.
     """
     info = subjects.set_index("subject")
     frames = []
@@ -65,12 +77,22 @@ def labelled_features(
         sub_events = events.get(subject)
         if sub_events is None or sub_events.empty:
             continue
-        event_nights = night_of(sub_events["start"], tz).to_numpy()
+        rows = {
+            "events": sub_events,
+            "recording": (recording or {}).get(subject),
+            "counts": (counts or {}).get(subject),
+        }
+        by_night = {name: _by_night(frame, tz) for name, frame in rows.items()}
         label_nights = night_of(sub_labels["epoch_start"], tz).to_numpy()
         for night in sorted(set(label_nights)):
-            lab = sub_labels[label_nights == night].sort_values("epoch_start")
-            grid = pd.date_range(lab["epoch_start"].iloc[0], lab["epoch_start"].iloc[-1], freq=f"{EPOCH_S}s")
-            feats = epoch_features(sub_events[event_nights == night], grid, tz, age_in_weeks(born, night))
+            part = {name: split.get(night) for name, split in by_night.items()}
+            if part["events"] is None:
+                part["events"] = sub_events.iloc[:0]
+            described = night_features(
+                part["events"], night, tz, born, part["counts"], recording=part["recording"], formats=formats
+            )
+            feats = described.features[described.labelled]
+            lab = sub_labels[label_nights == night]
             feats = feats.merge(lab[["epoch_start", "phase"]], on="epoch_start", how="inner")
             feats.insert(0, "night", night)
             feats.insert(0, "subject", subject)
@@ -78,6 +100,18 @@ def labelled_features(
     if not frames:
         raise SleepmovesError("no labelled epoch has events to learn from")
     return pd.concat(frames, ignore_index=True)
+
+
+def _by_night(frame: pd.DataFrame | None, tz: str) -> dict[str, pd.DataFrame]:
+    """A subject's rows of a lake table split by night (its ``night`` column, else the night of ``start``)."""
+    if frame is None or frame.empty:
+        return {}
+    nights = (
+        frame["night"].astype(str)
+        if "night" in frame
+        else pd.Series(night_of(frame["start"], tz), index=frame.index)
+    )
+    return {str(n): group for n, group in frame.groupby(nights.to_numpy(), sort=False)}
 
 
 FEATURE_EXCLUDE = ("subject", "night", "epoch_start", "phase", "valid", "coverage")

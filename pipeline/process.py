@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .epochs import age_in_weeks, coverage_state, epoch_features, grid_coverage
+from .epochs import age_in_weeks, night_features
 from .flags import HISTORY_NIGHTS, history_flags, night_flags
 from .flags import decode as decode_flags
 from .flags import encode as encode_flags
-from .ingest.counts import COUNT_FORMATS
 from .lake import INPUT_TABLES, Lake
 from .model import PhaseModel, load_model
-from .nights import epoch_grid, night_bounds
+from .nights import night_bounds
 from .periods import sleep_periods
 from .progress import progress
 from .schema import (
@@ -33,7 +32,6 @@ from .schema import (
     NOT_WORN,
     PHASES,
     PROBA_COLUMNS,
-    RECORDED,
     SleepmovesError,
 )
 from .sleepwake import check_algorithm, counts_sleep_on_grid
@@ -80,19 +78,13 @@ def label_night(
     -------
     (epochs, phases, metrics) : DataFrame, DataFrame, dict
     """
-    grid = epoch_grid(night, tz)
-    age_weeks = age_in_weeks(born, night)
-    counts = counts if counts is not None else pd.DataFrame(columns=["start", "epoch_s", "count", "valid"])
-    from_log = (
-        events["source"].to_numpy() == "log" if "source" in events else np.ones(len(events), dtype=bool)
-    )
-    actigraphy = _actigraphy_rows(counts, formats, events)
-    coverage, activity, watched = _coverage(grid, counts, actigraphy, recording, events[from_log])
-    feats = epoch_features(events, grid, tz, age_weeks, coverage=coverage, activity=activity)
+    described = night_features(events, night, tz, born, counts, recording=recording, formats=formats)
+    grid, feats, coverage = described.grid, described.features, described.coverage
+    counts, actigraphy, age_weeks = described.counts, described.actigraphy, age_in_weeks(born, night)
     valid = feats["valid"].to_numpy(dtype=bool)
     # where movement events were watched (a log's spans, a raw sensor's coverage), the phase model labels the
     # epochs; where only activity counts were recorded, the device's algorithm says awake / asleep
-    labelled = valid & watched
+    labelled, watched = described.labelled, described.watched
     proba = model.predict_proba(feats[labelled]) if labelled.any() else np.zeros((0, len(PHASES)))
     phases = pd.DataFrame({"epoch_start": grid[labelled], "phase": [PHASES[i] for i in proba.argmax(axis=1)]})
     for j, col in enumerate(PROBA_COLUMNS):
@@ -150,49 +142,7 @@ def label_night(
     return feats, phases, metrics
 
 
-def _actigraphy_rows(counts: pd.DataFrame, formats: dict | None, events: pd.DataFrame) -> np.ndarray:
-    """Which count rows come from activity-count files (scored by sleep/wake algorithms), not raw coverage.
-
-    Without the manifest's formats, counts on a night without events are taken as actigraphy counts.
-    """
-    if not len(counts):
-        return np.zeros(0, dtype=bool)
-    if formats is None or "source_sha" not in counts:
-        return np.full(len(counts), events.empty)
-    return counts["source_sha"].map(formats).isin(COUNT_FORMATS).to_numpy()
-
-
-def _coverage(grid, counts, actigraphy, recording, log_events):
-    """``(coverage, activity, watched)`` of the grid from every source of the night.
-
-    ``watched``: epochs where movement events were being recorded (a log's recording spans, a raw sensor's
-    coverage), as opposed to epochs only an actigraph's counts cover.
-    """
-    n = len(grid)
-    parts, watched = [], np.zeros(n, dtype=bool)
-    if len(log_events) or (recording is not None and len(recording)):
-        state, _ = grid_coverage(grid, None, recording, log_events)
-        parts.append((state, np.full(n, np.nan)))
-        watched |= state == RECORDED
-    raw = counts[~actigraphy] if len(counts) else counts
-    if len(raw):
-        state, activity = grid_coverage(grid, raw)
-        parts.append((state, activity))
-        watched |= state == RECORDED
-    if actigraphy.any():
-        parts.append(grid_coverage(grid, counts[actigraphy]))
-    if not parts:
-        return np.full(n, NO_DATA, dtype=object), np.full(n, np.nan), watched
-    states = np.vstack([p[0] for p in parts])
-    recorded, not_worn = (states == RECORDED).any(axis=0), (states == NOT_WORN).any(axis=0)
-    coverage = coverage_state(recorded, not_worn)
-    activities = np.vstack([p[1] for p in parts])
-    seen = np.isfinite(activities).any(axis=0)
-    activity = np.where(seen, np.nansum(np.where(np.isfinite(activities), activities, 0), axis=0), np.nan)
-    return coverage, activity, watched
-
-
-PROCESSING_VERSION = "4"  # bump when processing code changes what a night's outputs are
+PROCESSING_VERSION = "5"  # bump when processing code changes what a night's outputs are
 NIGHT_TIMES = (
     "sleep_onset",
     "sleep_offset",

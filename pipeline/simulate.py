@@ -462,6 +462,23 @@ def simulate(
     return cohort, events, pd.concat(labels, ignore_index=True)
 
 
+def recording_spans(labels: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """When each simulated night was recorded: ``subject -> start, end`` (UTC), one row per run of labelled
+    epochs (the simulator labels every recorded epoch, from settling at bedtime to a little after waking)."""
+    out = {}
+    for subject, mine in labels.groupby("subject", sort=True):
+        starts = pd.to_datetime(mine["epoch_start"], utc=True).sort_values(ignore_index=True)
+        run = starts.diff().dt.total_seconds().fillna(EPOCH_S).gt(EPOCH_S).cumsum()
+        spans = starts.groupby(run).agg(["min", "max"])
+        out[subject] = pd.DataFrame(
+            {
+                "start": spans["min"].to_numpy(),
+                "end": (spans["max"] + pd.Timedelta(seconds=EPOCH_S)).to_numpy(),
+            }
+        )
+    return out
+
+
 def _local_iso(times: pd.Series, tz: str) -> pd.Series:
     """ISO 8601 local times with their UTC offset, millisecond precision (what a phone app writes)."""
     local = pd.to_datetime(times, utc=True).dt.tz_convert(tz)
@@ -484,8 +501,18 @@ def write_simulation(
         }
     ).to_csv(out / "subjects.csv", index=False)
     tz_of = {b.subject: b.tz for b in cohort}
+    spans = recording_spans(labels)
     for subject, frame in events.items():
-        log = frame.copy()
+        # the monitor is switched on at bedtime and off after getting up: recording rows say so
+        marks = pd.concat(
+            [
+                pd.DataFrame({"start": spans[subject]["start"], "kind": "recording_start"}),
+                pd.DataFrame({"start": spans[subject]["end"], "kind": "recording_stop"}),
+            ]
+        )
+        log = pd.concat([frame, marks], ignore_index=True).sort_values(
+            "start", kind="stable", ignore_index=True
+        )
         log.insert(0, "time", _local_iso(log.pop("start"), tz_of[subject]))
         log.to_csv(out / "logs" / f"{subject}.csv", index=False)
     (out / "diary").mkdir(exist_ok=True)

@@ -8,7 +8,7 @@ import skops.io as sio
 from pipeline.evaluate import feature_columns, labelled_features, night_groups
 from pipeline.model import DEFAULT_MODEL, PhaseModel, agreement, forward_backward, load_model
 from pipeline.schema import PHASES, SleepmovesError
-from pipeline.simulate import simulate
+from pipeline.simulate import recording_spans, simulate
 
 
 def cohort_features(babies: int, weeks: int, seed: int) -> pd.DataFrame:
@@ -20,7 +20,7 @@ def cohort_features(babies: int, weeks: int, seed: int) -> pd.DataFrame:
             "tz": [b.tz for b in cohort],
         }
     )
-    return labelled_features(labels, events, subjects)
+    return labelled_features(labels, events, subjects, recording_spans(labels))
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +139,31 @@ def test_version_depends_on_content_not_on_the_save(trained, tmp_path):
     assert reloaded.save(tmp_path / "b.skops") == first  # new object ids, same model
     other = PhaseModel(max_iter=5).fit(pd.DataFrame({"a": [0.0, 1.0] * 20}), ["awake", "quiet"] * 20)
     assert other.save(tmp_path / "c.skops") != first
+
+
+def test_training_describes_a_night_exactly_as_processing_does(demo_lake, sim_dir):
+    """What ``train`` and ``evaluate`` learn from is what ``process`` gives the model: for every labelled epoch
+    of a processed night, the features built from the labels file equal the features stored in the lake."""
+    from pipeline.cli import _labelled
+    from pipeline.evaluate import read_labels
+
+    frame = _labelled(demo_lake, [sim_dir / "labels.csv"], read_labels, labelled_features)
+    columns = feature_columns(frame)
+    assert "hours_in" not in columns and "hours_left" not in columns  # where a recording starts is no feature
+    compared = 0
+    for subject in sorted(frame["subject"].unique()):
+        for night in demo_lake.nights(subject)[:3]:
+            trained_on = frame[(frame["subject"] == subject) & (frame["night"] == night)].set_index(
+                "epoch_start"
+            )
+            stored = demo_lake.epochs(subject, night).set_index("epoch_start")
+            stored = stored[stored["valid"]]
+            assert len(trained_on) > 600 and set(trained_on.index) == set(stored.index)
+            pd.testing.assert_frame_equal(
+                trained_on[columns].sort_index(),
+                stored.loc[trained_on.index, columns].sort_index(),
+                check_dtype=False,
+                check_freq=False,
+            )
+            compared += 1
+    assert compared >= 4
