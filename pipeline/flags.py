@@ -327,6 +327,9 @@ def night_flags(
 HISTORY_NIGHTS = max(RULES["limb_asymmetry"]["of_last"], 7 * RULES["rising_shaking"]["weeks"])
 
 
+HISTORY_RULES = ("limb_asymmetry", "rising_shaking")  # the rules that look at earlier nights
+
+
 def history_flags(history: pd.DataFrame, tz: str, night_start, age_months: float) -> list[dict]:
     """Flags that need earlier nights: persistent asymmetry, shaking rising week over week."""
     return limb_asymmetry(history, tz, night_start) + rising_shaking(history, tz, night_start, age_months)

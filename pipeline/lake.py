@@ -800,10 +800,11 @@ class Lake:
         order = ["subject", "night"] + [c for c in frame.columns if c not in ("subject", "night")]
         return frame[order].sort_values(["subject", "night"], ignore_index=True)
 
-    def nights_before(self, subject: str, nights: Iterable[str], count: int) -> pd.DataFrame:
-        """The stored night rows of ``subject`` among the ``count`` nights before any of ``nights`` (those nights
-        themselves left out), by night: what the cross-night flags of ``nights`` look back on. Picked in Arrow, so
-        a baby with years of nights costs what one with a month does."""
+    def nights_near(self, subject: str, nights: Iterable[str], before: int, after: int = 0) -> pd.DataFrame:
+        """The stored night rows of ``subject`` among the ``before`` nights before and the ``after`` nights after
+        any of ``nights`` (those nights themselves left out), by night: what the cross-night flags of ``nights``
+        look back on, and the later nights whose flags look back on them. Picked in Arrow, so a baby with years
+        of nights costs what one with a month does."""
         nights = sorted(set(nights))
         data = self._read_table(self._folder("nights", subject), subject, None, None)
         if data is None or not data.num_rows:
@@ -813,8 +814,8 @@ class Lake:
         stored = np.asarray(data["night"].to_pylist(), dtype=str)
         picked: set[int] = set()
         for night in nights:
-            before = int(np.searchsorted(stored, night))
-            picked.update(range(max(0, before - count), before))
+            at = int(np.searchsorted(stored, night))
+            picked.update(range(max(0, at - before), min(len(stored), at + after)))
         frame = data.take(pa.array(sorted(picked), pa.int64())).to_pandas().assign(subject=subject)
         return frame[["subject", "night"] + [c for c in frame.columns if c not in ("subject", "night")]]
 

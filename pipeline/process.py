@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .epochs import age_in_weeks, night_features
-from .flags import HISTORY_NIGHTS, history_flags, night_flags
+from .flags import HISTORY_NIGHTS, HISTORY_RULES, history_flags, night_flags
 from .flags import decode as decode_flags
 from .flags import encode as encode_flags
 from .lake import INPUT_TABLES, Lake
@@ -421,24 +421,33 @@ def add_history_flags(metrics: dict, night: str, history: pd.DataFrame, tz: str,
 
 def _nights_with_history(lake: Lake, subject: str, fresh: dict) -> pd.DataFrame:
     """The nights rows of the new nights with the cross-night flags (asymmetry, rising shaking) added, judged
-    oldest first on the nights before each."""
+    oldest first on the nights before each, and the stored later nights whose cross-night flags look back on a
+    new night, judged again: an earlier week stored after a later one leaves no stale flag."""
     info = lake.subject(subject)
     new_nights = sorted(n for s, n in fresh if s == subject)
-    old = lake.nights_before(subject, new_nights, HISTORY_NIGHTS)
-    old_nights = old["night"].to_numpy(dtype=str) if len(old) else np.array([], dtype=str)
-    rows, done = [], []  # done: the new nights' metrics so far (all earlier than the next, in order)
+    # only the last HISTORY_NIGHTS nights before a night can change its flags (flags.HISTORY_NIGHTS): a baby
+    # with years of nights costs the same as one with a month
+    near = lake.nights_near(subject, new_nights, before=HISTORY_NIGHTS, after=HISTORY_NIGHTS)
+    stored = near["night"].astype(str).tolist() if len(near) else []
+    later: set[str] = set()  # stored nights with a new night among the HISTORY_NIGHTS nights before them
     for night in new_nights:
-        # only the last HISTORY_NIGHTS nights before this one can change its flags (flags.HISTORY_NIGHTS):
-        # a baby with years of nights costs the same as one with a month
-        before = int(np.searchsorted(old_nights, night))
+        later.update([n for n in stored if n > night][:HISTORY_NIGHTS])
+    kept = near[~near["night"].isin(later)] if len(near) else near
+    redo = {n: near.loc[near["night"] == n].iloc[0].to_dict() for n in later}
+    for metrics in redo.values():  # judged again below, from the night's own flags
+        metrics["flags"] = encode_flags(
+            [f for f in decode_flags(metrics["flags"]) if f.get("rule") not in HISTORY_RULES]
+        )
+    rows, done = [], []  # done: the nights judged so far (all earlier than the next, in order)
+    for night in sorted(set(new_nights) | later):
         earlier = pd.concat(
-            [old.iloc[max(0, before - HISTORY_NIGHTS) : before], pd.DataFrame(done[-HISTORY_NIGHTS:])],
-            ignore_index=True,
+            [kept[kept["night"] < night], pd.DataFrame(done[-HISTORY_NIGHTS:])], ignore_index=True
         )
         earlier = (
-            earlier.sort_values("night", ignore_index=True).tail(HISTORY_NIGHTS) if len(earlier) else old[:0]
+            earlier.sort_values("night", ignore_index=True).tail(HISTORY_NIGHTS) if len(earlier) else near[:0]
         )
-        metrics = add_history_flags(fresh[(subject, night)], night, earlier, info["tz"], info["born"])
+        metrics = fresh[(subject, night)] if (subject, night) in fresh else redo[night]
+        metrics = add_history_flags(metrics, night, earlier, info["tz"], info["born"])
         rows.append({k: v for k, v in metrics.items() if k != "subject"})
         done.append(metrics)
     if not rows:

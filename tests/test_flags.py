@@ -101,3 +101,41 @@ def test_processing_never_repeats_a_flag(tmp_path):
     flags = lake.flags([baby.subject])
     assert "rising_shaking" in set(flags["rule"])
     assert not flags.duplicated(["night", "rule", "start"]).any()
+
+
+def test_an_earlier_week_stored_after_a_later_one_leaves_no_stale_flag(tmp_path):
+    """Back-filling: the later week's cross-night flags are judged again once the earlier week arrives, so the
+    nights table is the same whichever week was ingested first (here: a baby whose right leg barely moves)."""
+    from pipeline.ingest import ingest_file
+    from pipeline.lake import Lake
+    from pipeline.nights import night_of
+    from pipeline.process import process
+    from pipeline.simulate import _local_iso
+
+    cohort, events, _ = simulate(babies=4, weeks=2, seed=51, anomalies={2: "asymmetric"})
+    baby = cohort[2]
+    log = events[baby.subject].copy()
+    nights = pd.Series(night_of(log["start"], baby.tz))
+    first_week = nights < sorted(nights.unique())[7]
+    files = {}
+    for name, mask in (("week1", first_week.to_numpy()), ("week2", ~first_week.to_numpy())):
+        part = log[mask].copy()
+        part.insert(0, "time", _local_iso(part.pop("start"), baby.tz))
+        files[name] = tmp_path / f"{name}.csv"
+        part.to_csv(files[name], index=False)
+
+    def nights_table(order: list[str], name: str) -> pd.DataFrame:
+        lake = Lake(tmp_path / name)
+        lake.add_subject(baby.subject, baby.tz, born=baby.born)
+        for week_name in order:
+            ingest_file(lake, files[week_name], baby.subject)
+            process(lake)
+        return lake.nights_table([baby.subject])[["night", "flags", "n_flags"]]
+
+    in_order = nights_table(["week1", "week2"], "in-order")
+    back_filled = nights_table(["week2", "week1"], "back-filled")
+    later = in_order[in_order["night"] >= sorted(in_order["night"])[7]]
+    assert (
+        later["flags"].str.contains("limb_asymmetry").any()
+    )  # the later week has cross-night flags to judge
+    pd.testing.assert_frame_equal(back_filled, in_order)
