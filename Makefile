@@ -43,9 +43,9 @@ lint: $(VENV)/.test
 # babies it never saw (seed 22, all four age bands): the figures of data/models/README.md.
 model: $(VENV)/.runtime browser
 	rm -rf build/model && mkdir -p build/model
-	$(BIN)/sleepmoves demo --no-serve --no-process --babies 12 --weeks 3 --seed 100 --input build/model/train --lake build/model/train-lake
+	$(BIN)/sleepmoves demo --no-serve --no-process --babies 24 --weeks 2 --seed 100 --input build/model/train --lake build/model/train-lake
 	$(BIN)/sleepmoves train build/model/train/labels.csv --lake build/model/train-lake --out data/models/phase_model.skops
-	$(BIN)/sleepmoves demo --no-serve --no-process --babies 8 --weeks 1 --seed 22 --input build/model/heldout --lake build/model/heldout-lake
+	$(BIN)/sleepmoves demo --no-serve --no-process --babies 16 --weeks 1 --seed 22 --input build/model/heldout --lake build/model/heldout-lake
 	$(BIN)/sleepmoves evaluate build/model/heldout/labels.csv --lake build/model/heldout-lake \
 		--csv data/models/evaluation --png data/models/evaluation/evaluation.png | tee data/models/evaluation/report.txt
 

@@ -36,7 +36,7 @@ def cmd_simulate(args) -> int:
     from .simulate import write_raw, write_simulation
 
     summary = write_simulation(
-        args.out, babies=args.babies, weeks=args.weeks, seed=args.seed, start=args.start
+        args.out, babies=args.babies, weeks=args.weeks, seed=args.seed, start=args.start, setting=args.setting
     )
     _say(
         f"simulated {len(summary['babies'])} babies x {args.weeks} weeks: {summary['events']} events, "
@@ -223,7 +223,7 @@ def cmd_demo(args) -> int:
     lake = _lake(args)
     started = dt.datetime.now()
     out = Path(args.input) if args.input else DEMO_INPUT
-    write_simulation(out, babies=args.babies, weeks=args.weeks, seed=args.seed)
+    write_simulation(out, babies=args.babies, weeks=args.weeks, seed=args.seed, setting=args.setting)
     subjects = pd.read_csv(out / "subjects.csv", dtype=str)
     touched = {}
     for row in subjects.itertuples():
@@ -269,6 +269,7 @@ def cmd_evaluate(args) -> int:
     _say(f"model {version} on {len(frame)} labelled epochs of {frame['subject'].nunique()} subjects")
     for name, title in [
         ("summary", "agreement (rules only = the architecture table; the model uses the row marked True)"),
+        ("gain", "the model's kappa over the rules baseline's (95 % bootstrap interval over babies)"),
         ("by_age", "Cohen's kappa by age band"),
         ("per_class", "per phase (model)"),
         ("confusion", "confusion (rows true, columns predicted)"),
@@ -498,6 +499,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--babies", type=int, default=3)
     p.add_argument("--weeks", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--setting",
+        choices=("realistic", "clean"),
+        default="realistic",
+        help="how cleanly movement tells the phases apart: realistic (as in real recordings; default) or clean "
+        "(a logic test)",
+    )
     p.add_argument("--input", help="where to write the simulated files (default data/demo)")
     p.add_argument("--no-serve", action="store_true", help="build the demo lake and stop")
     p.add_argument(
@@ -513,6 +521,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--babies", type=int, default=3)
     p.add_argument("--weeks", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--setting",
+        choices=("realistic", "clean"),
+        default="realistic",
+        help="how cleanly movement tells the phases apart: realistic (as in real recordings; default) or clean "
+        "(a logic test)",
+    )
     p.add_argument("--start", type=_date, default=None, help="first night (default 2026-03-02)")
     p.add_argument(
         "--raw",

@@ -18,6 +18,7 @@ import skops.io as sio
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix
+from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
 from .schema import PHASES, SleepmovesError
@@ -31,6 +32,7 @@ MODEL_ATTRIBUTES = (
     "prior_",
     "use_hmm_",
     "calibration_power_",
+    "temperature_",
 )
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "phase_model.skops"
 
@@ -44,17 +46,18 @@ TRUSTED_TYPES = frozenset(
 
 
 class PhaseModel(ClassifierMixin, BaseEstimator):
-    """Gradient-boosted trees over epoch features, smoothed over the night by an HMM.
+    """Gradient-boosted trees over epoch features, calibrated on babies held out of training.
 
-    The classifier gives p(phase | features of the epoch and its neighbourhood). Infant sleep has structure
-    (active and quiet sleep alternate through transitions, waking is entered from sleep through arousal):
-    a 4-state hidden Markov model with the transition matrix learned from labelled nights combines the
-    classifier's evidence with that structure (forward-backward), giving per-epoch posterior probabilities.
-    How strongly the classifier's probabilities are trusted (an exponent on them) is fitted on nights held
-    out of the classifier's training, so the smoothed probabilities are calibrated, not over-confident.
-    On those held-out nights the model also checks whether the HMM beats the calibrated classifier alone
-    (log-likelihood of the true phases) and uses it only if it does: with the +-10-min context features
-    already in the classifier, it often does not.
+    The classifier gives p(phase | features of the epoch and its neighbourhood). Its probabilities are
+    calibrated by a temperature (each raised to 1/T and renormalised) fitted, as a continuous value, to
+    out-of-fold probabilities from folds split by baby: no baby's nights are on both sides of a split, as a new
+    baby is never in the training data.
+
+    Infant sleep also has structure (active and quiet sleep alternate through transitions, waking is entered from
+    sleep through arousal). A 4-state hidden Markov model with the transition matrix learned from labelled nights
+    (forward-backward) is fitted too, and used instead of the calibrated classifier only if it predicts one
+    fold's held-out nights better (log-likelihood of the true phases): with the +-10-min context features already
+    in the classifier, it often does not, and then ``predict_proba`` is the calibrated classifier alone.
 
     Parameters
     ----------
@@ -78,8 +81,10 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
         Phase frequencies in the training labels.
     emission_power_ : float
         Exponent on the classifier's probabilities inside the HMM, fitted on held-out nights.
+    temperature_ : float
+        The calibration temperature (> 1 softens over-confident probabilities), fitted on held-out babies.
     calibration_power_ : float
-        Exponent that calibrates the classifier's probabilities when the HMM is not used.
+        ``1 / temperature_``: the exponent applied when the HMM is not used.
     use_hmm_ : bool
         Whether the HMM improved the held-out log-likelihood (and so is applied).
     """
@@ -136,18 +141,31 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
         codes = pd.Categorical(y, categories=PHASES).codes.astype(np.int64)
         self.prior_ = np.bincount(codes, minlength=4) / len(codes)
         self.transition_ = _transitions(codes, groups)
-        self.calibration_power_, self.emission_power_, self.use_hmm_ = 1.0, 1.0, False
+        self.temperature_, self.calibration_power_, self.emission_power_, self.use_hmm_ = 1.0, 1.0, 1.0, False
         values = X[self.features_].to_numpy(dtype="float64")
-        unique = np.unique(groups)
-        if len(unique) >= 5:
-            # calibrate on whole nights the classifier did not see, then decide whether the HMM helps there
-            rng = np.random.default_rng(self.random_state)
-            held = np.isin(groups, rng.choice(unique, size=max(1, len(unique) // 5), replace=False))
-            self.pipeline_ = self._classifier().fit(values[~held], y[~held])
-            raw, truth, nights = self._raw_proba(values[held]), codes[held], groups[held]
-            self.calibration_power_, calibrated_ll = _best_power(lambda w: _tempered(raw, w), truth)
+        babies = _babies(groups)
+        if len(np.unique(babies)) >= 3:
+            # out-of-fold probabilities, the folds split by baby: a baby is never on both sides, as a new baby
+            # is never in the training data
+            folds = GroupKFold(n_splits=min(CALIBRATION_FOLDS, len(np.unique(babies))))
+            raw = np.zeros((len(y), len(PHASES)))
+            first_fold = None
+            for train, test in folds.split(values, y, babies):
+                self.pipeline_ = self._classifier().fit(values[train], y[train])
+                raw[test] = self._raw_proba(values[test])
+                first_fold = test if first_fold is None else first_fold
+            self.temperature_ = _fit_temperature(raw, codes)
+            self.calibration_power_ = 1.0 / self.temperature_
+            calibrated_ll = _log_likelihood(
+                _tempered(raw[first_fold], self.calibration_power_), codes[first_fold]
+            )
+            # whether the HMM beats the calibrated classifier, on one fold's whole nights (forward-backward is a
+            # Python loop over epochs: one fold is enough to decide)
             self.emission_power_, smoothed_ll = _best_power(
-                lambda w: _smooth_groups(raw, nights, self.transition_, self.prior_, w), truth
+                lambda w: _smooth_groups(
+                    raw[first_fold], groups[first_fold], self.transition_, self.prior_, w
+                ),
+                codes[first_fold],
             )
             self.use_hmm_ = smoothed_ll > calibrated_ll
             self.heldout_log_likelihood_ = {"calibrated": calibrated_ll, "hmm": smoothed_ll}
@@ -238,15 +256,43 @@ def _tempered(raw: np.ndarray, power: float) -> np.ndarray:
 POWERS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
+def _log_likelihood(probabilities: np.ndarray, codes: np.ndarray) -> float:
+    """Mean log-probability given to the true phases."""
+    return float(np.log(np.clip(probabilities[np.arange(len(codes)), codes], 1e-9, 1)).mean())
+
+
 def _best_power(probabilities, codes: np.ndarray) -> tuple[float, float]:
-    """The exponent (and its mean log-likelihood) that best predicts held-out labels."""
+    """The HMM's emission exponent (and its mean log-likelihood) that best predicts held-out labels."""
     best, best_ll = 1.0, -np.inf
     for power in POWERS:
-        post = probabilities(power)
-        ll = float(np.log(np.clip(post[np.arange(len(codes)), codes], 1e-9, 1)).mean())
+        ll = _log_likelihood(probabilities(power), codes)
         if ll > best_ll:
             best, best_ll = power, ll
     return best, best_ll
+
+
+CALIBRATION_FOLDS = 4
+TEMPERATURES = (0.05, 20.0)  # the search range: below 1 sharpens, above 1 softens
+
+
+def _fit_temperature(raw: np.ndarray, codes: np.ndarray) -> float:
+    """The temperature T (probabilities raised to 1/T, renormalised) that maximises the likelihood of held-out
+    labels: a continuous search, so it can soften over-confident probabilities or sharpen timid ones."""
+    from scipy.optimize import minimize_scalar
+
+    lo, hi = np.log(TEMPERATURES[0]), np.log(TEMPERATURES[1])
+    found = minimize_scalar(
+        lambda log_t: -_log_likelihood(_tempered(raw, float(np.exp(-log_t))), codes),
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-3},
+    )
+    return float(np.exp(found.x))
+
+
+def _babies(groups: np.ndarray) -> np.ndarray:
+    """The baby of each row from night groups named ``subject/night`` (any other group is its own baby)."""
+    return np.array([str(g).split("/", 1)[0] for g in groups], dtype=object)
 
 
 def model_version(path: str | Path) -> str:

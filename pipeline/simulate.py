@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from .nights import zone
+from .runs import runs
 from .schema import EPOCH_S, KINDS
 
 DEFAULT_START = dt.date(2026, 3, 2)  # four weeks from here cross both the US and the EU spring DST change
@@ -79,13 +80,26 @@ class Baby:
     twitch_s: float  # mean twitch duration (s)
     seed: int
     anomaly: str | None = None  # one of ANOMALIES: a pattern the review flags must catch
+    phase_scale: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)  # awake, active, quiet, transition
+    architecture: tuple[float, float] = (
+        0.0,
+        0.0,
+    )  # the baby's cycle length (min) and active share, off the age's
+    setting: str = "clean"  # see SETTINGS
 
     def age_months(self, night: dt.date) -> float:
         return (night - self.born).days / 30.44
 
 
-def age_parameters(age_months: float) -> dict[str, float]:
+def age_parameters(age_months: float, setting: str = "clean") -> dict[str, float]:
     """Sleep architecture and movement rates for an age, from the table in the module docstring."""
+    quiet_twitch = {0: 0.03, 3: 0.03, 6: 0.25}
+    if setting == "realistic":
+        quiet_twitch = {
+            0: REALISTIC_QUIET_TWITCH,
+            3: REALISTIC_QUIET_TWITCH,
+            6: max(0.25, REALISTIC_QUIET_TWITCH),
+        }
     active = _interp(age_months, {0: 0.55, 3: 0.45, 8: 0.31})
     transition = _interp(age_months, {0: 0.10, 3: 0.10, 8: 0.07})
     moro = _interp(age_months, {0: 1.0, 6: 0.15})
@@ -97,7 +111,7 @@ def age_parameters(age_months: float) -> dict[str, float]:
         "onset_active_p": _interp(age_months, {0: 1.0, 1: 1.0, 3: 0.0}),
         "wakings": _interp(age_months, {1: 2.5, 6: 1.1, 12: 0.8}),
         # per-minute rates by phase: awake, active, quiet, transition
-        "twitch_bursts": np.array([0.3, 1.2, _interp(age_months, {0: 0.03, 3: 0.03, 6: 0.25}), 0.8]),
+        "twitch_bursts": np.array([0.3, 1.2, _interp(age_months, quiet_twitch), 0.8]),
         "startles": np.array([1.0, 1.9 * moro, 10.6 * moro, 4.0 * moro]) / 60,
         "kicks": np.array([3.0, 0.15, 0.02, 0.3]),
         "stretches": np.array([0.3, 0.02, 0.01, 0.2]),
@@ -108,18 +122,51 @@ def age_parameters(age_months: float) -> dict[str, float]:
 
 ANOMALIES = ("rhythmic", "spasms", "asymmetric", "plm")
 
+# How much movement tells the phases apart. "realistic" (the default: what the model is trained and its card's
+# headline figure measured on) gives every baby, night and phase bout its own movement rate in each phase, so that
+# rates overlap between phases as in real recordings; "clean" keeps one rate per phase (a logic test only: phases
+# separate far more cleanly than in real infants).
+SETTINGS = ("realistic", "clean")
+# Between-baby spread of a phase's movement rate (lognormal sigma, drawn per baby and phase). Sitka 1990 (day-2
+# newborns): startles 10.6 +- 8.7 /h in quiet sleep and 1.9 +- 2.1 /h in active sleep, coefficients of variation
+# 0.82 and 1.1, i.e. sigma = sqrt(ln(1 + CV^2)) = 0.70 and 0.90; 0.7 is used for every kind of movement.
+BABY_PHASE_SIGMA = 0.7
+# Night-to-night spread of a phase's rate within a baby (lognormal sigma). Assumption: no published per-phase
+# figure; smaller than between babies, as actigraphy's night-to-night variation is.
+NIGHT_PHASE_SIGMA = 0.3
+# Spread between bouts of the same phase in one night (lognormal sigma): assumption. Twitching comes in bursts
+# and some active-sleep bouts hold little of it; this is what makes single minutes ambiguous.
+BOUT_SIGMA = 0.6
+# Twitch bursts per minute of quiet sleep before 3 months in the realistic setting: assumption, set so that the
+# rules-only baseline's active-vs-quiet kappa on simulated babies lands in the 0.2-0.4 that published
+# movement-only scoring reaches (science.md, "What good looks like"); the clean setting keeps 0.03.
+REALISTIC_QUIET_TWITCH = 0.3
+# Spread of the sleep architecture between babies: cycle length SD 5 min and active share SD 0.06 (assumption,
+# inside the ranges science.md gives: cycles 30-70 min, active 50-60 % at term).
+BABY_CYCLE_SD_MIN, BABY_ACTIVE_SD = 5.0, 0.06
+
 
 def make_babies(
-    n: int, seed: int, start: dt.date = DEFAULT_START, anomalies: dict[int, str] | None = None
+    n: int,
+    seed: int,
+    start: dt.date = DEFAULT_START,
+    anomalies: dict[int, str] | None = None,
+    setting: str = "realistic",
 ) -> list[Baby]:
     """``n`` babies whose ages at ``start`` spread from about 2 weeks to 11 months.
 
-    ``anomalies`` maps a baby's position to one of :data:`ANOMALIES` (see :func:`anomaly_events`).
+    ``anomalies`` maps a baby's position to one of :data:`ANOMALIES` (see :func:`anomaly_events`); ``setting``
+    is one of :data:`SETTINGS`.
     """
     anomalies = anomalies or {}
     unknown = set(anomalies.values()) - set(ANOMALIES)
     if unknown:
         raise ValueError(f"unknown anomalies {sorted(unknown)}: use {', '.join(ANOMALIES)}")
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown simulator setting {setting!r}: use {', '.join(SETTINGS)}")
+    spread = np.random.default_rng(
+        np.random.SeedSequence([seed, 2])
+    )  # its own stream: clean babies unchanged
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     ages_days = np.linspace(14, 335, n) if n > 1 else np.array([60.0])
     babies = []
@@ -134,6 +181,17 @@ def make_babies(
                 twitch_s=float(rng.uniform(0.15, 0.4)),
                 seed=int(rng.integers(2**31)),
                 anomaly=anomalies.get(i),
+                phase_scale=(
+                    tuple(float(x) for x in spread.lognormal(0, BABY_PHASE_SIGMA, 4))
+                    if setting == "realistic"
+                    else (1.0, 1.0, 1.0, 1.0)
+                ),
+                architecture=(
+                    (float(spread.normal(0, BABY_CYCLE_SD_MIN)), float(spread.normal(0, BABY_ACTIVE_SD)))
+                    if setting == "realistic"
+                    else (0.0, 0.0)
+                ),
+                setting=setting,
             )
         )
     return babies
@@ -192,9 +250,11 @@ def simulate_events(
     codes: np.ndarray,
     t0: pd.Timestamp,
     night_scale: float,
+    epoch_scale: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Movement events for one night's hypnogram; ``t0`` is the UTC start of the first epoch."""
-    scale = baby.rate_scale * night_scale
+    """Movement events for one night's hypnogram; ``t0`` is the UTC start of the first epoch; ``epoch_scale``
+    multiplies each epoch's rates (the realistic setting's per-phase, per-night and per-bout spread)."""
+    scale = baby.rate_scale * night_scale * (epoch_scale if epoch_scale is not None else 1.0)
     per_epoch = EPOCH_S / 60
     n = len(codes)
     epoch_t = np.arange(n) * float(EPOCH_S)
@@ -375,7 +435,11 @@ def anomaly_events(
 def simulate_night(baby: Baby, night: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One night of one baby: ``(events, labels)``; times are UTC, labels one row per recorded epoch."""
     rng = np.random.default_rng(np.random.SeedSequence([baby.seed, night.toordinal()]))
-    params = age_parameters(baby.age_months(night))
+    params = age_parameters(baby.age_months(night), baby.setting)
+    cycle_offset, active_offset = baby.architecture
+    params["cycle_min"] += cycle_offset
+    params["active_share"] = float(np.clip(params["active_share"] + active_offset, 0.15, 0.75))
+    params["quiet_share"] = 1 - params["active_share"] - params["transition_share"]
     z = zone(baby.tz)
     bedtime = dt.datetime.combine(night, dt.time(19), tzinfo=z) + dt.timedelta(
         minutes=float(rng.uniform(0, 90))
@@ -392,7 +456,8 @@ def simulate_night(baby: Baby, night: dt.date) -> tuple[pd.DataFrame, pd.DataFra
     n = int((t1 - t0).total_seconds() // EPOCH_S)
     per_min = 60 // EPOCH_S
     codes = simulate_hypnogram(rng, params, n, int(settle_min * per_min), int(tail_min * per_min))
-    events = simulate_events(rng, baby, params, codes, t0, float(rng.lognormal(0, 0.15)))
+    night_scale = float(rng.lognormal(0, 0.15))
+    events = simulate_events(rng, baby, params, codes, t0, night_scale, _epoch_scale(baby, night, codes))
     labels = pd.DataFrame(
         {
             "subject": baby.subject,
@@ -401,6 +466,19 @@ def simulate_night(baby: Baby, night: dt.date) -> tuple[pd.DataFrame, pd.DataFra
         }
     )
     return events, labels
+
+
+def _epoch_scale(baby: Baby, night: dt.date, codes: np.ndarray) -> np.ndarray:
+    """Each epoch's movement-rate multiplier beyond the baby's and the night's overall scale: the baby's own rate
+    in each phase, this night's, and this bout's (see :data:`SETTINGS`). All ones in the clean setting. Drawn from
+    a stream of its own, so the clean setting's nights stay what they were."""
+    if baby.setting != "realistic":
+        return np.ones(len(codes))
+    rng = np.random.default_rng(np.random.SeedSequence([baby.seed, night.toordinal(), 7]))
+    night_phase = rng.lognormal(0, NIGHT_PHASE_SIGMA, 4)
+    starts, lengths, values = runs(codes)
+    bout = np.repeat(rng.lognormal(0, BOUT_SIGMA, len(starts)), lengths)
+    return np.asarray(baby.phase_scale)[codes] * night_phase[codes] * bout
 
 
 def parent_diary(baby: Baby, labels: pd.DataFrame) -> pd.DataFrame:
@@ -444,8 +522,9 @@ def simulate(
     seed: int = 0,
     start: dt.date = DEFAULT_START,
     anomalies: dict[int, str] | None = None,
+    setting: str = "realistic",
 ) -> tuple[list[Baby], dict[str, pd.DataFrame], pd.DataFrame]:
-    """Simulate ``weeks`` of nights for ``babies`` babies.
+    """Simulate ``weeks`` of nights for ``babies`` babies, in one of :data:`SETTINGS`.
 
     Returns
     -------
@@ -453,7 +532,7 @@ def simulate(
     events : dict subject -> events (UTC ``start``, ``duration_s``, ``limb``, ``kind``, ``intensity``)
     labels : DataFrame ``subject, epoch_start (UTC), phase``
     """
-    cohort = make_babies(babies, seed, start, anomalies)
+    cohort = make_babies(babies, seed, start, anomalies, setting)
     events, labels = {}, []
     for baby in cohort:
         nights = [simulate_night(baby, start + dt.timedelta(days=d)) for d in range(7 * weeks)]
@@ -487,12 +566,17 @@ def _local_iso(times: pd.Series, tz: str) -> pd.Series:
 
 
 def write_simulation(
-    out: str | Path, babies: int = 3, weeks: int = 4, seed: int = 0, start: dt.date = DEFAULT_START
+    out: str | Path,
+    babies: int = 3,
+    weeks: int = 4,
+    seed: int = 0,
+    start: dt.date = DEFAULT_START,
+    setting: str = "realistic",
 ) -> dict:
     """Simulate and write ``subjects.csv``, ``logs/<subject>.csv`` and ``labels.csv`` under ``out``."""
     out = Path(out)
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    cohort, events, labels = simulate(babies, weeks, seed, start)
+    cohort, events, labels = simulate(babies, weeks, seed, start, setting=setting)
     pd.DataFrame(
         {
             "subject": [b.subject for b in cohort],
