@@ -61,6 +61,11 @@ RULES = {
         "gap_s": (5.0, 90.0),
         "series": 4,
         "index_per_h": 5.0,
+        # periodic: the gaps between onsets of a series vary little (median absolute deviation over the median
+        # gap at most this; robust to an ordinary kick falling inside a series). Assumption, not in the AASM
+        # rule: without it, 7 % of 168 normal simulated nights (realistic setting) were flagged, from a baby's
+        # ordinary kicks that happen to fall 5-90 s apart; with it 0 %, and 84 % of 56 PLM nights (91 % without)
+        "max_gap_spread": 0.3,
         "source": "AASM PLM rule; index >= 5/h abnormal in children (science.md)",
     },
     "rising_shaking": {
@@ -125,6 +130,12 @@ def _in_sleep_period(times: pd.DatetimeIndex, phases: pd.DataFrame, max_wake_min
     where = np.clip(starts.searchsorted(times, side="right") - 1, 0, len(starts) - 1)
     within = (times >= starts[first]) & (times < starts[last] + pd.Timedelta(seconds=EPOCH_S))
     return np.asarray(within) & ~long_wake[where]
+
+
+def _spread(gaps: np.ndarray) -> float:
+    """How irregular gaps are: median absolute deviation over the median (0 = a steady pace)."""
+    middle = np.median(gaps)
+    return float(np.median(np.abs(gaps - middle)) / middle) if middle > 0 else np.inf
 
 
 def _series(onsets: np.ndarray, lo: float, hi: float, minimum: int) -> list[tuple[int, int]]:
@@ -229,7 +240,12 @@ def periodic_limb_moves(events: pd.DataFrame, phases: pd.DataFrame, tz: str) -> 
     times = pd.DatetimeIndex(pd.to_datetime(events["start"], utc=True))
     moves = events[legs & (dur >= lo) & (dur <= hi) & _in_sleep_period(times, phases)]
     onsets = utc_ns(moves["start"]) / 1e9 if len(moves) else np.array([])
-    runs = _series(np.unique(onsets), *rule["gap_s"], rule["series"])
+    onsets = np.unique(onsets)
+    runs = [
+        (a, b)
+        for a, b in _series(onsets, *rule["gap_s"], rule["series"])
+        if _spread(np.diff(onsets[a:b])) <= rule["max_gap_spread"]
+    ]
     in_series = sum(b - a for a, b in runs)
     starts = pd.DatetimeIndex(pd.to_datetime(phases["epoch_start"], utc=True))
     sleep_h = _in_sleep_period(starts, phases).sum() * EPOCH_S / 3600
@@ -237,12 +253,12 @@ def periodic_limb_moves(events: pd.DataFrame, phases: pd.DataFrame, tz: str) -> 
     if index < rule["index_per_h"] or not runs:
         return [], float(index)
     a, b = runs[0]
-    first = pd.Timestamp(np.unique(onsets)[a], unit="s", tz="UTC")
+    first = pd.Timestamp(onsets[a], unit="s", tz="UTC")
     return [
         _flag(
             "periodic_limb_moves",
             first,
-            np.unique(onsets)[b - 1] - np.unique(onsets)[a],
+            onsets[b - 1] - onsets[a],
             moves["limb"],
             {"index": index},
             tz,
