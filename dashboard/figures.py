@@ -15,9 +15,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pipeline.nights import utc_ns
-from pipeline.schema import EPOCH_S, KINDS, LIMBS, SCORED_PHASES
+from pipeline.schema import EPOCH_S, KINDS, LIMBS, SCORED_PHASES, UNSURE_BELOW
 
 # Okabe-Ito colour-blind-safe palette.
+PALE_OPACITY = 0.35  # an unsure epoch's colour strength (see pipeline.schema.UNSURE_BELOW)
 PHASE_COLOURS = {
     "awake": "#E69F00",
     "active": "#CC79A7",
@@ -175,7 +176,9 @@ def night_figure(
                     legendgrouptitle_text="Phase",
                     marker={
                         "color": PHASE_COLOURS[phase],
-                        "opacity": np.clip(0.25 + 0.75 * prob, 0, 1),
+                        # pale where the model gives its phase less than UNSURE_BELOW: a stated level, not a
+                        # shade per percent (calibrated probabilities make the level mean what it says)
+                        "opacity": np.where(prob < UNSURE_BELOW, PALE_OPACITY, 1.0),
                         "line": {"width": 0},
                     },
                     customdata=np.column_stack([local.to_numpy()[mask], np.round(100 * prob)]),
@@ -345,6 +348,14 @@ def _duration(minutes) -> str:
     return f"{total // 60} h {total % 60:02d} min"
 
 
+def _likely(metrics: dict, phase: str) -> str:
+    """ " · likely 2 h 40 – 3 h 25": the phase's 95 % interval, when the night has one."""
+    low, high = metrics.get(f"min_{phase}_low"), metrics.get(f"min_{phase}_high")
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return ""
+    return f" · likely {_duration(low).replace(' min', '')} – {_duration(high)}"
+
+
 def _rate(value) -> str:
     return "—" if value is None or pd.isna(value) else f"{float(value):.0f} / h"
 
@@ -372,8 +383,16 @@ def summary_items(metrics: dict | None, tz: str) -> list[tuple[str, str, str]]:
         ]
     if pd.notna(metrics.get("min_active")):
         items += [
-            ("Active sleep", _duration(metrics.get("min_active")), "REM-like: twitches are normal here"),
-            ("Quiet sleep", _duration(metrics.get("min_quiet")), "deep, still sleep"),
+            (
+                "Active sleep",
+                _duration(metrics.get("min_active")),
+                "REM-like: twitches are normal here" + _likely(metrics, "active"),
+            ),
+            (
+                "Quiet sleep",
+                _duration(metrics.get("min_quiet")),
+                "deep, still sleep" + _likely(metrics, "quiet"),
+            ),
             (
                 "Twitches in active sleep",
                 _rate(metrics.get("twitches_per_h_active")),

@@ -127,6 +127,9 @@ PHASE_TABLE = pa.schema(
 )
 
 PROBA_COLUMNS = tuple(f"p_{p}" for p in PHASES)
+# An epoch whose (calibrated) most probable phase has less than this probability is "unsure": drawn pale. At 0.6
+# the model is right about 60 % of the time in the shipped model's held-out reliability bins (data/models).
+UNSURE_BELOW = 0.6
 
 # Lake tables that are partitioned by subject and night.
 PARTITIONED_TABLES = ("events", "counts", "recording", "diary", "epochs", "phases", "nights")

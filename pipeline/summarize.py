@@ -31,6 +31,7 @@ DEFINITIONS = {
     "naps, nap_min": "sleep periods outside the night's (count, minutes of sleep in them)",
     "sleep_24h_min": "total sleep plus nap sleep, noon to noon",
     "min_<phase>, pct_<phase>": "minutes of each phase in the sleep period; share of each sleep phase in total sleep (%); empty when the data cannot tell the phase (counts only)",
+    "min_<phase>_low, min_<phase>_high": "a 95 % interval for the minutes of each sleep phase in the sleep period, from the epochs' calibrated probabilities (expected minutes +- 1.96 SD; the epochs of one labelled bout counted as erring together, as they do)",
     "cycles": f"number of active-sleep episodes followed by a quiet-sleep episode (episodes >= {MIN_EPISODE_EPOCHS} epochs; transition epochs between them ignored; no data ends an episode)",
     "mean_cycle_min": "mean minutes between the starts of successive cycles with no data between them",
     "<kind>_per_h": "twitches, kicks, startles per hour of recorded time",
@@ -76,6 +77,47 @@ def phases_on_grid(phases: pd.DataFrame, grid: pd.DatetimeIndex) -> np.ndarray:
         where = grid.get_indexer(starts)
         ok = where >= 0
         out[where[ok]] = phases["phase"].to_numpy()[ok]
+    return out
+
+
+INTERVAL_Z = 1.96  # a 95 % interval
+
+
+def phase_minutes_interval(
+    phases: pd.DataFrame, grid: pd.DatetimeIndex, in_period: np.ndarray, phase: np.ndarray
+) -> dict:
+    """``min_<phase>_low`` / ``_high`` for each sleep phase: a 95 % interval for its minutes in the sleep period.
+
+    The expected minutes are the sum of the epochs' calibrated probabilities of the phase. Epoch errors are not
+    independent: the model mislabels whole bouts, not single epochs (on simulated nights, an interval that
+    treated epochs as independent held the true minutes 26 % of the time). So each bout of one label (a run of
+    ``phase``) counts as one unit whose epochs err together: the variance is the sum over bouts of the squared
+    sum of the epochs' standard deviations. NaN when the night has no phase probabilities (counts only).
+    """
+    out = {}
+    n = len(grid)
+    probabilities = {}
+    if len(phases) and n and "p_active" in phases:
+        where = grid.get_indexer(pd.DatetimeIndex(pd.to_datetime(phases["epoch_start"], utc=True)))
+        ok = where >= 0
+        for p in PHASES[1:]:
+            column = np.full(n, np.nan)
+            column[where[ok]] = phases[f"p_{p}"].to_numpy(dtype="float64")[ok]
+            probabilities[p] = column
+    starts, lengths, _ = runs(phase[in_period])
+    bout = np.repeat(np.arange(len(starts)), lengths)
+    per_min = 60 / EPOCH_S
+    for p in PHASES[1:]:
+        values = probabilities.get(p, np.full(n, np.nan))[in_period]
+        if not len(values) or not np.isfinite(values).any():
+            out[f"min_{p}_low"] = out[f"min_{p}_high"] = np.nan
+            continue
+        values = np.nan_to_num(values)
+        expected = values.sum() / per_min
+        spread = np.sqrt(values * (1 - values))
+        sd = np.sqrt(np.sum(np.bincount(bout, weights=spread, minlength=len(starts)) ** 2)) / per_min
+        out[f"min_{p}_low"] = float(max(0.0, expected - INTERVAL_Z * sd))
+        out[f"min_{p}_high"] = float(expected + INTERVAL_Z * sd)
     return out
 
 
@@ -173,6 +215,7 @@ def night_metrics(
             float(100 * (phase[in_period] == p).sum() / sleep_total) if sleep_total and staged else np.nan
         )
     out["cycles"], out["mean_cycle_min"] = cycles(phase[in_period]) if staged else (np.nan, np.nan)
+    out.update(phase_minutes_interval(phases, grid, in_period, phase))
 
     # Each movement takes the phase of the epoch it starts in (none when that epoch has no data).
     ev_starts = (

@@ -10,6 +10,7 @@ from dash import html
 
 from dashboard.components import table
 from pipeline.flags import RULES
+from pipeline.schema import UNSURE_BELOW
 from pipeline.summarize import DEFINITIONS
 
 dash.register_page(__name__, path="/about", name="About", title="sleepmoves · about", order=3)
@@ -37,7 +38,8 @@ def layout(**_query):
             html.P(
                 "Measured on simulated babies the model never saw. Real infants are harder: published agreement for "
                 "active vs quiet sleep from limb movement alone is a kappa of about 0.2-0.4. Pale colours on the chart "
-                "mean the model is unsure."
+                f"mark epochs where the model gives its phase less than {UNSURE_BELOW:.0%}: it is then right about half "
+                "the time or less. Phase minutes come with the range they are likely to lie in."
             ),
             table(model_rows) if model_rows else html.P("No evaluation found."),
         ]
