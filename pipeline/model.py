@@ -354,9 +354,10 @@ def load_model(path: str | Path | None = None) -> tuple[PhaseModel, str]:
 class RulesBaseline:
     """The architecture table of ``science.md`` applied to movement rates, with no learning (a baseline).
 
-    Over +-1 min: large movements (kicks, stretches, whole-body) at 1/min or more -> awake. Otherwise over
-    +-2.5 min: twitching at 2/min or more -> active ("twitching is common"); under 0.5/min -> quiet ("few
-    spontaneous movements"); in between -> transition ("twitches and jerks as tone adjusts").
+    Large movements -- kicks over +-1 min (their centred mean) plus this epoch's own stretches and other
+    movements -- at 1/min or more -> awake. Otherwise, twitching over +-2.5 min (centred mean) at 2/min or more ->
+    active ("twitching is common"); under 0.5/min -> quiet ("few spontaneous movements"); in between ->
+    transition ("twitches and jerks as tone adjusts").
     """
 
     AWAKE_BIG_PER_MIN, ACTIVE_TWITCH_PER_MIN, QUIET_TWITCH_PER_MIN = 1.0, 2.0, 0.5

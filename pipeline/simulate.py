@@ -34,7 +34,18 @@ sleep-onset rhythmic movement      from 6 mo, P = 0.5 a night, 59 % of 9-month-o
                                    one 5-20 s shake at 1-2 Hz  onset (science.md)
 baby / night variability           rates x lognormal(0, 0.3)   assumption: every baby has its own rates,
                                    per baby, (0, 0.15) night   every night differs
+realistic: per-phase rate, baby    lognormal(0, 0.7) per       Sitka 1990: startles 10.6 +- 8.7 /h (quiet),
+                                   baby and phase              1.9 +- 2.1 /h (active), CV 0.8-1.1
+realistic: per-phase rate, night   lognormal(0, 0.3)           assumption (smaller than between babies)
+realistic: per bout                lognormal(0, 0.6)           assumption: twitching comes in bursts
+realistic: quiet twitch bursts     0.3 /min (< 3 mo)           set so the rules baseline's active-vs-quiet
+                                                               kappa is 0.2-0.4, as published (science.md)
+realistic: architecture per baby   cycle SD 5 min, active      assumption, inside science.md's ranges
+                                   share SD 0.06
 =================================  ==========================  =============================================
+
+Two settings (:data:`SETTINGS`): "realistic", the default, adds the rows marked realistic; "clean" leaves them
+out, so phases separate by movement far more cleanly than in real infants (a logic test only).
 
 Outputs of :func:`write_simulation`: ``subjects.csv``, ``logs/<subject>.csv`` (the user log format),
 ``diary/<subject>.csv`` (a parent's diary in the generic diary format: night sleep, feeds and visits at

@@ -289,8 +289,9 @@ def week_nights(week: str) -> tuple[str, str]:
 def compare_weeks(nights_a: pd.DataFrame, nights_b: pd.DataFrame, metrics=COMPARED_METRICS) -> pd.DataFrame:
     """Per metric: mean and SD in each period, difference (b - a), Mann-Whitney U p-value and effect size.
 
-    The effect size is the rank-biserial correlation r = 1 - 2U / (n_a n_b): 0 no difference, +-1 every night of
-    one period above every night of the other. Nights are the unit (each night one value).
+    The effect size is the rank-biserial correlation r = 2 U_b / (n_a n_b) - 1, with U_b the Mann-Whitney U of
+    period b's nights over period a's: 0 no difference, +1 every night of b above every night of a, -1 every
+    night of b below. Nights are the unit (each night one value).
     """
     from scipy.stats import mannwhitneyu
 

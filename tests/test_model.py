@@ -167,3 +167,51 @@ def test_training_describes_a_night_exactly_as_processing_does(demo_lake, sim_di
             )
             compared += 1
     assert compared >= 4
+
+
+# What the model card (data/models/README.md) says the shipped model is made of.
+SHIPPED_FEATURES = [
+    *[f"n_{k}" for k in ("twitch", "kick", "startle", "shake", "stretch", "other", "events")],
+    "n_twitch_legs",
+    "n_twitch_arms",
+    "move_s",
+    "max_intensity",
+    "n_limbs",
+    *[
+        f"{c}_{w}"
+        for w in ("1m", "2m5", "5m", "10m")
+        for c in (
+            "n_twitch",
+            "n_kick",
+            "n_startle",
+            "n_events",
+            "move_s",
+            "max_intensity",
+            "n_twitch_legs",
+            "n_twitch_arms",
+        )
+    ],
+    "min_since_big",
+    "min_to_big",
+    "hours_since_settled",
+    "clock_sin",
+    "clock_cos",
+    "age_weeks",
+]
+
+
+def test_the_shipped_model_is_what_its_card_says():
+    """The card's feature list, calibration temperature, HMM decision and version match the shipped file."""
+    import re
+    from pathlib import Path
+
+    card = (Path(DEFAULT_MODEL).parent / "README.md").read_text(encoding="utf-8")
+    model, version = load_model(DEFAULT_MODEL)
+    assert model.features_ == SHIPPED_FEATURES
+    assert f"{len(SHIPPED_FEATURES)} features" in card
+    stated = float(re.search(r"\*\*T = ([0-9.]+)\*\*", card).group(1))
+    assert round(model.temperature_, 2) == stated and model.calibration_power_ == pytest.approx(
+        1 / model.temperature_
+    )
+    assert not model.use_hmm_ and "it does not, so it is not used" in card
+    assert f"Shipped version: `{version}`" in card
