@@ -66,7 +66,7 @@ RULES = {
         # rule: without it, 7 % of 168 normal simulated nights (realistic setting) were flagged, from a baby's
         # ordinary kicks that happen to fall 5-90 s apart; with it 0 %, and 84 % of 56 PLM nights (91 % without)
         "max_gap_spread": 0.3,
-        "source": "AASM PLM rule; index >= 5/h abnormal in children (science.md)",
+        "source": "AASM PLM rule; index >= 5/h abnormal in children (science.md); a steady pace is our addition",
     },
     "rising_shaking": {
         "weekly_min": 3,

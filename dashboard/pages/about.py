@@ -19,7 +19,7 @@ EVALUATION = Path(__file__).resolve().parents[2] / "data" / "models" / "evaluati
 
 
 def layout(**_query):
-    model_rows = pd.read_csv(EVALUATION).round(3).to_dict("records") if EVALUATION.exists() else []
+    model_rows = _model_rows(pd.read_csv(EVALUATION)) if EVALUATION.exists() else []
     return html.Div(
         [
             html.H2("Not a diagnosis"),
@@ -44,3 +44,18 @@ def layout(**_query):
             table(model_rows) if model_rows else html.P("No evaluation found."),
         ]
     )
+
+
+# the evaluation's columns a reader needs, in words (the full table is data/models/evaluation/summary.csv)
+SHOWN = {
+    "method": "method",
+    "kappa": "kappa",
+    "active_vs_quiet_kappa": "active vs quiet kappa",
+    "awake_vs_asleep_accuracy": "awake vs asleep",
+    "ece": "calibration error",
+}
+
+
+def _model_rows(summary: pd.DataFrame) -> list[dict]:
+    shown = summary[[c for c in SHOWN if c in summary]].rename(columns=SHOWN).round(3)
+    return shown.to_dict("records")

@@ -12,6 +12,7 @@ from dashboard.figures import night_figure, scoring_words, summary_items
 from dashboard.views import night_options, night_view, step_night
 from pipeline.flags import decode as decode_flags
 from pipeline.lake import DamagedData
+from pipeline.schema import UNSURE_BELOW
 
 dash.register_page(__name__, path="/", name="Last night", title="sleepmoves · night", order=0)
 
@@ -136,7 +137,7 @@ def _hint(metrics):
     if metrics and metrics.get("scored_from_counts"):
         return "Each bar below is the activity the device counted in one epoch. Grey stripes: no data."
     return (
-        "Lighter colour = the model is less sure of the phase. Each mark below is one movement, "
+        f"Pale colour = the model gives the phase less than {UNSURE_BELOW:.0%}. Each mark below is one movement, "
         "on the limb that made it. Grey stripes: no data."
     )
 
