@@ -31,6 +31,17 @@ def _say(*parts) -> None:
     print(*parts, flush=True)
 
 
+def _setting_argument(parser) -> None:
+    """The simulator's ``--setting`` (simulate and demo)."""
+    parser.add_argument(
+        "--setting",
+        choices=("realistic", "clean"),
+        default="realistic",
+        help="how cleanly movement tells the phases apart: realistic (as in real recordings; default) or clean "
+        "(a logic test)",
+    )
+
+
 # ---------------------------------------------------------------------- commands
 def cmd_simulate(args) -> int:
     from .simulate import write_raw, write_simulation
@@ -499,13 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--babies", type=int, default=3)
     p.add_argument("--weeks", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--setting",
-        choices=("realistic", "clean"),
-        default="realistic",
-        help="how cleanly movement tells the phases apart: realistic (as in real recordings; default) or clean "
-        "(a logic test)",
-    )
+    _setting_argument(p)
     p.add_argument("--input", help="where to write the simulated files (default data/demo)")
     p.add_argument("--no-serve", action="store_true", help="build the demo lake and stop")
     p.add_argument(
@@ -521,13 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--babies", type=int, default=3)
     p.add_argument("--weeks", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--setting",
-        choices=("realistic", "clean"),
-        default="realistic",
-        help="how cleanly movement tells the phases apart: realistic (as in real recordings; default) or clean "
-        "(a logic test)",
-    )
+    _setting_argument(p)
     p.add_argument("--start", type=_date, default=None, help="first night (default 2026-03-02)")
     p.add_argument(
         "--raw",
