@@ -1,7 +1,11 @@
 """Parent diaries: Baby Connect (real export), Huckleberry and the generic diary CSV."""
 
+import datetime as dt
+
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dashboard.figures import night_figure
 from pipeline.ingest import detect_format, ingest_file
@@ -88,3 +92,79 @@ def test_diary_is_drawn_on_its_own_row(lake, tmp_path):
     names = {t.name for t in fig.data}
     assert {"diary: asleep", "diary: feed", "diary: nappy"} <= names
     assert "diary" in fig.layout.yaxis3.categoryarray
+
+
+def test_a_start_and_duration_export_is_a_diary_of_sleeps(lake, tmp_path):
+    """The common baby-app shape, one row per sleep with its start and length (``date,duration(min)``): recognised
+    by its content, each row a sleep ending start + length."""
+    path = write(tmp_path / "sleeps.csv", "date,duration(min)\n2026-03-02 19:40,630\n2026-03-03 13:05,45\n")
+    report = ingest_file(lake, path, "eva", tz="America/New_York")
+    assert report.format == "diary-csv"
+    diary = lake.read("diary", ["eva"]).sort_values("start", ignore_index=True)
+    assert list(diary["activity"]) == ["sleep", "sleep"]
+    assert diary["start"].iloc[0] == pd.Timestamp("2026-03-03T00:40:00Z")
+    assert diary["end"].iloc[0] == pd.Timestamp("2026-03-03T11:10:00Z")  # 630 min later
+    assert diary["end"].iloc[1] - diary["start"].iloc[1] == pd.Timedelta(minutes=45)
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "minutes"),
+    [
+        ("Start Time,Duration", "1:30", 90),
+        ("time,length", "75", 75),
+        ("from,duration (h)", "1.5", 90),
+        ("datetime,Duration(s)", "5400", 90),
+        ("start,end", None, 90),
+    ],
+)
+def test_diary_shapes_say_start_and_length_in_their_own_words(lake, tmp_path, header, value, minutes):
+    second = value if value is not None else "2026-03-02T21:00:00-05:00"
+    path = write(tmp_path / "d.csv", f"{header}\n2026-03-02T19:30:00-05:00,{second}\n")
+    ingest_file(lake, path, "eva")
+    row = lake.read("diary", ["eva"]).iloc[0]
+    assert row["activity"] == "sleep" and row["end"] - row["start"] == pd.Timedelta(minutes=minutes)
+
+
+def test_a_diary_without_a_start_or_a_length_is_refused_with_what_to_write(lake, tmp_path):
+    path = write(tmp_path / "d.csv", "when,what\n2026-03-02T19:30:00Z,sleep\n")
+    with pytest.raises(
+        BadInputError, match="a diary needs a start column and an end, a duration or an activity"
+    ):
+        ingest_file(lake, path, "eva", fmt="diary-csv")
+    bad = write(
+        tmp_path / "bad.csv", "date,duration(min)\n2026-03-02T19:30:00Z,forever\n2026-03-02T21:30:00Z,-5\n"
+    )
+    with pytest.raises(BadInputError) as info:
+        ingest_file(lake, bad, "eva")
+    assert "bad.csv:2: column duration(min): not a length of 0 to 24 h: 'forever'" in str(info.value)
+    assert "bad.csv:3: column duration(min)" in str(info.value)
+    assert lake.read("diary", ["eva"]).empty  # nothing stored
+
+
+@pytest.mark.skipif(not SHARED_DATA.exists(), reason="../shared/data is absent (not a project checkout)")
+def test_an_app_format_forced_on_another_shape_says_so_once(lake):
+    path = SHARED_DATA / "logs" / "babyconnect_eva.csv"
+    with pytest.raises(BadInputError) as info:
+        ingest_file(lake, path, "eva", tz="America/New_York", fmt="huckleberry")
+    message = str(info.value)
+    assert "not a huckleberry export: no column Start, End, Type" in message and message.count("\n") < 5
+
+
+def test_a_movement_log_with_durations_stays_a_movement_log():
+    log = b"start,duration_s,limb,kind,intensity\n2026-03-02T20:00:00Z,0.2,left_leg,twitch,0.3\n"
+    assert detect_format(log, "log.csv") != "diary-csv"
+
+
+@given(
+    start=st.datetimes(min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2030, 1, 1)),
+    minutes=st.integers(min_value=0, max_value=24 * 60),
+    as_clock=st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_length_in_minutes_or_h_mm_ends_the_entry_that_much_later(start, minutes, as_clock):
+    from pipeline.ingest.diary import read_diary
+
+    length = f"{minutes // 60}:{minutes % 60:02d}" if as_clock else str(minutes)
+    text = f"start,duration\n{start.replace(second=0, microsecond=0).isoformat()},{length}\n"
+    rows = read_diary(text.encode(), "d.csv", "diary-csv")
+    assert rows["end"].iloc[0] - rows["start"].iloc[0] == pd.Timedelta(minutes=minutes)

@@ -5,8 +5,15 @@ format             header                                                       
 =================  ==========================================================================  ===============
 babyconnect        ``Date and Time,End Time,Duration (min),Activity,...`` (Baby Connect export)  US M/D/YY h:mm AM
 huckleberry        ``Type,Start,End,Duration,Start Condition,Start Location,End Condition,Notes``  YYYY-MM-DD HH:MM
-diary-csv          ``start,end,activity,note`` (generic; ``end`` and ``note`` optional)          ISO 8601
+diary-csv          ``start,end,activity,note`` (generic; see below)                              ISO 8601
 =================  ==========================================================================  ===============
+
+The generic diary takes the shapes baby apps export: a start (``start``, ``time``, ``date``, ``datetime``,
+``date and time``, ``start time``, ``from``, ``began``) with an end (``end``, ``end time``, ``stop``, ``to``) or a
+length (``duration``, ``duration (min)``, ``duration(s)``, ``duration (h)``, ``length``, ``minutes``; a number in
+the header's unit, minutes when it names none, or ``h:mm``). ``activity`` (or ``type``, ``event``, ``category``)
+and ``note`` (or ``notes``, ``comment``, ``text``) are optional: a file without an activity column is one row
+per sleep (``date,duration(min)``).
 
 Activities become ``sleep``, ``feed``, ``diaper``, ``visit`` (a parent going in) or ``other``; the app's own
 words are kept in ``note``. Times without an offset need ``--tz``; a ``--tz`` given with times that carry offsets
@@ -19,6 +26,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -55,6 +64,47 @@ APP_COLUMNS = {
 }
 
 
+# generic diary columns: header key (lower case, letters and digits only) -> role
+START_KEYS = (
+    "start",
+    "time",
+    "date",
+    "datetime",
+    "dateandtime",
+    "starttime",
+    "startdate",
+    "from",
+    "began",
+    "begin",
+)
+END_KEYS = ("end", "endtime", "stop", "stoptime", "to", "ended", "enddate")
+ACTIVITY_KEYS = ("activity", "type", "event", "category")
+NOTE_KEYS = ("note", "notes", "comment", "comments", "text")
+# a length column and its unit in minutes (a key not listed here but starting "duration": minutes)
+DURATION_UNITS = {
+    "duration": 1.0,
+    "durationmin": 1.0,
+    "durationmins": 1.0,
+    "durationminutes": 1.0,
+    "minutes": 1.0,
+    "mins": 1.0,
+    "length": 1.0,
+    "lengthmin": 1.0,
+    "durations": 1 / 60,
+    "durationsec": 1 / 60,
+    "durationseconds": 1 / 60,
+    "seconds": 1 / 60,
+    "durationh": 60.0,
+    "durationhours": 60.0,
+    "hours": 60.0,
+}
+MOVEMENT_KEYS = ("kind", "limb", "side", "intensity")  # columns of a movement log, never of a diary
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", str(header).lower())
+
+
 def sniff_diary_format(data: bytes) -> str | None:
     head = data[:2000].decode("utf-8", errors="replace").lstrip("\ufeff")
     first = head.splitlines()[0] if head.splitlines() else ""
@@ -63,9 +113,64 @@ def sniff_diary_format(data: bytes) -> str | None:
         return "babyconnect"
     if words[:3] == ["type", "start", "end"] and "start_condition" in words:
         return "huckleberry"
-    if "activity" in words and words and words[0] in ("start", "time", "start_time"):
+    keys = [_key(c) for c in first.split(",")]
+    if any(k in MOVEMENT_KEYS for k in keys):
+        return None  # a movement log (its duration is a movement's, in seconds)
+    has_start = any(k in START_KEYS for k in keys)
+    if has_start and ("activity" in keys or any(k in END_KEYS or k in DURATION_UNITS for k in keys)):
         return "diary-csv"
     return None
+
+
+def generic_columns(headers: list[str], path: str) -> dict:
+    """Which column of a generic diary is which (see the module docstring); a clear error when there is no start
+    or neither an end, a length nor an activity."""
+    found: dict = {}
+    for header in headers:
+        key = _key(header)
+        for role, keys in (
+            ("start", START_KEYS),
+            ("end", END_KEYS),
+            ("activity", ACTIVITY_KEYS),
+            ("note", NOTE_KEYS),
+        ):
+            if key in keys and role not in found:
+                found[role] = header
+        if "duration" not in found and (key in DURATION_UNITS or key.startswith("duration")):
+            found["duration"], found["unit"] = header, DURATION_UNITS.get(key, 1.0)
+    if "start" not in found or not {"end", "duration", "activity"} & set(found):
+        raise BadInputError(
+            path,
+            [
+                RowError(
+                    path,
+                    1,
+                    "",
+                    f"a diary needs a start column and an end, a duration or an activity; this header is "
+                    f"{', '.join(headers)!s}. Use start,end,activity,note or start,duration(min)",
+                )
+            ],
+        )
+    return found
+
+
+def _minutes(value: str, unit: float) -> float | None:
+    """A length: ``h:mm`` (or ``h:mm:ss``), else a number in ``unit`` minutes; None when it is neither."""
+    text = str(value).strip()
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) in (2, 3) and all(q.isdigit() for q in parts):
+            hours, minutes, seconds = (int(q) for q in [*parts, "0"][:3])
+            return hours * 60 + minutes + seconds / 60
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number * unit if math.isfinite(number) else None
+
+
+MAX_ENTRY_H = 24  # a diary entry longer than a day is a typing error
 
 
 def read_diary(data: bytes, path: str, fmt: str) -> pd.DataFrame:
@@ -74,13 +179,29 @@ def read_diary(data: bytes, path: str, fmt: str) -> pd.DataFrame:
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows:
         raise BadInputError(path, [RowError(path, 2, "", "no diary rows")])
+    headers = list(rows[0])
+    duration_col, unit = None, 1.0
     if fmt in APP_COLUMNS:
         start_col, end_col, act_col, note_cols, time_fmt = APP_COLUMNS[fmt]
+        missing = [c for c in (start_col, end_col, act_col) if c not in headers]
+        if missing:  # told the format, but the file is another shape: say so once, not once a row
+            raise BadInputError(
+                path,
+                [
+                    RowError(
+                        path,
+                        1,
+                        "",
+                        f"not a {fmt} export: no column {', '.join(missing)} (this header is {', '.join(headers)}); "
+                        "leave out --format to let sleepmoves recognise the file",
+                    )
+                ],
+            )
     else:
-        names = {normalise_word(k): k for k in rows[0]}
-        start_col = names.get("start") or names.get("time") or names.get("start_time")
-        end_col, act_col, time_fmt = names.get("end"), names["activity"], None
-        note_cols = (names["note"],) if "note" in names else ()
+        found = generic_columns(headers, path)
+        start_col, end_col, act_col, time_fmt = found["start"], found.get("end"), found.get("activity"), None
+        note_cols = (found["note"],) if "note" in found else ()
+        duration_col, unit = found.get("duration"), found.get("unit", 1.0)
     errors, out = [], []
     for i, row in enumerate(rows, start=2):
         start = _time(row.get(start_col), time_fmt)
@@ -91,6 +212,16 @@ def read_diary(data: bytes, path: str, fmt: str) -> pd.DataFrame:
         if end_col and end is None and (row.get(end_col) or "").strip():
             errors.append(RowError(path, i, end_col, f"not a time: {row.get(end_col)!r}"))
             continue
+        if end is None and duration_col and (row.get(duration_col) or "").strip():
+            minutes = _minutes(row[duration_col], unit)
+            if minutes is None or not 0 <= minutes <= MAX_ENTRY_H * 60:
+                errors.append(
+                    RowError(
+                        path, i, duration_col, f"not a length of 0 to {MAX_ENTRY_H} h: {row[duration_col]!r}"
+                    )
+                )
+                continue
+            end = start + pd.Timedelta(minutes=minutes)
         outside = [(col, t) for col, t in ((start_col, start), (end_col, end)) if _out_of_range(t)]
         if outside:
             col, stamp = outside[0]
@@ -104,14 +235,15 @@ def read_diary(data: bytes, path: str, fmt: str) -> pd.DataFrame:
         if end is not None and end < start:
             errors.append(RowError(path, i, end_col, "ends before it starts"))
             continue
-        word = normalise_word(row.get(act_col) or "")
+        # no activity column: one row per sleep (the "date,duration(min)" exports)
+        word = normalise_word(row.get(act_col) or "") if act_col else "sleep"
         note = " ".join((row.get(c) or "").strip() for c in note_cols).strip()
         out.append(
             {
                 "start": start,
                 "end": end,
                 "activity": ACTIVITY_WORDS.get(word, "other"),
-                "note": note or (row.get(act_col) or ""),
+                "note": note or ((row.get(act_col) or "") if act_col else ""),
                 "line": i,
             }
         )
