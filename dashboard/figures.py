@@ -404,6 +404,10 @@ def summary_items(metrics: dict | None, tz: str) -> list[tuple[str, str, str]]:
                 "per hour of quiet sleep",
             ),
         ]
+    elif metrics.get("scored_from_diary"):
+        items.append(
+            ("Sleep phases", "not known", "from your diary: the sleeps as written, no movement recorded")
+        )
     else:
         items.append(("Sleep phases", "not known", "activity counts tell asleep from awake, not the phase"))
     naps = metrics.get("naps")

@@ -184,3 +184,22 @@ def _join(periods: list[tuple[int, int]], gap: int, window: np.ndarray) -> list[
         else:
             out.append([a, b])
     return [(a, b) for a, b in out]
+
+
+DIARY_METHOD = "the parent's diary (sleeps as written; no sleep phases)"
+
+
+def diary_sleep_on_grid(grid: pd.DatetimeIndex, diary: pd.DataFrame | None) -> np.ndarray:
+    """Sleep/wake of a night's grid from a parent's diary alone: 1 inside a written sleep, 0 between the first and
+    the last thing written that night (a parent who logs sleeps logs all of them: the rest is awake), NaN outside
+    (nothing written: no data). All NaN when the diary holds no sleep."""
+    out = np.full(len(grid), np.nan)
+    if diary is None or not len(diary) or not (diary["activity"] == "sleep").any():
+        return out
+    ends = diary["end"].where(diary["end"].notna(), diary["start"] + pd.Timedelta(seconds=EPOCH_S))
+    _, span, _ = on_grid(grid, pd.Series([diary["start"].min()]), pd.Series([ends.max()]))
+    out[span] = 0.0
+    sleeps = diary[(diary["activity"] == "sleep") & diary["end"].notna()]
+    _, epoch, _ = on_grid(grid, sleeps["start"], sleeps["end"])
+    out[epoch] = 1.0
+    return out

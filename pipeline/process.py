@@ -22,7 +22,7 @@ from .flags import encode as encode_flags
 from .lake import INPUT_TABLES, Lake
 from .model import PhaseModel, load_model
 from .nights import night_bounds
-from .periods import sleep_periods
+from .periods import DIARY_METHOD, diary_sleep_on_grid, sleep_periods
 from .progress import progress
 from .schema import (
     ASLEEP,
@@ -113,6 +113,25 @@ def label_night(
         phases = pd.concat([phases, scored_phases], ignore_index=True) if len(phases) else scored_phases
         phases = phases.sort_values("epoch_start", ignore_index=True)
         methods.append(method if not labelled.any() else f"{method} (where only counts were recorded)")
+    from_diary = not labelled.any() and not from_counts.any()
+    written = diary_sleep_on_grid(grid, diary) if from_diary else np.full(len(grid), np.nan)
+    if np.isfinite(
+        written
+    ).any():  # nothing measured, but the parent wrote the night down: its sleeps, no phases
+        kept = np.isfinite(written)
+        sleep = written[kept] > 0.5
+        phases = pd.DataFrame(
+            {
+                "epoch_start": grid[kept],
+                "phase": np.where(sleep, ASLEEP, "awake"),
+                "p_awake": np.where(sleep, 0.0, 1.0),
+                "p_active": np.nan,
+                "p_quiet": np.nan,
+                "p_transition": np.nan,
+                "model_version": "diary",
+            }
+        )
+        methods.append(DIARY_METHOD)
     method = "; ".join(methods) or "nothing recorded"
     phases["epoch_start"] = pd.to_datetime(phases["epoch_start"], utc=True)
     on_grid = phases_on_grid(phases, grid)
@@ -122,6 +141,7 @@ def label_night(
     metrics["notworn_min"] = float((coverage == NOT_WORN).sum() * EPOCH_S / 60)
     metrics["sleepwake"] = method
     metrics["scored_from_counts"] = bool(from_counts.any() and not labelled.any())
+    metrics["scored_from_diary"] = bool(np.isfinite(written).any())
     metrics["counts_scale_known"] = bool(scale_known)
     metrics["naps_json"] = encode_flags(
         [
@@ -228,8 +248,10 @@ def process_night(
     # the nights on either side too: a sleep/wake window at local noon sees the counts across it
     around = [str((day + pd.Timedelta(days=d)).date()) for d in (-1, 0, 1)]
     counts = lake.read("counts", [subject], around)
-    if events.empty and not (counts["night"] == night).any():
-        return None
+    diary = lake.diary(subject, night)
+    written = "activity" in diary and (diary["activity"] == "sleep").any()
+    if events.empty and not (counts["night"] == night).any() and not written:
+        return None  # nothing recorded, and no sleep written down
     model = _LazyModel(model_path, version)
     manifest = lake.manifest()
     feats, phases, metrics = label_night(
@@ -241,7 +263,7 @@ def process_night(
         version,
         counts,
         recording=lake.read("recording", [subject], [night]),
-        diary=lake.diary(subject, night),
+        diary=diary,
         formats=dict(zip(manifest["sha256"], manifest["format"], strict=True)),
         sleepwake=sleepwake,
         baby_sleepwake=info.get("sleepwake") if isinstance(info.get("sleepwake"), str) else None,
@@ -320,7 +342,12 @@ def process(
         if nights is None:
             fingerprints[subject] = fingerprint
         event_nights = set(lake.nights(subject, table="events"))
-        stored = event_nights | set(lake.nights(subject, table="counts"))
+        # a night with only a diary gets a page too: its written sleeps, without phases
+        stored = (
+            event_nights
+            | set(lake.nights(subject, table="counts"))
+            | set(lake.nights(subject, table="diary"))
+        )
         if nights is not None:
             # a night's sleep/wake sees its neighbours' counts: they are looked at too (redone if changed)
             asked = set(nights.get(subject, []))

@@ -168,3 +168,85 @@ def test_a_length_in_minutes_or_h_mm_ends_the_entry_that_much_later(start, minut
     text = f"start,duration\n{start.replace(second=0, microsecond=0).isoformat()},{length}\n"
     rows = read_diary(text.encode(), "d.csv", "diary-csv")
     assert rows["end"].iloc[0] - rows["start"].iloc[0] == pd.Timedelta(minutes=minutes)
+
+
+def test_a_night_known_only_from_a_diary_gets_a_page_without_phases(lake, tmp_path):
+    """A parent's records alone (no movement data) give a night: its sleeps as written, wakings between them,
+    naps and the 24-hour total, and no sleep phases claimed."""
+    from dashboard.figures import summary_items
+    from dashboard.views import night_view
+    from pipeline.process import process
+
+    path = write(
+        tmp_path / "sleeps.csv",
+        "start,end,activity\n"
+        "2026-03-02T13:00:00-05:00,2026-03-02T14:30:00-05:00,nap\n"
+        "2026-03-02T19:30:00-05:00,2026-03-03T01:00:00-05:00,sleep\n"
+        "2026-03-03T01:00:00-05:00,,feed\n"
+        "2026-03-03T01:20:00-05:00,2026-03-03T06:30:00-05:00,sleep\n",
+    )
+    ingest_file(lake, path, "eva")
+    process(lake)
+    assert lake.nights("eva") == ["2026-03-02"]
+    metrics = lake.night_summary("eva", "2026-03-02")
+    assert metrics["scored_from_diary"] and "diary" in metrics["sleepwake"]
+    assert metrics["total_sleep_min"] == 330 + 310  # 19:30-01:00 and 01:20-06:30, as written
+    assert metrics["waso_min"] == 20 and metrics["naps"] == 1 and metrics["nap_min"] == 90
+    assert pd.isna(metrics["min_active"])  # a diary says asleep, never which phase
+    figure, shown, tz, _ = night_view(lake, "eva", "2026-03-02")
+    words = {title: value for title, value, _ in summary_items(shown, tz)}
+    assert words["Total sleep"] == "10 h 40 min" and words["Sleep phases"] == "not known"
+    assert len(figure.data) > 0
+
+
+# Sleep exports of four more baby apps, written from the columns and time forms their exports show in public
+# repositories (the README lists where): each is recognised by content and read as a diary of sleeps.
+APP_SLEEP_EXPORTS = {
+    # Baby Tracker (babytrackers.com): one file per activity; sleep.csv starts and lengths, "M/D/YY, HH:MM"
+    "baby-tracker": (
+        'Baby,Time,Duration(minutes),Note\nBaby,"3/2/26, 19:40",630,\nBaby,"3/3/26, 13:05",45\n',
+        [("2026-03-02 19:40", 630), ("2026-03-03 13:05", 45)],
+    ),
+    # Glow Baby: glow_sleep.csv, begin and end, "MM/DD/YYYY h:mm:ss AM/PM"
+    "glow": (
+        "Begin time,End time\n03/02/2026 7:40:00 PM,03/03/2026 6:10:00 AM\n03/03/2026 1:05:00 PM,03/03/2026 1:50:00 PM\n",
+        [("2026-03-02 19:40", 630), ("2026-03-03 13:05", 45)],
+    ),
+    # Baby Buddy (open source): the Sleep model's export, ISO times without an offset, nap 0/1
+    "baby-buddy": (
+        "id,child_id,child_first_name,child_last_name,start,end,nap,notes,tags\n"
+        "1,4,Eva,Doe,2026-03-02 19:40:00,2026-03-03 06:10:00,0,,\n2,4,Eva,Doe,2026-03-03 13:05:00,2026-03-03 13:50:00,1,,\n",
+        [("2026-03-02 19:40", 630), ("2026-03-03 13:05", 45)],
+    ),
+    # Feed Baby: sleeps.csv, "h:mmAM MM-DD-YYYY", an approximate length beside the end
+    "feed-baby": (
+        "id,Start Time,End Time,Notes,Approximate Duration (Minutes)\n"
+        "1,07:40PM 03-02-2026,06:10AM 03-03-2026,,630\n2,01:05PM 03-03-2026,01:50PM 03-03-2026,,45\n",
+        [("2026-03-02 19:40", 630), ("2026-03-03 13:05", 45)],
+    ),
+}
+
+
+@pytest.mark.parametrize("app", sorted(APP_SLEEP_EXPORTS))
+def test_baby_app_sleep_exports_get_in(lake, tmp_path, app):
+    text, expected = APP_SLEEP_EXPORTS[app]
+    path = write(tmp_path / f"{app}.csv", text)
+    assert detect_format(path.read_bytes(), str(path)) == "diary-csv"
+    ingest_file(lake, path, "eva", tz="America/New_York")
+    diary = lake.read("diary", ["eva"]).sort_values("start", ignore_index=True)
+    assert list(diary["activity"]) == ["sleep", "sleep"]
+    for (start, minutes), row in zip(expected, diary.itertuples(), strict=True):
+        assert row.start == pd.Timestamp(start, tz="America/New_York").tz_convert("UTC")
+        assert row.end - row.start == pd.Timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize("app", sorted(APP_SLEEP_EXPORTS))
+def test_a_damaged_app_export_names_its_bad_line(lake, tmp_path, app):
+    text, _ = APP_SLEEP_EXPORTS[app]
+    lines = text.splitlines()
+    lines.insert(2, lines[1].replace(":", "x", 1))  # a garbled copy of the first row
+    path = write(tmp_path / f"{app}.csv", "\n".join(lines) + "\n")
+    with pytest.raises(BadInputError) as info:
+        ingest_file(lake, path, "eva", tz="America/New_York")
+    assert f"{app}.csv:3: column " in str(info.value) and "not a time" in str(info.value)
+    assert lake.read("diary", ["eva"]).empty

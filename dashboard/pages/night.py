@@ -134,6 +134,8 @@ def download_night(_clicks, subject, night, anonymise):
 
 
 def _hint(metrics):
+    if metrics and metrics.get("scored_from_diary"):
+        return "The ribbon shows the sleeps you wrote in your diary. No movement was recorded this night, so no phases."
     if metrics and metrics.get("scored_from_counts"):
         return "Each bar below is the activity the device counted in one epoch. Grey stripes: no data."
     return (

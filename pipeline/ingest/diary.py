@@ -76,7 +76,25 @@ START_KEYS = (
     "from",
     "began",
     "begin",
+    "begintime",
 )
+# Time forms of app exports that are not ISO 8601 (none carries a zone: --tz says it). A file's start column is read
+# with the first form that reads all of its first rows; month-first before day-first, as the apps that write
+# these (US-made) do. Sources: Baby Tracker "1/13/26, 19:54"; Glow Baby "08/29/2022 11:38:00 PM"; Feed Baby
+# "11:20PM 01-24-2020" (exports seen in public repositories, listed in the README).
+TIME_FORMS = (
+    "%m/%d/%y, %H:%M",
+    "%m/%d/%Y, %H:%M",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%y %I:%M %p",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%d.%m.%Y %H:%M",
+    "%I:%M%p %m-%d-%Y",
+    "%H:%M:%S %m-%d-%Y",
+)
+SNIFF_ROWS = 200
 END_KEYS = ("end", "endtime", "stop", "stoptime", "to", "ended", "enddate")
 ACTIVITY_KEYS = ("activity", "type", "event", "category")
 NOTE_KEYS = ("note", "notes", "comment", "comments", "text")
@@ -199,7 +217,8 @@ def read_diary(data: bytes, path: str, fmt: str) -> pd.DataFrame:
             )
     else:
         found = generic_columns(headers, path)
-        start_col, end_col, act_col, time_fmt = found["start"], found.get("end"), found.get("activity"), None
+        start_col, end_col, act_col = found["start"], found.get("end"), found.get("activity")
+        time_fmt = time_form([row.get(start_col) for row in rows[:SNIFF_ROWS]])
         note_cols = (found["note"],) if "note" in found else ()
         duration_col, unit = found.get("duration"), found.get("unit", 1.0)
     errors, out = [], []
@@ -250,6 +269,18 @@ def read_diary(data: bytes, path: str, fmt: str) -> pd.DataFrame:
     if errors:
         raise BadInputError(path, errors)
     return pd.DataFrame(out)
+
+
+def time_form(values: list) -> str | None:
+    """The form a generic diary writes its times in: None for ISO 8601 (also when no listed form reads every
+    value: each bad row is then named), else the first of :data:`TIME_FORMS` that reads them all."""
+    values = [str(v).strip() for v in values if v is not None and str(v).strip()]
+    if not values or all(_time(v, None) is not None for v in values):
+        return None
+    for form in TIME_FORMS:
+        if all(_time(v, form) is not None for v in values):
+            return form
+    return None
 
 
 def _out_of_range(stamp) -> bool:
