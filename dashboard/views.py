@@ -46,6 +46,20 @@ def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
     return figure, metrics, tz, label
 
 
+def night_words(lake: Lake, subject: str, night: str, metrics: dict | None) -> str:
+    """The night in one sentence (:func:`dashboard.words.night_sentence`), with the baby's age and its usual
+    night (the median of its previous nights, from the nights table only)."""
+    from .words import USUAL_NIGHTS, age_words, night_sentence, usual_sleep
+
+    info = lake.subject(subject)
+    earlier = lake.nights_near(subject, [night], before=USUAL_NIGHTS)
+    earlier = earlier[earlier["night"] < night] if len(earlier) else earlier
+    sentence = night_sentence(metrics, info["tz"], info.get("born"), night, usual_sleep(earlier))
+    age = age_words(info.get("born"), night)
+    who = plain(info["label"] or subject)
+    return f"{who}, {age}. {sentence}" if age else f"{who}. {sentence}"
+
+
 PICKER_NIGHTS = 120  # the night picker lists the latest nights (about four months); the buttons step further
 
 

@@ -116,6 +116,13 @@ def test_phone_width_keeps_the_figure_visible(server, browser, demo_lake):
     _wait_title(page, "night of")
     box = page.locator("#night-figure").bounding_box()
     assert box is not None and box["width"] <= 390
+    # the night in one sentence, with the baby's age, above the cards and on the first screen
+    page.wait_for_function("() => document.querySelector('#night-sentence').textContent.includes('Slept')")
+    sentence = page.text_content("#night-sentence")
+    first = demo_lake.subjects()["subject"].iloc[0]
+    assert sentence.startswith(f"{first}, ") and " old. Slept " in sentence
+    where = page.locator("#night-sentence").bounding_box()
+    assert where["y"] + where["height"] <= 844 and where["x"] + where["width"] <= 390
     page.close()
 
 

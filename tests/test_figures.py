@@ -121,3 +121,34 @@ def test_the_night_picker_sends_a_bounded_list_and_the_buttons_reach_every_night
     assert night == nights[0]
     shown = [o["value"] for o in views.night_options(demo_lake, subject, around=night)]
     assert shown[-1] == nights[0] and len(shown) == 4  # (the oldest, listed last)
+
+
+def test_a_night_in_one_sentence_with_its_usual_and_what_is_typical():
+    from dashboard.words import age_words, night_sentence, typical, usual_sleep
+
+    night = {
+        "sleep_onset": pd.Timestamp("2026-03-08T19:18Z"),
+        "sleep_offset": pd.Timestamp("2026-03-09T06:20Z"),
+        "total_sleep_min": 650,
+        "wake_bouts": 1,
+        "waso_min": 12,
+        "pct_active": 49.0,
+    }
+    earlier = pd.DataFrame({"total_sleep_min": [600, 610, 620, 0]})  # a night without sleep is not "usual"
+    sentence = night_sentence(night, "Europe/London", "2026-01-25", "2026-03-08", usual_sleep(earlier))
+    assert sentence == (
+        "Slept 10 h 50 min between 19:18 and 06:20, woke once for 12 min. 40 min more than usual. "
+        "Active sleep 49 %, within the 45–55 % typical at 6 weeks."
+    )
+    assert usual_sleep(earlier.head(2)) is None  # too few nights to know what is usual
+    assert night_sentence({**night, "wake_bouts": 0}, "UTC").startswith(
+        "Slept 10 h 50 min between 19:18 and 06:20, without waking."
+    )
+    assert (
+        night_sentence({**night, "sleep_onset": pd.NaT}, "UTC")
+        == "No night's sleep was found in this night's data."
+    )
+    assert (age_words("2026-03-01", "2026-03-02"), age_words(None, "2026-03-02")) == ("1 day old", "")
+    assert age_words("2025-01-01", "2026-03-02") == "1 year 2 months old"
+    low, high = typical("active_share", 8.0)
+    assert (low, high) == (25.0, 35.0)

@@ -9,6 +9,7 @@ import pandas as pd
 from dash import html
 
 from dashboard.components import table
+from dashboard.words import TYPICAL
 from pipeline.flags import RULES
 from pipeline.schema import UNSURE_BELOW
 from pipeline.summarize import DEFINITIONS
@@ -42,6 +43,13 @@ def layout(**_query):
                 "the time or less. Phase minutes come with the range they are likely to lie in."
             ),
             table(model_rows) if model_rows else html.P("No evaluation found."),
+            html.H2("What is typical by age"),
+            html.P(
+                "The night's sentence compares the baby with its own usual night (the median of its previous 14 "
+                "nights) and with these published figures. Babies differ a lot: a night outside them is not a "
+                "problem by itself."
+            ),
+            table(_typical_rows()),
         ]
     )
 
@@ -59,3 +67,15 @@ SHOWN = {
 def _model_rows(summary: pd.DataFrame) -> list[dict]:
     shown = summary[[c for c in SHOWN if c in summary]].rename(columns=SHOWN).round(3)
     return shown.to_dict("records")
+
+
+def _typical_rows() -> list[dict]:
+    rows = []
+    for entry in TYPICAL.values():
+        points = []
+        for months in entry["low"]:
+            low, high = entry["low"][months], entry["high"][months]
+            value = f"{low:g}" if low == high else f"{low:g}–{high:g}"
+            points.append(f"{value} at {months:g} mo")
+        rows.append({"what": entry["what"], "by age": "; ".join(points), "source": entry["source"]})
+    return rows

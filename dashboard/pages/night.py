@@ -9,7 +9,7 @@ from dashboard import state
 from dashboard.components import png_download, wants_anonymous
 from dashboard.downloads import send_png
 from dashboard.figures import night_figure, scoring_words, summary_items
-from dashboard.views import night_options, night_view, step_night
+from dashboard.views import night_options, night_view, night_words, step_night
 from pipeline.flags import decode as decode_flags
 from pipeline.lake import DamagedData
 from pipeline.schema import UNSURE_BELOW
@@ -53,6 +53,7 @@ def layout(**_query):
                 ],
                 className="controls",
             ),
+            html.P(id="night-sentence", className="sentence"),
             html.Div(id="summary-cards", className="cards"),
             html.P(id="scoring", className="hint"),
             html.Div(id="flags", className="flags"),
@@ -76,13 +77,14 @@ def choose_subject(subject):
     Output("flags", "children"),
     Output("scoring", "children"),
     Output("night-hint", "children"),
+    Output("night-sentence", "children"),
     Input("subject", "value"),
     Input("night", "value"),
 )
 def show_night(subject, night):
     if not subject or not night:
         empty = night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc())
-        return empty, _cards(None, "UTC"), [], "", ""
+        return empty, _cards(None, "UTC"), [], "", "", ""
     try:
         figure, metrics, tz, _ = night_view(state.lake(), subject, night)
     except DamagedData:
@@ -92,8 +94,9 @@ def show_night(subject, night):
             "that keeps the data. Other nights are not affected.",
             className="flag damaged",
         )
-        return empty, [], [damaged], "", ""
-    return figure, _cards(metrics, tz), _flags(metrics), scoring_words(metrics), _hint(metrics)
+        return empty, [], [damaged], "", "", ""
+    sentence = night_words(state.lake(), subject, night, metrics)
+    return figure, _cards(metrics, tz), _flags(metrics), scoring_words(metrics), _hint(metrics), sentence
 
 
 @callback(
