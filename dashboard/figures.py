@@ -51,6 +51,11 @@ PHASE_NAMES = {
     "asleep": "Asleep (phase not known from counts)",
 }
 COUNTS_COLOUR = "#555555"
+# Height of each phase on the ribbon, as a sleep-lab hypnogram places stages: the phase reads without its colour.
+PHASE_LEVEL = {"awake": 1.0, "active": 0.75, "transition": 0.5, "quiet": 0.25, "asleep": 0.6}
+PHASE_TICKS = {"awake": "awake", "active": "active", "transition": "transition", "quiet": "quiet"}
+LIMB_WORDS = {limb: limb.replace("_", " ") for limb in LIMBS}  # "left leg", not left_leg
+FLAG_COLOUR = "#CC3311"
 
 
 def plain(text) -> str:
@@ -86,6 +91,7 @@ def night_figure(
     movement: pd.DataFrame | None = None,
     counts: pd.DataFrame | None = None,
     period: tuple | None = None,
+    flags: list[dict] | None = None,
 ) -> go.Figure:
     """Phase ribbon over movement and an event raster by limb, on one shared clock axis in the baby's zone.
 
@@ -111,6 +117,9 @@ def night_figure(
         under the ribbon instead of ``movement`` (a night known from an actigraph).
     period : (Timestamp, Timestamp), optional
         The night's sleep period (onset, offset), shaded across the chart.
+    flags : list of dict, optional
+        The night's review flags (``start``, ``message``): a mark above the ribbon at each one's time, its sentence
+        on hover.
     """
     has_counts = counts is not None and len(counts) > 0 and counts["valid"].any()
     has_raster = len(events) > 0 or (diary is not None and len(diary) > 0)
@@ -119,7 +128,7 @@ def night_figure(
         rows=rows,
         cols=1,
         shared_xaxes=True,
-        row_heights=[0.17, 0.13, 0.70] if has_raster else [0.35, 0.65],
+        row_heights=[0.26, 0.09, 0.65] if has_raster else [0.5, 0.5],
         vertical_spacing=0.03,
     )
     if has_counts:
@@ -169,7 +178,7 @@ def night_figure(
             fig.add_trace(
                 go.Bar(
                     x=x[mask],
-                    y=np.ones(mask.sum()),
+                    y=np.full(mask.sum(), PHASE_LEVEL[phase]),
                     width=epoch_h,
                     name=PHASE_NAMES[phase],
                     legendgroup="phases",
@@ -214,7 +223,7 @@ def night_figure(
             fig.add_trace(
                 go.Scatter(
                     x=part["x"],
-                    y=part["limb"],
+                    y=part["limb"].map(LIMB_WORDS).fillna(part["limb"]),
                     mode="markers",
                     name=kind,
                     legendgroup="kinds",
@@ -234,6 +243,24 @@ def night_figure(
     has_diary = diary is not None and len(diary) > 0
     if has_diary:
         _add_diary(fig, diary, night_start, tz)
+    if flags:
+        when = pd.to_datetime([f["start"] for f in flags], utc=True)
+        fig.add_trace(
+            go.Scatter(
+                x=_hours(when, night_start),
+                y=np.full(len(flags), 1.12),
+                mode="markers",
+                name="review flag",
+                marker={"symbol": "triangle-down", "size": 13, "color": FLAG_COLOUR},
+                customdata=np.column_stack(
+                    [when.tz_convert(tz).strftime("%H:%M"), [plain(f["message"]) for f in flags]]
+                ),
+                hovertemplate="%{customdata[0]} %{customdata[1]}<extra></extra>",
+                cliponaxis=False,
+            ),
+            row=1,
+            col=1,
+        )
     if period is not None and all(pd.notna(t) for t in period):
         x0, x1 = _hours(list(period), night_start)
         fig.add_vrect(x0=x0, x1=x1, fillcolor="#332288", opacity=0.07, line_width=0, layer="below")
@@ -250,34 +277,58 @@ def night_figure(
         lo, hi = min(s.min() for s in spans) - 0.25, max(s.max() for s in spans) + 0.25
     else:
         lo, hi = 6.0, 20.0  # 18:00 to 08:00 on an empty night
-    ticks, labels = clock_ticks(night_start, lo, hi, tz, step_h=1 if hi - lo <= 16 else 2)
+    # every 2 hours, level: labels a phone can show without turning them
+    ticks, labels = clock_ticks(night_start, lo, hi, tz, step_h=2)
     # the clock axis is drawn on the bottom row whatever the night holds
-    fig.update_xaxes(range=[lo, hi], tickvals=ticks, ticktext=labels, showgrid=True, gridcolor="#e5e5e5")
-    fig.update_xaxes(title_text=f"local time ({tz})", showticklabels=True, row=rows, col=1)
-    fig.update_yaxes(visible=False, range=[0, 1], row=1, col=1)
+    fig.update_xaxes(
+        range=[lo, hi], tickvals=ticks, ticktext=labels, tickangle=0, showgrid=True, gridcolor="#e5e5e5"
+    )
+    fig.update_xaxes(
+        title_text=f"clock time ({tz})", title_font={"size": 11}, showticklabels=True, row=rows, col=1
+    )
+    shown_levels = [p for p in PHASE_TICKS if len(phases) and (phases["phase"] == p).any()]
+    fig.update_yaxes(
+        range=[0, 1],
+        tickvals=[PHASE_LEVEL[p] for p in shown_levels],
+        ticktext=[PHASE_TICKS[p] for p in shown_levels],
+        tickfont={"size": 10},
+        showgrid=False,
+        automargin=True,
+        row=1,
+        col=1,
+    )
     if has_counts:
-        fig.update_yaxes(title_text="counts", rangemode="tozero", row=2, col=1, showgrid=False)
+        fig.update_yaxes(
+            title_text="counts", rangemode="tozero", row=2, col=1, showgrid=False, automargin=True
+        )
     else:
         fig.update_yaxes(
-            title_text="move s", range=[0, EPOCH_S], tickvals=[0, EPOCH_S], row=2, col=1, showgrid=False
+            range=[0, EPOCH_S],
+            tickvals=[0, EPOCH_S],
+            ticktext=["still", "moving"],
+            tickfont={"size": 10},
+            row=2,
+            col=1,
+            showgrid=False,
+            automargin=True,
         )
     if has_raster:
-        limbs_present = [limb for limb in LIMBS if len(events) and (events["limb"] == limb).any()]
+        limbs_present = [LIMB_WORDS[limb] for limb in LIMBS if len(events) and (events["limb"] == limb).any()]
         if has_diary:
             limbs_present.append("diary")
         fig.update_yaxes(
             categoryorder="array",
-            categoryarray=list(reversed(limbs_present or list(LIMBS))),
+            categoryarray=list(reversed(limbs_present or [LIMB_WORDS[limb] for limb in LIMBS])),
             row=3,
             col=1,
-            title_text="limb",
+            automargin=True,
         )
     fig.update_layout(
         title={"text": title or "Night", "x": 0.01},
         barmode="overlay",
         bargap=0,
         height=520,
-        margin={"l": 70, "r": 20, "t": 60, "b": 50},
+        margin={"l": 10, "r": 10, "t": 60, "b": 50},
         plot_bgcolor="white",
         legend={"orientation": "h", "y": -0.18, "x": 0, "groupclick": "toggleitem"},
         hovermode="closest",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.flags import decode as decode_flags
 from pipeline.lake import DamagedData, Lake
 from pipeline.nights import night_bounds
 from pipeline.schema import SleepmovesError
@@ -42,6 +43,7 @@ def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
         lake.read("epochs", [subject], [night], columns=["epoch_start", "move_s"]),
         counts=lake.counts(subject, night) if from_counts else None,
         period=period,
+        flags=decode_flags(metrics.get("flags")) if metrics else None,
     )
     return figure, metrics, tz, label
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 
+import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -168,8 +169,10 @@ def test_sensor_night_shows_like_a_log_night_with_no_data_marked(server, browser
 def test_night_page_lists_review_flags(server, browser, demo_lake, tmp_path_factory):
     """A baby with spasm-like clusters on waking: the page says so, with the time, and not as a diagnosis."""
     from dashboard import state
+    from pipeline.flags import decode
     from pipeline.ingest import ingest_file
     from pipeline.lake import Lake
+    from pipeline.nights import night_bounds
     from pipeline.process import process
     from pipeline.simulate import _local_iso, simulate
 
@@ -192,6 +195,16 @@ def test_night_page_lists_review_flags(server, browser, demo_lake, tmp_path_fact
         assert (
             "Worth showing your pediatrician" in text and "cluster of" in text and "not a diagnosis" in text
         )
+        # each flag is also a mark on the timeline, at its time, its sentence on hover
+        night = lake.nights(baby.subject)[-1]
+        flags = decode(lake.night_summary(baby.subject, night)["flags"])
+        start = night_bounds(night, baby.tz)[0]
+        expected = sorted(round((pd.Timestamp(f["start"]) - start).total_seconds() / 3600, 4) for f in flags)
+        marks = page.evaluate(
+            "() => document.querySelector('#night-figure .js-plotly-plot')._fullData"
+            ".filter(t => t.name === 'review flag').flatMap(t => Array.from(t.x))"
+        )
+        assert flags and sorted(round(x, 4) for x in marks) == expected
         page.close()
     finally:
         state.set_lake(demo_lake.root)

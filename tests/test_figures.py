@@ -20,14 +20,14 @@ def test_night_figure_has_ribbon_and_raster_on_one_axis(demo_lake):
     assert sum(len(t.x) for t in marks) == len(events)  # every event drawn once
     assert {t.marker.color for t in bars} <= set(PHASE_COLOURS.values())
     assert fig.layout.xaxis3.matches == "x" or fig.layout.xaxis.matches == "x3"  # shared time axis
-    assert set(marks[0].y) <= {
-        "left_leg",
-        "right_leg",
-        "left_arm",
-        "right_arm",
+    assert set(marks[0].y) <= {  # in words
+        "left leg",
+        "right leg",
+        "left arm",
+        "right arm",
         "head",
         "trunk",
-        "whole_body",
+        "whole body",
         "unknown",
     }
 
