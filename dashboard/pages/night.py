@@ -59,7 +59,8 @@ def layout(**_query):
             html.Div(id="flags", className="flags"),
             dcc.Graph(id="night-figure", config={"displaylogo": False, "responsive": True}),
             html.P(id="night-hint", className="hint"),
-        ]
+        ],
+        className="night-page",
     )
 
 
