@@ -10,13 +10,32 @@ import plotly.io as pio
 
 from pipeline.flags import decode as decode_flags
 from pipeline.lake import Lake
-from pipeline.schema import SleepmovesError, check_night
+from pipeline.schema import UNSURE_BELOW, SleepmovesError, check_night
 from pipeline.summarize import DEFINITIONS
 
-from .figures import scoring_words, summary_items
-from .views import anonymous_names, night_view
+from .figures import scoring_words
+from .views import anonymous_names, night_view, night_words
 
-PAGE = (1200, 900)  # pixels of a one-page PNG summary
+PAGE = (1200, 1000)  # pixels of a one-page PNG summary
+MAX_FLAGS_SHOWN = 5  # more are counted ("and 3 more"), never dropped silently
+
+
+def app_version() -> str:
+    """This sleepmoves's version (as installed), stamped on every export."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sleepmoves")
+    except PackageNotFoundError:  # run from a source tree that was not installed
+        return "(not installed)"
+
+
+def plain_words(text: str, width: int) -> str:
+    """Text for a figure annotation, broken into lines of about ``width`` characters (Plotly does not wrap)."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(text, width))
+
 
 # Offline machines: never let kaleido's page fetch MathJax from a CDN.
 pio.defaults.mathjax = None
@@ -35,25 +54,36 @@ def night_summary_figure(lake: Lake, subject: str, night: str, anonymise: bool =
         raise SleepmovesError(
             f"night {night} of {subject} is not in the lake (processed nights: {', '.join(lake.nights(subject)[-5:]) or 'none'})"
         )
-    summary = "   ·   ".join(f"{title}: {value}" for title, value, _ in summary_items(metrics, tz)[:5])
+    when = pd.Timestamp(night)
+    day = f"{when:%A} {when.day} {when:%B %Y}"
+    sentence = plain_words(night_words(lake, subject, night, metrics, name=stand_in), width=150)
+    summary = f"<b>night of {day}</b><br>" + sentence
     flags = decode_flags(metrics.get("flags"))
-    flag_lines = "".join(f"<br>⚑ {f['message']}" for f in flags[:3]) or "<br>No review flags this night."
+    shown = flags[:MAX_FLAGS_SHOWN]
+    flag_lines = "".join(f"<br>⚑ {f['message']}" for f in shown) or "<br>No review flags this night."
+    if len(flags) > len(shown):
+        flag_lines += f"<br>⚑ and {len(flags) - len(shown)} more: see this night in sleepmoves"
     defined = ("sleep_onset", "total_sleep_min", "waso_min", "wake_bouts", "cycles", "<kind>_per_h_<phase>")
     footer = (
         f"{label} · night of {night} · times in {tz} · {scoring_words(metrics)}"
         + f"<br>sleep period: {metrics.get('sleep_period_source') or '?'}"
         + flag_lines
+        + f"<br>On the ribbon: each phase at its own height; pale = the model gives the phase less than "
+        f"{UNSURE_BELOW:.0%}; grey stripes = no data. ▼ = a review flag."
         + "".join(f"<br>{term}: {DEFINITIONS[term]}" for term in defined)
-        + "<br>sleepmoves describes movement; it never diagnoses."
+        + f"<br>sleepmoves {app_version()} describes movement; it never diagnoses. Made "
+        f"{pd.Timestamp.now(tz=tz):%Y-%m-%d %H:%M} ({tz})."
     )
     fig.add_annotation(
         text=summary,
         xref="paper",
         yref="paper",
         x=0,
-        y=1.08,
+        y=1.16,
+        yanchor="bottom",
         showarrow=False,
         xanchor="left",
+        align="left",
         font={"size": 13},
     )
     fig.add_annotation(
@@ -71,7 +101,7 @@ def night_summary_figure(lake: Lake, subject: str, night: str, anonymise: bool =
     fig.update_layout(
         height=PAGE[1],
         width=PAGE[0],
-        margin={"t": 90, "b": 250, "r": 150},
+        margin={"t": 150, "b": 290, "r": 150},
         legend={"orientation": "v", "x": 1.01, "y": 1, "yanchor": "top"},
     )
     return fig

@@ -48,9 +48,10 @@ def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
     return figure, metrics, tz, label
 
 
-def night_words(lake: Lake, subject: str, night: str, metrics: dict | None) -> str:
+def night_words(lake: Lake, subject: str, night: str, metrics: dict | None, name: str | None = None) -> str:
     """The night in one sentence (:func:`dashboard.words.night_sentence`), with the baby's age and its usual
-    night (the median of its previous nights, from the nights table only)."""
+    night (the median of its previous nights, from the nights table only); ``name`` replaces the baby's label
+    (an anonymous export)."""
     from .words import USUAL_NIGHTS, age_words, night_sentence, usual_sleep
 
     info = lake.subject(subject)
@@ -58,7 +59,7 @@ def night_words(lake: Lake, subject: str, night: str, metrics: dict | None) -> s
     earlier = earlier[earlier["night"] < night] if len(earlier) else earlier
     sentence = night_sentence(metrics, info["tz"], info.get("born"), night, usual_sleep(earlier))
     age = age_words(info.get("born"), night)
-    who = plain(info["label"] or subject)
+    who = plain(name or info["label"] or subject)
     return f"{who}, {age}. {sentence}" if age else f"{who}. {sentence}"
 
 

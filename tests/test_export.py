@@ -3,10 +3,11 @@
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
-from dashboard.export import export_night_png
+from dashboard.export import PAGE, export_night_png
 from pipeline.schema import SleepmovesError
 
 pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian chromium is not installed")
@@ -17,7 +18,7 @@ def test_night_png_is_a_legible_page(demo_lake, tmp_path):
     night = demo_lake.latest_night(subject)
     out = export_night_png(demo_lake, subject, night, tmp_path / "night.png")
     image = Image.open(out)
-    assert image.format == "PNG" and image.size == (1200, 900)
+    assert image.format == "PNG" and image.size == PAGE
     pixels = np.asarray(image.convert("RGB"), dtype=float)
     assert pixels.std() > 20  # not blank
     # the phase colours are on the page (quiet-sleep blue #0072B2)
@@ -105,7 +106,7 @@ def test_cli_export_anonymise_writes_a_png(named_lake, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # a good export prints no one's traceback (kaleido's driver logs at exit)
-    assert Image.open(out).size == (1200, 900)
+    assert Image.open(out).size == PAGE
 
 
 def test_a_label_with_markup_is_text_and_the_export_fetches_nothing(named_lake, tmp_path):
@@ -142,3 +143,19 @@ def test_a_label_with_markup_is_text_and_the_export_fetches_nothing(named_lake, 
         named_lake.add_subject(row["subject"], row["tz"], label=row["label"])
         server.shutdown()
     assert hits == []
+
+
+def test_the_night_png_stands_alone(named_lake):
+    """Read without the app, the page says whose night (or "Baby A"), how old, which day, the night in a sentence,
+    every flag (or how many more), what pale and grey mean, the definitions, the version and when it was made."""
+    from dashboard.export import night_summary_figure
+
+    row = named_lake.subjects().iloc[0]
+    night = named_lake.latest_night(row["subject"])
+    text = _texts(night_summary_figure(named_lake, row["subject"], night, anonymise=True))
+    when = pd.Timestamp(night)
+    assert f"{when:%A} {when.day} {when:%B %Y}" in text
+    assert "Baby A, " in text and " old. Slept " in text
+    assert "pale = the model gives the phase less than 60%" in text and "grey stripes = no data" in text
+    assert "total_sleep_min:" in text and "sleepmoves 0." in text and "Made 20" in text
+    assert "review flag" in text.lower() or "⚑" in text
