@@ -26,11 +26,13 @@ PHASE_COLOURS = {
     "transition": "#F0E442",
     "asleep": "#332288",  # sleep whose phase the data cannot tell (activity counts)
 }
+# Every colour means one thing: no movement or diary mark wears a phase's colour (Paul Tol's palette beside
+# Okabe-Ito's for the few more needed), and each kind has its own shape too.
 KIND_COLOURS = {
     "twitch": "#009E73",
     "kick": "#D55E00",
-    "startle": "#0072B2",
-    "shake": "#CC79A7",
+    "startle": "#000000",
+    "shake": "#882255",
     "stretch": "#56B4E9",
     "other": "#999999",
 }
@@ -337,8 +339,9 @@ def night_figure(
     return fig
 
 
+DIARY_SLEEP_COLOUR = "#999933"  # the diary's sleeps: not a phase's blue (Tol's olive)
 DIARY_STYLE = {
-    "feed": ("#56B4E9", "circle", "feed"),
+    "feed": ("#CC6677", "circle", "feed"),
     "visit": ("#000000", "x", "parent visit"),
     "diaper": ("#999999", "square-open", "nappy"),
     "other": ("#999999", "circle-open", "diary note"),
@@ -355,7 +358,7 @@ def _add_diary(fig: go.Figure, diary: pd.DataFrame, night_start: pd.Timestamp, t
                 x=xs,
                 y=["diary"] * len(xs),
                 mode="lines",
-                line={"color": "#0072B2", "width": 6},
+                line={"color": DIARY_SLEEP_COLOUR, "width": 6},
                 name="diary: asleep",
                 legendgroup="diary",
                 legendgrouptitle_text="Diary",

@@ -152,3 +152,13 @@ def test_a_night_in_one_sentence_with_its_usual_and_what_is_typical():
     assert age_words("2025-01-01", "2026-03-02") == "1 year 2 months old"
     low, high = typical("active_share", 8.0)
     assert (low, high) == (25.0, 35.0)
+
+
+def test_every_colour_means_one_thing():
+    """A phase's colour is never reused for a movement or a diary mark (the phases also read by height)."""
+    from dashboard.figures import DIARY_SLEEP_COLOUR, DIARY_STYLE, KIND_COLOURS, PHASE_COLOURS, PHASE_LEVEL
+
+    phases = set(PHASE_COLOURS.values())
+    marks = list(KIND_COLOURS.values()) + [DIARY_SLEEP_COLOUR, DIARY_STYLE["feed"][0]]
+    assert not phases & set(marks) and len(set(marks)) == len(marks)
+    assert len(set(PHASE_LEVEL.values())) == len(PHASE_LEVEL)  # each phase at its own height
