@@ -1,6 +1,7 @@
 """Parent diaries: Baby Connect (real export), Huckleberry and the generic diary CSV."""
 
 import datetime as dt
+import re
 
 import pandas as pd
 import pytest
@@ -250,3 +251,49 @@ def test_a_damaged_app_export_names_its_bad_line(lake, tmp_path, app):
         ingest_file(lake, path, "eva", tz="America/New_York")
     assert f"{app}.csv:3: column " in str(info.value) and "not a time" in str(info.value)
     assert lake.read("diary", ["eva"]).empty
+
+
+def _zipped(names: list[str]) -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name in names:
+            archive.writestr(name, "<x/>" * 100)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (
+            lambda: _zipped(
+                ["[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/worksheets/sheet1.xml"]
+            ),
+            "an Excel workbook (.xlsx): save the sheet as CSV",
+        ),
+        (
+            lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512),
+            "an Excel workbook (.xls): save the sheet as CSV",
+        ),
+        (
+            lambda: _zipped(["Index/Document.iwa", "Metadata/Properties.plist"]),
+            "an Apple Numbers file: export it as CSV",
+        ),
+        (
+            lambda: b"time;kind;limb\n2026-03-02T20:00:00Z;twitch;left_leg\n",
+            "values are separated by semicolons",
+        ),
+        (
+            lambda: b"start;end;activity\n2026-03-02T19:30:00Z;2026-03-03T06:00:00Z;sleep\n",
+            "values are separated by semicolons",
+        ),
+    ],
+)
+def test_a_spreadsheet_or_a_semicolon_csv_is_refused_with_what_to_do(lake, tmp_path, content, said):
+    path = write(tmp_path / "from-a-spreadsheet", content())
+    fmt = "diary-csv" if b"activity" in content() else "auto"
+    with pytest.raises(BadInputError, match=re.escape(said)):
+        ingest_file(lake, path, "eva", fmt=fmt)
+    assert lake.read("events", ["eva"]).empty and lake.read("diary", ["eva"]).empty

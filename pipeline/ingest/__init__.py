@@ -244,9 +244,23 @@ def detect_format(content: bytes, path: str) -> str:
     return "raw-csv" if looks_like_raw_csv(content[:4096].decode("utf-8", errors="replace")) else "auto"
 
 
+CSV_SHAPES = "a diary as start,end,activity,note; a movement log as start,kind,limb"
+SPREADSHEET = f"save the sheet as CSV ({CSV_SHAPES})"
+
+
 def _unsupported(content: bytes) -> str | None:
+    if content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":  # OLE2: Excel 97-2003
+        return f"an Excel workbook (.xls): {SPREADSHEET}"
     if content[:4] != b"PK\x03\x04":
         return None
+    # a zip's entry names are in its local headers, so the first bytes tell a spreadsheet even of a large file
+    head = content[:65536]
+    if b"opendocument" in content[:200]:
+        return f"an OpenDocument spreadsheet: {SPREADSHEET}"
+    if b"xl/" in head and b"[Content_Types].xml" in head:
+        return f"an Excel workbook (.xlsx): {SPREADSHEET}"
+    if b".iwa" in head:
+        return f"an Apple Numbers file: export it as CSV (File, Export To, CSV; {CSV_SHAPES})"
     import io
     import zipfile
 
@@ -254,8 +268,6 @@ def _unsupported(content: bytes) -> str | None:
         names = zipfile.ZipFile(io.BytesIO(content)).namelist()
     except zipfile.BadZipFile:
         return None
-    if "mimetype" in names and b"opendocument" in content[:200]:
-        return "an OpenDocument spreadsheet: save the sheet as CSV (a diary as start,end,activity,note)"
     if names and all(n.endswith(".npy") for n in names):
         return "a NumPy archive (.npz) of arrays, not a recording from a device or an app"
     return None

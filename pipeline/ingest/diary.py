@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import YEARS, normalise_word
-from .errors import BadInputError, RowError, decode
+from .errors import SEMICOLONS, BadInputError, RowError, decode, semicolon_separated
 from .offsets import conflict_reason
 
 DIARY_FORMATS = ("babyconnect", "huckleberry", "diary-csv")
@@ -156,6 +156,8 @@ def generic_columns(headers: list[str], path: str) -> dict:
                 found[role] = header
         if "duration" not in found and (key in DURATION_UNITS or key.startswith("duration")):
             found["duration"], found["unit"] = header, DURATION_UNITS.get(key, 1.0)
+    if len(headers) == 1 and semicolon_separated(headers[0]):
+        raise BadInputError(path, [RowError(path, 1, "", SEMICOLONS)])
     if "start" not in found or not {"end", "duration", "activity"} & set(found):
         raise BadInputError(
             path,

@@ -58,3 +58,15 @@ def decode(data: bytes, path: str) -> str:
     except UnicodeDecodeError as exc:
         at = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)  # utf-8-sig counts after its BOM
         raise not_utf8(path, data, at, data[:at].count(b"\n") + 1, at) from None
+
+
+SEMICOLONS = (
+    "values are separated by semicolons (a spreadsheet saved with a European list separator): save it as CSV "
+    "with commas (LibreOffice: Save As, Text CSV, field delimiter ','; Excel: Save As, CSV UTF-8, with ',' as "
+    "the list separator), and write decimals with a point"
+)
+
+
+def semicolon_separated(first_line: str) -> bool:
+    """Whether a CSV's header uses semicolons where a comma is expected (``time;kind;limb``)."""
+    return first_line.count(";") >= 1 and "," not in first_line and "\t" not in first_line

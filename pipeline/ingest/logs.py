@@ -48,7 +48,7 @@ import pandas as pd
 
 from ..nights import zone
 from ..schema import KINDS, LIMBS, YEARS, SleepmovesError, normalise_word
-from .errors import MAX_ERRORS_KEPT, BadInputError, RowError
+from .errors import MAX_ERRORS_KEPT, SEMICOLONS, BadInputError, RowError, semicolon_separated
 from .limits import DEFAULT_LIMITS, Limits
 from .offsets import conflict_reason
 from .text import text_lines
@@ -332,6 +332,9 @@ def _csv_records(lines: Iterator[str], head: str, path: str) -> Iterator[tuple[i
     while header is not None and not any(h.strip() for h in header):
         header = next(reader, None)
     if header is None:
+        return
+    if len(header) == 1 and semicolon_separated(header[0]):
+        yield 1, RowError(path, 1, "", SEMICOLONS)
         return
     names = [h.strip() for h in header]
     seen: dict[str, str] = {}
