@@ -237,7 +237,9 @@ def test_night_png_download_is_a_real_image(server, browser, demo_lake, tmp_path
     path = tmp_path / info.value.suggested_filename
     info.value.save_as(path)
     image = Image.open(path)
-    assert path.name.startswith("sleepmoves-") and image.format == "PNG" and image.size == (1200, 900)
+    from dashboard.export import PAGE
+
+    assert path.name.startswith("sleepmoves-") and image.format == "PNG" and image.size == PAGE
     assert np.asarray(image.convert("L"), dtype=float).std() > 20  # not blank
     page.close()
 
@@ -445,3 +447,38 @@ def test_login_shows_only_the_users_babies_and_big_files_are_refused_in_the_brow
     finally:
         state.set_users(None)
         state.set_max_upload_bytes(state.DEFAULT_MAX_UPLOAD_MB * 1024 * 1024)
+
+
+def test_a_first_visit_to_an_empty_lake_says_where_to_start(server, browser, demo_lake, tmp_path):
+    """No baby yet: the night page welcomes, says which files work, and gives a sample file that gets in."""
+    from dashboard import state
+    from pipeline.ingest import ingest_file
+    from pipeline.lake import Lake
+    from pipeline.process import process
+
+    empty = Lake(tmp_path / "empty")
+    state.set_lake(empty.root)
+    try:
+        for width, height in ((390, 844), (1280, 900)):
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(server + "/")
+            page.wait_for_selector("#welcome", timeout=15000)
+            text = page.text_content("#welcome")
+            assert "There is no baby here yet" in text and "Baby Connect" in text
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= width  # no sideways scroll
+            if width == 390:
+                page.close()
+        with page.expect_download(timeout=30000) as info:
+            page.click("#sample-download")
+        sample = tmp_path / info.value.suggested_filename
+        info.value.save_as(sample)
+        page.close()
+    finally:
+        state.set_lake(demo_lake.root)
+    lake = Lake(tmp_path / "tried")
+    lake.add_subject("sample", "Europe/London")
+    ingest_file(lake, sample, "sample")
+    assert (
+        len(process(lake)) == 1
+        and lake.night_summary("sample", lake.nights("sample")[0])["total_sleep_min"] > 300
+    )

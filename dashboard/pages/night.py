@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dash
+import pandas as pd
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import state
@@ -22,10 +23,52 @@ def _subject_options(lake):
     return [{"label": row.label or row.subject, "value": row.subject} for row in subjects.itertuples()]
 
 
+def welcome() -> html.Div:
+    """What a first visit to an empty lake shows instead of a blank chart: where to start, and what files work."""
+    return html.Div(
+        [
+            html.H2("Welcome to sleepmoves"),
+            html.P(
+                "There is no baby here yet. Add your baby and a first file on the Data page: give a name, the "
+                "birth date and the time zone, then drop a file."
+            ),
+            dcc.Link("Add your baby and a file →", href=dash.get_relative_path("/data"), className="button"),
+            html.H3("Files that work"),
+            html.Ul(
+                [
+                    html.Li(
+                        "a movement log you keep or an app writes: a CSV with start, kind, limb (one row a movement)"
+                    ),
+                    html.Li(
+                        "a sleep diary or a baby app's export: Baby Connect, Huckleberry, Baby Tracker, Glow, "
+                        "Baby Buddy, Feed Baby, or any CSV with a start and an end or a length"
+                    ),
+                    html.Li(
+                        "an ankle sensor's recording: ActiGraph (.gt3x, .agd, CSV), Axivity (.cwa), GENEActiv (.bin), "
+                        "Actiwatch, MotionWatch, Actiware and ActTrust exports, raw acceleration CSV"
+                    ),
+                ]
+            ),
+            html.P(
+                [
+                    "Not sure? ",
+                    html.Button("Download a sample movement log", id="sample-download", n_clicks=0),
+                    " and add it to see what a night looks like.",
+                ]
+            ),
+            dcc.Download(id="sample-file"),
+        ],
+        id="welcome",
+        className="welcome",
+    )
+
+
 def layout(**_query):
     lake = state.lake()
     options = _subject_options(lake)
     first = options[0]["value"] if options else None
+    if not options:  # a first visit: no baby yet
+        return welcome()
     return html.Div(
         [
             html.Div(
@@ -180,3 +223,21 @@ def _noon_utc():
     import pandas as pd
 
     return pd.Timestamp("2000-01-01T12:00:00Z")
+
+
+@callback(Output("sample-file", "data"), Input("sample-download", "n_clicks"), prevent_initial_call=True)
+def sample_file(_clicks):
+    """One simulated night as a movement log, with the monitor's on and off times: a file to try."""
+    import datetime as dt
+
+    from pipeline.simulate import _local_iso, make_babies, simulate_night
+
+    baby = make_babies(1, seed=7)[0]
+    events, labels = simulate_night(baby, dt.date(2026, 3, 2))
+    log = events.copy()
+    log.insert(0, "time", _local_iso(log.pop("start"), baby.tz))
+    first, last = labels["epoch_start"].iloc[0], labels["epoch_start"].iloc[-1] + pd.Timedelta(seconds=30)
+    marks = f"{_local_iso(pd.Series([first]), baby.tz)[0]},,,recording_start,\n"
+    text = "time,duration_s,limb,kind,intensity\n" + marks + log.to_csv(index=False, header=False)
+    text += f"{_local_iso(pd.Series([last]), baby.tz)[0]},,,recording_stop,\n"
+    return dcc.send_string(text, f"sample-night-{baby.tz.replace('/', '-')}.csv")
