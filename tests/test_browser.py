@@ -271,8 +271,9 @@ def test_upload_with_a_bad_row_shows_its_line_then_a_good_one_lands(server, brow
         page.goto(server + "/data")
         page.wait_for_selector("#upload input[type=file]", state="attached")
         page.fill("#data-new-subject", "zoe")
-        page.fill("#data-tz", "Europe/Paris")
-        page.press("#data-tz", "Enter")
+        page.click("#data-tz")  # the zone is picked from a list: typed to search it
+        page.keyboard.type("Europe/Paris")
+        page.keyboard.press("Enter")
         bad = tmp_path / "zoe night.csv"
         bad.write_text(
             "time,duration_s,limb,kind\n2026-03-20T21:00:00+01:00,0.3,left_leg,twitch\n2026-03-20T21:00:09+01:00,0.3,left_foot,twitch\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from pathlib import Path
 
 import dash
@@ -20,6 +21,9 @@ log = logging.getLogger("sleepmoves.dashboard")
 
 dash.register_page(__name__, path="/data", name="Data", title="sleepmoves · data", order=2)
 
+ZONES = sorted(
+    z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))
+)
 LIMIT_HINT = "the dashboard's limits are set with `sleepmoves serve --max-upload-mb / --max-upload-rows`"
 MANIFEST_COLUMNS = ["file", "format", "baby", "rows", "nights", "ingested", "sha256"]
 
@@ -68,7 +72,8 @@ def layout(**_query):
                             html.Label(
                                 "Time zone of the baby / of times without an offset", htmlFor="data-tz"
                             ),
-                            dcc.Input(id="data-tz", placeholder="e.g. Europe/London", debounce=True),
+                            # picked from the zones the machine knows (type to search): never a misspelt zone
+                            dcc.Dropdown(ZONES, None, id="data-tz", placeholder="type a city, e.g. London"),
                         ]
                     ),
                     html.Div(
