@@ -21,7 +21,7 @@ log = logging.getLogger("sleepmoves.dashboard")
 
 dash.register_page(__name__, path="/data", name="Data", title="sleepmoves · data", order=2)
 
-ZONES = sorted(
+ZONES = ["UTC"] + sorted(
     z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))
 )
 LIMIT_HINT = "the dashboard's limits are set with `sleepmoves serve --max-upload-mb / --max-upload-rows`"
