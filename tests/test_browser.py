@@ -483,3 +483,13 @@ def test_a_first_visit_to_an_empty_lake_says_where_to_start(server, browser, dem
         len(process(lake)) == 1
         and lake.night_summary("sample", lake.nights("sample")[0])["total_sleep_min"] > 300
     )
+
+
+@pytest.mark.parametrize("path", ["/", "/weeks", "/data", "/about"])
+def test_no_page_scrolls_sideways_on_a_phone(server, browser, demo_lake, path):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(server + path)
+    page.wait_for_selector("#_pages_content > *", timeout=15000)
+    page.wait_for_timeout(1500)  # the page's first callbacks
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    page.close()
