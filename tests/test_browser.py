@@ -284,15 +284,15 @@ def test_upload_with_a_bad_row_shows_its_line_then_a_good_one_lands(server, brow
         assert (
             "zoe_night.csv:3: column limb: unknown limb 'left_foot'" in text and "nothing was written" in text
         )
-        good = tmp_path / "zoe-good.csv"
+        good = bad  # the same file, fixed and chosen again: it is read again, not ignored
         good.write_text(
             "time,duration_s,limb,kind\n"
             + "".join(f"2026-03-20T21:{m:02d}:00+01:00,0.3,left_leg,twitch\n" for m in range(0, 60, 2))
         )
         page.set_input_files("#upload input[type=file]", str(good))
-        page.wait_for_selector("#upload-result .ok", timeout=30000)
+        page.wait_for_selector("#upload-result .ok", timeout=60000)
         assert "1 nights labelled" in page.text_content("#upload-result")
-        assert "zoe-good.csv" in page.text_content("#manifest")
+        assert "zoe_night.csv" in page.text_content("#manifest")
         # the new baby and its night appear in the night page's pickers
         page.goto(server + "/")
         _wait_title(page, "night of")
