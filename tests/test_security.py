@@ -227,7 +227,7 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
     )
     return {
         "..night.options...night.value..": {"subject": target},
-        "..night-figure.figure...summary-cards.children...flags.children...scoring.children...night-hint.children..": {
+        "..night-figure.figure...summary-cards.children...flags.children...scoring.children...night-hint.children...night-sentence.children..": {
             "subject": target,
             "night": night,
         },
@@ -246,7 +246,7 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
 
 
 # callbacks that never read the lake (they only move between values the page already holds)
-NO_LAKE = {"_pages_dummy.children", "whoami.children"}
+NO_LAKE = {"_pages_dummy.children", "whoami.children", "sample-file.data"}  # the sample is simulated
 PAGES = "_pages_content.children"
 
 
@@ -601,7 +601,7 @@ def test_a_rebound_host_or_a_foreign_origin_gets_nothing(demo_lake):
     http = create_app(demo_lake.root).server.test_client()  # no login: this computer only
     subject = demo_lake.subjects()["subject"].iloc[0]
     night = demo_lake.nights(subject)[-1]
-    key = "..night-figure.figure...summary-cards.children...flags.children...scoring.children...night-hint.children.."
+    key = "..night-figure.figure...summary-cards.children...flags.children...scoring.children...night-hint.children...night-sentence.children.."
     callback = _payload(key, [("subject", "value", subject), ("night", "value", night)], [])
     for headers in ({"Host": "attacker.example"}, {"Host": "attacker.example:8050"}):
         assert http.get("/", headers=headers).status_code == 403

@@ -131,6 +131,7 @@ def show_night(subject, night):
         return empty, _cards(None, "UTC"), [], "", "", ""
     try:
         figure, metrics, tz, _ = night_view(state.lake(), subject, night)
+        sentence = night_words(state.lake(), subject, night, metrics)
     except DamagedData:
         empty = night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc())
         damaged = html.P(
@@ -139,7 +140,6 @@ def show_night(subject, night):
             className="flag damaged",
         )
         return empty, [], [damaged], "", "", ""
-    sentence = night_words(state.lake(), subject, night, metrics)
     return figure, _cards(metrics, tz), _flags(metrics), scoring_words(metrics), _hint(metrics), sentence
 
 
