@@ -493,3 +493,48 @@ def test_no_page_scrolls_sideways_on_a_phone(server, browser, demo_lake, path):
     page.wait_for_timeout(1500)  # the page's first callbacks
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     page.close()
+
+
+def _label_boxes(page, layer: str) -> list[dict]:
+    """Bounding boxes of the night chart's tick labels of one kind (``xtick`` or ``ytick``: every subplot's)."""
+    return page.evaluate(
+        """axis => Array.from(document.querySelectorAll('#night-figure text'))
+            .filter(t => new RegExp('^' + axis + '[0-9]*tick$').test(t.parentNode.getAttribute('class') || ''))
+            .filter(t => t.textContent.trim()).map(t => {
+                const b = t.getBoundingClientRect();
+                return {text: t.textContent, x: b.x, y: b.y, w: b.width, h: b.height};
+            })""",
+        layer[0],
+    )
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return (
+        a["x"] < b["x"] + b["w"]
+        and b["x"] < a["x"] + a["w"]
+        and a["y"] < b["y"] + b["h"]
+        and b["y"] < a["y"] + a["h"]
+    )
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_clock_labels_and_limb_names_are_whole_and_apart(server, browser, demo_lake, width):
+    """Measured, not assumed: every clock label and every limb name is inside the page and overlaps no other."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(server + "/")
+    _wait_title(page, "night of")
+    page.wait_for_timeout(500)
+    clock = _label_boxes(page, "xtick")
+    limbs = [
+        b
+        for b in _label_boxes(page, "ytick")
+        if b["text"] in {"left leg", "right leg", "left arm", "right arm", "head", "whole body", "diary"}
+    ]
+    assert len({b["text"] for b in clock}) >= 5 and {"left leg", "right leg"} <= {b["text"] for b in limbs}
+    for boxes in (clock, limbs):
+        for box in boxes:
+            assert box["x"] >= 0 and box["x"] + box["w"] <= width, box
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                assert not _overlap(a, b), (a, b)
+    page.close()
