@@ -96,41 +96,15 @@ def label_night(
         asleep, settings, scale_known = counts_sleep_on_grid(
             grid, counts[actigraphy], formats, sleepwake, baby_sleepwake
         )
-        scored = from_counts & np.isfinite(asleep)
-        sleep = asleep[scored] > 0.5
         method = "; ".join(settings)
-        scored_phases = pd.DataFrame(
-            {
-                "epoch_start": grid[scored],
-                "phase": np.where(sleep, ASLEEP, "awake"),
-                "p_awake": np.where(sleep, 0.0, 1.0),
-                "p_active": np.nan,
-                "p_quiet": np.nan,
-                "p_transition": np.nan,
-                "model_version": "sleepwake:" + method,
-            }
-        )
+        scored_phases = _asleep_or_awake(grid, np.where(from_counts, asleep, np.nan), "sleepwake:" + method)
         phases = pd.concat([phases, scored_phases], ignore_index=True) if len(phases) else scored_phases
         phases = phases.sort_values("epoch_start", ignore_index=True)
         methods.append(method if not labelled.any() else f"{method} (where only counts were recorded)")
     from_diary = not labelled.any() and not from_counts.any()
     written = diary_sleep_on_grid(grid, diary) if from_diary else np.full(len(grid), np.nan)
-    if np.isfinite(
-        written
-    ).any():  # nothing measured, but the parent wrote the night down: its sleeps, no phases
-        kept = np.isfinite(written)
-        sleep = written[kept] > 0.5
-        phases = pd.DataFrame(
-            {
-                "epoch_start": grid[kept],
-                "phase": np.where(sleep, ASLEEP, "awake"),
-                "p_awake": np.where(sleep, 0.0, 1.0),
-                "p_active": np.nan,
-                "p_quiet": np.nan,
-                "p_transition": np.nan,
-                "model_version": "diary",
-            }
-        )
+    if np.isfinite(written).any():  # nothing measured, but the parent wrote the night down: no phases
+        phases = _asleep_or_awake(grid, written, "diary")
         methods.append(DIARY_METHOD)
     method = "; ".join(methods) or "nothing recorded"
     phases["epoch_start"] = pd.to_datetime(phases["epoch_start"], utc=True)
@@ -226,6 +200,24 @@ class _LazyModel:
 
     def predict_proba(self, features):
         return _cached_model(self.path, self.version).predict_proba(features)
+
+
+def _asleep_or_awake(grid: pd.DatetimeIndex, asleep: np.ndarray, source: str) -> pd.DataFrame:
+    """Phase rows of the grid epochs where ``asleep`` is known (1 asleep, 0 awake, NaN unknown), from a source
+    that tells asleep from awake but not the phase (activity counts, a parent's diary)."""
+    known = np.isfinite(asleep)
+    sleep = asleep[known] > 0.5
+    return pd.DataFrame(
+        {
+            "epoch_start": grid[known],
+            "phase": np.where(sleep, ASLEEP, "awake"),
+            "p_awake": np.where(sleep, 0.0, 1.0),
+            "p_active": np.nan,
+            "p_quiet": np.nan,
+            "p_transition": np.nan,
+            "model_version": source,
+        }
+    )
 
 
 def process_night(
