@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.epochs import age_in_weeks
+
 USUAL_NIGHTS = 14  # "usual" = the median of the baby's previous 14 nights
 USUAL_AT_LEAST = 3  # fewer earlier nights than this: no "usual" yet
 ABOUT_AS_USUAL_MIN = 15  # a difference under this many minutes is "about as usual"
@@ -40,10 +42,8 @@ TYPICAL = {
 
 
 def age_months(born, night) -> float:
-    """Age in months on a night; NaN when the birth date is unknown."""
-    if born is None or (not isinstance(born, str) and pd.isna(born)):
-        return float("nan")
-    return (pd.Timestamp(str(night)) - pd.Timestamp(str(born))).days / 30.44
+    """Age in months on a night (as processing counts it); NaN when the birth date is unknown."""
+    return age_in_weeks(born, night) * 7 / 30.44
 
 
 def age_words(born, night) -> str:
