@@ -224,9 +224,10 @@ def parse_file(
         tables, notes = _count_tables(content, name, fmt, subject_tz, tz, limb, sha, sleepwake)
         limits.check_rows(name, max(len(t) for t in tables.values()))
     else:  # BINARY_FORMATS
-        times, acc, _ = read_binary(content, name, fmt, tz)
-        limits.check_rows(name, len(times))
-        tables = _sensor_tables(times, {limb or "unknown": acc}, name, subject_tz, sha)
+        recording = read_binary(content, name, fmt, tz)
+        limits.check_rows(name, len(recording.times))
+        tables = _sensor_tables(recording.times, {limb or "unknown": recording.accel}, name, subject_tz, sha)
+        notes = recording.notes
     return ParsedFile(tables, fmt, [], notes)
 
 

@@ -1,8 +1,8 @@
 """Binary raw-acceleration files: Axivity CWA (AX3, AX6), ActiGraph GT3X (NEO and current), GENEActiv BIN.
 
-* CWA is decoded by scikit-digital-health (MIT), the maintained reader of the field; its decoding is
-  checked value by value against the reference arrays of ``ax3_sample.cwa``. A file with damaged blocks
-  is refused with the count of bad blocks (the reader cannot place their samples in time).
+* CWA is decoded by ``cwa.py`` from Open Movement's published block format (why not a library: see there);
+  its values are checked value by value against scikit-digital-health's reference arrays of
+  ``ax3_sample.cwa`` and the AX6 CSV export. Damaged blocks are gaps (no data), counted in a note.
 * GT3X is read from ActiGraph's published file format (github.com/actigraph/GT3X-File-Format): the
   older NHANES-style ``activity.bin`` (NEO, CLE: a continuous stream of 12-bit samples) and the current
   ``log.bin`` (records; ACTIVITY packed 12-bit and ACTIVITY2 16-bit payloads). Seconds the device spent
@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import io
 import re
-import tempfile
-import warnings
 import zipfile
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -29,6 +28,7 @@ import pandas as pd
 from ..nights import utc_ns
 from ..schema import SleepmovesError
 from .counts import check_years, localise, no_zone_error
+from .cwa import CwaError, decode_cwa
 from .errors import BadInputError, RowError
 
 BINARY_FORMATS = ("cwa", "gt3x", "geneactiv-bin")
@@ -52,11 +52,20 @@ def sniff_binary_format(data: bytes) -> str | None:
     return None
 
 
-def read_binary(data: bytes, path: str, fmt: str, tz: str | None) -> tuple[np.ndarray, np.ndarray, float]:
-    """``(times as UTC nanoseconds, (n, 3) float32 g, sampling rate)`` of a binary raw file."""
+class RawRecording(NamedTuple):
+    """A binary raw file read: UTC nanoseconds, (n, 3) float32 g, sampling rate, notes for the user."""
+
+    times: np.ndarray
+    accel: np.ndarray
+    fs: float
+    notes: list[str]
+
+
+def read_binary(data: bytes, path: str, fmt: str, tz: str | None) -> RawRecording:
+    """The samples of a binary raw file, or a ``BadInputError`` saying plainly why not."""
     reader = {"cwa": _cwa, "gt3x": _gt3x, "geneactiv-bin": _geneactiv}[fmt]
     try:
-        local_ns, acc, fs, offset = reader(data, path)
+        local_ns, acc, fs, offset, notes = reader(data, path)
         if len(acc) == 0:
             raise BadInputError(path, [RowError(path, 1, "", f"no samples in this {fmt} file")])
         utc = _to_utc(local_ns, tz, offset, path)
@@ -66,7 +75,7 @@ def read_binary(data: bytes, path: str, fmt: str, tz: str | None) -> tuple[np.nd
         raise BadInputError(
             path, [RowError(path, 1, "", f"cannot read as {fmt}: {type(exc).__name__}: {str(exc)[:200]}")]
         ) from None
-    return utc, acc.astype("float32"), fs
+    return RawRecording(utc, acc.astype("float32"), fs, notes)
 
 
 def _to_utc(local_ns: np.ndarray, tz: str | None, offset: pd.Timedelta | None, path: str) -> np.ndarray:
@@ -85,31 +94,12 @@ def _to_utc(local_ns: np.ndarray, tz: str | None, offset: pd.Timedelta | None, p
 
 # ---------------------------------------------------------------------- Axivity CWA
 def _cwa(data: bytes, path: str):
-    from skdh.io import ReadCwa
-
-    with tempfile.NamedTemporaryFile(suffix=".cwa") as tmp:
-        tmp.write(data)
-        tmp.flush()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                out = ReadCwa().predict(file=tmp.name)
-            except RuntimeError as exc:
-                bad = [str(w.message) for w in caught if "bad" in str(w.message).lower()]
-                raise BadInputError(
-                    path,
-                    [
-                        RowError(
-                            path,
-                            1,
-                            "",
-                            f"damaged CWA file ({'; '.join(bad) or exc}): its samples cannot be placed in time",
-                        )
-                    ],
-                ) from None
-    # skdh returns the device's local clock as Unix seconds
-    local_ns = np.round(np.asarray(out["time"], dtype="float64") * 1e9).astype("int64")
-    return local_ns, np.asarray(out["accel"]), float(np.atleast_1d(out["fs"])[0]), None
+    try:
+        recording = decode_cwa(data)
+    except CwaError as exc:
+        raise BadInputError(path, [RowError(path, 1, "", f"damaged CWA file: {exc}")]) from None
+    local_ns = np.round(recording.local_seconds * 1e9).astype("int64")
+    return local_ns, recording.accel, recording.fs, None, [n for n in [recording.note()] if n]
 
 
 # ---------------------------------------------------------------------- ActiGraph GT3X
@@ -155,7 +145,7 @@ def _gt3x(data: bytes, path: str):
         acc = _yxz_to_xyz(values, n, scale)
         start_ns = (start_ticks - DOTNET_EPOCH_TICKS) * 100
         local_ns = start_ns + np.round(np.arange(n) / fs * 1e9).astype("int64")
-    return local_ns, acc, fs, offset
+    return local_ns, acc, fs, offset, []
 
 
 def _gt3x_log(log: bytes, fs: float, scale: float):
@@ -229,4 +219,4 @@ def _geneactiv(data: bytes, path: str):
             for t, s in zip(page_times, samples, strict=True)
         ]
     )
-    return local_ns, np.concatenate(samples), fs, None
+    return local_ns, np.concatenate(samples), fs, None, []
