@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.epochs import age_in_weeks
+from pipeline.wording import counted
 
 USUAL_NIGHTS = 14  # "usual" = the median of the baby's previous 14 nights
 USUAL_AT_LEAST = 3  # fewer earlier nights than this: no "usual" yet
@@ -53,10 +54,10 @@ def age_words(born, night) -> str:
         return ""
     days = (pd.Timestamp(str(night)) - pd.Timestamp(str(born))).days
     if days < 7:
-        return f"{days} day{'s' if days != 1 else ''} old"
+        return f"{counted(days, 'day')} old"
     if months < 3:
         weeks = days // 7
-        return f"{weeks} week{'s' if weeks != 1 else ''} old"
+        return f"{counted(weeks, 'week')} old"
     born_day, day = pd.Timestamp(str(born)), pd.Timestamp(str(night))
     whole = (
         (day.year - born_day.year) * 12 + day.month - born_day.month - (day.day < born_day.day)
@@ -64,11 +65,7 @@ def age_words(born, night) -> str:
     if whole < 12:
         return f"{whole} months old"
     years, rest = divmod(whole, 12)
-    return (
-        f"{years} year{'s' if years > 1 else ''}"
-        + (f" {rest} month{'s' if rest > 1 else ''}" if rest else "")
-        + " old"
-    )
+    return counted(years, "year") + (" " + counted(rest, "month") if rest else "") + " old"
 
 
 def typical(what: str, months: float) -> tuple[float, float] | None:

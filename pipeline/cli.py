@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402 - after the pool is chosen
 from .lake import Lake, default_lake_path  # noqa: E402
 from .schema import SleepmovesError  # noqa: E402
 from .sleepwake import ALGORITHMS  # noqa: E402
+from .wording import counted  # noqa: E402
 
 DEMO_INPUT = Path("data/demo")
 
@@ -119,8 +120,9 @@ def ingest_paths(
             continue
         for earlier in result.replaced:
             _say(f"{path}: replaces {Path(earlier).name} (the same recording), which was removed")
-        what = "events" if report.format in ("csv", "jsonl") else f"rows of {report.format}"
-        _say(f"{path}: {result.rows} {what} over {len(result.nights)} nights for {subject}")
+        what = counted(result.rows, "event" if report.format in ("csv", "jsonl") else "row")
+        of = "" if report.format in ("csv", "jsonl") else f" of {report.format}"
+        _say(f"{path}: {what}{of} over {counted(len(result.nights), 'night')} for {subject}")
         for note in report.notes:  # how the file was read, where the user should know (e.g. --tz applied)
             _say(f"{path}: note: {note}")
         if report.skipped:
@@ -156,7 +158,11 @@ def cmd_ingest(args) -> int:
         from .process import process
 
         done = process(lake, [args.subject], {args.subject: touched}, model_path=args.model)
-        _say(f"processed {len(done)} nights" if done else "those nights are up to date: nothing to label")
+        _say(
+            f"processed {counted(len(done), 'night')}"
+            if done
+            else "those nights are up to date: nothing to label"
+        )
     return 0
 
 
@@ -175,7 +181,9 @@ def cmd_process(args) -> int:
         sleepwake=args.sleepwake,
     )
     _say(
-        f"processed {len(done)} nights" if done else "every night is up to date (inputs and model unchanged)"
+        f"processed {counted(len(done), 'night')}"
+        if done
+        else "every night is up to date (inputs and model unchanged)"
     )
     return 0
 

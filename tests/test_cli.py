@@ -236,7 +236,7 @@ def test_the_same_ingest_again_labels_what_a_killed_run_left(tmp_path, capsys):
     capsys.readouterr()
     assert main(["ingest", str(log), "--subject", "ada", "--lake", lake]) == 0
     said = capsys.readouterr().out
-    assert "already ingested" in said and "processed 1 nights" in said
+    assert "already ingested" in said and "processed 1 night" in said
     assert Lake(lake).nights("ada") == ["2026-03-02"]
     assert main(["ingest", str(log), "--subject", "ada", "--lake", lake]) == 0
     assert "up to date" in capsys.readouterr().out

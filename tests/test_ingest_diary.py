@@ -297,3 +297,44 @@ def test_a_spreadsheet_or_a_semicolon_csv_is_refused_with_what_to_do(lake, tmp_p
     with pytest.raises(BadInputError, match=re.escape(said)):
         ingest_file(lake, path, "eva", fmt=fmt)
     assert lake.read("events", ["eva"]).empty and lake.read("diary", ["eva"]).empty
+
+
+TWICE = """start,end,activity,note
+2026-03-02T19:00:00,2026-03-02T23:00:00,sleep,
+2026-03-02T23:10:00,2026-03-02T23:30:00,feed,
+2026-03-02T23:10:00,2026-03-02T23:30:00,feed,
+2026-03-02T23:40:00,2026-03-03T03:00:00,sleep,
+2026-03-03T02:30:00,2026-03-03T06:00:00,sleep,
+2026-03-03T04:00:00,,diaper,
+"""
+
+
+def test_entries_written_twice_are_stored_once_and_overlaps_are_named(lake, tmp_path):
+    report = ingest_file(lake, write(tmp_path / "d.csv", TWICE), "eva", tz="America/New_York")
+    said = " | ".join(report.notes)
+    assert "1 entry written twice, stored once: line 4 repeats line 3 (feed Mon 2 Mar 23:10–23:30)" in said
+    assert "1 sleep overlapping an earlier one" in said and "lines 5 and 6" in said
+    stored = lake.read("diary", ["eva"])
+    assert len(stored) == 5 and (stored["activity"] == "feed").sum() == 1
+    assert (stored["activity"] == "sleep").sum() == 3  # an overlap is stored as written
+
+
+def test_a_later_export_over_a_longer_span_does_not_store_the_same_entries_twice(lake, tmp_path):
+    ingest_file(lake, write(tmp_path / "march.csv", TWICE), "eva", tz="America/New_York")
+    longer = TWICE + "2026-03-03T19:30:00,2026-03-04T06:00:00,sleep,\n"
+    report = ingest_file(lake, write(tmp_path / "march-again.csv", longer), "eva", tz="America/New_York")
+    assert report.result.rows == 1
+    assert any("5 entries already stored from march.csv: not stored twice" in n for n in report.notes)
+    stored = lake.read("diary", ["eva"])
+    assert len(stored) == 6 and not stored.duplicated(["start", "end", "activity"]).any()
+
+
+@pytest.mark.skipif(not SHARED_DATA.exists(), reason="../shared/data is absent (not a project checkout)")
+def test_the_real_baby_connect_export_has_two_parents_logging_the_same_sleep(lake):
+    # lines 2030/2031 are one nap logged by two caregivers ("…,U" and "…,A"); 4151/4153 the same night sleep
+    # with ends two minutes apart
+    report = ingest_file(lake, SHARED_DATA / "logs" / "babyconnect_eva.csv", "eva", tz="America/New_York")
+    said = " | ".join(report.notes)
+    assert "line 2031 repeats line 2030 (sleep Wed 6 May 16:17–17:11)" in said
+    assert "lines 4153 and 4151" in said
+    assert not lake.read("diary", ["eva"]).duplicated(["start", "end", "activity"]).any()

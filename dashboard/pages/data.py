@@ -16,6 +16,7 @@ from pipeline.ingest import BadInputError, Limits, ingest_file
 from pipeline.ingest.limits import format_size
 from pipeline.process import process
 from pipeline.schema import SleepmovesError
+from pipeline.wording import counted
 
 log = logging.getLogger("sleepmoves.dashboard")
 
@@ -165,10 +166,13 @@ def upload(accepted, subject, new_subject, tz, born):
             done = process(lake, [subject], {subject: result.nights})
             message = [
                 html.P(
-                    f"{name}: {result.rows} rows ({report.format}) over {len(result.nights)} nights for {subject}; {len(done)} nights labelled.",
+                    f"{name}: {counted(result.rows, 'row')} ({report.format}) over "
+                    f"{counted(len(result.nights), 'night')} for {subject}; {counted(len(done), 'night')} labelled.",
                     className="ok",
                 )
             ]
+            # how the file was read where the parent should know: repeats kept once, damaged blocks, ...
+            message += [html.P(note, className="note") for note in report.notes]
     except BadInputError as exc:
         message = [
             html.P(f"{name}: nothing was written. Fix these lines and upload again:", className="error")

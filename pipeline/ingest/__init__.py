@@ -20,9 +20,17 @@ from ..schema import EPOCH_S, SleepmovesError
 from ..sleepwake import check_algorithm
 from ..spill import NightPieces, scratch_folder
 from ..tables import file_sha256
+from ..wording import counted
 from .binary import BINARY_FORMATS, read_binary, sniff_binary_format
 from .counts import COUNT_FORMATS, counts_table, localise, read_counts, read_notes, sniff_counts_format
-from .diary import DIARY_FORMATS, diary_table, read_diary, sniff_diary_format
+from .diary import (
+    DIARY_FORMATS,
+    SAME_ENTRY,
+    diary_table,
+    read_diary,
+    repeated_and_overlapping,
+    sniff_diary_format,
+)
 from .errors import BadInputError, RowError
 from .limits import DEFAULT_LIMITS, Limits
 from .logs import LogReader
@@ -132,6 +140,8 @@ def ingest_file(
             scratch=scratch,
         )
         del data  # the file's bytes are not needed to store its rows (a large log is tens of MB)
+        if "diary" in parsed.tables:
+            parsed.tables["diary"] = _not_stored_twice(lake, subject, parsed.tables["diary"], parsed.notes)
         result = lake.commit_ingest(
             sha256=sha,
             source_path=source_name or str(path.resolve()),
@@ -218,8 +228,10 @@ def parse_file(
         limits.check_rows(name, content.count(b"\n") - 1)  # text: one row a line (the header aside)
     notes: list[str] = []
     if fmt in DIARY_FORMATS:
-        diary = diary_table(read_diary(content, name, fmt), tz, name)
-        tables = {"diary": _with_night(diary, subject_tz, sha)}
+        diary, notes = repeated_and_overlapping(
+            diary_table(read_diary(content, name, fmt), tz, name), subject_tz
+        )
+        tables = {"diary": _with_night(diary.drop(columns="line"), subject_tz, sha)}
     elif fmt in COUNT_FORMATS:
         tables, notes = _count_tables(content, name, fmt, subject_tz, tz, limb, sha, sleepwake)
         limits.check_rows(name, max(len(t) for t in tables.values()))
@@ -272,6 +284,27 @@ def _unsupported(content: bytes) -> str | None:
     if names and all(n.endswith(".npy") for n in names):
         return "a NumPy archive (.npz) of arrays, not a recording from a device or an app"
     return None
+
+
+def _not_stored_twice(lake: Lake, subject: str, diary: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """The diary's entries not already stored from another file (an app export re-made over a longer span
+    repeats the earlier one's rows); says how many were left out and from which file."""
+    if diary.empty:
+        return diary
+    stored = lake.read("diary", [subject], sorted(set(diary["night"])), columns=[*SAME_ENTRY, "source_sha"])
+    if stored.empty:
+        return diary
+    key = pd.MultiIndex.from_frame(diary[SAME_ENTRY])
+    known = stored.drop_duplicates(SAME_ENTRY).set_index(SAME_ENTRY)["source_sha"]
+    held = key.isin(known.index)
+    if held.any():
+        shas = known.reindex(key[held]).unique()
+        files = lake.manifest().set_index("sha256")["path"].reindex(shas).dropna()
+        names = ", ".join(sorted({Path(p).name for p in files})) or "an earlier file"
+        notes.append(
+            f"{counted(int(held.sum()), 'entry', 'entries')} already stored from {names}: not stored twice"
+        )
+    return diary[~held]
 
 
 def _with_night(frame, subject_tz: str, sha: str):

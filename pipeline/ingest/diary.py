@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import YEARS, normalise_word
+from ..wording import counted
 from .errors import SEMICOLONS, BadInputError, RowError, decode, semicolon_separated
 from .offsets import conflict_reason
 
@@ -330,8 +331,62 @@ def diary_table(rows: pd.DataFrame, tz: str | None, path: str) -> pd.DataFrame:
             "end": utc(rows["end"]),
             "activity": rows["activity"],
             "note": rows["note"],
+            "line": rows["line"],
         }
     )
+
+
+SAME_ENTRY = ["start", "end", "activity"]
+EXAMPLES_TOLD = 3  # entries named in a note; the rest are counted
+
+
+def entry_words(row, tz: str) -> str:
+    """``sleep Tue 3 Mar 19:02–21:30`` in the baby's time zone."""
+    start = row["start"].tz_convert(tz)
+    end = "" if pd.isna(row["end"]) else "–" + row["end"].tz_convert(tz).strftime("%H:%M")
+    return f"{row['activity']} {start.strftime('%a')} {start.day} {start.strftime('%b %H:%M')}{end}"
+
+
+def repeated_and_overlapping(table: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, list[str]]:
+    """A diary's entries with the ones written twice kept once, and notes naming them and any sleeps that overlap.
+
+    Apps export a sleep twice when it was edited on two phones; two overlapping sleeps are a typing slip. Neither
+    is stored silently: a repeat is stored once, an overlap is stored as written (the night counts the time
+    once) and both are told with their lines.
+    """
+    notes = []
+    repeat = table.duplicated(SAME_ENTRY, keep="first")
+    if repeat.any():
+        firsts = table[~repeat].reset_index().set_index(SAME_ENTRY)["line"]
+        told = [
+            f"line {row.line} repeats line {firsts.loc[tuple(row[c] for c in SAME_ENTRY)]} ({entry_words(row, tz)})"
+            for _, row in table[repeat].head(EXAMPLES_TOLD).iterrows()
+        ]
+        more = int(repeat.sum()) - len(told)
+        notes.append(
+            f"{counted(int(repeat.sum()), 'entry', 'entries')} written twice, stored once: "
+            + "; ".join(told)
+            + (f"; {more} more" if more else "")
+        )
+    table = table[~repeat]
+    sleeps = table[(table["activity"] == "sleep") & table["end"].notna()].sort_values(["start", "end"])
+    reach = sleeps["end"].cummax().shift()
+    overlapping = np.flatnonzero((sleeps["start"] < reach).to_numpy())
+    if len(overlapping):
+        told = []
+        for at in overlapping[:EXAMPLES_TOLD]:
+            earlier = sleeps.iloc[int(np.argmax(sleeps["end"].iloc[:at].to_numpy()))]  # the one reaching past
+            row = sleeps.iloc[at]
+            told.append(
+                f"lines {earlier.line} and {row.line} ({entry_words(earlier, tz)}, {entry_words(row, tz)})"
+            )
+        more = len(overlapping) - len(told)
+        notes.append(
+            f"{counted(len(overlapping), 'sleep')} overlapping an earlier one (stored as written; the night counts that time once): "
+            + "; ".join(told)
+            + (f"; {more} more" if more else "")
+        )
+    return table, notes
 
 
 def _localise_one(stamp: pd.Timestamp, tz: str | None, path: str, line: int) -> pd.Timestamp:
