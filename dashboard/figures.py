@@ -58,6 +58,8 @@ PHASE_LEVEL = {"awake": 1.0, "active": 0.75, "transition": 0.5, "quiet": 0.25, "
 PHASE_TICKS = {"awake": "awake", "active": "active", "transition": "transition", "quiet": "quiet"}
 LIMB_WORDS = {limb: limb.replace("_", " ") for limb in LIMBS}  # "left leg", not left_leg
 FLAG_COLOUR = "#CC3311"
+DISAGREE_COLOUR = "#44AA99"  # where the diary and the movement tell different stories (Tol's teal)
+DISAGREE_WORDS = "diary and movement disagree"
 
 
 def plain(text) -> str:
@@ -94,6 +96,7 @@ def night_figure(
     counts: pd.DataFrame | None = None,
     period: tuple | None = None,
     flags: list[dict] | None = None,
+    disagreements: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Phase ribbon over movement and an event raster by limb, on one shared clock axis in the baby's zone.
 
@@ -122,6 +125,9 @@ def night_figure(
     flags : list of dict, optional
         The night's review flags (``start``, ``message``): a mark above the ribbon at each one's time, its sentence
         on hover.
+    disagreements : DataFrame, optional
+        Stretches where the diary and the movement disagree (``start``, ``end``, ``diary_says``,
+        ``movement_says``; :func:`pipeline.periods.diary_disagreements`): a bar under the ribbon, words on hover.
     """
     has_counts = counts is not None and len(counts) > 0 and counts["valid"].any()
     has_raster = len(events) > 0 or (diary is not None and len(diary) > 0)
@@ -263,6 +269,8 @@ def night_figure(
             row=1,
             col=1,
         )
+    if disagreements is not None and len(disagreements):
+        _add_disagreements(fig, disagreements, night_start, tz)
     if period is not None and all(pd.notna(t) for t in period):
         x0, x1 = _hours(list(period), night_start)
         fig.add_vrect(x0=x0, x1=x1, fillcolor="#332288", opacity=0.07, line_width=0, layer="below")
@@ -337,6 +345,34 @@ def night_figure(
         font={"family": "DejaVu Sans, Arial, sans-serif", "size": 13},
     )
     return fig
+
+
+def _add_disagreements(fig: go.Figure, spans: pd.DataFrame, night_start: pd.Timestamp, tz: str) -> None:
+    """One bar per stretch, just under the phase ribbon; a gap (None) between stretches."""
+    xs, ys, words = [], [], []
+    for row in spans.itertuples():
+        x0, x1 = _hours([row.start, row.end], night_start)
+        said = (
+            f"{_clock(row.start, tz)}–{_clock(row.end, tz)}: the diary says {row.diary_says}, "
+            f"the movement says {row.movement_says}"
+        )
+        xs += [x0, x1, None]
+        ys += [-0.06, -0.06, None]
+        words += [said, said, ""]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            name=DISAGREE_WORDS,
+            line={"color": DISAGREE_COLOUR, "width": 7},
+            customdata=words,
+            hovertemplate="%{customdata}<extra></extra>",
+            cliponaxis=False,
+        ),
+        row=1,
+        col=1,
+    )
 
 
 DIARY_SLEEP_COLOUR = "#999933"  # the diary's sleeps: not a phase's blue (Tol's olive)

@@ -7,6 +7,7 @@ import pandas as pd
 from pipeline.flags import decode as decode_flags
 from pipeline.lake import DamagedData, Lake
 from pipeline.nights import night_bounds
+from pipeline.periods import diary_disagreements
 from pipeline.schema import SleepmovesError
 from pipeline.summarize import compare_weeks, transition_matrix, week_nights
 
@@ -32,6 +33,7 @@ def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
     # a night scored from activity counts draws its counts; one labelled from movements, its movement seconds
     from_counts = bool(metrics and metrics.get("scored_from_counts"))
     period = (metrics.get("sleep_onset"), metrics.get("sleep_offset")) if metrics else None
+    diary = lake.diary(subject, night)
     figure = night_figure(
         phases,
         lake.events(subject, night),
@@ -39,11 +41,12 @@ def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
         start,
         f"{label} · night of {night}",
         lake.nodata_epochs(subject, night),
-        lake.diary(subject, night),
+        diary,
         lake.read("epochs", [subject], [night], columns=["epoch_start", "move_s"]),
         counts=lake.counts(subject, night) if from_counts else None,
         period=period,
         flags=decode_flags(metrics.get("flags")) if metrics else None,
+        disagreements=diary_disagreements(phases, diary),
     )
     return figure, metrics, tz, label
 
@@ -52,7 +55,7 @@ def night_words(lake: Lake, subject: str, night: str, metrics: dict | None, name
     """The night in one sentence (:func:`dashboard.words.night_sentence`), with the baby's age and its usual
     night (the median of its previous nights, from the nights table only); ``name`` replaces the baby's label
     (an anonymous export)."""
-    from .words import USUAL_NIGHTS, age_words, night_sentence, usual_sleep
+    from .words import USUAL_NIGHTS, age_words, disagreement_sentence, night_sentence, usual_sleep
 
     info = lake.subject(subject)
     earlier = lake.nights_near(subject, [night], before=USUAL_NIGHTS)
@@ -60,6 +63,10 @@ def night_words(lake: Lake, subject: str, night: str, metrics: dict | None, name
     sentence = night_sentence(metrics, info["tz"], info.get("born"), night, usual_sleep(earlier))
     age = age_words(info.get("born"), night)
     who = plain(name or info["label"] or subject)
+    disagree = disagreement_sentence(
+        diary_disagreements(lake.phases(subject, night), lake.diary(subject, night)), info["tz"]
+    )
+    sentence = f"{sentence} {disagree}" if disagree else sentence
     return f"{who}, {age}. {sentence}" if age else f"{who}. {sentence}"
 
 

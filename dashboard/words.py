@@ -132,3 +132,21 @@ def night_sentence(metrics: dict | None, tz: str, born=None, night=None, usual: 
             sentence += f", {where} the {low:.0f}–{high:.0f} % typical at {age_words(born, night).removesuffix(' old')}"
         sentence += "."
     return sentence
+
+
+DISAGREEMENTS_TOLD = 2  # stretches named in the sentence; the rest are counted
+
+
+def disagreement_sentence(spans: pd.DataFrame, tz: str) -> str:
+    """Where the parent's diary and the movement disagree, in words (empty when they agree)."""
+    if spans is None or not len(spans):
+        return ""
+    minutes = ((spans["end"] - spans["start"]).dt.total_seconds() / 60).sum()
+    told = [
+        f"{_clock(row.start, tz)}–{_clock(row.end, tz)} the diary says {row.diary_says}, "
+        f"the movement {row.movement_says}"
+        for row in spans.head(DISAGREEMENTS_TOLD).itertuples()
+    ]
+    more = len(spans) - len(told)
+    rest = f"; and {counted(more, 'more stretch', 'more stretches')}" if more else ""
+    return f"Your diary and the movement disagree for {_span(minutes)}: {'; '.join(told)}{rest}."

@@ -38,7 +38,7 @@ import pandas as pd
 
 from .nights import on_grid
 from .runs import runs
-from .schema import EPOCH_S
+from .schema import ASLEEP_PHASES, EPOCH_S
 
 BEDTIME_MIN = 5
 GETUP_MIN = 10
@@ -187,6 +187,7 @@ def _join(periods: list[tuple[int, int]], gap: int, window: np.ndarray) -> list[
 
 
 DIARY_METHOD = "the parent's diary (sleeps as written; no sleep phases)"
+DIARY_SOURCE = "diary"  # the phases' model_version of a night labelled from the diary alone
 
 
 def diary_sleep_on_grid(grid: pd.DatetimeIndex, diary: pd.DataFrame | None) -> np.ndarray:
@@ -203,3 +204,48 @@ def diary_sleep_on_grid(grid: pd.DatetimeIndex, diary: pd.DataFrame | None) -> n
     _, epoch, _ = on_grid(grid, sleeps["start"], sleeps["end"])
     out[epoch] = 1.0
     return out
+
+
+DISAGREE_MIN = 10  # shorter differences are a parent's rounding of clock times, not a disagreement
+
+
+def diary_disagreements(phases: pd.DataFrame, diary: pd.DataFrame | None) -> pd.DataFrame:
+    """Where a parent's diary and the movement data tell different stories: one row per stretch of at least
+    :data:`DISAGREE_MIN` minutes, ``start``, ``end`` (UTC), ``diary_says`` and ``movement_says``
+    (``asleep`` / ``awake``).
+
+    Only epochs both know count: the diary between its first and last entry (:func:`diary_sleep_on_grid`), the
+    movement where it labelled the epoch. A night labelled from the diary itself has nothing to compare.
+    """
+    columns = ["start", "end", "diary_says", "movement_says"]
+    if diary is None or not len(diary) or not len(phases):
+        return pd.DataFrame(columns=columns)
+    sensed = phases[phases["model_version"] != DIARY_SOURCE] if "model_version" in phases else phases
+    if not len(sensed):
+        return pd.DataFrame(columns=columns)
+    grid = pd.DatetimeIndex(sensed["epoch_start"])
+    written = diary_sleep_on_grid(grid, diary)
+    moving = np.where(
+        sensed["phase"].isin(ASLEEP_PHASES), 1.0, np.where(sensed["phase"] == "awake", 0.0, np.nan)
+    )
+    differ = np.isfinite(written) & np.isfinite(moving) & (written != moving)
+    # 1: the diary says asleep and the movement awake; 2: the other way round; 0: agree or unknown
+    code = np.where(differ, np.where(written == 1, 1, 2), 0)
+    # a stretch runs over consecutive epochs only: a gap in the grid ends it
+    step = np.r_[True, (grid[1:] - grid[:-1]) != pd.Timedelta(seconds=EPOCH_S)]
+    code_runs = np.cumsum(step | np.r_[True, code[1:] != code[:-1]])
+    starts, lengths, values = runs(code_runs)
+    rows = []
+    for start, length in zip(starts, lengths, strict=True):
+        if code[start] == 0 or length * EPOCH_S < DISAGREE_MIN * 60:
+            continue
+        diary_asleep = code[start] == 1
+        rows.append(
+            {
+                "start": grid[start],
+                "end": grid[start + length - 1] + pd.Timedelta(seconds=EPOCH_S),
+                "diary_says": "asleep" if diary_asleep else "awake",
+                "movement_says": "awake" if diary_asleep else "asleep",
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)

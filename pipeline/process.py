@@ -22,7 +22,7 @@ from .flags import encode as encode_flags
 from .lake import INPUT_TABLES, Lake
 from .model import PhaseModel, load_model
 from .nights import night_bounds
-from .periods import DIARY_METHOD, diary_sleep_on_grid, sleep_periods
+from .periods import DIARY_METHOD, DIARY_SOURCE, diary_sleep_on_grid, sleep_periods
 from .progress import progress
 from .schema import (
     ASLEEP,
@@ -104,7 +104,7 @@ def label_night(
     from_diary = not labelled.any() and not from_counts.any()
     written = diary_sleep_on_grid(grid, diary) if from_diary else np.full(len(grid), np.nan)
     if np.isfinite(written).any():  # nothing measured, but the parent wrote the night down: no phases
-        phases = _asleep_or_awake(grid, written, "diary")
+        phases = _asleep_or_awake(grid, written, DIARY_SOURCE)
         methods.append(DIARY_METHOD)
     method = "; ".join(methods) or "nothing recorded"
     phases["epoch_start"] = pd.to_datetime(phases["epoch_start"], utc=True)

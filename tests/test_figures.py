@@ -156,9 +156,50 @@ def test_a_night_in_one_sentence_with_its_usual_and_what_is_typical():
 
 def test_every_colour_means_one_thing():
     """A phase's colour is never reused for a movement or a diary mark (the phases also read by height)."""
-    from dashboard.figures import DIARY_SLEEP_COLOUR, DIARY_STYLE, KIND_COLOURS, PHASE_COLOURS, PHASE_LEVEL
+    from dashboard.figures import (
+        DIARY_SLEEP_COLOUR,
+        DIARY_STYLE,
+        DISAGREE_COLOUR,
+        FLAG_COLOUR,
+        KIND_COLOURS,
+        PHASE_COLOURS,
+        PHASE_LEVEL,
+    )
 
     phases = set(PHASE_COLOURS.values())
-    marks = list(KIND_COLOURS.values()) + [DIARY_SLEEP_COLOUR, DIARY_STYLE["feed"][0]]
+    marks = list(KIND_COLOURS.values()) + [
+        DIARY_SLEEP_COLOUR,
+        DIARY_STYLE["feed"][0],
+        DISAGREE_COLOUR,
+        FLAG_COLOUR,
+    ]
     assert not phases & set(marks) and len(set(marks)) == len(marks)
     assert len(set(PHASE_LEVEL.values())) == len(PHASE_LEVEL)  # each phase at its own height
+
+
+def test_the_diary_and_the_movement_disagreeing_is_drawn_and_said():
+    from dashboard.figures import DISAGREE_WORDS, night_figure
+    from dashboard.words import disagreement_sentence
+
+    spans = pd.DataFrame(
+        {
+            "start": [pd.Timestamp("2026-03-03T01:00Z"), pd.Timestamp("2026-03-03T03:00Z")],
+            "end": [pd.Timestamp("2026-03-03T01:40Z"), pd.Timestamp("2026-03-03T03:20Z")],
+            "diary_says": ["asleep", "awake"],
+            "movement_says": ["awake", "asleep"],
+        }
+    )
+    phases = pd.DataFrame(
+        {"epoch_start": pd.date_range("2026-03-02T19:00Z", periods=4, freq="30s"), "phase": "quiet"}
+    ).assign(p_awake=0.0, p_active=0.0, p_quiet=1.0, p_transition=0.0)
+    events = pd.DataFrame(columns=["start", "duration_s", "limb", "kind", "intensity"])
+    fig = night_figure(
+        phases, events, "Europe/London", pd.Timestamp("2026-03-02T12:00Z"), disagreements=spans
+    )
+    trace = next(t for t in fig.data if t.name == DISAGREE_WORDS)
+    assert "01:00–01:40: the diary says asleep, the movement says awake" in trace.customdata[0]
+    said = disagreement_sentence(spans, "Europe/London")
+    assert said == (
+        "Your diary and the movement disagree for 1 h: 01:00–01:40 the diary says asleep, the movement awake; "
+        "03:00–03:20 the diary says awake, the movement asleep."
+    )

@@ -149,3 +149,54 @@ def test_a_long_time_not_worn_ends_a_period_a_short_one_is_bridged():
     assert sleep_periods(grid, asleep, "UTC", ends=off).night == (11 * 120, 14 * 120)  # 2 h off: split
     short = series((0, 7), (1, 2), (np.nan, 0.5), (1, 3), (0, 11.5))
     assert sleep_periods(grid, short, "UTC", ends=np.isnan(short)).night == (7 * 120, 12.5 * 120)
+
+
+def _labelled(phase_by_clock: list[tuple[str, str, str]], source: str = "phase-hgb") -> pd.DataFrame:
+    """Phases of a night from ``(from, to, phase)`` in UTC clock times on 2026-03-02/03."""
+    rows = []
+    for start, end, phase in phase_by_clock:
+        for t in pd.date_range(f"2026-03-{start}", f"2026-03-{end}", freq="30s", inclusive="left", tz="UTC"):
+            rows.append({"epoch_start": t, "phase": phase, "model_version": source})
+    return pd.DataFrame(rows)
+
+
+DIARY_NIGHT = pd.DataFrame(
+    {
+        "start": pd.to_datetime(["2026-03-02T19:00Z", "2026-03-03T02:00Z", "2026-03-03T02:50Z"]),
+        "end": pd.to_datetime(["2026-03-03T02:00Z", "2026-03-03T02:20Z", "2026-03-03T07:00Z"]),
+        "activity": ["sleep", "feed", "sleep"],
+        "note": ["", "", ""],
+    }
+)
+
+
+def test_where_the_diary_and_the_movement_disagree():
+    from pipeline.periods import diary_disagreements
+
+    phases = _labelled(
+        [
+            ("02T19:00", "03T01:00", "quiet"),
+            ("03T01:00", "03T01:40", "awake"),  # the diary says asleep: 40 min
+            ("03T01:40", "03T02:00", "active"),
+            ("03T02:00", "03T02:50", "awake"),  # the feed: both say awake
+            ("03T02:50", "03T04:00", "quiet"),
+            ("03T04:00", "03T04:05", "awake"),  # 5 min: a rounding, not a disagreement
+            ("03T04:05", "03T07:00", "active"),
+        ]
+    )
+    spans = diary_disagreements(phases, DIARY_NIGHT)
+    assert len(spans) == 1
+    row = spans.iloc[0]
+    assert (row.start, row.end) == (pd.Timestamp("2026-03-03T01:00Z"), pd.Timestamp("2026-03-03T01:40Z"))
+    assert (row.diary_says, row.movement_says) == ("asleep", "awake")
+    # a night labelled from the diary itself has nothing to compare
+    assert diary_disagreements(phases.assign(model_version="diary"), DIARY_NIGHT).empty
+
+
+def test_a_sleep_missing_from_the_diary_is_a_disagreement_the_other_way():
+    from pipeline.periods import diary_disagreements
+
+    phases = _labelled([("02T19:00", "03T02:00", "quiet"), ("03T02:00", "03T02:50", "quiet")])
+    spans = diary_disagreements(phases, DIARY_NIGHT)  # asleep through the feed the diary wrote
+    assert spans[["diary_says", "movement_says"]].values.tolist() == [["awake", "asleep"]]
+    assert spans.iloc[0].end - spans.iloc[0].start == pd.Timedelta(minutes=50)
