@@ -11,7 +11,7 @@ import plotly.io as pio
 from pipeline.flags import decode as decode_flags
 from pipeline.lake import Lake
 from pipeline.schema import UNSURE_BELOW, SleepmovesError, check_night
-from pipeline.summarize import DEFINITIONS
+from pipeline.summarize import DEFINITIONS, METRIC_NAMES
 
 from .figures import scoring_words
 from .views import anonymous_names, night_view, night_words
@@ -70,7 +70,7 @@ def night_summary_figure(lake: Lake, subject: str, night: str, anonymise: bool =
         + flag_lines
         + f"<br>On the ribbon: each phase at its own height; pale = the model gives the phase less than "
         f"{UNSURE_BELOW:.0%}; grey stripes = no data. ▼ = a review flag."
-        + "".join(f"<br>{term}: {DEFINITIONS[term]}" for term in defined)
+        + "".join(f"<br>{METRIC_NAMES[term]}: {DEFINITIONS[term]}" for term in defined)
         + f"<br>sleepmoves {app_version()} describes movement; it never diagnoses. Made "
         f"{pd.Timestamp.now(tz=tz):%Y-%m-%d %H:%M} ({tz})."
     )
@@ -139,14 +139,16 @@ def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: s
     from pipeline.summarize import COMPARED_METRICS
 
     from .figures import comparison_table_rows
-    from .views import weeks_view
+    from .views import weeks_ages, weeks_view
 
     names = anonymous_names(subjects) if anonymise else None
     fig, comparison, _, _ = weeks_view(lake, subjects, week_a, week_b, names)
+    title = fig.layout.title.text or ""
+    fig.update_layout(title_text=f"{title}<br><sup>{weeks_ages(lake, subjects, week_a, week_b, names)}</sup>")
     rows = comparison_table_rows(comparison[comparison["metric"].isin(COMPARED_METRICS)])
-    header = f"{'metric':<24}{'A mean ± SD':>18}{'B mean ± SD':>18}{'difference':>12}{'p':>8}{'effect':>8}"
+    header = f"{'metric':<36}{'A mean ± SD':>18}{'B mean ± SD':>18}{'difference':>12}{'p':>8}{'effect':>8}"
     lines = [header] + [
-        f"{r['metric']:<24}{r['A mean ± SD']:>18}{r['B mean ± SD']:>18}{r['difference']:>12}{r['p (Mann-Whitney)']:>8}{r['effect size']:>8}"
+        f"{r['metric']:<36}{r['A mean ± SD']:>18}{r['B mean ± SD']:>18}{r['difference']:>12}{r['p (Mann-Whitney)']:>8}{r['effect size']:>8}"
         for r in rows
     ]
     zones = sorted({lake.subject(s)["tz"] for s in subjects})

@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 from pipeline.nights import utc_ns
 from pipeline.schema import EPOCH_S, KINDS, LIMBS, SCORED_PHASES, UNSURE_BELOW
+from pipeline.summarize import metric_words
 
 # Okabe-Ito colour-blind-safe palette.
 PALE_OPACITY = 0.35  # an unsure epoch's colour strength (see pipeline.schema.UNSURE_BELOW)
@@ -199,7 +200,7 @@ def night_figure(
                         "line": {"width": 0},
                     },
                     customdata=np.column_stack([local.to_numpy()[mask], np.round(100 * prob)]),
-                    hovertemplate=f"%{{customdata[0]}} {PHASE_NAMES[phase]} (%{{customdata[1]:.0f}} %)<extra></extra>",
+                    hovertemplate=f"%{{customdata[0]}} {PHASE_NAMES[phase]} (%{{customdata[1]:.0f}} % sure)<extra></extra>",
                 ),
                 row=1,
                 col=1,
@@ -242,8 +243,8 @@ def night_figure(
                         "size": 9 if kind == "twitch" else 8,
                         "line": {"width": 1.5, "color": KIND_COLOURS[kind]},
                     },
-                    customdata=np.column_stack([part["local"], part["duration_s"].fillna(-1)]),
-                    hovertemplate=f"%{{customdata[0]}} {kind}, %{{y}}, %{{customdata[1]:.1f}} s<extra></extra>",
+                    customdata=np.column_stack([part["local"], part["duration_s"].map(_lasting)]),
+                    hovertemplate=f"%{{customdata[0]}} {kind}, %{{y}}%{{customdata[1]}}<extra></extra>",
                 ),
                 row=3,
                 col=1,
@@ -298,7 +299,8 @@ def night_figure(
     )
     shown_levels = [p for p in PHASE_TICKS if len(phases) and (phases["phase"] == p).any()]
     fig.update_yaxes(
-        range=[0, 1],
+        # a strip under the ribbon holds the diary-disagreement bars
+        range=[-0.14 if disagreements is not None and len(disagreements) else 0, 1],
         tickvals=[PHASE_LEVEL[p] for p in shown_levels],
         ticktext=[PHASE_TICKS[p] for p in shown_levels],
         tickfont={"size": 10},
@@ -357,7 +359,7 @@ def _add_disagreements(fig: go.Figure, spans: pd.DataFrame, night_start: pd.Time
             f"the movement says {row.movement_says}"
         )
         xs += [x0, x1, None]
-        ys += [-0.06, -0.06, None]
+        ys += [-0.07, -0.07, None]
         words += [said, said, ""]
     fig.add_trace(
         go.Scatter(
@@ -423,6 +425,11 @@ def _add_diary(fig: go.Figure, diary: pd.DataFrame, night_start: pd.Timestamp, t
             row=3,
             col=1,
         )
+
+
+def _lasting(seconds) -> str:
+    """``, 1.5 s`` of a movement; nothing when its length is not known (a log without durations)."""
+    return "" if pd.isna(seconds) else f", {seconds:.1f} s"
 
 
 def _clock(value, tz: str) -> str:
@@ -585,6 +592,22 @@ _PHASE_SCALE = [
 ]
 
 
+def _heatmap_words(z: np.ndarray, x) -> np.ndarray:
+    """Hover words of the weeks heatmap: ``02:30 quiet sleep`` (x is hours after noon), or no data."""
+    if not z.size:
+        return z
+    clocks = [
+        f"{int((12 + h) % 24):02d}:{int(round(h % 1 * 60)) % 60:02d}" for h in np.asarray(x, dtype=float)
+    ]
+    words = [PHASE_NAMES[p].split(" (")[0].lower() for p in SCORED_PHASES]
+    return np.array(
+        [
+            [f"{clocks[j]} {'no data' if np.isnan(v) else words[int(v)]}" for j, v in enumerate(row)]
+            for row in z
+        ]
+    )
+
+
 def actogram_matrix(
     phases: pd.DataFrame, night_starts: dict, step_min: int = 5
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
@@ -654,10 +677,8 @@ def weeks_figure(
             zmax=len(SCORED_PHASES) - 0.5,
             colorscale=_PHASE_SCALE,
             showscale=False,
-            hovertemplate="%{y}<br>%{x:.1f} h after noon: %{customdata}<extra></extra>",
-            customdata=np.vectorize(lambda v: "" if np.isnan(v) else SCORED_PHASES[int(v)])(z)
-            if z.size
-            else z,
+            hovertemplate="%{y}<br>%{customdata}<extra></extra>",
+            customdata=_heatmap_words(z, x),
         ),
         row=1,
         col=1,
@@ -709,7 +730,7 @@ def comparison_table_rows(table: pd.DataFrame) -> list[dict]:
     for row in table.itertuples():
         out.append(
             {
-                "metric": row.metric,
+                "metric": metric_words(row.metric),
                 "A mean ± SD": f"{row.mean_a:.1f} ± {row.sd_a:.1f}" if pd.notna(row.mean_a) else "—",
                 "B mean ± SD": f"{row.mean_b:.1f} ± {row.sd_b:.1f}" if pd.notna(row.mean_b) else "—",
                 "difference": f"{row.difference:+.1f}" if pd.notna(row.difference) else "—",

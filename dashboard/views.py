@@ -140,6 +140,23 @@ def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names:
     return figure, comparison, transitions, damaged
 
 
+def weeks_ages(lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None) -> str:
+    """Each baby's age on the first night of week A and of week B: ``ada: 6 weeks old in A, 8 weeks old in B``."""
+    from .words import age_words
+
+    names = names or {}
+    said = []
+    for subject in subjects:
+        born = lake.subject(subject).get("born")
+        who = plain(names.get(subject) or lake.subject(subject).get("label") or subject)
+        if not born:
+            said.append(f"{who}: no birth date given")
+            continue
+        ages = [age_words(born, week_nights(week)[0]) for week in (week_a, week_b)]
+        said.append(f"{who}: {ages[0]} in A" + (f", {ages[1]} in B" if ages[1] != ages[0] else " and in B"))
+    return "; ".join(said)
+
+
 def _nights_skipping_damage(lake: Lake, subjects, first, last, damaged: list[str]) -> pd.DataFrame:
     frames = []
     for subject in subjects:

@@ -34,6 +34,14 @@ import pandas as pd
 from .nights import utc_ns
 from .schema import ASLEEP_PHASES, EPOCH_S
 
+# what each rule looks for, in a parent's words (the About page); the numbers are the RULES below
+FLAG_WORDS = {
+    "rhythmic_jerking": "a limb jerking rhythmically, 1 to 5 times a second, for 10 seconds or more",
+    "cluster_on_waking": "a series of 5 or more brief jerks a few seconds apart just after waking (from about 3 months)",
+    "limb_asymmetry": "one leg or arm moving 3 times as much as the other, on several nights of a week",
+    "periodic_limb_moves": "leg movements repeating at a steady pace (every 5 to 90 seconds), 5 or more an hour",
+    "rising_shaking": "shaking after 6 months of age, or more of it week after week",
+}
 RULES = {
     "rhythmic_jerking": {
         "min_s": 10.0,

@@ -169,12 +169,13 @@ def _night_and_naps(periods, window: np.ndarray, core: np.ndarray, source: str) 
 
 def _join(periods: list[tuple[int, int]], gap: int, window: np.ndarray) -> list[tuple[int, int]]:
     """Join periods fewer than ``gap`` epochs apart when both sides of the waking lie in the night's hours and
-    neither is a doze (shorter than :data:`JOIN_SHORTEST_MIN`)."""
+    neither is a doze (shorter than :data:`JOIN_SHORTEST_MIN`). Periods that overlap or touch are always one (two
+    diary entries, or two parents' entries, of the same sleep)."""
     shortest = JOIN_SHORTEST_MIN * 60 // EPOCH_S
     out = [list(periods[0])]
     for a, b in periods[1:]:
         last = out[-1]
-        if (
+        if a <= last[1] or (
             a - last[1] < gap
             and window[a]
             and window[last[1] - 1]

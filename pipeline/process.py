@@ -136,7 +136,7 @@ def label_night(
     return feats, phases, metrics
 
 
-PROCESSING_VERSION = "6"  # bump when processing code changes what a night's outputs are
+PROCESSING_VERSION = "7"  # bump when processing code changes what a night's outputs are
 NIGHT_TIMES = (
     "sleep_onset",
     "sleep_offset",

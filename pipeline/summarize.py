@@ -42,7 +42,51 @@ DEFINITIONS = {
     "recorded_min": "minutes of epochs with data",
     "sleepwake": "what scored sleep and wake: the phase model, or the device's own algorithm with its settings",
 }
+# what a parent reads for each metric (the cards, the About page, the PNG); the keys stay the exported columns
+METRIC_NAMES = {
+    "sleep_onset": "Fell asleep",
+    "sleep_offset": "Woke for the day",
+    "sleep_period_min": "Sleep period",
+    "total_sleep_min": "Total sleep",
+    "waso_min": "Awake in the night",
+    "nodata_in_period_min": "No data in the sleep period",
+    "sleep_efficiency_pct": "Sleep efficiency",
+    "wake_bouts": "Wakings",
+    "longest_sleep_min": "Longest stretch",
+    "naps, nap_min": "Naps",
+    "sleep_24h_min": "Sleep in 24 hours",
+    "min_<phase>, pct_<phase>": "Time in each phase",
+    "min_<phase>_low, min_<phase>_high": "Likely range of each phase",
+    "cycles": "Sleep cycles",
+    "mean_cycle_min": "Cycle length",
+    "<kind>_per_h": "Movements per hour",
+    "<kind>_per_h_<phase>": "Movements per hour of each phase",
+    "lr_ratio_<legs|arms>": "Left and right",
+    "nodata_min": "No data",
+    "notworn_min": "Not worn",
+    "recorded_min": "Recorded time",
+    "sleepwake": "Scored by",
+}
 __doc__ += "\n" + "\n".join(f"* ``{k}``: {v}" for k, v in DEFINITIONS.items())
+UNITS = {"_min": " (min)", "_pct": " (%)"}
+
+
+def metric_words(key: str) -> str:
+    """A concrete metric column in words: ``twitches_per_h_active`` -> ``Twitches per hour of active sleep``."""
+    unit = next((u for end, u in UNITS.items() if key.endswith(end)), "")
+    if key in METRIC_NAMES:
+        return METRIC_NAMES[key] + unit
+    kind, _, phase = key.partition("_per_h")
+    if _ and kind:
+        of = f" of {phase.lstrip('_')} sleep" if phase.lstrip("_") in PHASES else ""
+        return f"{kind.replace('_', ' ').capitalize()} per hour{of}"
+    for prefix, words in (("pct_", "{} (% of sleep)"), ("min_", "{} (min)")):
+        if key.startswith(prefix) and key[len(prefix) :] in PHASES:
+            phase = key[len(prefix) :]
+            return words.format("Awake" if phase == "awake" else f"{phase.capitalize()} sleep")
+    if key.startswith("lr_ratio_"):
+        return f"Left / right {key.removeprefix('lr_ratio_')}"
+    return key.replace("_", " ").capitalize()
 
 
 def cycles(phase: np.ndarray) -> tuple[int, float]:

@@ -1,5 +1,6 @@
 """PNG export through kaleido and Debian's Chromium (nothing downloaded)."""
 
+import re
 import shutil
 
 import numpy as np
@@ -9,6 +10,7 @@ from PIL import Image
 
 from dashboard.export import PAGE, export_night_png
 from pipeline.schema import SleepmovesError
+from pipeline.summarize import DEFINITIONS
 
 pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian chromium is not installed")
 
@@ -84,6 +86,8 @@ def test_anonymised_weeks_export_names_no_one(named_lake):
     labels = list(named_lake.subjects()["label"])
     assert not any(s in hidden for s in subjects + labels)
     assert "Baby A" in hidden and "Baby B" in hidden
+    # each baby's age stands on the page, under the anonymous name too
+    assert re.search(r"Baby A: \d+ (weeks|months) old in A and in B", hidden)
 
 
 def test_cli_export_anonymise_writes_a_png(named_lake, tmp_path):
@@ -157,5 +161,62 @@ def test_the_night_png_stands_alone(named_lake):
     assert f"{when:%A} {when.day} {when:%B %Y}" in text
     assert "Baby A, " in text and " old. Slept " in text
     assert "pale = the model gives the phase less than 60%" in text and "grey stripes = no data" in text
-    assert "total_sleep_min:" in text and "sleepmoves 0." in text and "Made 20" in text
+    assert "Total sleep:" in text and "sleepmoves 0." in text and "Made 20" in text
     assert "review flag" in text.lower() or "⚑" in text
+
+
+SNAKE = re.compile(r"\b[a-z]+_[a-z0-9_]+\b|<kind>|<phase>")
+
+
+def _said(fig) -> str:
+    """What a reader of a figure sees: titles, annotations, legend names, hovers, tick labels."""
+    import json
+
+    data = json.loads(fig.to_json())
+    shown = [data["layout"].get("title", {}), data["layout"].get("annotations", [])]
+    for axis, value in data["layout"].items():
+        if axis.startswith(("xaxis", "yaxis")):
+            shown.append([value.get("ticktext"), value.get("title")])
+    shown += [
+        {k: t.get(k) for k in ("name", "hovertemplate", "customdata", "text", "legendgrouptitle")}
+        for t in data["data"]
+    ]
+    return json.dumps(shown, ensure_ascii=False)
+
+
+def test_no_programmer_words_where_a_parent_reads(named_lake, monkeypatch):
+    from dashboard import state
+    from dashboard.app import create_app
+
+    for name in ("_lake_path", "_users", "_max_upload_bytes", "_max_upload_rows"):
+        monkeypatch.setattr(state, name, getattr(state, name))  # restored after the test
+    create_app(named_lake.root)  # the pages register with an app
+
+    from dashboard.export import night_summary_figure, weeks_summary_figure
+    from dashboard.pages import about
+    from dashboard.views import night_view
+
+    subjects = list(named_lake.subjects()["subject"])
+    night = named_lake.latest_night(subjects[0])
+    week = "{}-W{:02d}".format(*pd.Timestamp(night).isocalendar()[:2])
+    for fig in (
+        night_view(named_lake, subjects[0], night)[0],
+        night_summary_figure(named_lake, subjects[0], night),
+        weeks_summary_figure(named_lake, subjects, week, week),
+    ):
+        assert not SNAKE.findall(_said(fig))
+
+    def texts(component):
+        if isinstance(component, str):
+            yield component
+        elif isinstance(component, list | tuple):
+            for part in component:
+                yield from texts(part)
+        elif component is not None:
+            yield from texts(getattr(component, "children", None))
+
+    # the metrics table names each exported column once, in its own column: that is where they may stand
+    cells = [t for t in texts(about.layout()) if t not in DEFINITIONS]
+    page = " ".join(cells)
+    assert "Fell asleep" in page and "Movements per hour of each phase" in page
+    assert not SNAKE.findall(page), SNAKE.findall(page)

@@ -115,6 +115,20 @@ def test_the_diary_decides_when_the_parent_wrote_it():
     assert len(found.naps) == 1
 
 
+def test_two_entries_of_the_same_sleep_are_one_night_not_a_night_and_a_nap():
+    # two parents logged the night, minutes apart (the real Baby Connect export has such pairs)
+    grid = night_grid()
+    diary = pd.DataFrame(
+        {
+            "start": pd.to_datetime(["2026-03-10T19:30Z", "2026-03-10T19:33Z"]),
+            "end": pd.to_datetime(["2026-03-11T07:00Z", "2026-03-11T06:59Z"]),
+            "activity": ["sleep", "sleep"],
+        }
+    )
+    found = sleep_periods(grid, np.full(len(grid), np.nan), "UTC", diary)
+    assert grid[found.night[0]] == pd.Timestamp("2026-03-10T19:30Z") and found.naps == []
+
+
 def test_a_long_gap_ends_a_period_a_short_one_does_not():
     grid = night_grid()
     bridged = series((0, 7), (1, 3), (np.nan, 3), (1, 3), (0, 8))

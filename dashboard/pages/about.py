@@ -10,9 +10,9 @@ from dash import html
 
 from dashboard.components import table
 from dashboard.words import TYPICAL
-from pipeline.flags import RULES
+from pipeline.flags import FLAG_WORDS, RULES
 from pipeline.schema import UNSURE_BELOW
-from pipeline.summarize import DEFINITIONS
+from pipeline.summarize import DEFINITIONS, METRIC_NAMES
 
 dash.register_page(__name__, path="/about", name="About", title="sleepmoves · about", order=3)
 
@@ -30,10 +30,21 @@ def layout(**_query):
                 "worth showing your pediatrician, with the time so you can find it on your video."
             ),
             html.H2("Metrics"),
-            table([{"metric": k, "definition": v} for k, v in DEFINITIONS.items()]),
+            table(
+                [
+                    {"metric": METRIC_NAMES[k], "what it means": v, "column in exported files": k}
+                    for k, v in DEFINITIONS.items()
+                ]
+            ),
             html.H2("Review flags"),
             table(
-                [{"flag": name.replace("_", " "), "basis": rule["source"]} for name, rule in RULES.items()]
+                [
+                    {
+                        "a flag when we see": FLAG_WORDS[name],
+                        "where the rule comes from": _source_words(rule["source"]),
+                    }
+                    for name, rule in RULES.items()
+                ]
             ),
             html.H2("How good are the phase labels?"),
             html.P(
@@ -67,6 +78,11 @@ SHOWN = {
 def _model_rows(summary: pd.DataFrame) -> list[dict]:
     shown = summary[[c for c in SHOWN if c in summary]].rename(columns=SHOWN).round(3)
     return shown.to_dict("records")
+
+
+def _source_words(source: str) -> str:
+    """A rule's source, naming the project's sleep-science notes in words rather than by file name."""
+    return source.replace("science.md", "published infant sleep research (sleepmoves' science notes)")
 
 
 def _typical_rows() -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard import state
 from dashboard.components import png_download, wants_anonymous
@@ -16,6 +16,7 @@ from pipeline.lake import DamagedData
 from pipeline.schema import UNSURE_BELOW
 
 dash.register_page(__name__, path="/", name="Last night", title="sleepmoves · night", order=0)
+PHONE_WIDTH = 600  # px: the phone layout of assets/style.css starts at this width and below
 
 
 def _subject_options(lake):
@@ -97,7 +98,14 @@ def layout(**_query):
                 className="controls",
             ),
             html.P(id="night-sentence", className="sentence"),
-            html.Div(id="summary-cards", className="cards"),
+            # on a phone the numbers fold behind their summary line (the sentence above says the night);
+            # a wide screen shows them open
+            html.Details(
+                [html.Summary("All the night's numbers"), html.Div(id="summary-cards", className="cards")],
+                id="night-numbers",
+                className="numbers",
+                open=True,
+            ),
             html.P(id="scoring", className="hint"),
             html.Div(id="flags", className="flags"),
             dcc.Graph(id="night-figure", config={"displaylogo": False, "responsive": True}),
@@ -105,6 +113,13 @@ def layout(**_query):
         ],
         className="night-page",
     )
+
+
+clientside_callback(
+    f"function(_) {{ return window.innerWidth > {PHONE_WIDTH}; }}",
+    Output("night-numbers", "open"),
+    Input("night-numbers", "id"),
+)
 
 
 @callback(Output("night", "options"), Output("night", "value"), Input("subject", "value"))
@@ -140,6 +155,8 @@ def show_night(subject, night):
             className="flag damaged",
         )
         return empty, [], [damaged], "", "", ""
+    # the page's stylesheet sets the chart's height: taller on a phone, where the legend wraps under the chart
+    figure.update_layout(height=None, autosize=True)
     return figure, _cards(metrics, tz), _flags(metrics), scoring_words(metrics), _hint(metrics), sentence
 
 

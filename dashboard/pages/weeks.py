@@ -9,7 +9,7 @@ from dashboard import state
 from dashboard.components import png_download, table, wants_anonymous
 from dashboard.downloads import send_png
 from dashboard.figures import comparison_table_rows
-from dashboard.views import available_weeks, weeks_view
+from dashboard.views import available_weeks, weeks_ages, weeks_view
 from pipeline.schema import SleepmovesError
 
 dash.register_page(__name__, path="/weeks", name="Compare weeks", title="sleepmoves · weeks", order=1)
@@ -79,6 +79,7 @@ def show_weeks(subjects, week_a, week_b):
         return no_update, [], [], "Choose one or more babies and two weeks."
     try:
         figure, comparison, transitions, damaged = weeks_view(state.lake(), list(subjects), week_a, week_b)
+        ages = weeks_ages(state.lake(), list(subjects), week_a, week_b)
     except SleepmovesError as exc:
         return no_update, [], [], str(exc)
     blocks = [
@@ -88,7 +89,12 @@ def show_weeks(subjects, week_a, week_b):
         )
         for name, probs in transitions.items()
     ]
-    return figure, table(comparison_table_rows(comparison), COLUMNS), blocks, " ".join(damaged)
+    return (
+        figure,
+        table(comparison_table_rows(comparison), COLUMNS),
+        blocks,
+        " ".join([f"Ages: {ages}.", *damaged]),
+    )
 
 
 @callback(
