@@ -77,12 +77,26 @@ def _hours(times, origin: pd.Timestamp) -> np.ndarray:
     return np.asarray(delta.total_seconds(), dtype="float64") / 3600
 
 
-def clock_ticks(origin: pd.Timestamp, lo_h: float, hi_h: float, tz: str, step_h: int = 1):
-    """Tick positions (hours since ``origin``) on whole real hours, labelled with local clock time."""
-    first, last = math.ceil(lo_h), math.floor(hi_h)
-    values = list(range(first, last + 1, step_h))
-    labels = [(origin + pd.Timedelta(hours=v)).tz_convert(tz).strftime("%H:%M") for v in values]
-    return values, labels
+CLOCK_STEPS_MIN = (10, 15, 30, 60, 120, 180, 240, 360)
+MOST_CLOCK_LABELS = 7  # level "00:00" labels a phone's 300-px plot holds apart
+
+
+def clock_step_h(lo_h: float, hi_h: float) -> float:
+    """The shortest of :data:`CLOCK_STEPS_MIN` (in hours) that puts at most :data:`MOST_CLOCK_LABELS` labels on
+    the span: 2 h on a night, 4 h on a whole day, 15 min on a short recording."""
+    span_min = (hi_h - lo_h) * 60
+    step = next((m for m in CLOCK_STEPS_MIN if span_min / m < MOST_CLOCK_LABELS), CLOCK_STEPS_MIN[-1])
+    return step / 60
+
+
+def clock_ticks(origin: pd.Timestamp, lo_h: float, hi_h: float, tz: str, step_h: float = 1):
+    """Tick positions (hours since ``origin``, local noon) on multiples of ``step_h`` of real time, labelled
+    with local clock time (on a DST night the clock repeats or skips an hour; the positions do not)."""
+    step_min = round(step_h * 60)  # whole minutes: a tenth of an hour in floating point is not 6 minutes
+    first, last = math.ceil(lo_h * 60 / step_min - 1e-9), math.floor(hi_h * 60 / step_min + 1e-9)
+    minutes = [k * step_min for k in range(first, last + 1)]
+    labels = [(origin + pd.Timedelta(minutes=m)).tz_convert(tz).strftime("%H:%M") for m in minutes]
+    return [m / 60 for m in minutes], labels
 
 
 def night_figure(
@@ -288,8 +302,8 @@ def night_figure(
         lo, hi = min(s.min() for s in spans) - 0.25, max(s.max() for s in spans) + 0.25
     else:
         lo, hi = 6.0, 20.0  # 18:00 to 08:00 on an empty night
-    # every 2 hours, level: labels a phone can show without turning them
-    ticks, labels = clock_ticks(night_start, lo, hi, tz, step_h=2)
+    # level labels a phone can show without turning them: every 2 h on a night, closer on a short recording
+    ticks, labels = clock_ticks(night_start, lo, hi, tz, step_h=clock_step_h(lo, hi))
     # the clock axis is drawn on the bottom row whatever the night holds
     fig.update_xaxes(
         range=[lo, hi], tickvals=ticks, ticktext=labels, tickangle=0, showgrid=True, gridcolor="#e5e5e5"

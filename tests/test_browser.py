@@ -254,7 +254,7 @@ def test_weeks_page_compares_two_babies(server, browser, demo_lake):
     assert {label.split(" ")[2] for label in labels} == set(subjects)  # "A · ada 2026-03-02"
     page.wait_for_selector("#weeks-table td", timeout=15000)
     table = page.text_content("#weeks-table")
-    assert "total_sleep_min" in table and "p (Mann-Whitney)" in table
+    assert "Total sleep (min)" in table and "p (Mann-Whitney)" in table
     page.close()
 
 
@@ -291,7 +291,7 @@ def test_upload_with_a_bad_row_shows_its_line_then_a_good_one_lands(server, brow
         )
         page.set_input_files("#upload input[type=file]", str(good))
         page.wait_for_selector("#upload-result .ok", timeout=60000)
-        assert "1 nights labelled" in page.text_content("#upload-result")
+        assert "1 night labelled" in page.text_content("#upload-result")
         assert "zoe_night.csv" in page.text_content("#manifest")
         # the new baby and its night appear in the night page's pickers
         page.goto(server + "/")
@@ -518,23 +518,49 @@ def _overlap(a: dict, b: dict) -> bool:
 
 
 @pytest.mark.parametrize("width", [390, 1280])
-def test_clock_labels_and_limb_names_are_whole_and_apart(server, browser, demo_lake, width):
-    """Measured, not assumed: every clock label and every limb name is inside the page and overlaps no other."""
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    page.goto(server + "/")
-    _wait_title(page, "night of")
-    page.wait_for_timeout(500)
-    clock = _label_boxes(page, "xtick")
-    limbs = [
-        b
-        for b in _label_boxes(page, "ytick")
-        if b["text"] in {"left leg", "right leg", "left arm", "right arm", "head", "whole body", "diary"}
-    ]
-    assert len({b["text"] for b in clock}) >= 5 and {"left leg", "right leg"} <= {b["text"] for b in limbs}
-    for boxes in (clock, limbs):
-        for box in boxes:
-            assert box["x"] >= 0 and box["x"] + box["w"] <= width, box
-        for i, a in enumerate(boxes):
-            for b in boxes[i + 1 :]:
-                assert not _overlap(a, b), (a, b)
-    page.close()
+@pytest.mark.parametrize(
+    ("which", "subject"),
+    [("demo", None), ("real", "link"), ("real", "ax3"), ("real", "eva")],
+    ids=["demo", "real-gt3x", "real-cwa", "real-diary-only"],
+)
+def test_clock_labels_and_limb_names_are_whole_and_apart(
+    server, browser, demo_lake, real_lake, width, which, subject
+):
+    """Measured, not assumed: on the demo lake and on nights from real files (a GT3X, a CWA and a diary-only
+    night), every clock label and every row's name is drawn, inside the page, overlapping no other; the page
+    does not scroll sideways and the night's sentence is there."""
+    from dashboard import state
+
+    state.set_lake((real_lake if which == "real" else demo_lake).root)
+    try:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(server + "/")
+        _wait_title(page, "night of")
+        if subject:
+            page.click("#subject")
+            page.get_by_role("option", name=subject).click()
+            _wait_title(page, f"{subject} · night of")
+        page.wait_for_timeout(500)
+        rows = page.evaluate(
+            """() => {
+                const l = document.querySelector('#night-figure .js-plotly-plot')._fullLayout;
+                return (l.yaxis3 && l.yaxis3.categoryarray) || [];
+            }"""
+        )
+        clock = _label_boxes(page, "xtick")
+        named = [b for b in _label_boxes(page, "ytick") if b["text"] in rows]
+        assert len({b["text"] for b in clock}) >= 3
+        assert rows and {b["text"] for b in named} == set(rows)  # every limb (and the diary) has its name
+        for boxes in (clock, named):
+            for box in boxes:
+                assert box["x"] >= 0 and box["x"] + box["w"] <= width, box
+            for i, a in enumerate(boxes):
+                for b in boxes[i + 1 :]:
+                    assert not _overlap(a, b), (a, b)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+        assert len(page.text_content("#night-sentence")) > 40
+        if subject == "eva":  # a night known only from the parent's diary
+            assert "diary" in rows and "from your diary" in page.text_content("#summary-cards")
+        page.close()
+    finally:
+        state.set_lake(demo_lake.root)

@@ -44,6 +44,17 @@ def test_uncertain_epochs_are_lighter(demo_lake):
     assert min(op_sure) == 1 and max(op_unsure) < 0.6
 
 
+def test_the_clock_labels_space_themselves_to_the_recording():
+    from dashboard.figures import MOST_CLOCK_LABELS, clock_step_h
+
+    start, _ = night_bounds("2026-03-02", "UTC")
+    for lo, hi, step in [(6.5, 19.5, 2), (0.2, 23.8, 4), (8.9, 9.5, 1 / 6), (10, 13, 0.5)]:
+        assert clock_step_h(lo, hi) == step
+        values, labels = clock_ticks(start, lo, hi, "UTC", clock_step_h(lo, hi))
+        assert 2 <= len(values) <= MOST_CLOCK_LABELS and len(set(labels)) == len(labels)
+    assert clock_ticks(start, 8.9, 9.45, "UTC", 1 / 6)[1] == ["21:00", "21:10", "21:20"]
+
+
 def test_clock_labels_on_a_dst_night_repeat_the_hour_not_the_position():
     start, _ = night_bounds("2026-10-24", "Europe/London")
     values, labels = clock_ticks(start, 0, 25, "Europe/London")
