@@ -51,7 +51,7 @@ PHASE_NAMES = {
     "active": "Active sleep",
     "quiet": "Quiet sleep",
     "transition": "Transition",
-    "asleep": "Asleep (phase not known from counts)",
+    "asleep": "Asleep (phase not known)",  # from activity counts or a diary: asleep, not which phase
 }
 COUNTS_COLOUR = "#555555"
 # Height of each phase on the ribbon, as a sleep-lab hypnogram places stages: the phase reads without its colour.
@@ -59,6 +59,7 @@ PHASE_LEVEL = {"awake": 1.0, "active": 0.75, "transition": 0.5, "quiet": 0.25, "
 PHASE_TICKS = {"awake": "awake", "active": "active", "transition": "transition", "quiet": "quiet"}
 LIMB_WORDS = {limb: limb.replace("_", " ") for limb in LIMBS}  # "left leg", not left_leg
 FLAG_COLOUR = "#CC3311"
+FLAG_LEVEL = 1.1  # flag marks sit just over the ribbon's top (awake, 1.0)
 DISAGREE_COLOUR = "#44AA99"  # where the diary and the movement tell different stories (Tol's teal)
 DISAGREE_WORDS = "diary and movement disagree"
 
@@ -147,11 +148,14 @@ def night_figure(
     has_counts = counts is not None and len(counts) > 0 and counts["valid"].any()
     has_raster = len(events) > 0 or (diary is not None and len(diary) > 0)
     rows = 3 if has_raster else 2
+    raster_rows = len(set(events["limb"])) + (diary is not None and len(diary) > 0) if has_raster else 0
+    raster_share = min(0.65, 0.12 + 0.08 * raster_rows)
     fig = make_subplots(
         rows=rows,
         cols=1,
         shared_xaxes=True,
-        row_heights=[0.26, 0.09, 0.65] if has_raster else [0.5, 0.5],
+        # the raster grows with its rows (a diary alone is one row): the ribbon keeps the rest
+        row_heights=[0.91 - raster_share, 0.09, raster_share] if has_raster else [0.5, 0.5],
         vertical_spacing=0.03,
     )
     if has_counts:
@@ -271,7 +275,7 @@ def night_figure(
         fig.add_trace(
             go.Scatter(
                 x=_hours(when, night_start),
-                y=np.full(len(flags), 1.12),
+                y=np.full(len(flags), FLAG_LEVEL),
                 mode="markers",
                 name="review flag",
                 marker={"symbol": "triangle-down", "size": 13, "color": FLAG_COLOUR},
@@ -314,7 +318,8 @@ def night_figure(
     shown_levels = [p for p in PHASE_TICKS if len(phases) and (phases["phase"] == p).any()]
     fig.update_yaxes(
         # a strip under the ribbon holds the diary-disagreement bars
-        range=[-0.14 if disagreements is not None and len(disagreements) else 0, 1],
+        # a strip over the ribbon holds the flag marks (a mark outside the range is not drawn)
+        range=[-0.14 if disagreements is not None and len(disagreements) else 0, 1.2 if flags else 1],
         tickvals=[PHASE_LEVEL[p] for p in shown_levels],
         ticktext=[PHASE_TICKS[p] for p in shown_levels],
         tickfont={"size": 10},

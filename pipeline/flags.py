@@ -212,7 +212,7 @@ def cluster_on_waking(events: pd.DataFrame, phases: pd.DataFrame, tz: str, age_m
         & (events["duration_s"].fillna(0).to_numpy() <= rule["max_jerk_s"])
     ]
     times = pd.DatetimeIndex(pd.to_datetime(jerks["start"], utc=True))
-    flags = []
+    flags, told = [], set()
     for waking in wakings:
         near = (times >= waking - pd.Timedelta(seconds=EPOCH_S)) & (
             times <= waking + pd.Timedelta(minutes=rule["window_min"])
@@ -222,6 +222,9 @@ def cluster_on_waking(events: pd.DataFrame, phases: pd.DataFrame, tz: str, age_m
         onsets = utc_ns(times[near]) / 1e9
         for a, b in _series(onsets, *rule["gap_s"], rule["min_jerks"]):
             part = jerks[near].iloc[a:b]
+            if onsets[a] in told:  # two wakings minutes apart see the same cluster: it is one episode
+                break
+            told.add(onsets[a])
             flags.append(
                 _flag(
                     "cluster_on_waking",

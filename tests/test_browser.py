@@ -205,6 +205,20 @@ def test_night_page_lists_review_flags(server, browser, demo_lake, tmp_path_fact
             ".filter(t => t.name === 'review flag').flatMap(t => Array.from(t.x))"
         )
         assert flags and sorted(round(x, 4) for x in marks) == expected
+        # and drawn: each mark (the flag colour is used by nothing else) has a size on the screen, in the chart
+        drawn = page.evaluate(
+            """() => {
+                const gd = document.querySelector('#night-figure .js-plotly-plot');
+                const chart = gd.getBoundingClientRect();
+                return [...gd.querySelectorAll('.scatterlayer path.point')]
+                    .filter(p => p.style.fill === 'rgb(204, 51, 17)')
+                    .map(p => {
+                        const b = p.getBoundingClientRect();
+                        return b.width > 0 && b.height > 0 && b.top >= chart.top && b.bottom <= chart.bottom;
+                    });
+            }"""
+        )
+        assert len(drawn) == len(flags) and all(drawn)
         page.close()
     finally:
         state.set_lake(demo_lake.root)
@@ -347,7 +361,7 @@ def test_a_counts_night_says_asleep_not_which_phase_and_names_its_algorithm(
         names = page.evaluate(
             "() => document.querySelector('#night-figure .js-plotly-plot')._fullData.map(t => t.name)"
         )
-        assert "Asleep (phase not known from counts)" in names and "activity counts" in names
+        assert "Asleep (phase not known)" in names and "activity counts" in names
         assert not {"Active sleep", "Quiet sleep"} & set(names)
         cards = page.text_content("#summary-cards")
         assert "Sleep phases" in cards and "Active sleep" not in cards

@@ -140,3 +140,16 @@ def test_an_earlier_week_stored_after_a_later_one_leaves_no_stale_flag(tmp_path)
         later["flags"].str.contains("limb_asymmetry").any()
     )  # the later week has cross-night flags to judge
     pd.testing.assert_frame_equal(back_filled, in_order)
+
+
+def test_two_wakings_minutes_apart_flag_their_one_cluster_once():
+    from pipeline.flags import cluster_on_waking
+    from tests.conftest import hypnogram
+
+    phases = hypnogram("N" * 20 + "W" + "N" + "W" * 10 + "N" * 20)  # woke 19:10, dozed, woke again 19:11
+    jerk_times = pd.Timestamp("2026-03-02T19:11:05Z") + pd.to_timedelta(np.arange(6) * 8, unit="s")
+    events = pd.DataFrame(
+        {"start": jerk_times, "duration_s": 1.0, "kind": "startle", "limb": "whole_body", "intensity": 1.0}
+    )
+    flags = cluster_on_waking(events, phases, "UTC", age_months=5)
+    assert len(flags) == 1 and "6 sudden jerks" in flags[0]["message"]

@@ -312,7 +312,9 @@ TWICE = """start,end,activity,note
 def test_entries_written_twice_are_stored_once_and_overlaps_are_named(lake, tmp_path):
     report = ingest_file(lake, write(tmp_path / "d.csv", TWICE), "eva", tz="America/New_York")
     said = " | ".join(report.notes)
-    assert "1 entry written twice, stored once: line 4 repeats line 3 (feed Mon 2 Mar 23:10–23:30)" in said
+    assert (
+        "1 entry written twice, stored once: line 4 repeats line 3 (feed Mon 2 Mar 2026 23:10–23:30)" in said
+    )
     assert "1 sleep overlapping an earlier one" in said and "lines 5 and 6" in said
     stored = lake.read("diary", ["eva"])
     assert len(stored) == 5 and (stored["activity"] == "feed").sum() == 1
@@ -335,6 +337,6 @@ def test_the_real_baby_connect_export_has_two_parents_logging_the_same_sleep(lak
     # with ends two minutes apart
     report = ingest_file(lake, SHARED_DATA / "logs" / "babyconnect_eva.csv", "eva", tz="America/New_York")
     said = " | ".join(report.notes)
-    assert "line 2031 repeats line 2030 (sleep Wed 6 May 16:17–17:11)" in said
+    assert "line 2031 repeats line 2030 (sleep Wed 6 May 2020 16:17–17:11)" in said
     assert "lines 4153 and 4151" in said
     assert not lake.read("diary", ["eva"]).duplicated(["start", "end", "activity"]).any()

@@ -341,10 +341,10 @@ EXAMPLES_TOLD = 3  # entries named in a note; the rest are counted
 
 
 def entry_words(row, tz: str) -> str:
-    """``sleep Tue 3 Mar 19:02–21:30`` in the baby's time zone."""
+    """``sleep Tue 3 Mar 2026 19:02–21:30`` in the baby's time zone (an app export spans years)."""
     start = row["start"].tz_convert(tz)
     end = "" if pd.isna(row["end"]) else "–" + row["end"].tz_convert(tz).strftime("%H:%M")
-    return f"{row['activity']} {start.strftime('%a')} {start.day} {start.strftime('%b %H:%M')}{end}"
+    return f"{row['activity']} {start.strftime('%a')} {start.day} {start.strftime('%b %Y %H:%M')}{end}"
 
 
 def repeated_and_overlapping(table: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, list[str]]:
