@@ -74,12 +74,16 @@ def night_summary_figure(lake: Lake, subject: str, night: str, anonymise: bool =
         + f"<br>sleepmoves {app_version()} describes movement; it never diagnoses. Made "
         f"{pd.Timestamp.now(tz=tz):%Y-%m-%d %H:%M} ({tz})."
     )
+    # the page's head: the date and the sentence (the chart's own title would repeat them), over the chart
+    summary_lines = summary.count("<br>") + 1
+    fig.update_layout(title_text="")
     fig.add_annotation(
         text=summary,
         xref="paper",
         yref="paper",
         x=0,
-        y=1.16,
+        y=1,
+        yshift=24,
         yanchor="bottom",
         showarrow=False,
         xanchor="left",
@@ -101,7 +105,7 @@ def night_summary_figure(lake: Lake, subject: str, night: str, anonymise: bool =
     fig.update_layout(
         height=PAGE[1],
         width=PAGE[0],
-        margin={"t": 150, "b": 290, "r": 150},
+        margin={"t": 50 + 19 * summary_lines, "b": 290, "r": 250},
         legend={"orientation": "v", "x": 1.01, "y": 1, "yanchor": "top"},
     )
     return fig
@@ -169,7 +173,7 @@ def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: s
         showarrow=False,
         font={"family": "DejaVu Sans Mono, monospace", "size": 11, "color": "#333"},
     )
-    fig.update_layout(height=height + 300, width=PAGE[0], margin={"b": 300, "l": 170, "r": 20, "t": 70})
+    fig.update_layout(height=height + 300, width=PAGE[0], margin={"b": 300, "l": 170, "r": 20, "t": 95})
     return fig
 
 
