@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 
@@ -306,6 +307,7 @@ def test_upload_with_a_bad_row_shows_its_line_then_a_good_one_lands(server, brow
         page.set_input_files("#upload input[type=file]", str(good))
         page.wait_for_selector("#upload-result .ok", timeout=60000)
         assert "1 night labelled" in page.text_content("#upload-result")
+        assert re.search(r"\d+ (weeks|months) old|\d+ years? ", page.text_content("#manifest"))  # ages
         assert "zoe_night.csv" in page.text_content("#manifest")
         # the new baby and its night appear in the night page's pickers
         page.goto(server + "/")
@@ -402,7 +404,9 @@ def test_every_page_works_on_a_lake_of_real_files(server, browser, real_lake, de
                 page.get_by_role("option", name=subject).click()
                 _wait_title(page, f"{subject} · night of")
         if path == "/data":
-            assert "babyconnect" in page.text_content("#manifest") and "cwa" in page.text_content("#manifest")
+            held = page.text_content("#manifest")
+            assert "babyconnect" in held and "cwa" in held
+            assert "birth date not given" in held  # the babies table, where an age would stand
         page.close()
     finally:
         state.set_lake(demo_lake.root)

@@ -7,11 +7,13 @@ import zoneinfo
 from pathlib import Path
 
 import dash
+import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import state
 from dashboard.components import table
 from dashboard.uploads import discard, received, safe_name
+from dashboard.words import age_words
 from pipeline.ingest import BadInputError, Limits, ingest_file
 from pipeline.ingest.limits import format_size
 from pipeline.process import process
@@ -45,6 +47,36 @@ def _manifest_rows(lake) -> list[dict]:
             "sha256": r.sha256[:12],
         }
         for r in manifest.itertuples()
+    ]
+
+
+def _baby_rows(lake) -> list[dict]:
+    today = pd.Timestamp.now(tz="UTC")
+    rows = []
+    for row in lake.subjects().itertuples():
+        nights = lake.nights(row.subject)
+        born = None if pd.isna(row.born) or not str(row.born) else str(row.born)[:10]
+        rows.append(
+            {
+                "baby": row.label or row.subject,
+                "age today": age_words(born, str(today.tz_convert(row.tz).date()))
+                if born
+                else "birth date not given",
+                "time zone": row.tz,
+                "nights": len(nights),
+                "latest night": nights[-1] if nights else "—",
+            }
+        )
+    return rows
+
+
+def _lake_tables(lake) -> list:
+    """The babies (with their age) and the files the lake holds."""
+    return [
+        html.H3("Babies"),
+        table(_baby_rows(lake), ["baby", "age today", "time zone", "nights", "latest night"]),
+        html.H3("Files"),
+        table(_manifest_rows(lake), MANIFEST_COLUMNS),
     ]
 
 
@@ -114,7 +146,7 @@ def layout(**_query):
             html.Div(id="upload-refused"),
             dcc.Loading(html.Div(id="upload-result")),
             html.H2("What the lake holds"),
-            html.Div(table(_manifest_rows(lake), MANIFEST_COLUMNS), id="manifest"),
+            html.Div(_lake_tables(lake), id="manifest"),
         ]
     )
 
@@ -193,4 +225,4 @@ def upload(accepted, subject, new_subject, tz, born):
     discard(token)  # stored or refused: the received copy goes
     if created and not landed:
         lake.delete_subject(created)  # the file did not land: no empty baby left behind
-    return message, table(_manifest_rows(lake), MANIFEST_COLUMNS)
+    return message, _lake_tables(lake)
