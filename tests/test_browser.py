@@ -503,14 +503,23 @@ def test_a_first_visit_to_an_empty_lake_says_where_to_start(server, browser, dem
     )
 
 
+@pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.parametrize("which", ["demo", "real"])
 @pytest.mark.parametrize("path", ["/", "/weeks", "/data", "/about"])
-def test_no_page_scrolls_sideways_on_a_phone(server, browser, demo_lake, path):
-    page = browser.new_page(viewport={"width": 390, "height": 844})
-    page.goto(server + path)
-    page.wait_for_selector("#_pages_content > *", timeout=15000)
-    page.wait_for_timeout(1500)  # the page's first callbacks
-    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
-    page.close()
+def test_no_page_scrolls_sideways(server, browser, demo_lake, real_lake, path, which, width):
+    """On a phone and on a desktop, on the demo lake and on the lake of real files."""
+    from dashboard import state
+
+    state.set_lake((real_lake if which == "real" else demo_lake).root)
+    try:
+        page = browser.new_page(viewport={"width": width, "height": 844})
+        page.goto(server + path)
+        page.wait_for_selector("#_pages_content > *", timeout=15000)
+        page.wait_for_timeout(1500)  # the page's first callbacks
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+        page.close()
+    finally:
+        state.set_lake(demo_lake.root)
 
 
 def _label_boxes(page, layer: str) -> list[dict]:
