@@ -101,31 +101,32 @@ def test_a_short_night_is_no_night():
     assert found.night is None and len(found.naps) == 1
 
 
-def test_the_diary_decides_when_the_parent_wrote_it():
+def _diary_sleeps(*spans: tuple[str, str]) -> tuple[pd.DatetimeIndex, SleepPeriods]:
+    """The periods of a night known only from these diary sleeps (UTC start, end)."""
     grid = night_grid()
     diary = pd.DataFrame(
         {
-            "start": pd.to_datetime(["2026-03-10T19:10Z", "2026-03-10T14:00Z"]),
-            "end": pd.to_datetime(["2026-03-11T06:40Z", "2026-03-10T15:00Z"]),
-            "activity": ["sleep", "sleep"],
+            "start": pd.to_datetime([a for a, _ in spans]),
+            "end": pd.to_datetime([b for _, b in spans]),
+            "activity": "sleep",
         }
     )
-    found = sleep_periods(grid, np.full(len(grid), np.nan), "UTC", diary)
+    return grid, sleep_periods(grid, np.full(len(grid), np.nan), "UTC", diary)
+
+
+def test_the_diary_decides_when_the_parent_wrote_it():
+    grid, found = _diary_sleeps(
+        ("2026-03-10T19:10Z", "2026-03-11T06:40Z"), ("2026-03-10T14:00Z", "2026-03-10T15:00Z")
+    )
     assert grid[found.night[0]] == pd.Timestamp("2026-03-10T19:10Z") and "diary" in found.source
     assert len(found.naps) == 1
 
 
 def test_two_entries_of_the_same_sleep_are_one_night_not_a_night_and_a_nap():
     # two parents logged the night, minutes apart (the real Baby Connect export has such pairs)
-    grid = night_grid()
-    diary = pd.DataFrame(
-        {
-            "start": pd.to_datetime(["2026-03-10T19:30Z", "2026-03-10T19:33Z"]),
-            "end": pd.to_datetime(["2026-03-11T07:00Z", "2026-03-11T06:59Z"]),
-            "activity": ["sleep", "sleep"],
-        }
+    grid, found = _diary_sleeps(
+        ("2026-03-10T19:30Z", "2026-03-11T07:00Z"), ("2026-03-10T19:33Z", "2026-03-11T06:59Z")
     )
-    found = sleep_periods(grid, np.full(len(grid), np.nan), "UTC", diary)
     assert grid[found.night[0]] == pd.Timestamp("2026-03-10T19:30Z") and found.naps == []
 
 
