@@ -1,0 +1,68 @@
+"""Each baby against herself: a known difference is found in the baby that has it, and nowhere else."""
+
+import numpy as np
+import pandas as pd
+
+from pipeline.comparison import block_length, cohort_difference, compare_periods
+
+A = ("2026-03-02", "2026-03-08")
+B = ("2026-03-09", "2026-03-15")
+
+
+def _nights(subject: str, twitch_shift_in_b: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    nights = pd.date_range("2026-03-02", "2026-03-15").strftime("%Y-%m-%d")
+    in_b = np.arange(len(nights)) >= 7
+    return pd.DataFrame(
+        {
+            "subject": subject,
+            "night": nights,
+            "twitches_per_h_active": 240 + rng.normal(0, 15, len(nights)) + twitch_shift_in_b * in_b,
+            "total_sleep_min": 600 + rng.normal(0, 30, len(nights)),
+        }
+    )
+
+
+def test_a_difference_in_one_baby_is_found_in_her_and_not_in_the_other():
+    nights = pd.concat([_nights("ada", 80, 1), _nights("ben", 0, 2)])
+    table = compare_periods(nights, A, B, metrics=("twitches_per_h_active", "total_sleep_min")).set_index(
+        ["subject", "metric"]
+    )
+    ada = table.loc[("ada", "twitches_per_h_active")]
+    assert ada["change"] == "higher" and ada["low"] > 30 and 60 < ada["difference"] < 100
+    assert table.loc[("ben", "twitches_per_h_active"), "change"] == "no clear change"
+    assert set(table.index.get_level_values("subject")) == {"ada", "ben"}  # side by side, never pooled
+    again = compare_periods(nights, A, B, metrics=("twitches_per_h_active",))
+    assert again.equals(compare_periods(nights, A, B, metrics=("twitches_per_h_active",)))  # the same twice
+
+
+def test_a_baby_with_nights_only_in_one_period_is_not_compared():
+    late = _nights("cy", 0, 3).iloc[7:]
+    row = compare_periods(late, A, B, metrics=("total_sleep_min",)).iloc[0]
+    assert row["nights_a"] == 0 and row["nights_b"] == 7 and row["change"] == "too few nights"
+    assert np.isnan(row["difference"])
+
+
+def test_the_interval_widens_when_nights_follow_each_other():
+    # a slow drift within each period (bad nights follow bad nights) is more uncertain than shuffled nights:
+    # the block bootstrap sees it, resampling single nights would not
+    nights = pd.date_range("2026-03-02", periods=60).strftime("%Y-%m-%d")
+    drift = np.r_[np.linspace(-40, 40, 30), np.linspace(-40, 40, 30)]
+    frame = pd.DataFrame({"subject": "ada", "night": nights, "total_sleep_min": 600 + drift})
+    periods = (nights[0], nights[29]), (nights[30], nights[59])
+    ordered = compare_periods(frame, *periods, metrics=("total_sleep_min",)).iloc[0]
+    shuffled = frame.assign(
+        total_sleep_min=np.r_[np.random.default_rng(0).permutation(drift[:30]), drift[30:]] + 600
+    )
+    mixed = compare_periods(shuffled, *periods, metrics=("total_sleep_min",)).iloc[0]
+    assert block_length(30) == 3
+    assert (ordered["high"] - ordered["low"]) > (mixed["high"] - mixed["low"])
+
+
+def test_the_cohort_row_takes_the_baby_as_the_unit():
+    nights = pd.concat([_nights(s, 50, i) for i, s in enumerate(["ada", "ben", "cy", "dee"])])
+    per_baby = compare_periods(nights, A, B, metrics=("twitches_per_h_active",))
+    cohort = cohort_difference(per_baby).iloc[0]
+    assert cohort["babies"] == 4 and cohort["change"] == "higher"
+    two = cohort_difference(per_baby[per_baby["subject"].isin(["ada", "ben"])]).iloc[0]
+    assert two["change"] == "too few babies"
