@@ -13,7 +13,7 @@ from pipeline.lake import Lake
 from pipeline.schema import UNSURE_BELOW, SleepmovesError, check_night
 from pipeline.summarize import DEFINITIONS, METRIC_NAMES
 
-from .figures import scoring_words
+from .figures import plain, scoring_words
 from .views import anonymous_names, night_view, night_words
 
 PAGE = (1200, 1000)  # pixels of a one-page PNG summary
@@ -149,20 +149,33 @@ def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: s
     fig, comparison, _, _ = weeks_view(lake, subjects, week_a, week_b, names)
     title = fig.layout.title.text or ""
     fig.update_layout(title_text=f"{title}<br><sup>{weeks_ages(lake, subjects, week_a, week_b, names)}</sup>")
-    rows = comparison_table_rows(comparison[comparison["metric"].isin(COMPARED_METRICS)])
-    header = f"{'metric':<36}{'A mean ± SD':>18}{'B mean ± SD':>18}{'difference':>12}{'p':>8}{'effect':>8}"
-    lines = [header] + [
-        f"{r['metric']:<36}{r['A mean ± SD']:>18}{r['B mean ± SD']:>18}{r['difference']:>12}{r['p (Mann-Whitney)']:>8}{r['effect size']:>8}"
-        for r in rows
-    ]
+    names = names or {}
+    lines = []
+    for subject in subjects:
+        who = names.get(subject) or plain(lake.subject(subject).get("label") or subject)
+        lines += [f"<b>{who}</b>", f"{'metric':<36}{'A':>22}{'B':>22}{'B − A (95 % interval)':>30}  reading"]
+        part = comparison[(comparison["subject"] == subject) & comparison["metric"].isin(COMPARED_METRICS)]
+        lines += [
+            f"{r['metric']:<36}{r['A']:>22}{r['B']:>22}{r['B − A (95 % interval)']:>30}  {r['reading']}"
+            for r in comparison_table_rows(part)
+        ]
+        lines.append("")
     zones = sorted({lake.subject(s)["tz"] for s in subjects})
     footer = (
         f"A = {week_a}, B = {week_b} · nights are local noon to noon ({', '.join(zones)}) · model {lake_model(lake, subjects)}"
-        "<br>p: Mann-Whitney U over nights; effect: rank-biserial r (-1..1) · definitions: About page · sleepmoves never diagnoses."
+        "<br>Each baby against herself: mean of the nights in each week; the difference and its 95 % interval from a"
+        "<br>moving-block bootstrap over nights; higher / lower only when the interval leaves out zero. Babies are never"
+        " pooled.<br>sleepmoves describes movement; it never diagnoses."
     )
+    table_lines = len(lines) + 4
     height = max(int(fig.layout.height or 400), 420)
     fig.add_annotation(
-        text="<br>".join(lines).replace(" ", "&nbsp;") + "<br><br>" + footer,
+        text="<br>".join(lines)
+        .replace(" ", "&nbsp;")
+        .replace("<b>", "<b>")
+        .replace("&nbsp;reading", " reading")
+        + "<br>"
+        + footer,
         xref="paper",
         yref="paper",
         x=0,
@@ -173,7 +186,8 @@ def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: s
         showarrow=False,
         font={"family": "DejaVu Sans Mono, monospace", "size": 11, "color": "#333"},
     )
-    fig.update_layout(height=height + 300, width=PAGE[0], margin={"b": 300, "l": 170, "r": 20, "t": 95})
+    below = 40 + 15 * table_lines
+    fig.update_layout(height=height + below, width=PAGE[0], margin={"b": below, "l": 170, "r": 20, "t": 95})
     return fig
 
 

@@ -743,18 +743,32 @@ def weeks_figure(
     return fig
 
 
+COMPARISON_COLUMNS = ["metric", "A", "B", "B − A (95 % interval)", "reading"]
+
+
+def _number(value, signed: bool = False) -> str:
+    if value is None or not np.isfinite(value):
+        return "—"
+    return f"{value:+.1f}" if signed else f"{value:.1f}"
+
+
 def comparison_table_rows(table: pd.DataFrame) -> list[dict]:
-    """Rows of a week comparison, rounded for people."""
+    """One baby's rows of :func:`pipeline.comparison.compare_periods` (or the cohort's), rounded for people."""
     out = []
     for row in table.itertuples():
+        count = getattr(row, "nights_a", None)
+        interval = (
+            f"{_number(row.difference, True)} ({_number(row.low, True)} to {_number(row.high, True)})"
+            if np.isfinite(row.low)
+            else _number(row.difference, True)
+        )
         out.append(
             {
                 "metric": metric_words(row.metric),
-                "A mean ± SD": f"{row.mean_a:.1f} ± {row.sd_a:.1f}" if pd.notna(row.mean_a) else "—",
-                "B mean ± SD": f"{row.mean_b:.1f} ± {row.sd_b:.1f}" if pd.notna(row.mean_b) else "—",
-                "difference": f"{row.difference:+.1f}" if pd.notna(row.difference) else "—",
-                "p (Mann-Whitney)": f"{row.p_value:.3f}" if pd.notna(row.p_value) else "—",
-                "effect size": f"{row.effect_size:+.2f}" if pd.notna(row.effect_size) else "—",
+                "A": f"{_number(row.mean_a)} ({count} nights)" if count is not None else "",
+                "B": f"{_number(row.mean_b)} ({row.nights_b} nights)" if count is not None else "",
+                "B − A (95 % interval)": interval,
+                "reading": row.change,
             }
         )
     return out

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.comparison import compare_periods
 from pipeline.flags import decode as decode_flags
 from pipeline.lake import DamagedData, Lake
 from pipeline.nights import night_bounds
 from pipeline.periods import diary_disagreements
 from pipeline.schema import SleepmovesError
-from pipeline.summarize import compare_weeks, transition_matrix, week_nights
+from pipeline.summarize import transition_matrix, week_nights
 
 from .figures import night_figure, plain, weeks_figure
 
@@ -102,7 +103,8 @@ def available_weeks(lake: Lake, subjects) -> list[str]:
 
 
 def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None):
-    """``(figure, comparison table, transition probabilities per period)`` for subjects and two periods.
+    """``(figure, comparison per baby (:func:`pipeline.comparison.compare_periods`), transition probabilities per
+    period, damaged nights named)`` for subjects and two periods.
 
     ``names`` replaces subject ids in the figure (anonymous export)."""
     if not subjects:
@@ -131,8 +133,14 @@ def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names:
     )
     names = names or {}
     title = f"{', '.join(names.get(s, s) for s in subjects)} · A = {week_a} vs B = {week_b}"
+    nights = nights.drop_duplicates(["subject", "night"]) if len(nights) else nights  # A may overlap B
     figure = weeks_figure(nights, all_phases, starts, period_of, title, names)
-    comparison = compare_weeks(frames["A"], frames["B"])
+    # each baby against herself (pipeline.comparison): never one test over several babies' nights
+    comparison = (
+        compare_periods(nights, periods["A"], periods["B"])
+        if len(nights)
+        else compare_periods(pd.DataFrame(columns=["subject", "night"]), periods["A"], periods["B"])
+    )
     transitions = {}
     for name, (first, last) in periods.items():
         part = all_phases[all_phases["night"].between(first, last)] if len(all_phases) else all_phases

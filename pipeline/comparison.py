@@ -6,7 +6,9 @@ treats nights as the unit overstates its certainty; and a table of a dozen metri
 correction for multiplicity that makes every single test nearly powerless. We report for each baby and metric the
 difference of means (B - A) with a 95 % interval from a moving-block bootstrap over nights (blocks of
 consecutive nights are resampled, keeping their dependence; Kunsch 1989), and call a change "clear" only when
-the interval excludes zero. Babies are never pooled: with several babies, the cohort row treats the baby as
+the interval excludes zero. A week is 7 nights, where plain bootstrap percentiles are too narrow; the interval is
+the "expanded percentile" one (Hesterberg 2015, "What teachers should know about the bootstrap"): percentiles
+taken further out, so that the interval is as wide as a t interval would be for that many nights. Babies are never pooled: with several babies, the cohort row treats the baby as
 the unit (the mean of the babies' own differences, bootstrapped over babies).
 """
 
@@ -17,7 +19,7 @@ import pandas as pd
 
 from .summarize import COMPARED_METRICS
 
-RESAMPLES = 2000
+RESAMPLES = 4000
 SEED = 20260302  # the same numbers twice: a fixed stream of resamples
 LEVEL = 0.95
 MIN_NIGHTS = 3  # fewer nights than this in a period: no interval
@@ -42,8 +44,13 @@ def block_bootstrap_means(
     return values[picks].mean(axis=1)
 
 
-def interval(draws: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
-    tail = (1 - level) / 2 * 100
+def interval(draws: np.ndarray, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Expanded-percentile interval of bootstrap ``draws`` from ``n`` values (Hesterberg 2015): the tail is
+    Phi(-sqrt(n / (n - 1)) t_{n-1}), which widens the plain percentiles to a t interval's width for small n."""
+    from scipy.stats import norm, t
+
+    z = np.sqrt(n / (n - 1)) * t.ppf(1 - (1 - level) / 2, df=n - 1)
+    tail = float(norm.cdf(-z)) * 100
     low, high = np.percentile(draws, [tail, 100 - tail])
     return float(low), float(high)
 
@@ -90,7 +97,7 @@ def compare_periods(
             row["low"] = row["high"] = np.nan
             if min(len(a), len(b)) >= MIN_NIGHTS:
                 draws = block_bootstrap_means(b, rng, resamples) - block_bootstrap_means(a, rng, resamples)
-                row["low"], row["high"] = interval(draws)
+                row["low"], row["high"] = interval(draws, min(len(a), len(b)))
             rows.append({**row, "change": _change(row["low"], row["high"], "too few nights")})
     return pd.DataFrame(
         rows,
@@ -120,7 +127,7 @@ def cohort_difference(per_baby: pd.DataFrame, resamples: int = RESAMPLES) -> pd.
         row["low"] = row["high"] = np.nan
         if len(own) >= MIN_BABIES:
             draws = own[rng.integers(0, len(own), size=(resamples, len(own)))].mean(axis=1)
-            row["low"], row["high"] = interval(draws)
+            row["low"], row["high"] = interval(draws, len(own))
         rows.append({**row, "change": _change(row["low"], row["high"], "too few babies")})
     return pd.DataFrame(rows, columns=["metric", "babies", "difference", "low", "high", "change"])
 

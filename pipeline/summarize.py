@@ -330,38 +330,6 @@ def week_nights(week: str) -> tuple[str, str]:
     return str(monday.date()), str((monday + pd.Timedelta(days=6)).date())
 
 
-def compare_weeks(nights_a: pd.DataFrame, nights_b: pd.DataFrame, metrics=COMPARED_METRICS) -> pd.DataFrame:
-    """Per metric: mean and SD in each period, difference (b - a), Mann-Whitney U p-value and effect size.
-
-    The effect size is the rank-biserial correlation r = 2 U_b / (n_a n_b) - 1, with U_b the Mann-Whitney U of
-    period b's nights over period a's: 0 no difference, +1 every night of b above every night of a, -1 every
-    night of b below. Nights are the unit (each night one value).
-    """
-    from scipy.stats import mannwhitneyu
-
-    rows = []
-    for metric in metrics:
-        a = pd.to_numeric(nights_a.get(metric, pd.Series(dtype=float)), errors="coerce").dropna().to_numpy()
-        b = pd.to_numeric(nights_b.get(metric, pd.Series(dtype=float)), errors="coerce").dropna().to_numpy()
-        row = {
-            "metric": metric,
-            "nights_a": len(a),
-            "mean_a": a.mean() if len(a) else np.nan,
-            "sd_a": a.std(ddof=1) if len(a) > 1 else np.nan,
-            "nights_b": len(b),
-            "mean_b": b.mean() if len(b) else np.nan,
-            "sd_b": b.std(ddof=1) if len(b) > 1 else np.nan,
-        }
-        row["difference"] = row["mean_b"] - row["mean_a"]
-        if len(a) >= 2 and len(b) >= 2 and not (np.all(a == a[0]) and np.all(b == a[0])):
-            u, p = mannwhitneyu(b, a, alternative="two-sided")
-            row["p_value"], row["effect_size"] = float(p), float(2 * u / (len(a) * len(b)) - 1)
-        else:
-            row["p_value"], row["effect_size"] = np.nan, np.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def transition_matrix(phases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Counts and row probabilities of phase -> next phase between consecutive epochs of the same night."""
     counts = pd.DataFrame(0, index=list(PHASES), columns=list(PHASES))

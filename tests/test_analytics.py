@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.comparison import compare_periods
 from pipeline.periods import SleepPeriods
-from pipeline.summarize import compare_weeks, cycles, night_metrics, transition_matrix, week_nights
+from pipeline.summarize import cycles, night_metrics, transition_matrix, week_nights
 from tests.conftest import hypnogram as _phases
 
 YASA_CODE = {"awake": 0, "transition": 1, "quiet": 2, "active": 4}  # W, N1, N2, REM
@@ -78,16 +79,6 @@ def test_iso_weeks_and_ranges():
     assert week_nights("2026-03-01..2026-03-04") == ("2026-03-01", "2026-03-04")
 
 
-def test_compare_weeks_reports_difference_and_test():
-    a = pd.DataFrame({"total_sleep_min": [600, 610, 590, 605, 615, 598, 602]})
-    b = pd.DataFrame({"total_sleep_min": [650, 660, 655, 640, 662, 648, 651]})
-    row = compare_weeks(a, b, ["total_sleep_min"]).iloc[0]
-    assert row["difference"] == pytest.approx(np.mean(b) - np.mean(a))
-    assert row["p_value"] < 0.01 and row["effect_size"] == 1.0  # every night of b above every night of a
-    same = compare_weeks(a, a, ["total_sleep_min"]).iloc[0]
-    assert same["p_value"] > 0.9 and same["effect_size"] == 0
-
-
 def test_transition_matrix_counts_within_nights_only():
     p = _phases("WWRRN").assign(subject="a", night="n1")
     q = _phases("NNR").assign(subject="a", night="n2")
@@ -107,8 +98,9 @@ def test_weeks_of_the_demo_lake(demo_lake):
     first, last = week_nights("2026-W10")
     week = demo_lake.nights_table([subject], first, last)
     assert len(week) == 7
-    table = compare_weeks(week.iloc[:3], week.iloc[3:])
+    table = compare_periods(week, (first, week["night"].iloc[2]), (week["night"].iloc[3], last))
     assert set(table["metric"]) >= {"total_sleep_min", "pct_active", "twitches_per_h_active"}
+    assert (table["nights_a"] == 3).all() and (table["nights_b"] == 4).all()
     counts, _ = transition_matrix(demo_lake.week_phases(subject, first, last))
     assert counts.to_numpy().sum() > 7 * 1000
     assert list(demo_lake.flags([subject]).columns)[:3] == ["subject", "night", "rule"]

@@ -54,6 +54,21 @@ def layout(**_query):
                 "the time or less. Phase minutes come with the range they are likely to lie in."
             ),
             table(model_rows) if model_rows else html.P("No evaluation found."),
+            html.H2("Comparing weeks"),
+            html.P(
+                "Each baby is compared with herself: the mean of her nights in week A against week B, the difference, "
+                "and the range it likely lies in (a 95 % interval). The interval comes from resampling runs of "
+                "consecutive nights (a moving-block bootstrap), because a baby's nights are not independent: a poor "
+                "night tends to follow a poor night. With a week's 7 nights the interval is widened to a t "
+                "interval's width (Hesterberg's expanded percentile interval). A change is called higher or lower "
+                "only when its interval leaves out zero."
+            ),
+            html.P(
+                "There are no p-values: a dozen metrics for each baby would call for a correction for multiple "
+                "tests that leaves each test almost no power, and a p-value over nights would overstate its "
+                "certainty. Babies are never pooled: several babies are shown side by side, and with three or more "
+                "the cohort row takes each baby as one value (the mean of the babies' own differences)."
+            ),
             html.H2("What is typical by age"),
             html.P(
                 "The night's sentence compares the baby with its own usual night (the median of its previous 14 "

@@ -8,13 +8,12 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dashboard import state
 from dashboard.components import png_download, table, wants_anonymous
 from dashboard.downloads import send_png
-from dashboard.figures import comparison_table_rows
+from dashboard.figures import COMPARISON_COLUMNS, comparison_table_rows
 from dashboard.views import available_weeks, weeks_ages, weeks_view
+from pipeline.comparison import MIN_BABIES, cohort_difference
 from pipeline.schema import SleepmovesError
 
 dash.register_page(__name__, path="/weeks", name="Compare weeks", title="sleepmoves · weeks", order=1)
-
-COLUMNS = ["metric", "A mean ± SD", "B mean ± SD", "difference", "p (Mann-Whitney)", "effect size"]
 
 
 def layout(**_query):
@@ -57,7 +56,13 @@ def layout(**_query):
             ),
             html.P(id="weeks-message", className="hint"),
             dcc.Loading(dcc.Graph(id="weeks-figure", config={"displaylogo": False})),
-            html.H3("A vs B (each night one value)"),
+            html.H3("Each baby, week B against week A"),
+            html.P(
+                "Mean of the nights in each week, the difference and the range it likely lies in (95 %, from "
+                'resampling runs of nights). "Higher" or "lower" only when that range leaves out zero. Each '
+                "baby is compared with herself; babies are never pooled (the About page says why).",
+                className="hint",
+            ),
             html.Div(id="weeks-table"),
             html.H3("Phase transitions (probability of the next epoch's phase)"),
             html.Div(id="weeks-transitions", className="cards"),
@@ -89,12 +94,24 @@ def show_weeks(subjects, week_a, week_b):
         )
         for name, probs in transitions.items()
     ]
-    return (
-        figure,
-        table(comparison_table_rows(comparison), COLUMNS),
-        blocks,
-        " ".join([f"Ages: {ages}.", *damaged]),
-    )
+    return figure, comparison_blocks(comparison, subjects), blocks, " ".join([f"Ages: {ages}.", *damaged])
+
+
+def comparison_blocks(comparison, subjects) -> list:
+    """One table per baby, side by side in reading order; with enough babies, the cohort's (baby as the unit)."""
+    lake = state.lake()
+    blocks = []
+    for subject in subjects:
+        label = lake.subject(subject).get("label") or subject
+        rows = comparison_table_rows(comparison[comparison["subject"] == subject])
+        blocks += [html.H4(label), table(rows, COMPARISON_COLUMNS, id=f"weeks-table-{subject}")]
+    cohort = cohort_difference(comparison)
+    if (cohort["babies"] >= MIN_BABIES).any():
+        blocks += [
+            html.H4(f"All {len(subjects)} babies (each baby one value)"),
+            table(comparison_table_rows(cohort), ["metric", "B − A (95 % interval)", "reading"]),
+        ]
+    return blocks
 
 
 @callback(
