@@ -269,7 +269,10 @@ def test_weeks_page_compares_two_babies(server, browser, demo_lake):
     assert {label.split(" ")[2] for label in labels} == set(subjects)  # "A · ada 2026-03-02"
     page.wait_for_selector("#weeks-table td", timeout=15000)
     table = page.text_content("#weeks-table")
-    assert "Total sleep (min)" in table and "p (Mann-Whitney)" in table
+    assert "Total sleep (min)" in table and "B − A (95 % interval)" in table
+    for subject in subjects:  # one table per baby, each baby against herself; nothing pooled, no p-values
+        assert "Total sleep (min)" in page.text_content(f"#weeks-table-{subject}")
+    assert "Mann-Whitney" not in page.content()
     page.close()
 
 
