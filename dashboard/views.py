@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from pipeline.comparison import compare_periods
@@ -10,7 +11,7 @@ from pipeline.lake import DamagedData, Lake
 from pipeline.nights import night_bounds
 from pipeline.periods import diary_disagreements
 from pipeline.schema import SleepmovesError
-from pipeline.summarize import transition_matrix, week_nights
+from pipeline.summarize import NIGHT_TABLE, night_table, transition_matrix, week_nights
 
 from .figures import night_figure, plain, weeks_figure
 
@@ -146,6 +147,32 @@ def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names:
         part = all_phases[all_phases["night"].between(first, last)] if len(all_phases) else all_phases
         transitions[name] = transition_matrix(part)[1]
     return figure, comparison, transitions, damaged
+
+
+def nights_of_weeks(
+    lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None
+) -> pd.DataFrame:
+    """The per-night table (:func:`pipeline.summarize.night_table`) of each baby over weeks A and B, with
+    ``baby`` and ``week`` first; ``names`` replaces the babies' labels (anonymous export)."""
+    periods = {"A": week_nights(week_a), "B": week_nights(week_b)}
+    first, last = min(p[0] for p in periods.values()), max(p[1] for p in periods.values())
+    frames = []
+    for subject in subjects:
+        nights = lake.nights_table([subject], first, last)
+        if not len(nights):
+            continue
+        table = night_table(nights)
+        week = np.where(
+            table["night"].between(*periods["A"]),
+            "A",
+            np.where(table["night"].between(*periods["B"]), "B", ""),
+        )
+        label = (names or {}).get(subject) or lake.subject(subject).get("label") or subject
+        frames.append(table[week != ""].assign(baby=plain(label), week=week[week != ""], subject=subject))
+    if not frames:
+        return pd.DataFrame(columns=["baby", "week", *NIGHT_TABLE, "subject"])
+    out = pd.concat(frames, ignore_index=True)
+    return out[["baby", "week", *NIGHT_TABLE, "subject"]]
 
 
 def weeks_ages(lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None) -> str:

@@ -346,3 +346,115 @@ def transition_matrix(phases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
         ).astype(int)
     probs = counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0)
     return counts, probs
+
+
+# ---------------------------------------------------------------------- the per-night table
+LATENCY_MAX_MIN = 120
+# (column, what it holds): the measures an actigraphy report starts with (Actiware's statistics table, GGIR's
+# night summary), then the phases and the movements; one row per night, numbers as the night page shows them
+NIGHT_TABLE = {
+    "night": "the night (local noon to noon) it belongs to",
+    "weekday": "the evening's weekday",
+    "fell asleep": "sleep onset, local clock",
+    "woke for the day": "sleep offset, local clock",
+    "sleep period (min)": DEFINITIONS["sleep_period_min"],
+    "total sleep (min)": DEFINITIONS["total_sleep_min"],
+    "awake in the night (min)": DEFINITIONS["waso_min"],
+    "sleep efficiency (%)": DEFINITIONS["sleep_efficiency_pct"],
+    "latency (min)": "from the first recorded minute of the night (sensor or monitor on) to sleep onset; blank when "
+    f"the recording began more than {LATENCY_MAX_MIN} min before (put on in the day, not at bedtime)",
+    "wakings": DEFINITIONS["wake_bouts"],
+    "longest stretch (min)": DEFINITIONS["longest_sleep_min"],
+    "data in the sleep period (%)": "share of the sleep period with usable data",
+    "naps": "naps outside the night",
+    "sleep in 24 h (min)": DEFINITIONS["sleep_24h_min"],
+    "active sleep (%)": "share of total sleep in active (REM-like) sleep",
+    "quiet sleep (%)": "share of total sleep in quiet (NREM-like) sleep",
+    "cycles": DEFINITIONS["cycles"],
+    "twitches / h active": "twitches per hour of active sleep",
+    "twitches / h quiet": "twitches per hour of quiet sleep",
+    "kicks / h": "kicks per hour of recorded time",
+    "startles / h": "startles per hour of recorded time",
+    "flags": "review flags of the night",
+    "scored by": DEFINITIONS["sleepwake"],
+}
+
+
+def night_table(nights: pd.DataFrame) -> pd.DataFrame:
+    """The per-night table (:data:`NIGHT_TABLE`) of one baby's nights table rows, in night order.
+
+    Minutes and percentages are rounded as the night page rounds them (whole minutes, one decimal for rates and
+    shares); clock times are in the baby's zone (the row's ``tz``).
+    """
+    rows = []
+    for row in nights.sort_values("night").to_dict("records"):
+        tz = row.get("tz") or "UTC"
+        onset, offset = row.get("sleep_onset"), row.get("sleep_offset")
+        start = row.get("recording_start")
+        period = row.get("sleep_period_min")
+        flags = _flag_words(row.get("flags"), tz)
+        rows.append(
+            {
+                "night": str(row["night"]),
+                "weekday": pd.Timestamp(str(row["night"])).strftime("%a"),
+                "fell asleep": _local_clock(onset, tz),
+                "woke for the day": _local_clock(offset, tz),
+                "sleep period (min)": _whole(period),
+                "total sleep (min)": _whole(row.get("total_sleep_min")),
+                "awake in the night (min)": _whole(row.get("waso_min")),
+                "sleep efficiency (%)": _tenth(row.get("sleep_efficiency_pct")),
+                "latency (min)": _latency(onset, start),
+                "wakings": _whole(row.get("wake_bouts")),
+                "longest stretch (min)": _whole(row.get("longest_sleep_min")),
+                "data in the sleep period (%)": _tenth(
+                    100 * (1 - (row.get("nodata_in_period_min") or 0) / period)
+                    if period and period > 0
+                    else None
+                ),
+                "naps": _whole(row.get("naps")),
+                "sleep in 24 h (min)": _whole(row.get("sleep_24h_min")),
+                "active sleep (%)": _tenth(row.get("pct_active")),
+                "quiet sleep (%)": _tenth(row.get("pct_quiet")),
+                "cycles": _whole(row.get("cycles")),
+                "twitches / h active": _whole(row.get("twitches_per_h_active")),
+                "twitches / h quiet": _whole(row.get("twitches_per_h_quiet")),
+                "kicks / h": _tenth(row.get("kicks_per_h")),
+                "startles / h": _tenth(row.get("startles_per_h")),
+                "flags": "; ".join(flags),
+                "scored by": row.get("sleepwake") or "",
+            }
+        )
+    return pd.DataFrame(rows, columns=list(NIGHT_TABLE))
+
+
+def _flag_words(encoded, tz: str) -> list[str]:
+    """``cluster on waking at 02:19`` for each of a night's flags (the night page has their sentences)."""
+    import json
+
+    if not isinstance(encoded, str) or not encoded:
+        return []
+    return [
+        f"{flag['rule'].replace('_', ' ')} at {_local_clock(pd.Timestamp(flag['start']), tz)}"
+        for flag in json.loads(encoded)
+    ]
+
+
+def _latency(onset, start) -> int | None:
+    if onset is None or start is None or pd.isna(onset) or pd.isna(start):
+        return None
+    minutes = (onset - start).total_seconds() / 60
+    return _whole(minutes) if 0 <= minutes <= LATENCY_MAX_MIN else None
+
+
+def _local_clock(value, tz: str) -> str | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).tz_convert(tz).strftime("%H:%M")
+
+
+def _whole(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(round(float(value)))
+
+
+def _tenth(value) -> float | None:
+    return None if value is None or pd.isna(value) else round(float(value), 1)

@@ -9,6 +9,8 @@ import threading
 import pandas as pd
 import pytest
 
+from pipeline.summarize import week_nights
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -273,6 +275,53 @@ def test_weeks_page_compares_two_babies(server, browser, demo_lake):
     for subject in subjects:  # one table per baby, each baby against herself; nothing pooled, no p-values
         assert "Total sleep (min)" in page.text_content(f"#weeks-table-{subject}")
     assert "Mann-Whitney" not in page.content()
+    page.close()
+
+
+def test_the_weeks_page_lists_every_night_sorts_it_opens_it_and_downloads_it(
+    server, browser, demo_lake, tmp_path
+):
+    from dashboard.views import available_weeks
+
+    subjects = list(demo_lake.subjects()["subject"])[:2]
+    weeks = available_weeks(demo_lake, subjects)  # the page opens on the first and the last week
+    shown = sorted(
+        {n for w in (weeks[0], weeks[-1]) for n in pd.date_range(*week_nights(w)).strftime("%Y-%m-%d")}
+    )
+    expected = sum(
+        len(demo_lake.nights_table([s], shown[0], shown[-1]).query("night in @shown")) for s in subjects
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server + "/weeks")
+    page.wait_for_selector("#weeks-nights tbody tr td", timeout=20000)
+    rows = lambda: page.evaluate("() => document.querySelectorAll('#weeks-nights tbody tr:has(td)').length")  # noqa: E731
+    page.wait_for_function(f"() => document.querySelectorAll('#weeks-nights tbody tr:has(td)').length >= {expected}")
+    assert rows() == expected  # each night of both weeks, once
+    column = page.evaluate(
+        """() => [...document.querySelectorAll('#weeks-nights th')].findIndex(t => t.textContent.includes('total sleep'))"""
+    )
+
+    def total_sleep():
+        return page.evaluate(
+            f"() => [...document.querySelectorAll('#weeks-nights tbody tr:has(td)')].map(r => Number(r.children[{column}].textContent))"
+        )
+
+    page.locator("#weeks-nights th").nth(column).locator(".column-header--sort").click()
+    page.wait_for_timeout(500)
+    assert total_sleep() == sorted(total_sleep())  # sorted by the clicked column
+    with page.expect_download(timeout=30000) as info:
+        page.click("#nights-csv")
+    saved = tmp_path / info.value.suggested_filename
+    info.value.save_as(saved)
+    csv = pd.read_csv(saved)
+    assert (
+        len(csv) == expected
+        and "total sleep (min)" in csv
+        and sorted(csv["total sleep (min)"]) == total_sleep()
+    )
+    page.locator("#weeks-nights a").first.click()  # a night opens its night page
+    _wait_title(page, "night of")
+    assert "subject=" in page.url and page.text_content("#night-figure .gtitle").endswith(page.url[-10:])
     page.close()
 
 

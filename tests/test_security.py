@@ -238,6 +238,17 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
             "weeks-b": week,
         },
         "weeks-download.data": {"weeks-png": 1, "weeks-subjects": [target], "weeks-a": week, "weeks-b": week},
+        "..weeks-nights.columns...weeks-nights.data..": {
+            "weeks-subjects": [own, target],
+            "weeks-a": week,
+            "weeks-b": week,
+        },
+        "nights-download.data": {
+            "nights-csv": 1,
+            "weeks-subjects": [target],
+            "weeks-a": week,
+            "weeks-b": week,
+        },
         "..upload-result.children...manifest.children..": {
             "upload-accepted": {"contents": one_file, "filename": "x.csv"},
             "data-subject": target,
@@ -246,7 +257,8 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
 
 
 # callbacks that never read the lake (they only move between values the page already holds)
-NO_LAKE = {"_pages_dummy.children", "whoami.children", "sample-file.data"}  # the sample is simulated
+# the sample is simulated; the night's numbers fold on a phone in the browser alone
+NO_LAKE = {"_pages_dummy.children", "whoami.children", "sample-file.data", "night-numbers.open"}
 PAGES = "_pages_content.children"
 
 
@@ -279,9 +291,9 @@ def test_every_callback_refuses_another_users_baby_like_a_missing_one(client, se
     assert len(lake.manifest()) == files_before + 1  # the admin's upload landed
 
 
-def _page(http, user, path):
+def _page(http, user, path, search=""):
     dep = next(d for d in _deps(http) if d.startswith(f"..{PAGES}"))
-    body = _payload(dep, [("_pages_location", "pathname", path), ("_pages_location", "search", "")], [])
+    body = _payload(dep, [("_pages_location", "pathname", path), ("_pages_location", "search", search)], [])
     response = http.post("/_dash-update-component", json=body, headers=basic(user))
     assert response.status_code == 200
     return response.get_data(as_text=True)
@@ -296,6 +308,9 @@ def test_pages_list_only_the_users_babies(client, secure_lake, path):
     assert f'"{own}"' in mine
     for other in others:
         assert f'"{other}"' not in mine and f'"{other}"' in everyone
+        # a link naming someone else's baby (the weeks table links nights) opens the user's own
+        asked = _page(http, "dr-lee", path, f"?subject={other}&night={secure_lake.nights(other)[-1]}")
+        assert f'"{other}"' not in asked and f'"{own}"' in asked
 
 
 def test_export_as_a_restricted_user_is_refused(client, demo_lake, tmp_path):

@@ -101,3 +101,27 @@ def test_a_night_scored_from_counts_has_no_phase_interval():
     )
     m = night_metrics(phases, pd.DataFrame(columns=["start", "kind", "limb"]), grid=grid)
     assert np.isnan(m["min_active_low"]) and np.isnan(m["min_quiet_high"])
+
+
+def test_the_per_night_table_says_what_the_night_page_says(demo_lake):
+    """Every night of the demo lake: the table's minutes, clock times and rates are the night page's cards."""
+    from dashboard.figures import summary_items
+    from pipeline.summarize import NIGHT_TABLE, night_table
+
+    for subject in demo_lake.subjects()["subject"]:
+        nights = demo_lake.nights_table([subject])
+        table = night_table(nights).set_index("night")
+        assert list(table.columns) == list(NIGHT_TABLE)[1:] and len(table) == len(nights)
+        for night in nights["night"]:
+            metrics = demo_lake.night_summary(subject, night)
+            cards = {title: value for title, value, _ in summary_items(metrics, metrics["tz"])}
+            row = table.loc[night]
+            minutes = lambda card: int(card.split(" h ")[0]) * 60 + int(card.split(" h ")[1].split()[0])  # noqa: E731
+            assert (
+                cards["Fell asleep"] == row["fell asleep"]
+                and cards["Woke for the day"] == row["woke for the day"]
+            )
+            assert minutes(cards["Total sleep"]) == row["total sleep (min)"]
+            assert minutes(cards["Awake in the night"]) == row["awake in the night (min)"]
+            assert cards["Twitches in active sleep"] == f"{row['twitches / h active']} / h"
+            assert cards["Twitches in quiet sleep"] == f"{row['twitches / h quiet']} / h"

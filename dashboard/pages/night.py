@@ -13,7 +13,7 @@ from dashboard.figures import night_figure, scoring_words, summary_items
 from dashboard.views import night_options, night_view, night_words, step_night
 from pipeline.flags import decode as decode_flags
 from pipeline.lake import DamagedData
-from pipeline.schema import UNSURE_BELOW
+from pipeline.schema import UNSURE_BELOW, SleepmovesError, check_night
 
 dash.register_page(__name__, path="/", name="Last night", title="sleepmoves · night", order=0)
 PHONE_WIDTH = 600  # px: the phone layout of assets/style.css starts at this width and below
@@ -64,12 +64,16 @@ def welcome() -> html.Div:
     )
 
 
-def layout(**_query):
+def layout(subject=None, night=None, **_query):
+    """The night page; ``?subject=ada&night=2026-03-08`` opens that night (a link from the weeks page's table)."""
     lake = state.lake()
     options = _subject_options(lake)
-    first = options[0]["value"] if options else None
     if not options:  # a first visit: no baby yet
         return welcome()
+    # what a link asks for is used only when it names one of this user's babies and a real night
+    known = [o["value"] for o in options]
+    first = subject if subject in known else known[0]
+    wanted = night if subject in known and _is_night(night) else None
     return html.Div(
         [
             html.Div(
@@ -97,6 +101,7 @@ def layout(**_query):
                 ],
                 className="controls",
             ),
+            dcc.Store(id="night-wanted", data=wanted),
             html.P(id="night-sentence", className="sentence"),
             # on a phone the numbers fold behind their summary line (the sentence above says the night);
             # a wide screen shows them open
@@ -122,12 +127,29 @@ clientside_callback(
 )
 
 
-@callback(Output("night", "options"), Output("night", "value"), Input("subject", "value"))
-def choose_subject(subject):
+@callback(
+    Output("night", "options"),
+    Output("night", "value"),
+    Input("subject", "value"),
+    State("night-wanted", "data"),
+)
+def choose_subject(subject, wanted):
     if not subject:
         return [], None
-    options = night_options(state.lake(), subject)
+    lake = state.lake()
+    held = _is_night(wanted) and wanted in lake.nights(subject)
+    options = night_options(lake, subject, around=wanted if held else None)
+    if held and ctx.triggered_id is None:  # the page's first call: the night a link asked for
+        return options, wanted
     return options, (options[0]["value"] if options else None)
+
+
+def _is_night(value) -> bool:
+    try:
+        check_night(str(value))
+    except (SleepmovesError, ValueError):
+        return False
+    return value is not None
 
 
 @callback(

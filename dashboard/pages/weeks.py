@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import dash
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
 
 from dashboard import state
 from dashboard.components import png_download, table, wants_anonymous
 from dashboard.downloads import send_png
 from dashboard.figures import COMPARISON_COLUMNS, comparison_table_rows
-from dashboard.views import available_weeks, weeks_ages, weeks_view
+from dashboard.views import available_weeks, nights_of_weeks, weeks_ages, weeks_view
 from pipeline.comparison import MIN_BABIES, cohort_difference
 from pipeline.schema import SleepmovesError
 
@@ -64,6 +66,33 @@ def layout(**_query):
                 className="hint",
             ),
             html.Div(id="weeks-table"),
+            html.H3("Each night"),
+            html.P(
+                "One row per night of both weeks; click a column's arrows to sort, a night to open it. "
+                "The numbers are the night page's.",
+                className="hint",
+            ),
+            html.Div(
+                [
+                    html.Button("Download CSV", id="nights-csv", n_clicks=0),
+                    html.Button("Download Parquet", id="nights-parquet", n_clicks=0),
+                    dcc.Download(id="nights-download"),
+                ],
+                className="buttons",
+            ),
+            html.Div(
+                dash_table.DataTable(
+                    id="weeks-nights",
+                    columns=[],
+                    data=[],
+                    sort_action="native",
+                    markdown_options={"link_target": "_self"},
+                    style_table={"overflowX": "auto"},
+                    style_cell={"fontFamily": "inherit", "fontSize": "0.85rem", "padding": "0.2rem 0.4rem"},
+                    style_header={"fontWeight": "bold", "whiteSpace": "normal"},
+                ),
+                className="night-table",
+            ),
             html.H3("Phase transitions (probability of the next epoch's phase)"),
             html.Div(id="weeks-transitions", className="cards"),
         ]
@@ -112,6 +141,51 @@ def comparison_blocks(comparison, subjects) -> list:
             table(comparison_table_rows(cohort), ["metric", "B − A (95 % interval)", "reading"]),
         ]
     return blocks
+
+
+@callback(
+    Output("weeks-nights", "columns"),
+    Output("weeks-nights", "data"),
+    Input("weeks-subjects", "value"),
+    Input("weeks-a", "value"),
+    Input("weeks-b", "value"),
+)
+def show_nights(subjects, week_a, week_b):
+    if not subjects or not week_a or not week_b:
+        return [], []
+    try:
+        table = nights_of_weeks(state.lake(), list(subjects), week_a, week_b)
+    except SleepmovesError:
+        return [], []
+    # each night opens its night page; flags stand in their night's row
+    table["night"] = [
+        f"[{night}]({dash.get_relative_path('/')}?{urlencode({'subject': subject, 'night': night})})"
+        for night, subject in zip(table["night"], table["subject"], strict=True)
+    ]
+    table = table.drop(columns="subject")
+    columns = [
+        {"name": c, "id": c, **({"presentation": "markdown"} if c == "night" else {})} for c in table.columns
+    ]
+    return columns, table.to_dict("records")
+
+
+@callback(
+    Output("nights-download", "data"),
+    Input("nights-csv", "n_clicks"),
+    Input("nights-parquet", "n_clicks"),
+    State("weeks-subjects", "value"),
+    State("weeks-a", "value"),
+    State("weeks-b", "value"),
+    prevent_initial_call=True,
+)
+def download_nights(_csv, _parquet, subjects, week_a, week_b):
+    if not subjects or not week_a or not week_b:
+        return no_update
+    table = nights_of_weeks(state.lake(), list(subjects), week_a, week_b).drop(columns="subject")
+    name = f"sleepmoves-nights-{week_a}-{week_b}"
+    if ctx.triggered_id == "nights-parquet":
+        return dcc.send_bytes(lambda out: table.to_parquet(out, index=False), f"{name}.parquet")
+    return dcc.send_data_frame(table.to_csv, f"{name}.csv", index=False)
 
 
 @callback(
