@@ -295,7 +295,9 @@ def test_the_weeks_page_lists_every_night_sorts_it_opens_it_and_downloads_it(
     page.goto(server + "/weeks")
     page.wait_for_selector("#weeks-nights tbody tr td", timeout=20000)
     rows = lambda: page.evaluate("() => document.querySelectorAll('#weeks-nights tbody tr:has(td)').length")  # noqa: E731
-    page.wait_for_function(f"() => document.querySelectorAll('#weeks-nights tbody tr:has(td)').length >= {expected}")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#weeks-nights tbody tr:has(td)').length >= {expected}"
+    )
     assert rows() == expected  # each night of both weeks, once
     column = page.evaluate(
         """() => [...document.querySelectorAll('#weeks-nights th')].findIndex(t => t.textContent.includes('total sleep'))"""
