@@ -10,6 +10,7 @@ from pipeline.flags import decode as decode_flags
 from pipeline.lake import DamagedData, Lake
 from pipeline.nights import night_bounds
 from pipeline.periods import diary_disagreements
+from pipeline.regularity import sleep_regularity_index, sleep_wake, timing
 from pipeline.schema import SleepmovesError
 from pipeline.summarize import NIGHT_TABLE, night_table, transition_matrix, week_nights
 
@@ -173,6 +174,55 @@ def nights_of_weeks(
         return pd.DataFrame(columns=["baby", "week", *NIGHT_TABLE, "subject"])
     out = pd.concat(frames, ignore_index=True)
     return out[["baby", "week", *NIGHT_TABLE, "subject"]]
+
+
+REGULARITY_COLUMNS = [
+    "baby",
+    "week",
+    "nights",
+    "fell asleep",
+    "woke for the day",
+    "midpoint",
+    "regularity index",
+]
+
+
+def regularity_rows(
+    lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None
+) -> list[dict]:
+    """Per baby and week: mean clock times ± their night-to-night SD, and the Sleep Regularity Index
+    (:mod:`pipeline.regularity`)."""
+    rows = []
+    for subject in subjects:
+        label = plain((names or {}).get(subject) or lake.subject(subject).get("label") or subject)
+        for name, week in (("A", week_a), ("B", week_b)):
+            first, last = week_nights(week)
+            nights = lake.nights_table([subject], first, last)
+            if not len(nights):
+                continue
+            said = timing(nights)
+            phases = lake.read("phases", [subject], list(nights["night"]), columns=["epoch_start", "phase"])
+            index = sleep_regularity_index(sleep_wake(phases))
+
+            rows.append(
+                {
+                    "baby": label,
+                    "week": f"{name} ({week})",
+                    "nights": len(nights),
+                    "fell asleep": _mean_and_spread(said["fell asleep"]),
+                    "woke for the day": _mean_and_spread(said["woke for the day"]),
+                    "midpoint": _mean_and_spread(said["midpoint"]),
+                    "regularity index": "—" if np.isnan(index) else f"{index:.0f}",
+                }
+            )
+    return rows
+
+
+def _mean_and_spread(entry: dict) -> str:
+    """``19:42 ± 23 min`` (mean clock time ± night-to-night SD)."""
+    if not entry["mean"]:
+        return "—"
+    return entry["mean"] + (f" ± {entry['sd_min']:.0f} min" if entry["sd_min"] is not None else "")
 
 
 def weeks_ages(lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None) -> str:

@@ -243,6 +243,7 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
             "weeks-a": week,
             "weeks-b": week,
         },
+        "weeks-regularity.children": {"weeks-subjects": [own, target], "weeks-a": week, "weeks-b": week},
         "nights-download.data": {
             "nights-csv": 1,
             "weeks-subjects": [target],

@@ -11,7 +11,14 @@ from dashboard import state
 from dashboard.components import png_download, table, wants_anonymous
 from dashboard.downloads import send_png
 from dashboard.figures import COMPARISON_COLUMNS, comparison_table_rows
-from dashboard.views import available_weeks, nights_of_weeks, weeks_ages, weeks_view
+from dashboard.views import (
+    REGULARITY_COLUMNS,
+    available_weeks,
+    nights_of_weeks,
+    regularity_rows,
+    weeks_ages,
+    weeks_view,
+)
 from pipeline.comparison import MIN_BABIES, cohort_difference
 from pipeline.schema import SleepmovesError
 
@@ -66,6 +73,14 @@ def layout(**_query):
                 className="hint",
             ),
             html.Div(id="weeks-table"),
+            html.H3("Regularity"),
+            html.P(
+                "Clock times are the mean ± their night-to-night SD. The regularity index (Phillips et al. 2017) is "
+                "the chance of the same state, asleep or awake, 24 hours apart, from -100 to 100 (100: the same "
+                "times every day); it needs two days of recording 24 hours apart.",
+                className="hint",
+            ),
+            html.Div(id="weeks-regularity"),
             html.H3("Each night"),
             html.P(
                 "One row per night of both weeks; click a column's arrows to sort, a night to open it. "
@@ -167,6 +182,22 @@ def show_nights(subjects, week_a, week_b):
         {"name": c, "id": c, **({"presentation": "markdown"} if c == "night" else {})} for c in table.columns
     ]
     return columns, table.to_dict("records")
+
+
+@callback(
+    Output("weeks-regularity", "children"),
+    Input("weeks-subjects", "value"),
+    Input("weeks-a", "value"),
+    Input("weeks-b", "value"),
+)
+def show_regularity(subjects, week_a, week_b):
+    if not subjects or not week_a or not week_b:
+        return []
+    try:
+        rows = regularity_rows(state.lake(), list(subjects), week_a, week_b)
+    except SleepmovesError:
+        return []
+    return table(rows, REGULARITY_COLUMNS, id="weeks-regularity-table")
 
 
 @callback(
