@@ -8,11 +8,11 @@ import pandas as pd
 from pipeline.comparison import compare_periods
 from pipeline.flags import decode as decode_flags
 from pipeline.lake import DamagedData, Lake
-from pipeline.nights import night_bounds
+from pipeline.nights import epoch_grid, night_bounds
 from pipeline.periods import diary_disagreements
 from pipeline.regularity import sleep_regularity_index, sleep_wake, timing
 from pipeline.schema import SleepmovesError
-from pipeline.summarize import NIGHT_TABLE, night_table, transition_matrix, week_nights
+from pipeline.summarize import NIGHT_TABLE, bout_statistics, night_table, phases_on_grid, week_nights
 
 from .figures import night_figure, plain, weeks_figure
 
@@ -105,8 +105,8 @@ def available_weeks(lake: Lake, subjects) -> list[str]:
 
 
 def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None):
-    """``(figure, comparison per baby (:func:`pipeline.comparison.compare_periods`), transition probabilities per
-    period, damaged nights named)`` for subjects and two periods.
+    """``(figure, comparison per baby (:func:`pipeline.comparison.compare_periods`), bout statistics per baby
+    and period, damaged nights named)`` for subjects and two periods.
 
     ``names`` replaces subject ids in the figure (anonymous export)."""
     if not subjects:
@@ -143,11 +143,47 @@ def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names:
         if len(nights)
         else compare_periods(pd.DataFrame(columns=["subject", "night"]), periods["A"], periods["B"])
     )
-    transitions = {}
-    for name, (first, last) in periods.items():
-        part = all_phases[all_phases["night"].between(first, last)] if len(all_phases) else all_phases
-        transitions[name] = transition_matrix(part)[1]
-    return figure, comparison, transitions, damaged
+    return figure, comparison, _bouts(all_phases, periods, zones, names), damaged
+
+
+BOUT_ROWS = {
+    "active bouts a night": "{:.1f}",
+    "active bout, median min": "{:.0f} min",
+    "quiet bouts a night": "{:.1f}",
+    "quiet bout, median min": "{:.0f} min",
+    "cycle, median min": "{:.0f} min",
+    "phase changes per hour of sleep": "{:.1f}",
+}
+
+
+def _bouts(phases: pd.DataFrame, periods: dict, zones: dict, names: dict) -> pd.DataFrame:
+    """Bout statistics (:func:`pipeline.summarize.bout_statistics`) per baby and period, as rows to show."""
+    rows = []
+    for (subject, name), part in (
+        phases.assign(period=np.where(phases["night"].between(*periods["A"]), "A", "B")).groupby(
+            ["subject", "period"]
+        )
+        if len(phases)
+        else []
+    ):
+        grids = [
+            phases_on_grid(night_phases, epoch_grid(night, zones[subject]))
+            for night, night_phases in part.groupby("night")
+        ]
+        stats = bout_statistics(grids)
+        low, high = stats["cycle, quartiles min"]
+        rows.append(
+            {
+                "baby": plain(names.get(subject) or subject),
+                "week": name,
+                **{
+                    k: ("—" if not np.isfinite(stats[k]) else f.format(stats[k]))
+                    for k, f in BOUT_ROWS.items()
+                },
+                "cycle, quartiles": "—" if not np.isfinite(low) else f"{low:.0f}–{high:.0f} min",
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def nights_of_weeks(

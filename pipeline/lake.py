@@ -837,7 +837,7 @@ class Lake:
     def week_phases(
         self, subject: str, start: str, end: str, columns: list[str] | None = None
     ) -> pd.DataFrame:
-        """Phases of a subject's nights in ``[start, end]`` (for transition matrices and actograms)."""
+        """Phases of a subject's nights in ``[start, end]`` (for sleep-cycle bouts and actograms)."""
         nights = [n for n in self.nights(subject, "phases") if start <= n <= end]
         return self.read("phases", [subject], nights, columns)
 

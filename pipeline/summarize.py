@@ -94,23 +94,67 @@ def cycles(phase: np.ndarray) -> tuple[int, float]:
 
     ``phase`` is one word per grid epoch; :data:`NO_DATA` epochs end episodes and are never dropped.
     """
+    count, lengths_min = cycle_lengths(phase)
+    return count, float(np.mean(lengths_min)) if len(lengths_min) else float("nan")
+
+
+def episodes(phase: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(start epoch, length in epochs, phase)`` of the active / quiet / awake episodes of a night's grid:
+    transition epochs ignored, runs shorter than :data:`MIN_EPISODE_EPOCHS` dropped as flicker (their
+    neighbours re-joined); :data:`NO_DATA` runs are kept, whatever their length, and end episodes."""
     keep = phase != "transition"
     core, index = phase[keep], np.flatnonzero(keep)
     starts, lengths, values = runs(core)
-    # episodes shorter than MIN_EPISODE_EPOCHS are flicker, not a state: drop them, then re-join the runs
     long = (lengths >= MIN_EPISODE_EPOCHS) | (values == NO_DATA)
     kept = np.repeat(long, lengths)
     core, index = core[kept], index[kept]
     starts, _, values = runs(core)
+    if not len(starts):
+        return starts, starts, values
+    first = index[starts]
+    # an episode lasts to the next one's start (transition epochs inside it count with it)
+    return first, np.r_[first[1:], index[-1] + 1] - first, values
+
+
+def cycle_lengths(phase: np.ndarray) -> tuple[int, np.ndarray]:
+    """The number of active->quiet cycles and the minutes between the starts of successive ones (a length
+    spanning no data is left out)."""
+    starts, _, values = episodes(phase)
     cycle_at = [i for i in range(len(values) - 1) if values[i] == "active" and values[i + 1] == "quiet"]
-    # a cycle length spans no data only if no run between its start and the next cycle's is no data
     gaps = np.cumsum(values == NO_DATA)
     lengths_min = [
-        (index[starts[j]] - index[starts[i]]) * EPOCH_S / 60
+        (starts[j] - starts[i]) * EPOCH_S / 60
         for i, j in zip(cycle_at[:-1], cycle_at[1:], strict=True)
         if gaps[j] == gaps[i]
     ]
-    return len(cycle_at), float(np.mean(lengths_min)) if lengths_min else float("nan")
+    return len(cycle_at), np.asarray(lengths_min, dtype="float64")
+
+
+def bout_statistics(phase_by_night: list[np.ndarray]) -> dict:
+    """What a clinician reads of the sleep cycle over several nights' grids: per sleep phase the number of bouts
+    (episodes, :func:`episodes`) a night and their median minutes; cycle lengths (median, quartiles); and
+    changes between sleep phases per hour of sleep."""
+    bouts = {"active": [], "quiet": []}
+    lengths, changes, asleep_epochs = [], 0, 0
+    for phase in phase_by_night:
+        _, episode_lengths, values = episodes(phase)
+        for name in bouts:
+            bouts[name] += list(episode_lengths[values == name] * EPOCH_S / 60)
+        lengths += list(cycle_lengths(phase)[1])
+        sleeping = np.isin(phase, ("active", "quiet", "transition"))
+        asleep_epochs += int(sleeping.sum())
+        changes += int((sleeping[1:] & sleeping[:-1] & (phase[1:] != phase[:-1])).sum())
+    nights = max(len(phase_by_night), 1)
+    out = {}
+    for name, found in bouts.items():
+        out[f"{name} bouts a night"] = len(found) / nights
+        out[f"{name} bout, median min"] = float(np.median(found)) if found else float("nan")
+    quartiles = np.percentile(lengths, [25, 50, 75]) if lengths else [float("nan")] * 3
+    out["cycle, median min"] = float(quartiles[1])
+    out["cycle, quartiles min"] = (float(quartiles[0]), float(quartiles[2]))
+    hours = asleep_epochs * EPOCH_S / 3600
+    out["phase changes per hour of sleep"] = changes / hours if hours else float("nan")
+    return out
 
 
 def phases_on_grid(phases: pd.DataFrame, grid: pd.DatetimeIndex) -> np.ndarray:
@@ -328,24 +372,6 @@ def week_nights(week: str) -> tuple[str, str]:
             f"invalid week {week!r}: use an ISO week such as 2026-W10, or START..END dates"
         ) from None
     return str(monday.date()), str((monday + pd.Timedelta(days=6)).date())
-
-
-def transition_matrix(phases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Counts and row probabilities of phase -> next phase between consecutive epochs of the same night."""
-    counts = pd.DataFrame(0, index=list(PHASES), columns=list(PHASES))
-    if len(phases):
-        keys = [c for c in ("subject", "night") if c in phases]
-        frame = phases.sort_values([*keys, "epoch_start"]).reset_index(drop=True)
-        grouped = frame.groupby(keys) if keys else frame.groupby(np.zeros(len(frame)))
-        nxt = grouped["phase"].shift(-1)
-        gap = grouped["epoch_start"].shift(-1) - frame["epoch_start"]
-        ok = nxt.notna() & (gap == pd.Timedelta(seconds=EPOCH_S))  # no pairs across a no-data gap
-        table = pd.crosstab(frame.loc[ok, "phase"], nxt[ok])
-        counts = counts.add(
-            table.reindex(index=list(PHASES), columns=list(PHASES), fill_value=0), fill_value=0
-        ).astype(int)
-    probs = counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0)
-    return counts, probs
 
 
 # ---------------------------------------------------------------------- the per-night table

@@ -1,4 +1,4 @@
-"""Night metrics against YASA, week comparisons, transition matrices, flags through the lake."""
+"""Night metrics against YASA, week comparisons, sleep-cycle bouts, flags through the lake."""
 
 import warnings
 
@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from pipeline.comparison import compare_periods
+from pipeline.nights import epoch_grid
 from pipeline.periods import SleepPeriods
-from pipeline.summarize import cycles, night_metrics, transition_matrix, week_nights
+from pipeline.summarize import bout_statistics, cycles, night_metrics, phases_on_grid, week_nights
 from tests.conftest import hypnogram as _phases
 
 YASA_CODE = {"awake": 0, "transition": 1, "quiet": 2, "active": 4}  # W, N1, N2, REM
@@ -79,20 +80,6 @@ def test_iso_weeks_and_ranges():
     assert week_nights("2026-03-01..2026-03-04") == ("2026-03-01", "2026-03-04")
 
 
-def test_transition_matrix_counts_within_nights_only():
-    p = _phases("WWRRN").assign(subject="a", night="n1")
-    q = _phases("NNR").assign(subject="a", night="n2")
-    counts, probs = transition_matrix(pd.concat([p, q]))
-    assert (
-        counts.loc["awake", "awake"] == 1
-        and counts.loc["awake", "active"] == 1
-        and counts.loc["active", "quiet"] == 1
-    )
-    assert counts.loc["quiet", "quiet"] == 1 and counts.loc["quiet", "active"] == 1
-    assert counts.to_numpy().sum() == 4 + 2  # no pair across the two nights
-    assert np.allclose(probs.dropna().sum(axis=1), 1)
-
-
 def test_weeks_of_the_demo_lake(demo_lake):
     subject = demo_lake.subjects()["subject"].iloc[0]
     first, last = week_nights("2026-W10")
@@ -101,6 +88,24 @@ def test_weeks_of_the_demo_lake(demo_lake):
     table = compare_periods(week, (first, week["night"].iloc[2]), (week["night"].iloc[3], last))
     assert set(table["metric"]) >= {"total_sleep_min", "pct_active", "twitches_per_h_active"}
     assert (table["nights_a"] == 3).all() and (table["nights_b"] == 4).all()
-    counts, _ = transition_matrix(demo_lake.week_phases(subject, first, last))
-    assert counts.to_numpy().sum() > 7 * 1000
+    phases = demo_lake.week_phases(subject, first, last)
+    grids = [
+        phases_on_grid(part, epoch_grid(night, part["tz"].iloc[0] if "tz" in part else "Europe/London"))
+        for night, part in phases.groupby("night")
+    ]
+    stats = bout_statistics(grids)
+    assert len(grids) == 7 and stats["active bouts a night"] > 5 and 20 < stats["cycle, median min"] < 90
     assert list(demo_lake.flags([subject]).columns)[:3] == ["subject", "night", "rule"]
+
+
+def test_bout_statistics_read_like_a_clinicians_cycle_summary():
+    from pipeline.summarize import bout_statistics
+
+    # two nights of 20 min active / 40 min quiet, six cycles a night
+    night = np.array((["active"] * 40 + ["quiet"] * 80) * 6)
+    stats = bout_statistics([night, night.copy()])
+    assert stats["active bouts a night"] == 6 and stats["quiet bouts a night"] == 6
+    assert stats["active bout, median min"] == 20 and stats["quiet bout, median min"] == 40
+    assert stats["cycle, median min"] == 60 and stats["cycle, quartiles min"] == (60, 60)
+    hours_asleep = 2 * 6  # two nights of six hours
+    assert stats["phase changes per hour of sleep"] == pytest.approx(2 * 11 / hours_asleep)

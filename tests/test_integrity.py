@@ -151,7 +151,7 @@ def test_the_dashboard_names_a_damaged_night_and_keeps_serving_the_others(lake, 
         [
             ("weeks-figure", "figure"),
             ("weeks-table", "children"),
-            ("weeks-transitions", "children"),
+            ("weeks-cycles", "children"),
             ("weeks-message", "children"),
         ],
         {"weeks-subjects": list(lake.subjects()["subject"]), "weeks-a": week_name, "weeks-b": week_name},

@@ -232,7 +232,7 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
             "night": night,
         },
         "night-download.data": {"night-png": 1, "subject": target, "night": night},
-        "..weeks-figure.figure...weeks-table.children...weeks-transitions.children...weeks-message.children..": {
+        "..weeks-figure.figure...weeks-table.children...weeks-cycles.children...weeks-message.children..": {
             "weeks-subjects": [own, target],
             "weeks-a": week,
             "weeks-b": week,

@@ -108,8 +108,13 @@ def layout(**_query):
                 ),
                 className="night-table",
             ),
-            html.H3("Phase transitions (probability of the next epoch's phase)"),
-            html.Div(id="weeks-transitions", className="cards"),
+            html.H3("Sleep cycles"),
+            html.P(
+                "Bouts are episodes of active or quiet sleep of 1.5 min or more; a cycle runs from the start of one "
+                "active-then-quiet pair to the next; phase changes count moves between sleep phases.",
+                className="hint",
+            ),
+            html.Div(id="weeks-cycles"),
         ]
     )
 
@@ -117,7 +122,7 @@ def layout(**_query):
 @callback(
     Output("weeks-figure", "figure"),
     Output("weeks-table", "children"),
-    Output("weeks-transitions", "children"),
+    Output("weeks-cycles", "children"),
     Output("weeks-message", "children"),
     Input("weeks-subjects", "value"),
     Input("weeks-a", "value"),
@@ -127,18 +132,12 @@ def show_weeks(subjects, week_a, week_b):
     if not subjects or not week_a or not week_b:
         return no_update, [], [], "Choose one or more babies and two weeks."
     try:
-        figure, comparison, transitions, damaged = weeks_view(state.lake(), list(subjects), week_a, week_b)
+        figure, comparison, cycles, damaged = weeks_view(state.lake(), list(subjects), week_a, week_b)
         ages = weeks_ages(state.lake(), list(subjects), week_a, week_b)
     except SleepmovesError as exc:
         return no_update, [], [], str(exc)
-    blocks = [
-        html.Div(
-            [html.H4(f"Week {name}"), table(probs.round(2).reset_index(names="from").to_dict("records"))],
-            className="card",
-        )
-        for name, probs in transitions.items()
-    ]
-    return figure, comparison_blocks(comparison, subjects), blocks, " ".join([f"Ages: {ages}.", *damaged])
+    bouts = table(cycles.to_dict("records"), id="weeks-bouts") if len(cycles) else []
+    return figure, comparison_blocks(comparison, subjects), bouts, " ".join([f"Ages: {ages}.", *damaged])
 
 
 def comparison_blocks(comparison, subjects) -> list:
