@@ -191,9 +191,49 @@ def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: s
     return fig
 
 
+def trend_summary_figure(
+    lake: Lake, subjects: list[str], first: str, last: str, metric: str, anonymise: bool = False
+):
+    """The trend PNG: the trend panels with a footer that explains them, the app version and when it was made."""
+    from pipeline.trends import ROLLING_NIGHTS
+
+    from .views import trend_view
+
+    names = anonymous_names(subjects) if anonymise else None
+    fig = trend_view(lake, subjects, first, last, metric, names)
+    zones = sorted({lake.subject(s)["tz"] for s in subjects})
+    footer = (
+        f"Dots: each night (local noon to noon, {', '.join(zones)}). Line: the median of the nights in the "
+        f"{ROLLING_NIGHTS} days up to each night. Diamonds: each week's median, bars to its quartiles."
+        "<br>Band: the range typical at the baby's age (sources on the About page of sleepmoves: Galland 2012, "
+        "Dereymaeker 2017, Stern 1969), where one is published for this measure."
+        f"<br>sleepmoves {app_version()} describes movement; it never diagnoses. Made "
+        f"{pd.Timestamp.now(tz=zones[0]):%Y-%m-%d %H:%M} ({zones[0]})."
+    )
+    fig.add_annotation(
+        text=footer, xref="paper", yref="paper", x=0, y=0, yshift=-70, yanchor="top", xanchor="left",
+        align="left", showarrow=False, font={"size": 11, "color": "#444"},
+    )  # fmt: skip
+    fig.update_layout(height=int(fig.layout.height) + 110, width=PAGE[0], margin={"b": 170})
+    return fig
+
+
 def lake_model(lake: Lake, subjects) -> str:
     versions = lake.nights_table(subjects).get("model_version", pd.Series(dtype=str)).dropna().unique()
     return ", ".join(sorted(map(str, versions))) or "?"
+
+
+def export_trend_png(
+    lake: Lake,
+    subjects: list[str],
+    first: str,
+    last: str,
+    metric: str,
+    out: str | Path,
+    anonymise: bool = False,
+) -> Path:
+    fig = trend_summary_figure(lake, subjects, first, last, metric, anonymise)
+    return write_png(fig, out, width=PAGE[0], height=int(fig.layout.height))
 
 
 def export_weeks_png(

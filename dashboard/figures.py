@@ -772,3 +772,115 @@ def comparison_table_rows(table: pd.DataFrame) -> list[dict]:
             }
         )
     return out
+
+
+def trend_figure(babies: list[dict], metric: str, title: str) -> go.Figure:
+    """One panel per baby on a shared date axis: each night's value (dots), the 7-night rolling median (line),
+    each week's median and quartiles (bars), and the age-typical range (band) where one fits the metric.
+
+    ``babies``: dicts with ``label``, ``nightly`` and ``weekly`` (:mod:`pipeline.trends`), ``typical``
+    (``(night dates, low, high)`` or None) and ``ages`` (date -> "6 weeks old" words for the axis).
+    """
+    from pipeline.trends import TREND_METRICS
+
+    words, _, _ = TREND_METRICS[metric]
+    rows = max(len(babies), 1)
+    fig = make_subplots(
+        rows=rows,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.16 / rows**0.5,
+        subplot_titles=[b["label"] for b in babies],
+    )
+    for i, baby in enumerate(babies, start=1):
+        first = i == 1
+        if baby.get("typical") is not None:
+            dates, low, high = baby["typical"]
+            # a published range is a band; a published average (low = high) is a dashed line
+            band = not np.allclose(low, high)
+            fig.add_trace(
+                go.Scatter(
+                    x=list(dates) + list(dates)[::-1] if band else list(dates),
+                    y=list(high) + list(low)[::-1] if band else list(low),
+                    fill="toself" if band else None,
+                    fillcolor="rgba(68, 170, 153, 0.15)",
+                    line={"width": 0} if band else {"color": "#44AA99", "dash": "dash", "width": 2},
+                    mode="lines",
+                    name="typical at this age",
+                    legendgroup="typical",
+                    showlegend=first,
+                    hoverinfo="skip",
+                ),
+                row=i,
+                col=1,
+            )
+        night = baby["nightly"]
+        fig.add_trace(
+            go.Scatter(
+                x=night["night"],
+                y=night["value"],
+                mode="markers",
+                marker={"size": 5, "color": "#999999"},
+                name="each night",
+                legendgroup="night",
+                showlegend=first,
+                hovertemplate="%{x|%a %d %b}: %{y:.1f}<extra></extra>",
+            ),
+            row=i,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=night["night"],
+                y=night["rolling"],
+                mode="lines",
+                line={"color": "#332288", "width": 2},
+                name="7-night median",
+                legendgroup="rolling",
+                showlegend=first,
+                hovertemplate="%{x|%d %b} 7-night median %{y:.1f}<extra></extra>",
+            ),
+            row=i,
+            col=1,
+        )
+        week = baby["weekly"]
+        if len(week):
+            fig.add_trace(
+                go.Scatter(
+                    x=week["week"] + pd.Timedelta(days=3),
+                    y=week["median"],
+                    mode="markers",
+                    marker={"symbol": "diamond", "size": 9, "color": "#CC6677"},
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": week["q3"] - week["median"],
+                        "arrayminus": week["median"] - week["q1"],
+                        "color": "#CC6677",
+                    },
+                    name="week: median and quartiles",
+                    legendgroup="week",
+                    showlegend=first,
+                    customdata=week["nights"],
+                    hovertemplate="week of %{x|%d %b}: median %{y:.1f} (%{customdata} nights)<extra></extra>",
+                ),
+                row=i,
+                col=1,
+            )
+        ages = baby.get("ages") or {}
+        if ages:
+            fig.update_xaxes(
+                tickvals=list(ages), ticktext=[f"{d:%d %b}<br>{a}" for d, a in ages.items()], row=i, col=1
+            )
+        fig.update_yaxes(title_text=words if rows == 1 else None, row=i, col=1, automargin=True)
+    fig.update_layout(
+        title={"text": f"{title}<br><sup>{words}</sup>", "x": 0.01},
+        height=170 + 230 * rows,
+        margin={"l": 50, "r": 10, "t": 90, "b": 40},
+        plot_bgcolor="white",
+        legend={"orientation": "h", "y": -0.12 / rows, "x": 0},
+        font={"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
+        hovermode="closest",
+    )
+    fig.update_xaxes(showgrid=True, gridcolor="#eeeeee", showticklabels=True)
+    return fig

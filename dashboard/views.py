@@ -13,8 +13,9 @@ from pipeline.periods import diary_disagreements
 from pipeline.regularity import sleep_regularity_index, sleep_wake, timing
 from pipeline.schema import SleepmovesError
 from pipeline.summarize import NIGHT_TABLE, bout_statistics, night_table, phases_on_grid, week_nights
+from pipeline.trends import TREND_METRICS, check_range, nightly, weekly
 
-from .figures import night_figure, plain, weeks_figure
+from .figures import night_figure, plain, trend_figure, weeks_figure
 
 
 def anonymous_names(subjects) -> dict[str, str]:
@@ -259,6 +260,48 @@ def _mean_and_spread(entry: dict) -> str:
     if not entry["mean"]:
         return "—"
     return entry["mean"] + (f" ± {entry['sd_min']:.0f} min" if entry["sd_min"] is not None else "")
+
+
+def trend_view(
+    lake: Lake, subjects: list[str], first: str, last: str, metric: str, names: dict | None = None
+):
+    """The trend figure (:func:`dashboard.figures.trend_figure`) of ``metric`` for each baby over ``first`` to
+    ``last`` (at most a year); ``names`` replaces the babies' labels (anonymous export)."""
+    from .words import age_months, age_short, typical
+
+    if not subjects:
+        raise SleepmovesError("choose at least one baby")
+    if metric not in TREND_METRICS:
+        raise SleepmovesError(f"no trend of {metric!r}: choose one of {', '.join(TREND_METRICS)}")
+    first, last = check_range(first, last)
+    days = pd.date_range(first, last, freq="D")
+    # the axis: Mondays over three months or less, else the 1st of each month; each with the baby's age
+    ticks = days[days.day_of_week == 0] if len(days) <= 92 else days[days.day == 1]
+    babies = []
+    for subject in subjects:
+        info = lake.subject(subject)
+        series = nightly(lake.nights_table([subject], first, last), metric)
+        band_of = TREND_METRICS[metric][2]
+        band = None
+        if band_of and info.get("born"):
+            ranges = [typical(band_of, age_months(info["born"], str(d.date()))) for d in days]
+            if all(r is not None for r in ranges):
+                low, high = zip(*ranges, strict=True)
+                band = (days, low, high)
+        label = plain((names or {}).get(subject) or info.get("label") or subject)
+        babies.append(
+            {
+                "label": label,
+                "nightly": series,
+                "weekly": weekly(series),
+                "typical": band,
+                "ages": {d: age_short(info.get("born"), str(d.date())) for d in ticks}
+                if info.get("born")
+                else {},
+            }
+        )
+    title = f"{', '.join(b['label'] for b in babies)} · {first} to {last}"
+    return trend_figure(babies, metric, title)
 
 
 def weeks_ages(lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None) -> str:

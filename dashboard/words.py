@@ -68,6 +68,17 @@ def age_words(born, night) -> str:
     return counted(years, "year") + (" " + counted(rest, "month") if rest else "") + " old"
 
 
+def age_short(born, day) -> str:
+    """``3 wk``, ``5 mo``, ``1 y 2 mo`` for a date axis; "" when the birth date is unknown or later."""
+    long = age_words(born, day)
+    if not long:
+        return ""
+    for word, short in ((" years", " y"), (" year", " y"), (" months", " mo"), (" month", " mo"),
+                        (" weeks", " wk"), (" week", " wk"), (" days", " d"), (" day", " d")):  # fmt: skip
+        long = long.replace(word, short)
+    return long.removesuffix(" old")
+
+
 def typical(what: str, months: float) -> tuple[float, float] | None:
     """The typical range of one of :data:`TYPICAL` at an age, or None when the age is unknown."""
     if not np.isfinite(months):

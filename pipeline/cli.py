@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402 - after the pool is chosen
 from .lake import Lake, default_lake_path  # noqa: E402
 from .schema import SleepmovesError  # noqa: E402
 from .sleepwake import ALGORITHMS  # noqa: E402
+from .trends import TREND_METRICS  # noqa: E402
 from .wording import counted  # noqa: E402
 
 DEMO_INPUT = Path("data/demo")
@@ -326,19 +327,33 @@ def _labelled(lake: Lake, paths, read_labels, labelled_features) -> pd.DataFrame
 def cmd_export(args) -> int:
     import logging
 
-    from dashboard.export import export_night_png, export_weeks_png
+    from dashboard.export import export_night_png, export_trend_png, export_weeks_png
 
     # kaleido's browser driver logs its own tracebacks when the browser pipe closes at exit, even after a
     # good image: a failure reaches the user as our one-line message (and exit 1), never as their traceback
     for name in ("choreographer", "kaleido"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     lake = _lake(args)
-    if bool(args.night) == bool(args.weeks):
+    ranged = bool(args.start or args.end)
+    if sum((bool(args.night), bool(args.weeks), ranged)) != 1:
         raise SleepmovesError(
-            "export needs either --night YYYY-MM-DD or --weeks W1,W2 (ISO weeks such as 2026-W10)"
+            "export needs one of --night YYYY-MM-DD, --weeks W1,W2 (ISO weeks such as 2026-W10) "
+            "or --from YYYY-MM-DD --to YYYY-MM-DD (a trend)"
         )
     if args.night:
         export_night_png(lake, args.subject, args.night, args.out, anonymise=args.anonymise)
+    elif ranged:
+        if not (args.start and args.end):
+            raise SleepmovesError("a trend needs both --from and --to (YYYY-MM-DD)")
+        export_trend_png(
+            lake,
+            args.subject.split(","),
+            args.start,
+            args.end,
+            args.metric,
+            args.out,
+            anonymise=args.anonymise,
+        )
     else:
         weeks = args.weeks.split(",")
         if len(weeks) != 2:
@@ -624,11 +639,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
-        "export", parents=[common], help="one-page PNG summary of a night or a weeks comparison"
+        "export", parents=[common], help="one-page PNG of a night, a weeks comparison or a trend over dates"
     )
     p.add_argument("--subject", required=True, help="a subject id (several, comma-separated, for --weeks)")
     p.add_argument("--night")
     p.add_argument("--weeks", help="two ISO weeks (2026-W10,2026-W12) or ranges (START..END,START..END)")
+    p.add_argument(
+        "--from", dest="start", help="a trend from this night (YYYY-MM-DD; at most a year with --to)"
+    )
+    p.add_argument("--to", dest="end", help="a trend to this night (YYYY-MM-DD)")
+    p.add_argument(
+        "--metric",
+        default="sleep_24h_min",
+        choices=list(TREND_METRICS),
+        help="what the trend follows (default: sleep in 24 hours)",
+    )
     p.add_argument("--out", required=True)
     p.add_argument(
         "--anonymise", action="store_true", help="show Baby A, Baby B... instead of the babies' names and ids"

@@ -113,6 +113,22 @@ def test_cli_export_anonymise_writes_a_png(named_lake, tmp_path):
     assert Image.open(out).size == PAGE
 
 
+def test_cli_exports_a_trend_over_dates_and_refuses_a_half_range(named_lake, tmp_path):
+    from tests.test_cli import run
+
+    subjects = list(named_lake.subjects()["subject"])
+    nights = named_lake.nights(subjects[0])
+    out = tmp_path / "trend.png"
+    common = ["--subject", ",".join(subjects), "--lake", named_lake.root, "--out", out]
+    done = run(
+        "export", *common, "--from", nights[0], "--to", nights[-1], "--metric", "pct_active", "--anonymise"
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert Image.open(out).size[0] == PAGE[0]
+    half = run("export", *common, "--from", nights[0])
+    assert half.returncode == 1 and "needs both --from and --to" in half.stderr
+
+
 def test_a_label_with_markup_is_text_and_the_export_fetches_nothing(named_lake, tmp_path):
     """A baby's label is user text: a link or a style URL in it stays characters, and rendering the PNG makes
     no request (a local server stands in for the address a label could point at)."""

@@ -243,6 +243,19 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
             "weeks-a": week,
             "weeks-b": week,
         },
+        "..trend-figure.figure...trend-message.children..": {
+            "weeks-subjects": [own, target],
+            "trend-metric": "total_sleep_min",
+            "trend-from": night,
+            "trend-to": night,
+        },
+        "trend-download.data": {
+            "trend-png": 1,
+            "weeks-subjects": [target],
+            "trend-metric": "total_sleep_min",
+            "trend-from": night,
+            "trend-to": night,
+        },
         "weeks-regularity.children": {"weeks-subjects": [own, target], "weeks-a": week, "weeks-b": week},
         "nights-download.data": {
             "nights-csv": 1,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import dash
+import pandas as pd
 from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
 
 from dashboard import state
@@ -16,11 +17,13 @@ from dashboard.views import (
     available_weeks,
     nights_of_weeks,
     regularity_rows,
+    trend_view,
     weeks_ages,
     weeks_view,
 )
 from pipeline.comparison import MIN_BABIES, cohort_difference
 from pipeline.schema import SleepmovesError
+from pipeline.trends import TREND_METRICS
 
 dash.register_page(__name__, path="/weeks", name="Compare weeks", title="sleepmoves · weeks", order=1)
 
@@ -29,6 +32,10 @@ def layout(**_query):
     lake = state.lake()
     subjects = list(lake.subjects()["subject"])
     weeks = available_weeks(lake, subjects)
+    # the trend opens on the 12 weeks up to the latest night
+    latest = max((n for n in (lake.latest_night(s) for s in subjects) if n), default=None)
+    end = latest or str(pd.Timestamp.now().date())
+    start = str((pd.Timestamp(end) - pd.Timedelta(weeks=12) + pd.Timedelta(days=1)).date())
     options = [{"label": w, "value": w} for w in weeks]
     return html.Div(
         [
@@ -65,6 +72,41 @@ def layout(**_query):
             ),
             html.P(id="weeks-message", className="hint"),
             dcc.Loading(dcc.Graph(id="weeks-figure", config={"displaylogo": False})),
+            html.H3("Trend"),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Label("Trend of", htmlFor="trend-metric"),
+                            dcc.Dropdown(
+                                [
+                                    {"label": words, "value": key}
+                                    for key, (words, _, _) in TREND_METRICS.items()
+                                ],
+                                "sleep_24h_min",
+                                id="trend-metric",
+                                clearable=False,
+                            ),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.Label("From", htmlFor="trend-from"),
+                            dcc.Input(id="trend-from", type="date", value=start),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.Label("To", htmlFor="trend-to"),
+                            dcc.Input(id="trend-to", type="date", value=end),
+                        ]
+                    ),
+                    html.Div(png_download("trend", "the babies' names"), className="buttons"),
+                ],
+                className="controls",
+            ),
+            html.P(id="trend-message", className="hint"),
+            dcc.Loading(dcc.Graph(id="trend-figure", config={"displaylogo": False})),
             html.H3("Each baby, week B against week A"),
             html.P(
                 "Mean of the nights in each week, the difference and the range it likely lies in (95 %, from "
@@ -181,6 +223,44 @@ def show_nights(subjects, week_a, week_b):
         {"name": c, "id": c, **({"presentation": "markdown"} if c == "night" else {})} for c in table.columns
     ]
     return columns, table.to_dict("records")
+
+
+@callback(
+    Output("trend-figure", "figure"),
+    Output("trend-message", "children"),
+    Input("weeks-subjects", "value"),
+    Input("trend-metric", "value"),
+    Input("trend-from", "value"),
+    Input("trend-to", "value"),
+)
+def show_trend(subjects, metric, first, last):
+    if not subjects or not first or not last:
+        return no_update, "Choose one or more babies and a range of dates."
+    try:
+        return trend_view(state.lake(), list(subjects), first, last, metric), ""
+    except SleepmovesError as exc:
+        return no_update, str(exc)
+
+
+@callback(
+    Output("trend-download", "data"),
+    Input("trend-png", "n_clicks"),
+    State("weeks-subjects", "value"),
+    State("trend-metric", "value"),
+    State("trend-from", "value"),
+    State("trend-to", "value"),
+    State("trend-anonymise", "value"),
+    prevent_initial_call=True,
+)
+def download_trend(_clicks, subjects, metric, first, last, anonymise):
+    if not subjects or not first or not last:
+        return no_update
+    from dashboard.export import PAGE, trend_summary_figure
+
+    fig = trend_summary_figure(
+        state.lake(), list(subjects), first, last, metric, anonymise=wants_anonymous(anonymise)
+    )
+    return send_png(fig, PAGE[0], int(fig.layout.height), f"sleepmoves-trend-{metric}-{first}-{last}.png")
 
 
 @callback(
