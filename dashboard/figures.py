@@ -675,7 +675,8 @@ def weeks_figure(
     names = names or {}
 
     def row_label(subject: str, night: str) -> str:
-        return f"{period_of.get((subject, night), '')} · {names.get(subject, subject)} {night}"
+        period = period_of.get((subject, night), "")
+        return f"{period + ' · ' if period else ''}{names.get(subject, subject)} {night}"
 
     z, x, keys = actogram_matrix(phases, night_starts)
     labels = [row_label(s, n) for s, n in keys]
@@ -727,6 +728,22 @@ def weeks_figure(
         row=1,
         col=3,
     )
+    # the actogram's colour key: one legend entry per phase (and white: no data)
+    for phase in SCORED_PHASES:
+        fig.add_trace(
+            go.Scatter(
+                x=[None], y=[None], mode="markers", name=PHASE_NAMES[phase],
+                marker={"symbol": "square", "size": 11, "color": PHASE_COLOURS[phase]},
+            ),
+            row=1, col=1,
+        )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=[None], y=[None], mode="markers", name="No data (white)",
+            marker={"symbol": "square-open", "size": 11, "color": "#999999"},
+        ),
+        row=1, col=1,
+    )  # fmt: skip
     ticks = list(range(0, 25, 3))
     fig.update_xaxes(
         tickvals=ticks, ticktext=[f"{(12 + t) % 24:02d}:00" for t in ticks], range=[4, 22], row=1, col=1
@@ -734,9 +751,10 @@ def weeks_figure(
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(
         title={"text": title, "x": 0.01},
-        height=max(360, 40 + 22 * len(labels)),
-        margin={"l": 170, "r": 20, "t": 70, "b": 40},
-        showlegend=False,
+        height=max(360, 80 + 22 * len(labels)),
+        margin={"l": 170, "r": 20, "t": 100, "b": 40},
+        showlegend=True,
+        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "yref": "container"},
         plot_bgcolor="white",
         font={"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
     )
@@ -774,16 +792,15 @@ def comparison_table_rows(table: pd.DataFrame) -> list[dict]:
     return out
 
 
-def trend_figure(babies: list[dict], metric: str, title: str) -> go.Figure:
-    """One panel per baby on a shared date axis: each night's value (dots), the 7-night rolling median (line),
-    each week's median and quartiles (bars), and the age-typical range (band) where one fits the metric.
+def trend_figure(babies: list[dict], title: str, subtitle: str = "") -> go.Figure:
+    """Panels on a shared date axis (one per baby, or one per metric of one baby): each night's value (dots),
+    the 7-night rolling median (line), each week's median and quartiles (bars), and the age-typical range
+    (band, or a dashed line for a published average) where one fits the metric.
 
-    ``babies``: dicts with ``label``, ``nightly`` and ``weekly`` (:mod:`pipeline.trends`), ``typical``
-    (``(night dates, low, high)`` or None) and ``ages`` (date -> "6 weeks old" words for the axis).
+    ``babies``: dicts with ``label`` (the panel's title), ``nightly`` and ``weekly`` (:mod:`pipeline.trends`),
+    ``typical`` (``(night dates, low, high)`` or None), ``ages`` (date -> "3 wk" words for the axis) and
+    optionally ``y_title``.
     """
-    from pipeline.trends import TREND_METRICS
-
-    words, _, _ = TREND_METRICS[metric]
     rows = max(len(babies), 1)
     fig = make_subplots(
         rows=rows,
@@ -872,9 +889,9 @@ def trend_figure(babies: list[dict], metric: str, title: str) -> go.Figure:
             fig.update_xaxes(
                 tickvals=list(ages), ticktext=[f"{d:%d %b}<br>{a}" for d, a in ages.items()], row=i, col=1
             )
-        fig.update_yaxes(title_text=words if rows == 1 else None, row=i, col=1, automargin=True)
+        fig.update_yaxes(title_text=baby.get("y_title"), row=i, col=1, automargin=True)
     fig.update_layout(
-        title={"text": f"{title}<br><sup>{words}</sup>", "x": 0.01},
+        title={"text": f"{title}<br><sup>{subtitle}</sup>" if subtitle else title, "x": 0.01},
         height=170 + 230 * rows,
         margin={"l": 50, "r": 10, "t": 90, "b": 40},
         plot_bgcolor="white",

@@ -262,46 +262,51 @@ def _mean_and_spread(entry: dict) -> str:
     return entry["mean"] + (f" ± {entry['sd_min']:.0f} min" if entry["sd_min"] is not None else "")
 
 
+def trend_panel(lake: Lake, subject: str, first: str, last: str, metric: str, label: str) -> dict:
+    """One panel of :func:`dashboard.figures.trend_figure`: a baby's ``metric`` from ``first`` to ``last``, the
+    age-typical range where one fits, her age on the date axis."""
+    from .words import age_months, age_short, typical
+
+    info = lake.subject(subject)
+    days = pd.date_range(first, last, freq="D")
+    # the axis: Mondays over three months or less, else the 1st of each month; each with the baby's age
+    ticks = days[days.day_of_week == 0] if len(days) <= 92 else days[days.day == 1]
+    series = nightly(lake.nights_table([subject], first, last), metric)
+    band_of = TREND_METRICS[metric][2]
+    band = None
+    if band_of and info.get("born"):
+        ranges = [typical(band_of, age_months(info["born"], str(d.date()))) for d in days]
+        if all(r is not None for r in ranges):
+            low, high = zip(*ranges, strict=True)
+            band = (days, low, high)
+    born = info.get("born")
+    return {
+        "label": label,
+        "nightly": series,
+        "weekly": weekly(series),
+        "typical": band,
+        "ages": {d: age_short(born, str(d.date())) for d in ticks} if born else {},
+    }
+
+
 def trend_view(
     lake: Lake, subjects: list[str], first: str, last: str, metric: str, names: dict | None = None
 ):
     """The trend figure (:func:`dashboard.figures.trend_figure`) of ``metric`` for each baby over ``first`` to
     ``last`` (at most a year); ``names`` replaces the babies' labels (anonymous export)."""
-    from .words import age_months, age_short, typical
-
     if not subjects:
         raise SleepmovesError("choose at least one baby")
     if metric not in TREND_METRICS:
         raise SleepmovesError(f"no trend of {metric!r}: choose one of {', '.join(TREND_METRICS)}")
     first, last = check_range(first, last)
-    days = pd.date_range(first, last, freq="D")
-    # the axis: Mondays over three months or less, else the 1st of each month; each with the baby's age
-    ticks = days[days.day_of_week == 0] if len(days) <= 92 else days[days.day == 1]
-    babies = []
-    for subject in subjects:
-        info = lake.subject(subject)
-        series = nightly(lake.nights_table([subject], first, last), metric)
-        band_of = TREND_METRICS[metric][2]
-        band = None
-        if band_of and info.get("born"):
-            ranges = [typical(band_of, age_months(info["born"], str(d.date()))) for d in days]
-            if all(r is not None for r in ranges):
-                low, high = zip(*ranges, strict=True)
-                band = (days, low, high)
-        label = plain((names or {}).get(subject) or info.get("label") or subject)
-        babies.append(
-            {
-                "label": label,
-                "nightly": series,
-                "weekly": weekly(series),
-                "typical": band,
-                "ages": {d: age_short(info.get("born"), str(d.date())) for d in ticks}
-                if info.get("born")
-                else {},
-            }
+    babies = [
+        trend_panel(
+            lake, s, first, last, metric, plain((names or {}).get(s) or lake.subject(s).get("label") or s)
         )
+        for s in subjects
+    ]
     title = f"{', '.join(b['label'] for b in babies)} · {first} to {last}"
-    return trend_figure(babies, metric, title)
+    return trend_figure(babies, title, TREND_METRICS[metric][0])
 
 
 def weeks_ages(lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None) -> str:
