@@ -20,7 +20,7 @@ _pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=
 _server_started = False
 
 
-def _render(fig, width: int, height: int, persistent: bool) -> bytes:
+def _render(fig, width: int, height: int, persistent: bool, fmt: str) -> bytes:
     global _server_started
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*kopts.*")
@@ -29,13 +29,14 @@ def _render(fig, width: int, height: int, persistent: bool) -> bytes:
 
             kaleido.start_sync_server(n=1, timeout=RENDER_TIMEOUT_S, silence_warnings=True)
             _server_started = True
-        return fig.to_image(format="png", width=width, height=height, scale=1)
+        return fig.to_image(format=fmt, width=width, height=height, scale=1)
 
 
-def png_bytes(fig, width: int, height: int, persistent: bool = False) -> bytes:
-    """The figure as PNG; a clear error instead of a hang if the browser does not answer."""
+def png_bytes(fig, width: int, height: int, persistent: bool = False, fmt: str = "png") -> bytes:
+    """The figure as PNG (or ``fmt``: ``pdf`` for a report's pages); a clear error instead of a hang if the
+    browser does not answer."""
     with _lock:
-        future = _pool.submit(_render, fig, width, height, persistent)
+        future = _pool.submit(_render, fig, width, height, persistent, fmt)
         try:
             return future.result(timeout=RENDER_TIMEOUT_S)
         except concurrent.futures.TimeoutError:

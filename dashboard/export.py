@@ -117,16 +117,23 @@ def export_night_png(lake: Lake, subject: str, night: str, out: str | Path, anon
     return write_png(fig, out, width=PAGE[0], height=PAGE[1])
 
 
-def write_png(fig, out: str | Path, width: int, height: int) -> Path:
-    """Render a figure with kaleido (system Chromium) and write it atomically."""
+def rendered(fig, width: int, height: int, fmt: str = "png") -> bytes:
+    """A figure rendered by kaleido (system Chromium) as ``png`` or ``pdf`` bytes, or a clear error."""
     from .downloads import png_bytes
 
     try:
-        png = png_bytes(fig, width, height)
+        return png_bytes(fig, width, height, fmt=fmt)
     except SleepmovesError:
         raise
     except Exception as exc:  # kaleido reports a missing browser with its own exception types
-        raise SleepmovesError(f"PNG export failed: {exc} (is Debian's chromium installed?)") from None
+        raise SleepmovesError(
+            f"{fmt.upper()} export failed: {exc} (is Debian's chromium installed?)"
+        ) from None
+
+
+def write_png(fig, out: str | Path, width: int, height: int) -> Path:
+    """Render a figure with kaleido (system Chromium) and write it atomically."""
+    png = rendered(fig, width, height)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -713,6 +713,7 @@ def weeks_figure(
             orientation="h",
             marker={"color": KIND_COLOURS["twitch"]},
             name="twitches / h active",
+            showlegend=False,
         ),
         row=1,
         col=2,
@@ -724,6 +725,7 @@ def weeks_figure(
             orientation="h",
             marker={"color": PHASE_COLOURS["quiet"]},
             name="total sleep",
+            showlegend=False,
         ),
         row=1,
         col=3,
@@ -751,10 +753,10 @@ def weeks_figure(
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(
         title={"text": title, "x": 0.01},
-        height=max(360, 80 + 22 * len(labels)),
-        margin={"l": 170, "r": 20, "t": 100, "b": 40},
+        height=max(360, 110 + 22 * len(labels)),
+        margin={"l": 170, "r": 20, "t": 70, "b": 70},
         showlegend=True,
-        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "yref": "container"},
+        legend={"orientation": "h", "x": 0, "y": 0, "yanchor": "bottom", "yref": "container"},
         plot_bgcolor="white",
         font={"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
     )
