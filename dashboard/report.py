@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.flags import RULES, decode
+from pipeline.flags import FLAG_WORDS, RULES, decode
 from pipeline.lake import Lake
 from pipeline.nights import night_bounds
 from pipeline.schema import SleepmovesError
@@ -127,8 +127,8 @@ def _table_page(
         notes.append("<br><b>What the columns mean</b>")
         notes += [f"{SHORT[c]}: {NIGHT_TABLE[c]}" for c in TABLE_COLUMNS if c not in ("night", "weekday")]
         notes.append(
-            "Flags (a pattern worth showing the pediatrician, never a diagnosis) look for: "
-            + "; ".join(rule.replace("_", " ") for rule in RULES)
+            "A flag is a pattern worth showing the pediatrician, never a diagnosis: "
+            + "; ".join(FLAG_WORDS[rule] for rule in RULES)
         )
         notes.append(
             f"<br>Times in {tz}; a night is local noon to noon. Phases by {lake_model(lake, [subject])}; sleep and "
@@ -177,13 +177,10 @@ def export_report(
 ) -> Path:
     """Write the report as ``.pdf`` (a page each) or ``.png`` (the pages one under the other)."""
     out = Path(out)
-    pages = report_pages(lake, subject, first, last, anonymise)
-    if out.suffix.lower() == ".pdf":
-        data = pdf_of(pages)
-    elif out.suffix.lower() == ".png":
-        data = png_of(pages)
-    else:
+    if out.suffix.lower() not in (".pdf", ".png"):
         raise SleepmovesError(f"{out.name}: a report is written as .pdf or .png")
+    pages = report_pages(lake, subject, first, last, anonymise)
+    data = pdf_of(pages) if out.suffix.lower() == ".pdf" else png_of(pages)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_bytes(data)

@@ -368,6 +368,18 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    import logging
+
+    from dashboard.report import export_report
+
+    for name in ("choreographer", "kaleido"):  # as export: our one-line message, never the driver's traceback
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    out = export_report(_lake(args), args.subject, args.start, args.end, args.out, anonymise=args.anonymise)
+    _say(f"wrote {out}")
+    return 0
+
+
 def cmd_serve(args) -> int:
     return _serve(
         _lake(args),
@@ -659,6 +671,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--anonymise", action="store_true", help="show Baby A, Baby B... instead of the babies' names and ids"
     )
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "report", parents=[common], help="a baby's visit report over a range of nights (PDF, or one PNG)"
+    )
+    p.add_argument("--subject", required=True, help="the baby's id")
+    p.add_argument("--from", dest="start", required=True, help="first night (YYYY-MM-DD)")
+    p.add_argument(
+        "--to", dest="end", required=True, help="last night (YYYY-MM-DD; at most a year after --from)"
+    )
+    p.add_argument(
+        "--out", required=True, help="report.pdf (a page each) or report.png (the pages in one image)"
+    )
+    p.add_argument("--anonymise", action="store_true", help="show Baby A instead of the baby's name and id")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
         "remove-file",
