@@ -327,6 +327,25 @@ def test_the_weeks_page_lists_every_night_sorts_it_opens_it_and_downloads_it(
     page.close()
 
 
+def test_a_visit_report_is_one_babys_pdf(server, browser, demo_lake, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server + "/weeks")
+    page.wait_for_selector("#trend-figure .gtitle", timeout=20000)
+    page.click("#report-pdf")  # two babies are chosen: a report is one baby's
+    page.wait_for_function("() => document.querySelector('#report-message').textContent.includes('one baby')")
+    second = list(demo_lake.subjects()["subject"])[1]
+    page.click("#weeks-subjects")
+    page.get_by_role("option", name=second).click()  # leave one baby
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(500)
+    with page.expect_download(timeout=60000) as info:
+        page.click("#report-pdf")
+    saved = tmp_path / info.value.suggested_filename
+    info.value.save_as(saved)
+    assert saved.suffix == ".pdf" and saved.read_bytes()[:5] == b"%PDF-"
+    page.close()
+
+
 def test_upload_with_a_bad_row_shows_its_line_then_a_good_one_lands(server, browser, demo_lake, tmp_path):
     from dashboard import state
 

@@ -256,6 +256,12 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
             "trend-from": night,
             "trend-to": night,
         },
+        "..report-download.data...report-message.children..": {
+            "report-pdf": 1,
+            "weeks-subjects": [target],
+            "trend-from": night,
+            "trend-to": night,
+        },
         "weeks-regularity.children": {"weeks-subjects": [own, target], "weeks-a": week, "weeks-b": week},
         "nights-download.data": {
             "nights-csv": 1,

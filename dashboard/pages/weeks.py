@@ -101,11 +101,19 @@ def layout(**_query):
                             dcc.Input(id="trend-to", type="date", value=end),
                         ]
                     ),
-                    html.Div(png_download("trend", "the babies' names"), className="buttons"),
+                    html.Div(
+                        [
+                            *png_download("trend", "the babies' names"),
+                            html.Button("Visit report (PDF)", id="report-pdf", n_clicks=0),
+                            dcc.Download(id="report-download"),
+                        ],
+                        className="buttons",
+                    ),
                 ],
                 className="controls",
             ),
             html.P(id="trend-message", className="hint"),
+            html.P(id="report-message", className="hint"),
             dcc.Loading(dcc.Graph(id="trend-figure", config={"displaylogo": False})),
             html.H3("Each baby, week B against week A"),
             html.P(
@@ -261,6 +269,31 @@ def download_trend(_clicks, subjects, metric, first, last, anonymise):
         state.lake(), list(subjects), first, last, metric, anonymise=wants_anonymous(anonymise)
     )
     return send_png(fig, PAGE[0], int(fig.layout.height), f"sleepmoves-trend-{metric}-{first}-{last}.png")
+
+
+@callback(
+    Output("report-download", "data"),
+    Output("report-message", "children"),
+    Input("report-pdf", "n_clicks"),
+    State("weeks-subjects", "value"),
+    State("trend-from", "value"),
+    State("trend-to", "value"),
+    State("trend-anonymise", "value"),
+    prevent_initial_call=True,
+)
+def download_report(_clicks, subjects, first, last, anonymise):
+    """The visit report of the one baby chosen, over the trend's dates."""
+    if not subjects or len(subjects) != 1 or not first or not last:
+        return no_update, "A visit report is one baby's: choose one baby, and the dates above."
+    from dashboard.report import pdf_of, report_pages
+
+    subject = subjects[0]
+    try:
+        pages = report_pages(state.lake(), subject, first, last, anonymise=wants_anonymous(anonymise))
+    except SleepmovesError as exc:
+        return no_update, str(exc)
+    name = "baby-a" if wants_anonymous(anonymise) else subject
+    return dcc.send_bytes(pdf_of(pages), f"sleepmoves-visit-{name}-{first}-{last}.pdf"), ""
 
 
 @callback(
