@@ -66,3 +66,35 @@ def test_the_cohort_row_takes_the_baby_as_the_unit():
     assert cohort["babies"] == 4 and cohort["change"] == "higher"
     two = cohort_difference(per_baby[per_baby["subject"].isin(["ada", "ben"])]).iloc[0]
     assert two["change"] == "too few babies"
+
+
+def test_through_the_lake_a_change_in_one_baby_is_hers_alone(tmp_path):
+    """Two babies of different ages, two weeks simulated; in the second week one baby's twitches are doubled in
+    her log (each repeated 0.4 s later). Ingested and processed as any log, the weeks page's comparison finds more
+    twitches in her and no change in the other baby, one table per baby."""
+    from dashboard.views import weeks_view
+    from pipeline.ingest import ingest_file
+    from pipeline.lake import Lake
+    from pipeline.process import process
+    from pipeline.simulate import write_simulation
+
+    write_simulation(tmp_path / "sim", babies=2, weeks=2, seed=5)
+    subjects = pd.read_csv(tmp_path / "sim" / "subjects.csv", dtype=str)
+    changed, other = subjects["subject"].tolist()[:2]
+    log = pd.read_csv(tmp_path / "sim" / "logs" / f"{changed}.csv", dtype=str)
+    when = pd.to_datetime(log["time"], utc=True)
+    second_week = (when >= pd.Timestamp("2026-03-09T12:00Z")) & (log["kind"] == "twitch")
+    again = log[second_week].assign(
+        time=(when[second_week] + pd.Timedelta(seconds=0.4)).dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    )
+    pd.concat([log, again]).to_csv(tmp_path / "sim" / "logs" / f"{changed}.csv", index=False)
+    lake = Lake(tmp_path / "lake")
+    for row in subjects.itertuples():
+        lake.add_subject(row.subject, row.tz, born=row.born)
+        ingest_file(lake, tmp_path / "sim" / "logs" / f"{row.subject}.csv", row.subject)
+    process(lake)
+    _, comparison, _, _ = weeks_view(lake, [changed, other], "2026-W10", "2026-W11")
+    table = comparison.set_index(["subject", "metric"])
+    assert table.loc[(changed, "twitches_per_h_active"), "change"] == "higher"
+    assert table.loc[(other, "twitches_per_h_active"), "change"] != "higher"
+    assert set(comparison["subject"]) == {changed, other}  # each baby her own rows: nothing pooled
