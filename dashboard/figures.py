@@ -686,7 +686,11 @@ def weeks_figure(
         shared_yaxes=True,
         column_widths=[0.62, 0.19, 0.19],
         horizontal_spacing=0.02,
-        subplot_titles=("phases by night (local time)", "twitches / h of active sleep", "total sleep (h)"),
+        subplot_titles=(
+            "phases by night (local time)",
+            "twitches per hour<br>of active sleep",
+            "total sleep<br>(hours)",
+        ),
     )
     fig.add_trace(
         go.Heatmap(

@@ -346,6 +346,41 @@ def test_a_visit_report_is_one_babys_pdf(server, browser, demo_lake, tmp_path):
     page.close()
 
 
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_weeks_charts_titles_and_labels_stand_apart(server, browser, demo_lake, width):
+    """Measured: the weeks and trend charts' titles, subplot titles and tick labels overlap nothing of their own
+    kind, and the page does not scroll sideways (the three-panel chart scrolls in its own box on a phone)."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(server + "/weeks")
+    page.wait_for_selector("#weeks-figure .gtitle", timeout=20000)
+    page.wait_for_selector("#trend-figure .gtitle", timeout=20000)
+    page.wait_for_timeout(500)
+    for figure in ("#weeks-figure", "#trend-figure"):
+        boxes = page.evaluate(
+            """sel => [...document.querySelectorAll(sel + ' .annotation-text, ' + sel + ' .gtitle')]
+                .filter(t => t.textContent.trim()).map(t => {
+                    const b = t.getBoundingClientRect();
+                    return {text: t.textContent, x: b.x, y: b.y, w: b.width, h: b.height};
+                })""",
+            figure,
+        )
+        assert len(boxes) >= 2
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                assert not _overlap(a, b), (figure, a, b)
+        ticks = page.evaluate(
+            """sel => [...document.querySelectorAll(sel + ' .ytick text')].filter(t => t.textContent.trim())
+                .map(t => { const b = t.getBoundingClientRect(); return {text: t.textContent, x: b.x, y: b.y,
+                w: b.width, h: b.height}; })""",
+            figure,
+        )
+        for i, a in enumerate(ticks):
+            for b in ticks[i + 1 :]:
+                assert not _overlap(a, b), (figure, a, b)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    page.close()
+
+
 def test_upload_with_a_bad_row_shows_its_line_then_a_good_one_lands(server, browser, demo_lake, tmp_path):
     from dashboard import state
 

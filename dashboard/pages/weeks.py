@@ -71,7 +71,11 @@ def layout(**_query):
                 className="controls",
             ),
             html.P(id="weeks-message", className="hint"),
-            dcc.Loading(dcc.Graph(id="weeks-figure", config={"displaylogo": False})),
+            # three panels side by side need ~760 px: on a phone the chart scrolls inside its box, not the page
+            html.Div(
+                dcc.Loading(dcc.Graph(id="weeks-figure", config={"displaylogo": False})),
+                className="wide-figure",
+            ),
             html.H3("Trend"),
             html.Div(
                 [
