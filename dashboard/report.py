@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.comparison import compare_periods
 from pipeline.flags import FLAG_WORDS, RULES, decode
 from pipeline.lake import Lake
 from pipeline.nights import night_bounds
 from pipeline.schema import SleepmovesError
-from pipeline.summarize import NIGHT_TABLE, night_table
+from pipeline.summarize import NIGHT_TABLE, metric_words, night_table
 from pipeline.trends import TREND_METRICS, check_range
 
 from .export import PAGE, anonymous_names, app_version, lake_model, rendered
@@ -54,6 +55,7 @@ SHORT = {  # the per-night table's headers on a page 1200 px wide
     "twitches / h active": "twitch/h act",
 }
 TABLE_ROWS_PER_PAGE = 40
+WEEK = 7
 
 
 def report_pages(lake: Lake, subject: str, first: str, last: str, anonymise: bool = False) -> list:
@@ -117,6 +119,7 @@ def _table_page(
     text = "<br>".join(line.replace(" ", "&nbsp;") for line in lines)
     notes = []
     if with_notes:
+        notes += _first_and_last_week(nights, subject)
         flags = []
         for row in nights.itertuples():
             for flag in decode(row.flags):
@@ -130,10 +133,11 @@ def _table_page(
             "A flag is a pattern worth showing the pediatrician, never a diagnosis: "
             + "; ".join(FLAG_WORDS[rule] for rule in RULES)
         )
+        scorers = ", ".join(sorted({str(v) for v in nights.get("sleepwake", pd.Series(dtype=str)).dropna()}))
         notes.append(
             f"<br>Times in {tz}; a night is local noon to noon. Phases by {lake_model(lake, [subject])}; sleep and "
-            f"wake as each night's row of the table says. sleepmoves {app_version()} describes movement; it never "
-            f"diagnoses. Made {pd.Timestamp.now(tz=tz):%Y-%m-%d %H:%M} ({tz})."
+            f"wake scored by: {scorers or 'the phase model'}. sleepmoves {app_version()} describes movement; it "
+            f"never diagnoses. Made {pd.Timestamp.now(tz=tz):%Y-%m-%d %H:%M} ({tz})."
         )
     if notes:  # right under the table, in the same block
         text += "<br><br>" + "<br>".join(_wrapped(n, 150) for n in notes)
@@ -152,6 +156,28 @@ def _table_page(
         plot_bgcolor="white",
     )
     return fig
+
+
+def _first_and_last_week(nights: pd.DataFrame, subject: str) -> list[str]:
+    """The range's last 7 nights against its first 7 (:func:`pipeline.comparison.compare_periods`: the baby
+    against herself), when the range holds two such weeks apart."""
+    days = sorted(str(n) for n in nights["night"])
+    if len(days) < 2 * WEEK:
+        return []
+    first = (days[0], days[WEEK - 1])
+    last = (days[-WEEK], days[-1])
+    table = compare_periods(nights.assign(subject=subject), first, last)
+    lines = [
+        f"<b>The last {WEEK} nights against the first {WEEK}</b> ({first[0]}–{first[1]} and {last[0]}–{last[1]})"
+    ]
+    for row in table.itertuples():
+        if not pd.notna(row.low):
+            continue
+        lines.append(
+            f"{metric_words(row.metric)}: {row.mean_a:.1f} then {row.mean_b:.1f}, "
+            f"{row.difference:+.1f} ({row.low:+.1f} to {row.high:+.1f}): {row.change}"
+        )
+    return [*lines, ""]
 
 
 def _cell(value) -> str:

@@ -70,8 +70,8 @@ def test_the_cohort_row_takes_the_baby_as_the_unit():
 
 def test_through_the_lake_a_change_in_one_baby_is_hers_alone(tmp_path):
     """Two babies of different ages, two weeks simulated; in the second week one baby's twitches are doubled in
-    her log (each repeated 0.4 s later). Ingested and processed as any log, the weeks page's comparison finds more
-    twitches in her and no change in the other baby, one table per baby."""
+    her log (each repeated 0.4 s later). Ingested and processed as any log, the weeks page's comparison and her
+    visit report find more twitches in her, and neither finds it in the other baby; one table per baby."""
     from dashboard.views import weeks_view
     from pipeline.ingest import ingest_file
     from pipeline.lake import Lake
@@ -98,3 +98,10 @@ def test_through_the_lake_a_change_in_one_baby_is_hers_alone(tmp_path):
     assert table.loc[(changed, "twitches_per_h_active"), "change"] == "higher"
     assert table.loc[(other, "twitches_per_h_active"), "change"] != "higher"
     assert set(comparison["subject"]) == {changed, other}  # each baby her own rows: nothing pooled
+    # and each baby's visit report over the two weeks says so of her (its last page, as text)
+    from dashboard.report import report_pages
+
+    for subject, found in ((changed, True), (other, False)):
+        said = report_pages(lake, subject, "2026-03-02", "2026-03-15")[-1].layout.annotations[0].text
+        line = next(x for x in said.split("<br>") if x.startswith("Twitches per hour of active sleep:"))
+        assert line.endswith(": higher") == found, line
