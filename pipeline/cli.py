@@ -334,7 +334,7 @@ def cmd_export(args) -> int:
     for name in ("choreographer", "kaleido"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     lake = _lake(args)
-    ranged = bool(args.start or args.end)
+    ranged = bool(args.first_night or args.last_night)
     if sum((bool(args.night), bool(args.weeks), ranged)) != 1:
         raise SleepmovesError(
             "export needs one of --night YYYY-MM-DD, --weeks W1,W2 (ISO weeks such as 2026-W10) "
@@ -343,13 +343,13 @@ def cmd_export(args) -> int:
     if args.night:
         export_night_png(lake, args.subject, args.night, args.out, anonymise=args.anonymise)
     elif ranged:
-        if not (args.start and args.end):
+        if not (args.first_night and args.last_night):
             raise SleepmovesError("a trend needs both --from and --to (YYYY-MM-DD)")
         export_trend_png(
             lake,
             args.subject.split(","),
-            args.start,
-            args.end,
+            args.first_night,
+            args.last_night,
             args.metric,
             args.out,
             anonymise=args.anonymise,
@@ -375,7 +375,9 @@ def cmd_report(args) -> int:
 
     for name in ("choreographer", "kaleido"):  # as export: our one-line message, never the driver's traceback
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    out = export_report(_lake(args), args.subject, args.start, args.end, args.out, anonymise=args.anonymise)
+    out = export_report(
+        _lake(args), args.subject, args.first_night, args.last_night, args.out, anonymise=args.anonymise
+    )
     _say(f"wrote {out}")
     return 0
 
@@ -657,9 +659,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--night")
     p.add_argument("--weeks", help="two ISO weeks (2026-W10,2026-W12) or ranges (START..END,START..END)")
     p.add_argument(
-        "--from", dest="start", help="a trend from this night (YYYY-MM-DD; at most a year with --to)"
+        "--from", dest="first_night", help="a trend from this night (YYYY-MM-DD; at most a year with --to)"
     )
-    p.add_argument("--to", dest="end", help="a trend to this night (YYYY-MM-DD)")
+    p.add_argument("--to", dest="last_night", help="a trend to this night (YYYY-MM-DD)")
     p.add_argument(
         "--metric",
         default="sleep_24h_min",
@@ -676,9 +678,9 @@ def build_parser() -> argparse.ArgumentParser:
         "report", parents=[common], help="a baby's visit report over a range of nights (PDF, or one PNG)"
     )
     p.add_argument("--subject", required=True, help="the baby's id")
-    p.add_argument("--from", dest="start", required=True, help="first night (YYYY-MM-DD)")
+    p.add_argument("--from", dest="first_night", required=True, help="first night (YYYY-MM-DD)")
     p.add_argument(
-        "--to", dest="end", required=True, help="last night (YYYY-MM-DD; at most a year after --from)"
+        "--to", dest="last_night", required=True, help="last night (YYYY-MM-DD; at most a year after --from)"
     )
     p.add_argument(
         "--out", required=True, help="report.pdf (a page each) or report.png (the pages in one image)"

@@ -127,6 +127,8 @@ def test_cli_exports_a_trend_over_dates_and_refuses_a_half_range(named_lake, tmp
     assert Image.open(out).size[0] == PAGE[0]
     half = run("export", *common, "--from", nights[0])
     assert half.returncode == 1 and "needs both --from and --to" in half.stderr
+    weeks = run("export", *common, "--weeks", "2026-W10,2026-W10")  # a weeks export is no trend
+    assert weeks.returncode == 0, weeks.stderr
 
 
 def test_a_label_with_markup_is_text_and_the_export_fetches_nothing(named_lake, tmp_path):
