@@ -28,6 +28,17 @@ from pipeline.trends import TREND_METRICS
 dash.register_page(__name__, path="/weeks", name="Compare weeks", title="sleepmoves · weeks", order=1)
 
 
+# the babies and the two weeks chosen: what most of this page's callbacks read
+CHOSEN = ("weeks-subjects", "weeks-a", "weeks-b")
+CHOSEN_INPUTS = [Input(i, "value") for i in CHOSEN]
+CHOSEN_STATES = [State(i, "value") for i in CHOSEN]
+
+
+def _section(title: str, hint: str, *content) -> list:
+    """A heading, a line saying how to read what follows, and what follows."""
+    return [html.H3(title), html.P(hint, className="hint"), *content]
+
+
 def layout(**_query):
     lake = state.lake()
     subjects = list(lake.subjects()["subject"])
@@ -119,27 +130,24 @@ def layout(**_query):
             html.P(id="trend-message", className="hint"),
             html.P(id="report-message", className="hint"),
             dcc.Loading(dcc.Graph(id="trend-figure", config={"displaylogo": False})),
-            html.H3("Each baby, week B against week A"),
-            html.P(
+            *_section(
+                "Each baby, week B against week A",
                 "Mean of the nights in each week, the difference and the range it likely lies in (95 %, from "
                 'resampling runs of nights). "Higher" or "lower" only when that range leaves out zero. Each '
                 "baby is compared with herself; babies are never pooled (the About page says why).",
-                className="hint",
+                html.Div(id="weeks-table"),
             ),
-            html.Div(id="weeks-table"),
-            html.H3("Regularity"),
-            html.P(
+            *_section(
+                "Regularity",
                 "Clock times are the mean ± their night-to-night SD. The regularity index (Phillips et al. 2017) is "
                 "the chance of the same state, asleep or awake, 24 hours apart, from -100 to 100 (100: the same "
                 "times every day); it needs two days of recording 24 hours apart.",
-                className="hint",
+                html.Div(id="weeks-regularity"),
             ),
-            html.Div(id="weeks-regularity"),
-            html.H3("Each night"),
-            html.P(
+            *_section(
+                "Each night",
                 "One row per night of both weeks; click a column's arrows to sort, a night to open it. "
                 "The numbers are the night page's.",
-                className="hint",
             ),
             html.Div(
                 [
@@ -162,13 +170,12 @@ def layout(**_query):
                 ),
                 className="night-table",
             ),
-            html.H3("Sleep cycles"),
-            html.P(
+            *_section(
+                "Sleep cycles",
                 "Bouts are episodes of active or quiet sleep of 1.5 min or more; a cycle runs from the start of one "
                 "active-then-quiet pair to the next; phase changes count moves between sleep phases.",
-                className="hint",
+                html.Div(id="weeks-cycles"),
             ),
-            html.Div(id="weeks-cycles"),
         ]
     )
 
@@ -178,9 +185,7 @@ def layout(**_query):
     Output("weeks-table", "children"),
     Output("weeks-cycles", "children"),
     Output("weeks-message", "children"),
-    Input("weeks-subjects", "value"),
-    Input("weeks-a", "value"),
-    Input("weeks-b", "value"),
+    *CHOSEN_INPUTS,
 )
 def show_weeks(subjects, week_a, week_b):
     if not subjects or not week_a or not week_b:
@@ -214,9 +219,7 @@ def comparison_blocks(comparison, subjects) -> list:
 @callback(
     Output("weeks-nights", "columns"),
     Output("weeks-nights", "data"),
-    Input("weeks-subjects", "value"),
-    Input("weeks-a", "value"),
-    Input("weeks-b", "value"),
+    *CHOSEN_INPUTS,
 )
 def show_nights(subjects, week_a, week_b):
     if not subjects or not week_a or not week_b:
@@ -302,9 +305,7 @@ def download_report(_clicks, subjects, first, last, anonymise):
 
 @callback(
     Output("weeks-regularity", "children"),
-    Input("weeks-subjects", "value"),
-    Input("weeks-a", "value"),
-    Input("weeks-b", "value"),
+    *CHOSEN_INPUTS,
 )
 def show_regularity(subjects, week_a, week_b):
     if not subjects or not week_a or not week_b:
@@ -320,9 +321,7 @@ def show_regularity(subjects, week_a, week_b):
     Output("nights-download", "data"),
     Input("nights-csv", "n_clicks"),
     Input("nights-parquet", "n_clicks"),
-    State("weeks-subjects", "value"),
-    State("weeks-a", "value"),
-    State("weeks-b", "value"),
+    *CHOSEN_STATES,
     prevent_initial_call=True,
 )
 def download_nights(_csv, _parquet, subjects, week_a, week_b):
@@ -338,9 +337,7 @@ def download_nights(_csv, _parquet, subjects, week_a, week_b):
 @callback(
     Output("weeks-download", "data"),
     Input("weeks-png", "n_clicks"),
-    State("weeks-subjects", "value"),
-    State("weeks-a", "value"),
-    State("weeks-b", "value"),
+    *CHOSEN_STATES,
     State("weeks-anonymise", "value"),
     prevent_initial_call=True,
 )
