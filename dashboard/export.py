@@ -11,7 +11,7 @@ import plotly.io as pio
 from pipeline.flags import decode as decode_flags
 from pipeline.lake import Lake
 from pipeline.schema import UNSURE_BELOW, SleepmovesError, check_night
-from pipeline.summarize import DEFINITIONS, METRIC_NAMES
+from pipeline.summarize import DEFINITIONS, METRIC_NAMES, metric_words, week_nights, week_words
 
 from .figures import plain, scoring_words
 from .views import anonymous_names, night_view, night_words
@@ -162,14 +162,31 @@ def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: s
         who = names.get(subject) or plain(lake.subject(subject).get("label") or subject)
         lines += [f"<b>{who}</b>", f"{'metric':<36}{'A':>22}{'B':>22}{'B − A (95 % interval)':>30}  reading"]
         part = comparison[(comparison["subject"] == subject) & comparison["metric"].isin(COMPARED_METRICS)]
+        if not (part["nights_a"] + part["nights_b"]).any():
+            lines[-1] = "no nights in these weeks"  # instead of the table's header
         lines += [
             f"{r['metric']:<36}{r['A']:>22}{r['B']:>22}{r['B − A (95 % interval)']:>30}  {r['reading']}"
             for r in comparison_table_rows(part)
         ]
         lines.append("")
+    # the flags of both weeks, with their nights, and the compared measures in words: the page stands alone
+    first = min(week_nights(week_a)[0], week_nights(week_b)[0])
+    last = max(week_nights(week_a)[1], week_nights(week_b)[1])
+    flags = lake.flags(subjects, first, last)
+    lines.append("<b>Review flags</b> (a pattern worth showing the pediatrician, never a diagnosis)")
+    for row in flags.itertuples():
+        who = names.get(row.subject) or plain(lake.subject(row.subject).get("label") or row.subject)
+        lines += plain_words(f"{who} {row.night}: {plain(row.message)}", 150).split("<br>")
+    if not len(flags):
+        lines.append("No review flags in these weeks.")
+    lines += ["", "<b>What the measures mean</b>"]
+    for metric in COMPARED_METRICS:
+        lines += plain_words(f"{metric_words(metric)}: {_definition(metric)}", 150).split("<br>")
+    lines.append("")
     zones = sorted({lake.subject(s)["tz"] for s in subjects})
     footer = (
-        f"A = {week_a}, B = {week_b} · nights are local noon to noon ({', '.join(zones)}) · model {lake_model(lake, subjects)}"
+        f"A = {week_words(week_a)}, B = {week_words(week_b)} · nights are local noon to noon ({', '.join(zones)})"
+        f" · model {lake_model(lake, subjects)}"
         "<br>Each baby against herself: mean of the nights in each week; the difference and its 95 % interval from a"
         "<br>moving-block bootstrap over nights; higher / lower only when the interval leaves out zero. Babies are never"
         " pooled.<br>sleepmoves describes movement; it never diagnoses."
@@ -223,6 +240,23 @@ def trend_summary_figure(
     )  # fmt: skip
     fig.update_layout(height=int(fig.layout.height) + 110, width=PAGE[0], margin={"b": 170})
     return fig
+
+
+def _definition(metric: str) -> str:
+    """A metric column's definition (the generic ``<kind>_per_h_<phase>`` ones stand for their family)."""
+    if metric in DEFINITIONS:
+        return DEFINITIONS[metric]
+    family = next(
+        (
+            k
+            for k in DEFINITIONS
+            if k.startswith("<kind>_per_h") and ("_per_h_" in metric) == ("<phase>" in k)
+        ),
+        None,
+    )
+    if metric.startswith("pct_"):
+        family = "min_<phase>, pct_<phase>"
+    return DEFINITIONS.get(family, "")
 
 
 def lake_model(lake: Lake, subjects) -> str:

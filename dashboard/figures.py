@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 from pipeline.nights import utc_ns
 from pipeline.schema import EPOCH_S, KINDS, LIMBS, SCORED_PHASES, UNSURE_BELOW
 from pipeline.summarize import metric_words
+from pipeline.wording import counted
 
 # Okabe-Ito colour-blind-safe palette.
 PALE_OPACITY = 0.35  # an unsure epoch's colour strength (see pipeline.schema.UNSURE_BELOW)
@@ -789,8 +790,8 @@ def comparison_table_rows(table: pd.DataFrame) -> list[dict]:
         out.append(
             {
                 "metric": metric_words(row.metric),
-                "A": f"{_number(row.mean_a)} ({count} nights)" if count is not None else "",
-                "B": f"{_number(row.mean_b)} ({row.nights_b} nights)" if count is not None else "",
+                "A": f"{_number(row.mean_a)} ({counted(count, 'night')})" if count is not None else "",
+                "B": f"{_number(row.mean_b)} ({counted(row.nights_b, 'night')})" if count is not None else "",
                 "B − A (95 % interval)": interval,
                 "reading": row.change,
             }

@@ -22,7 +22,7 @@ from pipeline.schema import SleepmovesError
 from pipeline.summarize import NIGHT_TABLE, metric_words, night_table
 from pipeline.trends import TREND_METRICS, check_range
 
-from .export import PAGE, anonymous_names, app_version, lake_model, rendered
+from .export import PAGE, anonymous_names, app_version, lake_model, plain_words, rendered
 from .figures import plain, trend_figure, weeks_figure
 from .views import trend_panel
 from .words import age_words
@@ -140,7 +140,7 @@ def _table_page(
             f"never diagnoses. Made {pd.Timestamp.now(tz=tz):%Y-%m-%d %H:%M} ({tz})."
         )
     if notes:  # right under the table, in the same block
-        text += "<br><br>" + "<br>".join(_wrapped(n, 150) for n in notes)
+        text += "<br><br>" + "<br>".join(plain_words(n, 150) if "<b>" not in n else n for n in notes)
     fig = go.Figure()
     fig.add_annotation(
         text=text, xref="paper", yref="paper", x=0, y=1, xanchor="left", yanchor="top", align="left",
@@ -184,18 +184,6 @@ def _cell(value) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "—"
     return str(value)
-
-
-def _wrapped(text: str, width: int = 170) -> str:
-    """Break a long line at spaces (an annotation does not wrap by itself)."""
-    words, lines, line = text.split(" "), [], ""
-    for word in words:
-        if len(line) + len(word) + 1 > width and line:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return "<br>".join([*lines, line])
 
 
 def export_report(

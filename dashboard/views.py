@@ -12,7 +12,14 @@ from pipeline.nights import epoch_grid, night_bounds
 from pipeline.periods import diary_disagreements
 from pipeline.regularity import sleep_regularity_index, sleep_wake, timing
 from pipeline.schema import SleepmovesError
-from pipeline.summarize import NIGHT_TABLE, bout_statistics, night_table, phases_on_grid, week_nights
+from pipeline.summarize import (
+    NIGHT_TABLE,
+    bout_statistics,
+    night_table,
+    phases_on_grid,
+    week_nights,
+    week_words,
+)
 from pipeline.trends import TREND_METRICS, check_range, nightly, weekly
 
 from .figures import night_figure, plain, trend_figure, weeks_figure
@@ -135,7 +142,7 @@ def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names:
         else pd.DataFrame(columns=["subject", "night", "epoch_start", "phase"])
     )
     names = names or {}
-    title = f"{', '.join(names.get(s, s) for s in subjects)} · A = {week_a} vs B = {week_b}"
+    title = f"{', '.join(names.get(s, s) for s in subjects)} · A = {week_words(week_a)} vs B = {week_words(week_b)}"
     nights = nights.drop_duplicates(["subject", "night"]) if len(nights) else nights  # A may overlap B
     figure = weeks_figure(nights, all_phases, starts, period_of, title, names)
     # each baby against herself (pipeline.comparison): never one test over several babies' nights

@@ -358,6 +358,15 @@ COMPARED_METRICS = (
 )
 
 
+def week_words(week: str) -> str:
+    """``2026-W10 (2–8 Mar 2026)``: an ISO week (or a range) with its dates."""
+    first, last = (pd.Timestamp(d) for d in week_nights(week))
+    if ".." in week:
+        return f"{first:%d %b %Y} – {last:%d %b %Y}"
+    start = f"{first.day}" if first.month == last.month else f"{first.day} {first:%b}"
+    return f"{week} ({start}–{last.day} {last:%b %Y})"
+
+
 def week_nights(week: str) -> tuple[str, str]:
     """First and last night (``YYYY-MM-DD``) of an ISO week ``YYYY-Www``, or of a range ``START..END``."""
     if ".." in week:

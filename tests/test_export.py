@@ -88,6 +88,10 @@ def test_anonymised_weeks_export_names_no_one(named_lake):
     assert "Baby A" in hidden and "Baby B" in hidden
     # each baby's age stands on the page, under the anonymous name too
     assert re.search(r"Baby A: \d+ (weeks|months) old in A and in B", hidden)
+    # the page stands alone: the weeks' dates, the flags with their nights, the measures in words
+    said = hidden.replace("&nbsp;", " ")
+    assert re.search(r"W\d\d \(\d+–\d+ \w+ 20\d\d\)", said)
+    assert "Review flags" in said and "What the measures mean" in said and "About page" not in said
 
 
 def test_cli_export_anonymise_writes_a_png(named_lake, tmp_path):

@@ -23,6 +23,7 @@ from dashboard.views import (
 )
 from pipeline.comparison import MIN_BABIES, cohort_difference
 from pipeline.schema import SleepmovesError
+from pipeline.summarize import week_words
 from pipeline.trends import TREND_METRICS
 
 dash.register_page(__name__, path="/weeks", name="Compare weeks", title="sleepmoves · weeks", order=1)
@@ -47,7 +48,7 @@ def layout(**_query):
     latest = max((n for n in (lake.latest_night(s) for s in subjects) if n), default=None)
     end = latest or str(pd.Timestamp.now().date())
     start = str((pd.Timestamp(end) - pd.Timedelta(weeks=12) + pd.Timedelta(days=1)).date())
-    options = [{"label": w, "value": w} for w in weeks]
+    options = [{"label": week_words(w), "value": w} for w in weeks]
     return html.Div(
         [
             html.Div(
