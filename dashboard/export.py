@@ -211,7 +211,7 @@ def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: s
         font={"family": "DejaVu Sans Mono, monospace", "size": 11, "color": "#333"},
     )
     below = 40 + 15 * table_lines
-    fig.update_layout(height=height + below, width=PAGE[0], margin={"b": below, "l": 170, "r": 20, "t": 95})
+    fig.update_layout(height=height + below, width=PAGE[0], margin={"b": below, "l": 170, "r": 20, "t": 125})
     return fig
 
 

@@ -758,8 +758,8 @@ def weeks_figure(
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(
         title={"text": title, "x": 0.01},
-        height=max(360, 110 + 22 * len(labels)),
-        margin={"l": 170, "r": 20, "t": 70, "b": 70},
+        height=max(360, 130 + 22 * len(labels)),
+        margin={"l": 170, "r": 20, "t": 95, "b": 70},
         showlegend=True,
         legend={"orientation": "h", "x": 0, "y": 0, "yanchor": "bottom", "yref": "container"},
         plot_bgcolor="white",

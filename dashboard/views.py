@@ -142,7 +142,11 @@ def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names:
         else pd.DataFrame(columns=["subject", "night", "epoch_start", "phase"])
     )
     names = names or {}
-    title = f"{', '.join(names.get(s, s) for s in subjects)} · A = {week_words(week_a)} vs B = {week_words(week_b)}"
+    # the weeks' dates on a line of their own: the title stays clear of the panels' titles on a narrow screen
+    title = (
+        f"{', '.join(names.get(s, s) for s in subjects)}"
+        f"<br><sup>A = {week_words(week_a)} · B = {week_words(week_b)}</sup>"
+    )
     nights = nights.drop_duplicates(["subject", "night"]) if len(nights) else nights  # A may overlap B
     figure = weeks_figure(nights, all_phases, starts, period_of, title, names)
     # each baby against herself (pipeline.comparison): never one test over several babies' nights
