@@ -285,11 +285,12 @@ def trend_panel(lake: Lake, subject: str, first: str, last: str, metric: str, la
     series = nightly(lake.nights_table([subject], first, last), metric)
     band_of = TREND_METRICS[metric][2]
     band = None
-    if band_of and info.get("born"):
-        ranges = [typical(band_of, age_months(info["born"], str(d.date()))) for d in days]
+    born_days = days[days >= pd.Timestamp(str(info["born"]))] if info.get("born") else days[:0]
+    if band_of and len(born_days):  # from birth on: no typical range before the baby was born
+        ranges = [typical(band_of, age_months(info["born"], str(d.date()))) for d in born_days]
         if all(r is not None for r in ranges):
             low, high = zip(*ranges, strict=True)
-            band = (days, low, high)
+            band = (born_days, low, high)
     born = info.get("born")
     return {
         "label": label,

@@ -44,10 +44,11 @@ def layout(**_query):
     lake = state.lake()
     subjects = list(lake.subjects()["subject"])
     weeks = available_weeks(lake, subjects)
-    # the trend opens on the 12 weeks up to the latest night
-    latest = max((n for n in (lake.latest_night(s) for s in subjects) if n), default=None)
-    end = latest or str(pd.Timestamp.now().date())
-    start = str((pd.Timestamp(end) - pd.Timedelta(weeks=12) + pd.Timedelta(days=1)).date())
+    # the trend opens on the nights held, at most the 12 weeks up to the latest
+    held = sorted(n for s in subjects for n in lake.nights(s))
+    end = held[-1] if held else str(pd.Timestamp.now().date())
+    twelve_weeks = str((pd.Timestamp(end) - pd.Timedelta(weeks=12) + pd.Timedelta(days=1)).date())
+    start = max(twelve_weeks, held[0]) if held else twelve_weeks
     options = [{"label": week_words(w), "value": w} for w in weeks]
     return html.Div(
         [
