@@ -189,17 +189,13 @@ def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: s
         f" · model {lake_model(lake, subjects)}"
         "<br>Each baby against herself: mean of the nights in each week; the difference and its 95 % interval from a"
         "<br>moving-block bootstrap over nights; higher / lower only when the interval leaves out zero. Babies are never"
-        " pooled.<br>sleepmoves describes movement; it never diagnoses."
+        f" pooled.<br>sleepmoves {app_version()} describes movement; it never diagnoses. Made "
+        f"{pd.Timestamp.now(tz=zones[0]):%Y-%m-%d %H:%M} ({zones[0]})."
     )
     table_lines = len(lines) + 4
     height = max(int(fig.layout.height or 400), 420)
     fig.add_annotation(
-        text="<br>".join(lines)
-        .replace(" ", "&nbsp;")
-        .replace("<b>", "<b>")
-        .replace("&nbsp;reading", " reading")
-        + "<br>"
-        + footer,
+        text="<br>".join(lines).replace(" ", "&nbsp;") + "<br>" + footer,
         xref="paper",
         yref="paper",
         x=0,

@@ -92,6 +92,7 @@ def test_anonymised_weeks_export_names_no_one(named_lake):
     said = hidden.replace("&nbsp;", " ")
     assert re.search(r"W\d\d \(\d+–\d+ \w+ 20\d\d\)", said)
     assert "Review flags" in said and "What the measures mean" in said and "About page" not in said
+    assert "sleepmoves 0." in said and "Made 20" in said
 
 
 def test_cli_export_anonymise_writes_a_png(named_lake, tmp_path):
