@@ -30,6 +30,14 @@ def app_version() -> str:
         return "(not installed)"
 
 
+def signed(tz: str) -> str:
+    """Every export's last line: the app version, that it never diagnoses, and when it was made (in ``tz``)."""
+    return (
+        f"sleepmoves {app_version()} describes movement; it never diagnoses. "
+        f"Made {pd.Timestamp.now(tz=tz):%Y-%m-%d %H:%M} ({tz})."
+    )
+
+
 def plain_words(text: str, width: int) -> str:
     """Text for a figure annotation, broken into lines of about ``width`` characters (Plotly does not wrap)."""
     import textwrap
@@ -71,8 +79,7 @@ def night_summary_figure(lake: Lake, subject: str, night: str, anonymise: bool =
         + f"<br>On the ribbon: each phase at its own height; pale = the model gives the phase less than "
         f"{UNSURE_BELOW:.0%}; grey stripes = no data. ▼ = a review flag."
         + "".join(f"<br>{METRIC_NAMES[term]}: {DEFINITIONS[term]}" for term in defined)
-        + f"<br>sleepmoves {app_version()} describes movement; it never diagnoses. Made "
-        f"{pd.Timestamp.now(tz=tz):%Y-%m-%d %H:%M} ({tz})."
+        + f"<br>{signed(tz)}"
     )
     # the page's head: the date and the sentence (the chart's own title would repeat them), over the chart
     summary_lines = summary.count("<br>") + 1
@@ -189,8 +196,7 @@ def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: s
         f" · model {lake_model(lake, subjects)}"
         "<br>Each baby against herself: mean of the nights in each week; the difference and its 95 % interval from a"
         "<br>moving-block bootstrap over nights; higher / lower only when the interval leaves out zero. Babies are never"
-        f" pooled.<br>sleepmoves {app_version()} describes movement; it never diagnoses. Made "
-        f"{pd.Timestamp.now(tz=zones[0]):%Y-%m-%d %H:%M} ({zones[0]})."
+        f" pooled.<br>{signed(zones[0])}"
     )
     table_lines = len(lines) + 4
     height = max(int(fig.layout.height or 400), 420)
@@ -227,8 +233,7 @@ def trend_summary_figure(
         f"{ROLLING_NIGHTS} days up to each night. Diamonds: each week's median, bars to its quartiles."
         "<br>Band: the range typical at the baby's age (sources on the About page of sleepmoves: Galland 2012, "
         "Dereymaeker 2017, Stern 1969), where one is published for this measure."
-        f"<br>sleepmoves {app_version()} describes movement; it never diagnoses. Made "
-        f"{pd.Timestamp.now(tz=zones[0]):%Y-%m-%d %H:%M} ({zones[0]})."
+        f"<br>{signed(zones[0])}"
     )
     fig.add_annotation(
         text=footer, xref="paper", yref="paper", x=0, y=0, yshift=-70, yanchor="top", xanchor="left",

@@ -22,7 +22,7 @@ from pipeline.schema import SleepmovesError
 from pipeline.summarize import NIGHT_TABLE, metric_words, night_table
 from pipeline.trends import TREND_METRICS, check_range
 
-from .export import PAGE, anonymous_names, app_version, lake_model, plain_words, rendered
+from .export import PAGE, anonymous_names, lake_model, plain_words, rendered, signed
 from .figures import plain, trend_figure, weeks_figure
 from .views import trend_panel
 from .words import age_words
@@ -136,8 +136,7 @@ def _table_page(
         scorers = ", ".join(sorted({str(v) for v in nights.get("sleepwake", pd.Series(dtype=str)).dropna()}))
         notes.append(
             f"<br>Times in {tz}; a night is local noon to noon. Phases by {lake_model(lake, [subject])}; sleep and "
-            f"wake scored by: {scorers or 'the phase model'}. sleepmoves {app_version()} describes movement; it "
-            f"never diagnoses. Made {pd.Timestamp.now(tz=tz):%Y-%m-%d %H:%M} ({tz})."
+            f"wake scored by: {scorers or 'the phase model'}. {signed(tz)}"
         )
     if notes:  # right under the table, in the same block
         text += "<br><br>" + "<br>".join(plain_words(n, 150) if "<b>" not in n else n for n in notes)
