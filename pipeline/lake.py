@@ -786,14 +786,13 @@ class Lake:
             data = self._read_table(self._folder("nights", subject), subject, None, None)
             if data is None or not data.num_rows:
                 continue
-            frame = data.to_pandas()
-            keep = np.ones(len(frame), dtype=bool)
+            # picked in Arrow: a baby with years of nights converts only the weeks asked for to pandas
             if lo is not None:
-                keep &= (frame["night"] >= lo).to_numpy()
+                data = data.filter(pc.greater_equal(data["night"], lo))
             if hi is not None:
-                keep &= (frame["night"] <= hi).to_numpy()
-            if keep.any():
-                frames.append(frame[keep].assign(subject=subject))
+                data = data.filter(pc.less_equal(data["night"], hi))
+            if data.num_rows:
+                frames.append(data.to_pandas().assign(subject=subject))
         if not frames:
             return pd.DataFrame(columns=["subject", "night"])
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

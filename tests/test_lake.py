@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.ingest import ingest_file
-from pipeline.lake import Lake
+from pipeline.lake import DamagedData, Lake
 from pipeline.schema import SleepmovesError
 from tests.conftest import write
 
@@ -132,6 +132,31 @@ def test_nights_table_filters_subjects_and_range(demo_lake):
     nights = demo_lake.nights(subjects[0])
     part = demo_lake.nights_table([subjects[0]], nights[1], nights[3])
     assert list(part["night"]) == nights[1:4]
+
+
+def test_a_nights_table_read_again_is_never_an_old_version_or_a_damaged_file(demo_lake, tmp_path):
+    """The one-file nights table is kept decoded between reads (a weeks page reads it several times): a new
+    version is read anew, and a file damaged after it was read is still refused."""
+    root = tmp_path / "lake"
+    shutil.copytree(demo_lake.root, root)
+    lake = Lake(root)
+    subject = list(lake.subjects()["subject"])[0]
+    first = lake.nights_table([subject])
+    assert lake.nights_table([subject]).equals(first)  # the kept table, the same rows
+    from pipeline.process import process
+
+    log = "time,duration_s,limb,kind\n" + "".join(
+        f"2026-09-01T{20 + m // 60:02d}:{m % 60:02d}:00+00:00,0.3,left_leg,twitch\n" for m in range(0, 180, 2)
+    )
+    result = ingest_file(lake, write(tmp_path / "later.csv", log), subject).result
+    process(lake, [subject], {subject: result.nights})
+    changed = lake.nights_table([subject])
+    assert len(changed) == len(first) + 1 and "2026-09-01" in set(changed["night"])
+    (file,) = (root / "nights" / f"subject={subject}").glob("*.parquet")
+    with open(file, "r+b") as fh:
+        fh.truncate(file.stat().st_size // 2)
+    with pytest.raises(DamagedData, match=f"{subject}'s nights data is damaged"):
+        Lake(root).nights_table([subject])
 
 
 def test_subject_ids_never_become_paths(tmp_path):
