@@ -8,15 +8,14 @@ import pandas as pd
 from pipeline.comparison import compare_periods
 from pipeline.flags import decode as decode_flags
 from pipeline.lake import DamagedData, Lake
-from pipeline.nights import epoch_grid, night_bounds
+from pipeline.nights import night_bounds, utc_ns
 from pipeline.periods import diary_disagreements
 from pipeline.regularity import sleep_regularity_index, sleep_wake, timing
-from pipeline.schema import SleepmovesError
+from pipeline.schema import EPOCH_S, NO_DATA, SleepmovesError
 from pipeline.summarize import (
     NIGHT_TABLE,
     bout_statistics,
     night_table,
-    phases_on_grid,
     week_nights,
     week_words,
 )
@@ -168,6 +167,22 @@ BOUT_ROWS = {
 }
 
 
+def _night_grids(phases: pd.DataFrame, tz: str) -> list[np.ndarray]:
+    """One baby's phases as one array per night on its 30-s grid (:data:`NO_DATA` where none), placed by
+    arithmetic on the epochs' times: building each night's grid index and matching it cost 2 ms a night."""
+    grids = []
+    ns = utc_ns(phases["epoch_start"])
+    words = phases["phase"].to_numpy(dtype="U16")  # fixed-width text: bout_statistics compares it in C
+    for night, rows in phases.groupby("night").indices.items():
+        start, end = night_bounds(night, tz)
+        grid = np.full(int((end - start).total_seconds() // EPOCH_S), NO_DATA, dtype="U16")
+        at = (ns[rows] - start.value) // (EPOCH_S * 10**9)
+        inside = (at >= 0) & (at < len(grid))
+        grid[at[inside]] = words[rows][inside]
+        grids.append(grid)
+    return grids
+
+
 def _bouts(phases: pd.DataFrame, periods: dict, zones: dict, names: dict) -> pd.DataFrame:
     """Bout statistics (:func:`pipeline.summarize.bout_statistics`) per baby and period, as rows to show."""
     rows = []
@@ -178,11 +193,7 @@ def _bouts(phases: pd.DataFrame, periods: dict, zones: dict, names: dict) -> pd.
         if len(phases)
         else []
     ):
-        grids = [
-            phases_on_grid(night_phases, epoch_grid(night, zones[subject]))
-            for night, night_phases in part.groupby("night")
-        ]
-        stats = bout_statistics(grids)
+        stats = bout_statistics(_night_grids(part, zones[subject]))
         low, high = stats["cycle, quartiles min"]
         rows.append(
             {

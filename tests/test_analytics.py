@@ -109,3 +109,25 @@ def test_bout_statistics_read_like_a_clinicians_cycle_summary():
     assert stats["cycle, median min"] == 60 and stats["cycle, quartiles min"] == (60, 60)
     hours_asleep = 2 * 6  # two nights of six hours
     assert stats["phase changes per hour of sleep"] == pytest.approx(2 * 11 / hours_asleep)
+
+
+def test_the_weeks_page_bouts_are_those_of_each_nights_grid(demo_lake):
+    """The weeks page places phases on each night's grid by arithmetic (fast); the rows must equal
+    bout_statistics over the grids the night page builds (phases_on_grid), per baby and week."""
+    from dashboard.views import BOUT_ROWS, weeks_view
+
+    subjects = list(demo_lake.subjects()["subject"])
+    nights = demo_lake.nights(subjects[0])
+    weeks = {"A": f"{nights[0]}..{nights[2]}", "B": f"{nights[3]}..{nights[-1]}"}
+    _, _, bouts, damaged = weeks_view(demo_lake, subjects, weeks["A"], weeks["B"])
+    assert not damaged and len(bouts) == 2 * len(subjects)
+    for row in bouts.itertuples(index=False):
+        subject = row.baby
+        first, last = week_nights(weeks[row.week])
+        tz = demo_lake.subject(subject)["tz"]
+        phases = demo_lake.week_phases(subject, first, last)
+        grids = [phases_on_grid(part, epoch_grid(night, tz)) for night, part in phases.groupby("night")]
+        stats = bout_statistics(grids)
+        shown = dict(zip(BOUT_ROWS, row[2:-1], strict=True))
+        for key, form in BOUT_ROWS.items():
+            assert shown[key] == ("—" if not np.isfinite(stats[key]) else form.format(stats[key])), key
