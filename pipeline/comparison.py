@@ -14,6 +14,8 @@ the unit (the mean of the babies' own differences, bootstrapped over babies).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -47,12 +49,18 @@ def block_bootstrap_means(
 def interval(draws: np.ndarray, n: int, level: float = LEVEL) -> tuple[float, float]:
     """Expanded-percentile interval of bootstrap ``draws`` from ``n`` values (Hesterberg 2015): the tail is
     Phi(-sqrt(n / (n - 1)) t_{n-1}), which widens the plain percentiles to a t interval's width for small n."""
+    tail = _tail_percent(n, level)
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+@functools.lru_cache(maxsize=256)
+def _tail_percent(n: int, level: float) -> float:
+    # once per number of nights: scipy's distribution calls cost more than the bootstrap of a week
     from scipy.stats import norm, t
 
     z = np.sqrt(n / (n - 1)) * t.ppf(1 - (1 - level) / 2, df=n - 1)
-    tail = float(norm.cdf(-z)) * 100
-    low, high = np.percentile(draws, [tail, 100 - tail])
-    return float(low), float(high)
+    return float(norm.cdf(-z)) * 100
 
 
 def compare_periods(
@@ -80,11 +88,13 @@ def compare_periods(
     rows = []
     rng = np.random.default_rng(SEED)
     for subject, own in nights.sort_values("night").groupby("subject", sort=True):
-        in_a = own["night"].astype(str).between(*period_a)
-        in_b = own["night"].astype(str).between(*period_b)
-        for metric in metrics:
-            series = pd.to_numeric(own.get(metric, pd.Series(np.nan, index=own.index)), errors="coerce")
-            a, b = series[in_a].dropna().to_numpy(), series[in_b].dropna().to_numpy()
+        in_a = own["night"].astype(str).between(*period_a).to_numpy()
+        in_b = own["night"].astype(str).between(*period_b).to_numpy()
+        # every metric as one float array (a metric the table lacks is all NaN): one conversion per baby
+        values = own.reindex(columns=list(metrics)).apply(pd.to_numeric, errors="coerce").to_numpy("float64")
+        for column, metric in enumerate(metrics):
+            a, b = values[in_a, column], values[in_b, column]
+            a, b = a[~np.isnan(a)], b[~np.isnan(b)]
             row = {
                 "subject": subject,
                 "metric": metric,
