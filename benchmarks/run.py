@@ -19,12 +19,12 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the project root
 from benchmarks import scale  # noqa: E402
-from pipeline.detect import detect_events, epoch_coverage, movement_magnitude
-from pipeline.ingest import ingest_file
-from pipeline.lake import Lake
-from pipeline.model import load_model
-from pipeline.process import process
-from pipeline.simulate import make_babies, raw_night, write_simulation
+from sleepmoves.detect import detect_events, epoch_coverage, movement_magnitude
+from sleepmoves.ingest import ingest_file
+from sleepmoves.lake import Lake
+from sleepmoves.model import load_model
+from sleepmoves.process import process
+from sleepmoves.simulate import make_babies, raw_night, write_simulation
 
 
 def median_time(fn, repeats: int = 5) -> float:
@@ -77,7 +77,7 @@ def rpx_read() -> None:
     import csv
     import io
 
-    from pipeline.ingest.counts import read_counts
+    from sleepmoves.ingest.counts import read_counts
 
     shared = Path(__file__).resolve().parents[2] / "shared" / "data"
     sample = shared / "actigraphy" / "test_sample_rpx_eng.csv"
@@ -157,7 +157,7 @@ def cwa_decode() -> None:
     bytes as blocks of 16-bit words, as the baseline."""
     import numpy as np
 
-    from pipeline.ingest.cwa import decode_cwa
+    from sleepmoves.ingest.cwa import decode_cwa
 
     sample = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw" / "ax3_testfile.cwa"
     if not sample.exists():
@@ -177,8 +177,8 @@ def cwa_decode() -> None:
 
 
 def png_export(lake: Lake) -> None:
-    from dashboard.downloads import png_bytes
-    from dashboard.export import PAGE, night_summary_figure
+    from sleepmoves.dashboard.downloads import png_bytes
+    from sleepmoves.dashboard.export import PAGE, night_summary_figure
 
     subject = lake.subjects()["subject"].iloc[0]
     night = lake.nights(subject)[-1]
@@ -212,7 +212,7 @@ def peak_memory() -> None:
     import subprocess
     import sys
 
-    from pipeline.simulate import write_raw_csv
+    from sleepmoves.simulate import write_raw_csv
 
     baby = make_babies(3, seed=1)[1]
     t0, acc, _, _ = raw_night(baby, dt.date(2026, 3, 10))
@@ -224,9 +224,9 @@ def peak_memory() -> None:
         del acc
         for warm in (False, True):
             code = f"""
-from pipeline.lake import Lake
-from pipeline.ingest import ingest_file
-import pipeline.ingest.raw, pipeline.detect, pyarrow.csv  # imported before the baseline
+from sleepmoves.lake import Lake
+from sleepmoves.ingest import ingest_file
+import sleepmoves.ingest.raw, sleepmoves.detect, pyarrow.csv  # imported before the baseline
 def status(key):
     return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1]) * 1024
 lake = Lake({folder!r} + "/lake{int(warm)}"); lake.add_subject("b", "Europe/London"); lake.add_subject("w", "Europe/London")
@@ -258,7 +258,7 @@ def log_memory(megabytes: int = 60) -> None:
 
     import pyarrow as pa
 
-    from pipeline.ingest.logs import LogReader
+    from sleepmoves.ingest.logs import LogReader
 
     def write_log(path: Path, size: int) -> None:
         line = "{t},0.3,left_leg,twitch,0.25\n"
@@ -276,7 +276,7 @@ def log_memory(megabytes: int = 60) -> None:
 
     def ours(log: Path, lake: Path) -> str:
         return f"""
-from pipeline.cli import main
+from sleepmoves.cli import main
 code = main(["subject", "add", "big", "--tz", "UTC", "--lake", {str(lake)!r}])
 code = main(["ingest", {str(log)!r}, "--subject", "big", "--no-process", "--lake", {str(lake)!r}])
 assert code == 0
@@ -333,7 +333,7 @@ def upload_memory(megabytes: int = 190) -> None:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         server = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "serve", "--lake", f"{folder}/lake", "--port", str(port),
+            [sys.executable, "-m", "sleepmoves.cli", "serve", "--lake", f"{folder}/lake", "--port", str(port),
              "--max-upload-mb", str(megabytes + 10)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -373,10 +373,10 @@ def cohort_memory() -> None:
     code = """
 import tempfile, pathlib
 import pandas as pd
-from pipeline.simulate import write_simulation
-from pipeline.lake import Lake
-from pipeline.ingest import ingest_file
-from pipeline.process import process
+from sleepmoves.simulate import write_simulation
+from sleepmoves.lake import Lake
+from sleepmoves.ingest import ingest_file
+from sleepmoves.process import process
 folder = pathlib.Path(tempfile.mkdtemp())
 write_simulation(folder / "sim", babies=4, weeks=4, seed=5)  # 112 nights
 def status(key):

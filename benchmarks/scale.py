@@ -25,16 +25,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake.transaction import AddAction, create_table_with_add_actions
 
-from pipeline import tables
-from pipeline.lake import PENDING, Lake, _processed_table
-from pipeline.process import input_files, inputs_hash
+from sleepmoves import tables
+from sleepmoves.lake import PENDING, Lake, _processed_table
+from sleepmoves.process import input_files, inputs_hash
 
 TABLES = ("events", "recording", "epochs", "phases")
 
 
 def big_lake(source: Lake, root: Path, subjects: int, nights: int) -> Lake:
     """A lake of ``subjects`` x ``nights`` copies of one processed night of ``source``."""
-    from pipeline.model import DEFAULT_MODEL, model_version
+    from sleepmoves.model import DEFAULT_MODEL, model_version
 
     subject = source.subjects()["subject"].iloc[0]
     night = source.nights(subject)[1]
@@ -96,10 +96,10 @@ def _median(fn, repeats: int) -> float:
 
 def measure(lake: Lake, log: Path, babies: list[str]) -> dict:
     """The figures the issue asks for, on one lake."""
-    from dashboard.downloads import png_bytes
-    from dashboard.export import weeks_summary_figure
-    from dashboard.views import available_weeks, night_options, night_view, weeks_view
-    from pipeline.summarize import week_nights
+    from sleepmoves.dashboard.downloads import png_bytes
+    from sleepmoves.dashboard.export import weeks_summary_figure
+    from sleepmoves.dashboard.views import available_weeks, night_options, night_view, weeks_view
+    from sleepmoves.summarize import week_nights
 
     subject = babies[0]
     nights = lake.nights(subject)
@@ -164,10 +164,10 @@ def measure(lake: Lake, log: Path, babies: list[str]) -> dict:
 
 CHILD = """
 import sys, time, json
-import pipeline.cli  # the command line's Arrow allocator, as `sleepmoves ingest` has it
-from pipeline.lake import Lake
-from pipeline.process import process
-from pipeline.ingest import ingest_file
+import sleepmoves.cli  # the command line's Arrow allocator, as `sleepmoves ingest` has it
+from sleepmoves.lake import Lake
+from sleepmoves.process import process
+from sleepmoves.ingest import ingest_file
 def status(key):
     return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1]) * 1024
 root, subject, logs = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -175,8 +175,8 @@ lake = Lake(root)
 t = time.perf_counter(); done = process(lake); first = time.perf_counter() - t
 assert done == [], done
 t = time.perf_counter(); done = process(Lake(root)); unchanged = time.perf_counter() - t
-from pipeline.model import DEFAULT_MODEL, model_version
-from pipeline.process import _cached_model
+from sleepmoves.model import DEFAULT_MODEL, model_version
+from sleepmoves.process import _cached_model
 t = time.perf_counter(); _cached_model(str(DEFAULT_MODEL), model_version(str(DEFAULT_MODEL))); load = time.perf_counter() - t
 times, redone = [], []
 for log in logs:  # the first: as in the server, which keeps the model loaded; the next with its tables open too

@@ -1,4 +1,4 @@
-"""The Dash application: one app per process, pages registered from ``dashboard/pages``."""
+"""The Dash application: one app per process, pages registered from ``dashboard/pages`` (``sleepmoves.dashboard.pages``)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def create_app(
     ----------
     lake_path : str or Path
         The lake to show.
-    users : dashboard.auth.Users, optional
+    users : sleepmoves.dashboard.auth.Users, optional
         Require a login from these users (each sees only their babies). None: no login (this computer only).
     max_upload_mb : int, optional
         Largest file the Data page accepts (default 200 MB).
@@ -48,7 +48,9 @@ def create_app(
     if _app is not None:
         return _app
     app = Dash(
-        __name__,
+        # the package's name: Dash then names each page module by its real import name
+        # (sleepmoves.dashboard.pages.night), so importing a page elsewhere is the same module, not a second copy
+        "sleepmoves.dashboard",
         use_pages=True,
         pages_folder=str(Path(__file__).parent / "pages"),
         title="sleepmoves",

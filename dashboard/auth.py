@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.schema import SleepmovesError, check_subject_id
+from sleepmoves.schema import SleepmovesError, check_subject_id
 
 log = logging.getLogger("sleepmoves.auth")
 

@@ -12,7 +12,7 @@ import warnings
 
 from dash import dcc
 
-from pipeline.schema import SleepmovesError
+from sleepmoves.schema import SleepmovesError
 
 RENDER_TIMEOUT_S = 60
 _lock = threading.Lock()

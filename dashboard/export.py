@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import plotly.io as pio
 
-from pipeline.flags import decode as decode_flags
-from pipeline.lake import Lake
-from pipeline.schema import UNSURE_BELOW, SleepmovesError, check_night
-from pipeline.summarize import DEFINITIONS, METRIC_NAMES, metric_words, week_nights, week_words
+from sleepmoves.flags import decode as decode_flags
+from sleepmoves.lake import Lake
+from sleepmoves.schema import UNSURE_BELOW, SleepmovesError, check_night
+from sleepmoves.summarize import DEFINITIONS, METRIC_NAMES, metric_words, week_nights, week_words
 
 from .figures import plain, scoring_words
 from .views import anonymous_names, night_view, night_words
@@ -154,7 +154,7 @@ def weeks_summary_figure(lake: Lake, subjects: list[str], week_a: str, week_b: s
 
     ``anonymise`` shows "Baby A", "Baby B", ... instead of the babies' ids.
     """
-    from pipeline.summarize import COMPARED_METRICS
+    from sleepmoves.summarize import COMPARED_METRICS
 
     from .figures import comparison_table_rows
     from .views import weeks_ages, weeks_view
@@ -221,7 +221,7 @@ def trend_summary_figure(
     lake: Lake, subjects: list[str], first: str, last: str, metric: str, anonymise: bool = False
 ):
     """The trend PNG: the trend panels with a footer that explains them, the app version and when it was made."""
-    from pipeline.trends import ROLLING_NIGHTS
+    from sleepmoves.trends import ROLLING_NIGHTS
 
     from .views import trend_view
 

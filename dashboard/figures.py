@@ -14,13 +14,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pipeline.nights import utc_ns
-from pipeline.schema import EPOCH_S, KINDS, LIMBS, SCORED_PHASES, UNSURE_BELOW
-from pipeline.summarize import metric_words
-from pipeline.wording import counted
+from sleepmoves.nights import utc_ns
+from sleepmoves.schema import EPOCH_S, KINDS, LIMBS, SCORED_PHASES, UNSURE_BELOW
+from sleepmoves.summarize import metric_words
+from sleepmoves.wording import counted
 
 # Okabe-Ito colour-blind-safe palette.
-PALE_OPACITY = 0.35  # an unsure epoch's colour strength (see pipeline.schema.UNSURE_BELOW)
+PALE_OPACITY = 0.35  # an unsure epoch's colour strength (see sleepmoves.schema.UNSURE_BELOW)
 PHASE_COLOURS = {
     "awake": "#E69F00",
     "active": "#CC79A7",
@@ -144,7 +144,7 @@ def night_figure(
         on hover.
     disagreements : DataFrame, optional
         Stretches where the diary and the movement disagree (``start``, ``end``, ``diary_says``,
-        ``movement_says``; :func:`pipeline.periods.diary_disagreements`): a bar under the ribbon, words on hover.
+        ``movement_says``; :func:`sleepmoves.periods.diary_disagreements`): a bar under the ribbon, words on hover.
     """
     has_counts = counts is not None and len(counts) > 0 and counts["valid"].any()
     has_raster = len(events) > 0 or (diary is not None and len(diary) > 0)
@@ -776,7 +776,7 @@ def _number(value, signed: bool = False) -> str:
 
 
 def comparison_table_rows(table: pd.DataFrame) -> list[dict]:
-    """One baby's rows of :func:`pipeline.comparison.compare_periods` (or the cohort's), rounded for people."""
+    """One baby's rows of :func:`sleepmoves.comparison.compare_periods` (or the cohort's), rounded for people."""
     out = []
     for row in table.itertuples():
         count = getattr(row, "nights_a", None)
@@ -802,7 +802,7 @@ def trend_figure(babies: list[dict], title: str, subtitle: str = "") -> go.Figur
     the 7-night rolling median (line), each week's median and quartiles (bars), and the age-typical range
     (band, or a dashed line for a published average) where one fits the metric.
 
-    ``babies``: dicts with ``label`` (the panel's title), ``nightly`` and ``weekly`` (:mod:`pipeline.trends`),
+    ``babies``: dicts with ``label`` (the panel's title), ``nightly`` and ``weekly`` (:mod:`sleepmoves.trends`),
     ``typical`` (``(night dates, low, high)`` or None), ``ages`` (date -> "3 wk" words for the axis) and
     optionally ``y_title``.
     """

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.comparison import compare_periods
-from pipeline.flags import FLAG_WORDS, RULES, decode
-from pipeline.lake import Lake
-from pipeline.nights import night_bounds
-from pipeline.schema import SleepmovesError
-from pipeline.summarize import NIGHT_TABLE, metric_words, night_table
-from pipeline.trends import TREND_METRICS, check_range
+from sleepmoves.comparison import compare_periods
+from sleepmoves.flags import FLAG_WORDS, RULES, decode
+from sleepmoves.lake import Lake
+from sleepmoves.nights import night_bounds
+from sleepmoves.schema import SleepmovesError
+from sleepmoves.summarize import NIGHT_TABLE, metric_words, night_table
+from sleepmoves.trends import TREND_METRICS, check_range
 
 from .export import PAGE, anonymous_names, lake_model, plain_words, rendered, signed
 from .figures import plain, trend_figure, weeks_figure
@@ -158,7 +158,7 @@ def _table_page(
 
 
 def _first_and_last_week(nights: pd.DataFrame, subject: str) -> list[str]:
-    """The range's last 7 nights against its first 7 (:func:`pipeline.comparison.compare_periods`: the baby
+    """The range's last 7 nights against its first 7 (:func:`sleepmoves.comparison.compare_periods`: the baby
     against herself), when the range holds two such weeks apart."""
     days = sorted(str(n) for n in nights["night"])
     if len(days) < 2 * WEEK:

@@ -1,6 +1,6 @@
 """HTTP hardening of the dashboard's Flask server: login, security headers, no stack traces, request size cap.
 
-Installed once on the app's server; each request consults :mod:`dashboard.state`, so tests can switch the lake,
+Installed once on the app's server; each request consults :mod:`sleepmoves.dashboard.state`, so tests can switch the lake,
 the users file and the limits without building another app.
 """
 

@@ -1,10 +1,10 @@
-"""What the running dashboard serves: which lake, to whom, with which limits (set by :func:`dashboard.app.create_app`)."""
+"""What the running dashboard serves: which lake, to whom, with which limits (set by :func:`sleepmoves.dashboard.app.create_app`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.lake import Lake
+from sleepmoves.lake import Lake
 
 from .auth import Users
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import flask
 
-from pipeline.ingest.limits import format_size
-from pipeline.schema import SleepmovesError
+from sleepmoves.ingest.limits import format_size
+from sleepmoves.schema import SleepmovesError
 
 from . import state
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.comparison import compare_periods
-from pipeline.flags import decode as decode_flags
-from pipeline.lake import DamagedData, Lake
-from pipeline.nights import night_bounds, utc_ns
-from pipeline.periods import diary_disagreements
-from pipeline.regularity import sleep_regularity_index, sleep_wake, timing
-from pipeline.schema import EPOCH_S, NO_DATA, SleepmovesError
-from pipeline.summarize import (
+from sleepmoves.comparison import compare_periods
+from sleepmoves.flags import decode as decode_flags
+from sleepmoves.lake import DamagedData, Lake
+from sleepmoves.nights import night_bounds, utc_ns
+from sleepmoves.periods import diary_disagreements
+from sleepmoves.regularity import sleep_regularity_index, sleep_wake, timing
+from sleepmoves.schema import EPOCH_S, NO_DATA, SleepmovesError
+from sleepmoves.summarize import (
     NIGHT_TABLE,
     bout_statistics,
     night_table,
     week_nights,
     week_words,
 )
-from pipeline.trends import TREND_METRICS, check_range, nightly, weekly
+from sleepmoves.trends import TREND_METRICS, check_range, nightly, weekly
 
 from .figures import night_figure, plain, trend_figure, weeks_figure
 
@@ -62,7 +62,7 @@ def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
 
 
 def night_words(lake: Lake, subject: str, night: str, metrics: dict | None, name: str | None = None) -> str:
-    """The night in one sentence (:func:`dashboard.words.night_sentence`), with the baby's age and its usual
+    """The night in one sentence (:func:`sleepmoves.dashboard.words.night_sentence`), with the baby's age and its usual
     night (the median of its previous nights, from the nights table only); ``name`` replaces the baby's label
     (an anonymous export)."""
     from .words import USUAL_NIGHTS, age_words, disagreement_sentence, night_sentence, usual_sleep
@@ -112,7 +112,7 @@ def available_weeks(lake: Lake, subjects) -> list[str]:
 
 
 def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None):
-    """``(figure, comparison per baby (:func:`pipeline.comparison.compare_periods`), bout statistics per baby
+    """``(figure, comparison per baby (:func:`sleepmoves.comparison.compare_periods`), bout statistics per baby
     and period, damaged nights named)`` for subjects and two periods.
 
     ``names`` replaces subject ids in the figure (anonymous export)."""
@@ -148,7 +148,7 @@ def weeks_view(lake: Lake, subjects: list[str], week_a: str, week_b: str, names:
     )
     nights = nights.drop_duplicates(["subject", "night"]) if len(nights) else nights  # A may overlap B
     figure = weeks_figure(nights, all_phases, starts, period_of, title, names)
-    # each baby against herself (pipeline.comparison): never one test over several babies' nights
+    # each baby against herself (sleepmoves.comparison): never one test over several babies' nights
     comparison = (
         compare_periods(nights, periods["A"], periods["B"])
         if len(nights)
@@ -184,7 +184,7 @@ def _night_grids(phases: pd.DataFrame, tz: str) -> list[np.ndarray]:
 
 
 def _bouts(phases: pd.DataFrame, periods: dict, zones: dict, names: dict) -> pd.DataFrame:
-    """Bout statistics (:func:`pipeline.summarize.bout_statistics`) per baby and period, as rows to show."""
+    """Bout statistics (:func:`sleepmoves.summarize.bout_statistics`) per baby and period, as rows to show."""
     rows = []
     for (subject, name), part in (
         phases.assign(period=np.where(phases["night"].between(*periods["A"]), "A", "B")).groupby(
@@ -212,7 +212,7 @@ def _bouts(phases: pd.DataFrame, periods: dict, zones: dict, names: dict) -> pd.
 def nights_of_weeks(
     lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None
 ) -> pd.DataFrame:
-    """The per-night table (:func:`pipeline.summarize.night_table`) of each baby over weeks A and B, with
+    """The per-night table (:func:`sleepmoves.summarize.night_table`) of each baby over weeks A and B, with
     ``baby`` and ``week`` first; ``names`` replaces the babies' labels (anonymous export)."""
     periods = {"A": week_nights(week_a), "B": week_nights(week_b)}
     first, last = min(p[0] for p in periods.values()), max(p[1] for p in periods.values())
@@ -250,7 +250,7 @@ def regularity_rows(
     lake: Lake, subjects: list[str], week_a: str, week_b: str, names: dict | None = None
 ) -> list[dict]:
     """Per baby and week: mean clock times ± their night-to-night SD, and the Sleep Regularity Index
-    (:mod:`pipeline.regularity`)."""
+    (:mod:`sleepmoves.regularity`)."""
     rows = []
     for subject in subjects:
         label = plain((names or {}).get(subject) or lake.subject(subject).get("label") or subject)
@@ -285,7 +285,7 @@ def _mean_and_spread(entry: dict) -> str:
 
 
 def trend_panel(lake: Lake, subject: str, first: str, last: str, metric: str, label: str) -> dict:
-    """One panel of :func:`dashboard.figures.trend_figure`: a baby's ``metric`` from ``first`` to ``last``, the
+    """One panel of :func:`sleepmoves.dashboard.figures.trend_figure`: a baby's ``metric`` from ``first`` to ``last``, the
     age-typical range where one fits, her age on the date axis."""
     from .words import age_months, age_short, typical
 
@@ -315,7 +315,7 @@ def trend_panel(lake: Lake, subject: str, first: str, last: str, metric: str, la
 def trend_view(
     lake: Lake, subjects: list[str], first: str, last: str, metric: str, names: dict | None = None
 ):
-    """The trend figure (:func:`dashboard.figures.trend_figure`) of ``metric`` for each baby over ``first`` to
+    """The trend figure (:func:`sleepmoves.dashboard.figures.trend_figure`) of ``metric`` for each baby over ``first`` to
     ``last`` (at most a year); ``names`` replaces the babies' labels (anonymous export)."""
     if not subjects:
         raise SleepmovesError("choose at least one baby")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.epochs import age_in_weeks
-from pipeline.wording import counted
+from sleepmoves.epochs import age_in_weeks
+from sleepmoves.wording import counted
 
 USUAL_NIGHTS = 14  # "usual" = the median of the baby's previous 14 nights
 USUAL_AT_LEAST = 3  # fewer earlier nights than this: no "usual" yet

@@ -304,8 +304,8 @@ def cmd_evaluate(args) -> int:
             table.to_csv(out / f"{name}.csv", index=name == "confusion")
         _say(f"\nwrote {', '.join(f'{n}.csv' for n in tables)} to {out}")
     if args.png:
-        from dashboard.export import write_png
-        from dashboard.figures import evaluation_figure
+        from sleepmoves.dashboard.export import write_png
+        from sleepmoves.dashboard.figures import evaluation_figure
 
         write_png(evaluation_figure(tables, version), args.png, width=1200, height=560)
         _say(f"wrote {args.png}")
@@ -327,7 +327,7 @@ def _labelled(lake: Lake, paths, read_labels, labelled_features) -> pd.DataFrame
 def cmd_export(args) -> int:
     import logging
 
-    from dashboard.export import export_night_png, export_trend_png, export_weeks_png
+    from sleepmoves.dashboard.export import export_night_png, export_trend_png, export_weeks_png
 
     # kaleido's browser driver logs its own tracebacks when the browser pipe closes at exit, even after a
     # good image: a failure reaches the user as our one-line message (and exit 1), never as their traceback
@@ -371,7 +371,7 @@ def cmd_export(args) -> int:
 def cmd_report(args) -> int:
     import logging
 
-    from dashboard.report import export_report
+    from sleepmoves.dashboard.report import export_report
 
     for name in ("choreographer", "kaleido"):  # as export: our one-line message, never the driver's traceback
         logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -414,7 +414,7 @@ def _serve(
 ) -> int:
     from waitress import serve
 
-    from dashboard.auth import Users
+    from sleepmoves.dashboard.auth import Users
 
     users_path = _users_path(users_path)
     users = Users.load(users_path) if users_path else None
@@ -433,8 +433,8 @@ def _serve(
     if max_upload_rows is not None and max_upload_rows <= 0:
         raise SleepmovesError("--max-upload-rows must be a positive number")
 
-    from dashboard.app import create_app
-    from dashboard.uploads import clear_uploads
+    from sleepmoves.dashboard.app import create_app
+    from sleepmoves.dashboard.uploads import clear_uploads
 
     from .process import finish_pending
 
@@ -484,7 +484,7 @@ def _required_users_path(args) -> str:
 def cmd_user_add(args) -> int:
     import getpass
 
-    from dashboard.auth import Users
+    from sleepmoves.dashboard.auth import Users
 
     users_path = _required_users_path(args)
     users = Users.load(users_path, missing_ok=True)
@@ -506,7 +506,7 @@ def cmd_user_add(args) -> int:
 
 
 def cmd_user_remove(args) -> int:
-    from dashboard.auth import Users
+    from sleepmoves.dashboard.auth import Users
 
     users_path = _required_users_path(args)
     users = Users.load(users_path)
@@ -517,7 +517,7 @@ def cmd_user_remove(args) -> int:
 
 
 def cmd_user_list(args) -> int:
-    from dashboard.auth import Users
+    from sleepmoves.dashboard.auth import Users
 
     users_path = _required_users_path(args)
     for user in Users.load(users_path).users.values():

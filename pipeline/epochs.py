@@ -67,7 +67,7 @@ def grid_coverage(
     Returns
     -------
     (coverage, activity) : arrays
-        ``coverage`` holds ``recorded``, ``no_data`` or ``not_worn`` (:data:`pipeline.schema.COVERAGE_STATES`);
+        ``coverage`` holds ``recorded``, ``no_data`` or ``not_worn`` (:data:`sleepmoves.schema.COVERAGE_STATES`);
         ``activity`` is the sensor count per 30 s (a count spread over the grid epochs it overlaps by time),
         NaN where no sensor recorded. With no input at all, every epoch counts as recorded (a caller that
         vouches for the span, as training on labelled epochs does).

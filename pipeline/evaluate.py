@@ -55,7 +55,7 @@ def labelled_features(
 ) -> pd.DataFrame:
     """Features of every labelled epoch the phase model would label, night by night, with ``phase`` joined.
 
-    Each night is described by :func:`pipeline.epochs.night_features` on its full grid, exactly as ``process``
+    Each night is described by :func:`sleepmoves.epochs.night_features` on its full grid, exactly as ``process``
     describes it; labels on epochs ``process`` would not give to the model (no data, or only activity counts)
     are left out.
 

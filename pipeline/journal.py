@@ -10,7 +10,7 @@ baby) and the top-level ``manifest.parquet`` and ``processed.parquet``. A transa
    as a deleted baby's tables): a *redo* record. From here on the write happens even if the process dies.
 4. It carries out the renames and removals and deletes the journal.
 
-Recovery (the next writer, or the next :class:`~pipeline.lake.Lake` to open the folder) restores the tables of
+Recovery (the next writer, or the next :class:`~sleepmoves.lake.Lake` to open the folder) restores the tables of
 an ``open`` journal to their versions before (Delta time travel) and finishes a ``committed`` one, so the lake is
 as before or as after every write, even under SIGKILL. Every path in a journal is checked before anything is
 touched; a journal that is not valid JSON or names anything outside the lake's tables is quarantined.
@@ -67,7 +67,7 @@ def atomic_write_table(table: pa.Table, path: Path) -> None:
 class Transaction:
     """Commits to several Delta tables plus top-level files and folder removals, all or nothing.
 
-    Obtain one from :meth:`pipeline.lake.Lake.transaction`. :meth:`table` names a table before the first
+    Obtain one from :meth:`sleepmoves.lake.Lake.transaction`. :meth:`table` names a table before the first
     commit to it (and returns its folder); :meth:`put` stages a top-level file; :meth:`remove` schedules a
     folder's removal. If the ``with`` block fails, the tables go back to their versions before.
     """

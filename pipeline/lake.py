@@ -11,8 +11,8 @@ Layout (see ``design.md`` and the README's "Data safety")::
 
 Guarantees
 ----------
-* Every write is one :class:`~pipeline.journal.Transaction` across the Delta tables and top-level files it
-  touches: a process killed at any point leaves the lake as before or as after (see :mod:`pipeline.journal`).
+* Every write is one :class:`~sleepmoves.journal.Transaction` across the Delta tables and top-level files it
+  touches: a process killed at any point leaves the lake as before or as after (see :mod:`sleepmoves.journal`).
 * Every data file is named by the sha256 of its bytes and written with Parquet page checksums, and the Delta log
   holds its size: ``sleepmoves check`` verifies them, reads refuse a damaged file (:class:`DamagedData`).
 * A file whose sha256 is in the manifest for the same subject is not ingested again (another baby may hold the
@@ -224,7 +224,7 @@ class Lake:
 
         Returns True when something changed. Changing the time zone of a subject that already exists is refused:
         it would move every stored event to a different night. ``sleepwake`` names the algorithm that scores
-        this baby's activity counts (see :data:`pipeline.sleepwake.ALGORITHMS`; ``"auto"`` = by device).
+        this baby's activity counts (see :data:`sleepmoves.sleepwake.ALGORITHMS`; ``"auto"`` = by device).
         """
         from .sleepwake import check_algorithm
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.resources
 import re
 import zipfile
 from pathlib import Path
@@ -34,12 +35,14 @@ MODEL_ATTRIBUTES = (
     "calibration_power_",
     "temperature_",
 )
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "phase_model.skops"
+# The shipped model is package data (sleepmoves.models, the repository's data/models): found the same way from a
+# checkout, an editable install or a wheel. Installed as files, so it is a real path skops can open.
+DEFAULT_MODEL = Path(str(importlib.resources.files("sleepmoves.models").joinpath("phase_model.skops")))
 
 # Types skops does not trust by itself that a saved PhaseModel contains; anything else is refused.
 TRUSTED_TYPES = frozenset(
     {
-        "pipeline.model.PhaseModel",
+        "sleepmoves.model.PhaseModel",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     }
 )
@@ -74,7 +77,7 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
     features_ : list of str
         Feature columns seen in ``fit``, in order; ``predict_proba`` selects them by name.
     classes_ : ndarray
-        Always the four phases in :data:`pipeline.schema.PHASES` order.
+        Always the four phases in :data:`sleepmoves.schema.PHASES` order.
     transition_ : ndarray (4, 4)
         P(next epoch's phase | this epoch's phase), learned from the labels.
     prior_ : ndarray (4,)

@@ -8,7 +8,7 @@ are summed to clock minutes first. Actiwatch counts without the device's off-wri
 window (:data:`ACTIWATCH_WINDOW_MIN`).
 
 Not worn is no data: never sleep (design.md, "One time grid"). Raw acceleration has its own rule (van Hees,
-:mod:`pipeline.detect`); a device's own off-wrist column is read with the file.
+:mod:`sleepmoves.detect`); a device's own off-wrist column is read with the file.
 
 References: Choi L, Liu Z, Matthews CE, Buchowski MS. Validation of accelerometer wear and nonwear time
 classification algorithm. Med Sci Sports Exerc 2011;43:357-364.

@@ -57,10 +57,10 @@ def label_night(
     """Features, phases, metrics and review flags of one night (pure: no files), on the night's full 30-s grid.
 
     Every input is placed on the grid by its real time; each epoch is recorded, no data or not worn
-    (:func:`pipeline.epochs.grid_coverage`). Only recorded epochs get a phase: no data is never quiet sleep.
+    (:func:`sleepmoves.epochs.grid_coverage`). Only recorded epochs get a phase: no data is never quiet sleep.
     Movement events (a log, or detected in raw acceleration) are labelled by the phase model; a night known only
     from activity counts is scored awake / asleep by its device's own algorithm
-    (:func:`pipeline.sleepwake.counts_sleep_on_grid`): counts cannot tell active from quiet sleep.
+    (:func:`sleepmoves.sleepwake.counts_sleep_on_grid`): counts cannot tell active from quiet sleep.
 
     Parameters
     ----------
@@ -72,7 +72,7 @@ def label_night(
     formats : dict, optional
         Source sha256 -> file format, from the manifest (which device wrote the counts).
     sleepwake, baby_sleepwake : str, optional
-        A sleep/wake algorithm for this run, and the baby's own setting (see :data:`pipeline.sleepwake.ALGORITHMS`).
+        A sleep/wake algorithm for this run, and the baby's own setting (see :data:`sleepmoves.sleepwake.ALGORITHMS`).
 
     Returns
     -------
@@ -305,7 +305,7 @@ def process(
     """(Re)build epochs, phases and nights for the given subjects (default all) and nights (default all).
 
     ``sleepwake`` scores activity counts with that algorithm in this run, whatever the device or the baby's
-    setting (:data:`pipeline.sleepwake.ALGORITHMS`); nights it changes are redone by the next plain run.
+    setting (:data:`sleepmoves.sleepwake.ALGORITHMS`); nights it changes are redone by the next plain run.
 
     Only nights whose inputs or model changed since they were last processed are redone (``force`` redoes all).
     Nights are labelled independently (here, on a local Dask cluster with ``workers``, or on the Dask scheduler

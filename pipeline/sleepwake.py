@@ -230,7 +230,7 @@ def score_counts(
     block, epoch_s = scored_length(algorithm, epoch_s), int(epoch_s)
     if block % epoch_s and epoch_s % block:
         raise ValueError(
-            f"{epoch_s}-s epochs do not fit {block}-s blocks: place them with pipeline.nights.regular_sums first"
+            f"{epoch_s}-s epochs do not fit {block}-s blocks: place them with sleepmoves.nights.regular_sums first"
         )
     if block > epoch_s:  # shorter epochs summed into the blocks the algorithm scores
         a = _sum_blocks(a, block // epoch_s)

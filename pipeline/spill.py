@@ -1,6 +1,6 @@
 """A parsed file's rows held by night until they are stored: in memory, or on disk for a large file.
 
-A large log is parsed a batch at a time (:class:`~pipeline.ingest.logs.LogReader`); each batch is split by night
+A large log is parsed a batch at a time (:class:`~sleepmoves.ingest.logs.LogReader`); each batch is split by night
 and written here as Arrow record batches, so memory holds one batch while the file is read and one night while it
 is stored. Nothing here is part of the lake: the folder is scratch space (:func:`scratch_folder`), removed when the
 ingest ends; a killed ingest's folder is removed when a writer next takes the lake (:func:`clear_stale`).

@@ -227,7 +227,7 @@ def night_metrics(
         ``start`` (UTC), ``kind`` and ``limb``.
     grid : DatetimeIndex, optional
         The night's 30-s epochs (default: from the first to the last phase epoch).
-    periods : :class:`pipeline.periods.SleepPeriods`, optional
+    periods : :class:`sleepmoves.periods.SleepPeriods`, optional
         The night's sleep period and naps (default: found from the phases by the rest-interval rule).
     tz : str
         The baby's zone (for finding the sleep period when ``periods`` is not given).

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.cli import main
-from pipeline.lake import Lake
-from pipeline.simulate import write_simulation
+from sleepmoves.cli import main
+from sleepmoves.lake import Lake
+from sleepmoves.simulate import write_simulation
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"

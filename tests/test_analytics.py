@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.comparison import compare_periods
-from pipeline.nights import epoch_grid
-from pipeline.periods import SleepPeriods
-from pipeline.summarize import bout_statistics, cycles, night_metrics, phases_on_grid, week_nights
+from sleepmoves.comparison import compare_periods
+from sleepmoves.nights import epoch_grid
+from sleepmoves.periods import SleepPeriods
+from sleepmoves.summarize import bout_statistics, cycles, night_metrics, phases_on_grid, week_nights
 from tests.conftest import hypnogram as _phases
 
 YASA_CODE = {"awake": 0, "transition": 1, "quiet": 2, "active": 4}  # W, N1, N2, REM
@@ -99,7 +99,7 @@ def test_weeks_of_the_demo_lake(demo_lake):
 
 
 def test_bout_statistics_read_like_a_clinicians_cycle_summary():
-    from pipeline.summarize import bout_statistics
+    from sleepmoves.summarize import bout_statistics
 
     # two nights of 20 min active / 40 min quiet, six cycles a night
     night = np.array((["active"] * 40 + ["quiet"] * 80) * 6)
@@ -114,7 +114,7 @@ def test_bout_statistics_read_like_a_clinicians_cycle_summary():
 def test_the_weeks_page_bouts_are_those_of_each_nights_grid(demo_lake):
     """The weeks page places phases on each night's grid by arithmetic (fast); the rows must equal
     bout_statistics over the grids the night page builds (phases_on_grid), per baby and week."""
-    from dashboard.views import BOUT_ROWS, weeks_view
+    from sleepmoves.dashboard.views import BOUT_ROWS, weeks_view
 
     subjects = list(demo_lake.subjects()["subject"])
     nights = demo_lake.nights(subjects[0])

@@ -9,7 +9,7 @@ import threading
 import pandas as pd
 import pytest
 
-from pipeline.summarize import week_nights
+from sleepmoves.summarize import week_nights
 
 pytestmark = pytest.mark.browser
 
@@ -29,7 +29,7 @@ FLAGS = [
 def server(demo_lake):
     from werkzeug.serving import make_server
 
-    from dashboard.app import create_app
+    from sleepmoves.dashboard.app import create_app
 
     app = create_app(demo_lake.root)
     httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
@@ -135,9 +135,9 @@ def sensor_lake(tmp_path_factory):
     """One ankle-sensor night with a 10-minute gap, ingested and processed like a user's file."""
     import gzip
 
-    from pipeline.ingest import ingest_file
-    from pipeline.lake import Lake
-    from pipeline.process import process
+    from sleepmoves.ingest import ingest_file
+    from sleepmoves.lake import Lake
+    from sleepmoves.process import process
     from tests.test_ingest_raw import T0, _csv, _signal
 
     root = tmp_path_factory.mktemp("sensor")
@@ -151,7 +151,7 @@ def sensor_lake(tmp_path_factory):
 
 
 def test_sensor_night_shows_like_a_log_night_with_no_data_marked(server, browser, sensor_lake, demo_lake):
-    from dashboard import state
+    from sleepmoves.dashboard import state
 
     state.set_lake(sensor_lake.root)
     try:
@@ -171,13 +171,13 @@ def test_sensor_night_shows_like_a_log_night_with_no_data_marked(server, browser
 
 def test_night_page_lists_review_flags(server, browser, demo_lake, tmp_path_factory):
     """A baby with spasm-like clusters on waking: the page says so, with the time, and not as a diagnosis."""
-    from dashboard import state
-    from pipeline.flags import decode
-    from pipeline.ingest import ingest_file
-    from pipeline.lake import Lake
-    from pipeline.nights import night_bounds
-    from pipeline.process import process
-    from pipeline.simulate import _local_iso, simulate
+    from sleepmoves.dashboard import state
+    from sleepmoves.flags import decode
+    from sleepmoves.ingest import ingest_file
+    from sleepmoves.lake import Lake
+    from sleepmoves.nights import night_bounds
+    from sleepmoves.process import process
+    from sleepmoves.simulate import _local_iso, simulate
 
     cohort, events, _ = simulate(babies=3, weeks=1, seed=51, anomalies={2: "spasms"})
     baby = cohort[2]
@@ -254,7 +254,7 @@ def test_night_png_download_is_a_real_image(server, browser, demo_lake, tmp_path
     path = tmp_path / info.value.suggested_filename
     info.value.save_as(path)
     image = Image.open(path)
-    from dashboard.export import PAGE
+    from sleepmoves.dashboard.export import PAGE
 
     assert path.name.startswith("sleepmoves-") and image.format == "PNG" and image.size == PAGE
     assert np.asarray(image.convert("L"), dtype=float).std() > 20  # not blank
@@ -281,7 +281,7 @@ def test_weeks_page_compares_two_babies(server, browser, demo_lake):
 def test_the_weeks_page_lists_every_night_sorts_it_opens_it_and_downloads_it(
     server, browser, demo_lake, tmp_path
 ):
-    from dashboard.views import available_weeks
+    from sleepmoves.dashboard.views import available_weeks
 
     subjects = list(demo_lake.subjects()["subject"])[:2]
     weeks = available_weeks(demo_lake, subjects)  # the page opens on the first and the last week
@@ -382,7 +382,7 @@ def test_the_weeks_charts_titles_and_labels_stand_apart(server, browser, demo_la
 
 
 def test_upload_with_a_bad_row_shows_its_line_then_a_good_one_lands(server, browser, demo_lake, tmp_path):
-    from dashboard import state
+    from sleepmoves.dashboard import state
 
     root = tmp_path / "lake"
     import shutil
@@ -440,9 +440,9 @@ REAL_FILES = {
 @pytest.fixture(scope="module")
 def real_lake(tmp_path_factory):
     """A lake built from real device and app files in ../shared/data (one baby per file)."""
-    from pipeline.ingest import ingest_file
-    from pipeline.lake import Lake
-    from pipeline.process import process
+    from sleepmoves.ingest import ingest_file
+    from sleepmoves.lake import Lake
+    from sleepmoves.process import process
     from tests.conftest import SHARED_DATA
 
     if not SHARED_DATA.exists():
@@ -458,7 +458,7 @@ def real_lake(tmp_path_factory):
 def test_a_counts_night_says_asleep_not_which_phase_and_names_its_algorithm(
     server, browser, real_lake, demo_lake
 ):
-    from dashboard import state
+    from sleepmoves.dashboard import state
 
     state.set_lake(real_lake.root)
     try:
@@ -487,7 +487,7 @@ def test_a_counts_night_says_asleep_not_which_phase_and_names_its_algorithm(
 
 @pytest.mark.parametrize("path", ["/", "/weeks", "/data", "/about"])
 def test_every_page_works_on_a_lake_of_real_files(server, browser, real_lake, demo_lake, path):
-    from dashboard import state
+    from sleepmoves.dashboard import state
 
     state.set_lake(real_lake.root)
     errors = []
@@ -525,8 +525,8 @@ def test_login_shows_only_the_users_babies_and_big_files_are_refused_in_the_brow
     server, browser, demo_lake, tmp_path
 ):
     """With a users file: the browser must log in, sees only its babies, and CSP lets every page work."""
-    from dashboard import state
-    from dashboard.auth import Users
+    from sleepmoves.dashboard import state
+    from sleepmoves.dashboard.auth import Users
 
     own, *others = list(demo_lake.subjects()["subject"])
     users = Users(tmp_path / "users.json")
@@ -578,10 +578,10 @@ def test_login_shows_only_the_users_babies_and_big_files_are_refused_in_the_brow
 
 def test_a_first_visit_to_an_empty_lake_says_where_to_start(server, browser, demo_lake, tmp_path):
     """No baby yet: the night page welcomes, says which files work, and gives a sample file that gets in."""
-    from dashboard import state
-    from pipeline.ingest import ingest_file
-    from pipeline.lake import Lake
-    from pipeline.process import process
+    from sleepmoves.dashboard import state
+    from sleepmoves.ingest import ingest_file
+    from sleepmoves.lake import Lake
+    from sleepmoves.process import process
 
     empty = Lake(tmp_path / "empty")
     state.set_lake(empty.root)
@@ -616,7 +616,7 @@ def test_a_first_visit_to_an_empty_lake_says_where_to_start(server, browser, dem
 @pytest.mark.parametrize("path", ["/", "/weeks", "/data", "/about"])
 def test_no_page_scrolls_sideways(server, browser, demo_lake, real_lake, path, which, width):
     """On a phone and on a desktop, on the demo lake and on the lake of real files."""
-    from dashboard import state
+    from sleepmoves.dashboard import state
 
     state.set_lake((real_lake if which == "real" else demo_lake).root)
     try:
@@ -664,7 +664,7 @@ def test_clock_labels_and_limb_names_are_whole_and_apart(
     """Measured, not assumed: on the demo lake and on nights from real files (a GT3X, a CWA and a diary-only
     night), every clock label and every row's name is drawn, inside the page, overlapping no other; the page
     does not scroll sideways and the night's sentence is there."""
-    from dashboard import state
+    from sleepmoves.dashboard import state
 
     state.set_lake((real_lake if which == "real" else demo_lake).root)
     try:

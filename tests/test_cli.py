@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.lake import Lake
+from sleepmoves.lake import Lake
 from tests.conftest import write
 
 HEADER = "time,duration_s,limb,kind,intensity\n"
@@ -17,7 +17,7 @@ HEADER = "time,duration_s,limb,kind,intensity\n"
 def run(*args, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *map(str, args)],
+        [sys.executable, "-m", "sleepmoves.cli", *map(str, args)],
         capture_output=True,
         text=True,
         env=env,
@@ -123,7 +123,7 @@ def test_end_to_end_simulate_ingest_process_reingest(tmp_path):
 def test_lake_from_environment_variable(tmp_path):
     env_lake = tmp_path / "envlake"
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "subject", "add", "kim", "--tz", "UTC"],
+        [sys.executable, "-m", "sleepmoves.cli", "subject", "add", "kim", "--tz", "UTC"],
         capture_output=True,
         text=True,
         env={**os.environ, "SLEEPMOVES_LAKE": str(env_lake)},
@@ -170,7 +170,7 @@ def test_train_then_evaluate_with_the_new_model(demo_lake, sim_dir, tmp_path):
 
 
 def test_server_defaults_to_loopback():
-    from pipeline.cli import build_parser
+    from sleepmoves.cli import build_parser
 
     assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
     assert build_parser().parse_args(["demo"]).host == "127.0.0.1"
@@ -223,8 +223,8 @@ def test_subject_delete_removes_every_trace(demo_lake, tmp_path):
 def test_the_same_ingest_again_labels_what_a_killed_run_left(tmp_path, capsys):
     """Stored but never labelled (as when a run is killed while labelling): running the same command again says
     the file is already there and labels its nights, instead of leaving them stale."""
-    from pipeline.cli import main
-    from pipeline.lake import Lake
+    from sleepmoves.cli import main
+    from sleepmoves.lake import Lake
 
     log = tmp_path / "night.csv"
     times = pd.date_range("2026-03-02T19:00Z", "2026-03-03T06:00Z", freq="2min")
@@ -278,7 +278,7 @@ def test_the_server_start_labels_what_an_ingest_stored_and_clears_dead_uploads(t
     (dead / "half.csv").write_bytes(b"x" * 1000)
     port = random.randint(20000, 40000)
     server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--lake", str(lake), "--port", str(port)],
+        [sys.executable, "-m", "sleepmoves.cli", "serve", "--lake", str(lake), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -302,7 +302,7 @@ def test_remove_file_takes_one_file_out_cleanly_and_it_can_go_to_the_right_baby(
     """A file ingested under the wrong baby: remove-file takes it and its rows out (by name or sha256), the
     nights it alone held go, the nights it shared are labelled again, and it can then be ingested for the
     right baby."""
-    from pipeline.cli import main
+    from sleepmoves.cli import main
 
     def night_log(path, day, kind):
         times = pd.date_range(f"2026-03-0{day}T19:00Z", f"2026-03-0{day + 1}T06:00Z", freq="3min")

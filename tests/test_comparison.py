@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from pipeline.comparison import block_length, cohort_difference, compare_periods
+from sleepmoves.comparison import block_length, cohort_difference, compare_periods
 
 A = ("2026-03-02", "2026-03-08")
 B = ("2026-03-09", "2026-03-15")
@@ -72,11 +72,11 @@ def test_through_the_lake_a_change_in_one_baby_is_hers_alone(tmp_path):
     """Two babies of different ages, two weeks simulated; in the second week one baby's twitches are doubled in
     her log (each repeated 0.4 s later). Ingested and processed as any log, the weeks page's comparison and her
     visit report find more twitches in her, and neither finds it in the other baby; one table per baby."""
-    from dashboard.views import weeks_view
-    from pipeline.ingest import ingest_file
-    from pipeline.lake import Lake
-    from pipeline.process import process
-    from pipeline.simulate import write_simulation
+    from sleepmoves.dashboard.views import weeks_view
+    from sleepmoves.ingest import ingest_file
+    from sleepmoves.lake import Lake
+    from sleepmoves.process import process
+    from sleepmoves.simulate import write_simulation
 
     write_simulation(tmp_path / "sim", babies=2, weeks=2, seed=5)
     subjects = pd.read_csv(tmp_path / "sim" / "subjects.csv", dtype=str)
@@ -99,7 +99,7 @@ def test_through_the_lake_a_change_in_one_baby_is_hers_alone(tmp_path):
     assert table.loc[(other, "twitches_per_h_active"), "change"] != "higher"
     assert set(comparison["subject"]) == {changed, other}  # each baby her own rows: nothing pooled
     # and each baby's visit report over the two weeks says so of her (its last page, as text)
-    from dashboard.report import report_pages
+    from sleepmoves.dashboard.report import report_pages
 
     for subject, found in ((changed, True), (other, False)):
         said = report_pages(lake, subject, "2026-03-02", "2026-03-15")[-1].layout.annotations[0].text

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
-from pipeline.lake import Lake
+from sleepmoves.cli import main
+from sleepmoves.lake import Lake
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,7 @@ def replace(a, b):
         os.kill(os.getpid(), signal.SIGKILL)
 
 os.fsync, os.replace = fsync, replace
-from pipeline.cli import main
+from sleepmoves.cli import main
 code = main(sys.argv[3:])
 print("STEPS", seen["fsync"], seen["replace"])
 sys.exit(code)
@@ -230,7 +230,7 @@ def test_sigkill_at_random_moments(base_lake, reference, tmp_path):
         (lake.parent / "new.csv").write_text(NIGHTS_LOG)
         args = ["ingest", str(lake.parent / "new.csv"), "--subject", "ada", "--lake", str(lake)]
         child = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", *args],
+            [sys.executable, "-m", "sleepmoves.cli", *args],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -259,7 +259,7 @@ def test_two_concurrent_ingests_both_land(tmp_path):
             [
                 sys.executable,
                 "-m",
-                "pipeline.cli",
+                "sleepmoves.cli",
                 "ingest",
                 str(path),
                 "--subject",

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.detect import detect_events, epoch_coverage, intensity, movement_magnitude
-from pipeline.evaluate import detection_scores, match_events
-from pipeline.simulate import make_babies, raw_night
+from sleepmoves.detect import detect_events, epoch_coverage, intensity, movement_magnitude
+from sleepmoves.evaluate import detection_scores, match_events
+from sleepmoves.simulate import make_babies, raw_night
 
 T0 = pd.Timestamp("2026-03-02T20:00:00Z")
 
@@ -145,7 +145,7 @@ def test_matching_needs_overlap_in_time():
 )
 def test_epoch_bounds_follow_the_per_sample_rule(fs, offset, count):
     """Epoch boundaries are computed per epoch; they must equal the rule floor((i/fs + offset)/30) per sample."""
-    from pipeline.detect import _epoch_bounds
+    from sleepmoves.detect import _epoch_bounds
 
     epoch = ((np.arange(count) / fs + offset) // 30).astype(np.int64)
     expected = np.r_[0, np.flatnonzero(np.diff(epoch)) + 1]
@@ -156,7 +156,7 @@ def test_epoch_bounds_follow_the_per_sample_rule(fs, offset, count):
 
 def _nonwear_by_sliding_windows(stats, samples, n, epoch_s):
     """The first (slower) implementation, kept as the reference for the cumulative-sum one."""
-    from pipeline.detect import NONWEAR_RANGE_G, NONWEAR_STD_G, NONWEAR_WINDOW_MIN
+    from sleepmoves.detect import NONWEAR_RANGE_G, NONWEAR_STD_G, NONWEAR_WINDOW_MIN
 
     per_window = int(NONWEAR_WINDOW_MIN * 60 / epoch_s)
     if n < per_window:
@@ -176,7 +176,7 @@ def _nonwear_by_sliding_windows(stats, samples, n, epoch_s):
     seed=st.integers(0, 10_000), minutes=st.integers(30, 400), still=st.lists(st.integers(0, 399), max_size=4)
 )
 def test_nonwear_windows_match_the_reference(seed, minutes, still):
-    from pipeline.detect import _epoch_bounds, _epoch_stats, _nonwear
+    from sleepmoves.detect import _epoch_bounds, _epoch_stats, _nonwear
 
     fs = 10.0
     rng = np.random.default_rng(seed)

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from dashboard.export import PAGE, export_night_png
-from pipeline.schema import SleepmovesError
-from pipeline.summarize import DEFINITIONS
+from sleepmoves.dashboard.export import PAGE, export_night_png
+from sleepmoves.schema import SleepmovesError
+from sleepmoves.summarize import DEFINITIONS
 
 pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian chromium is not installed")
 
@@ -38,7 +38,7 @@ def test_export_of_unknown_night_is_a_clear_error(demo_lake, tmp_path):
 @pytest.fixture(scope="module")
 def named_lake(demo_lake, tmp_path_factory):
     """A copy of the demo lake whose babies have real-looking names (labels) as well as ids."""
-    from pipeline.lake import Lake
+    from sleepmoves.lake import Lake
 
     root = tmp_path_factory.mktemp("named") / "lake"
     shutil.copytree(demo_lake.root, root)
@@ -56,7 +56,7 @@ def _texts(fig) -> str:
 
 
 def test_anonymised_night_export_names_no_one(named_lake):
-    from dashboard.export import night_summary_figure
+    from sleepmoves.dashboard.export import night_summary_figure
 
     row = named_lake.subjects().iloc[0]
     night = named_lake.latest_night(row["subject"])
@@ -75,7 +75,7 @@ def test_anonymised_night_export_names_no_one(named_lake):
 def test_anonymised_weeks_export_names_no_one(named_lake):
     import pandas as pd
 
-    from dashboard.export import weeks_summary_figure
+    from sleepmoves.dashboard.export import weeks_summary_figure
 
     subjects = list(named_lake.subjects()["subject"])
     night = named_lake.latest_night(subjects[0])
@@ -142,7 +142,7 @@ def test_a_label_with_markup_is_text_and_the_export_fetches_nothing(named_lake, 
     import http.server
     import threading
 
-    from dashboard.export import night_summary_figure
+    from sleepmoves.dashboard.export import night_summary_figure
 
     hits = []
 
@@ -175,7 +175,7 @@ def test_a_label_with_markup_is_text_and_the_export_fetches_nothing(named_lake, 
 def test_the_night_png_stands_alone(named_lake):
     """Read without the app, the page says whose night (or "Baby A"), how old, which day, the night in a sentence,
     every flag (or how many more), what pale and grey mean, the definitions, the version and when it was made."""
-    from dashboard.export import night_summary_figure
+    from sleepmoves.dashboard.export import night_summary_figure
 
     row = named_lake.subjects().iloc[0]
     night = named_lake.latest_night(row["subject"])
@@ -208,16 +208,16 @@ def _said(fig) -> str:
 
 
 def test_no_programmer_words_where_a_parent_reads(named_lake, monkeypatch):
-    from dashboard import state
-    from dashboard.app import create_app
+    from sleepmoves.dashboard import state
+    from sleepmoves.dashboard.app import create_app
 
     for name in ("_lake_path", "_users", "_max_upload_bytes", "_max_upload_rows"):
         monkeypatch.setattr(state, name, getattr(state, name))  # restored after the test
     create_app(named_lake.root)  # the pages register with an app
 
-    from dashboard.export import night_summary_figure, weeks_summary_figure
-    from dashboard.pages import about
-    from dashboard.views import night_view
+    from sleepmoves.dashboard.export import night_summary_figure, weeks_summary_figure
+    from sleepmoves.dashboard.pages import about
+    from sleepmoves.dashboard.views import night_view
 
     subjects = list(named_lake.subjects()["subject"])
     night = named_lake.latest_night(subjects[0])

@@ -1,7 +1,7 @@
 import pandas as pd
 
-from dashboard.figures import PHASE_COLOURS, clock_ticks, night_figure, summary_items
-from pipeline.nights import night_bounds
+from sleepmoves.dashboard.figures import PHASE_COLOURS, clock_ticks, night_figure, summary_items
+from sleepmoves.nights import night_bounds
 
 
 def _night(demo_lake):
@@ -45,7 +45,7 @@ def test_uncertain_epochs_are_lighter(demo_lake):
 
 
 def test_the_clock_labels_space_themselves_to_the_recording():
-    from dashboard.figures import MOST_CLOCK_LABELS, clock_step_h
+    from sleepmoves.dashboard.figures import MOST_CLOCK_LABELS, clock_step_h
 
     start, _ = night_bounds("2026-03-02", "UTC")
     for lo, hi, step in [(6.5, 19.5, 2), (0.2, 23.8, 4), (8.9, 9.5, 1 / 6), (10, 13, 0.5)]:
@@ -119,7 +119,7 @@ def test_no_data_epochs_are_grey_not_a_phase(demo_lake):
 
 
 def test_the_night_picker_sends_a_bounded_list_and_the_buttons_reach_every_night(demo_lake, monkeypatch):
-    from dashboard import views
+    from sleepmoves.dashboard import views
 
     monkeypatch.setattr(views, "PICKER_NIGHTS", 3)
     subject = demo_lake.subjects()["subject"].iloc[0]
@@ -135,7 +135,7 @@ def test_the_night_picker_sends_a_bounded_list_and_the_buttons_reach_every_night
 
 
 def test_a_night_in_one_sentence_with_its_usual_and_what_is_typical():
-    from dashboard.words import age_words, night_sentence, typical, usual_sleep
+    from sleepmoves.dashboard.words import age_words, night_sentence, typical, usual_sleep
 
     night = {
         "sleep_onset": pd.Timestamp("2026-03-08T19:18Z"),
@@ -167,7 +167,7 @@ def test_a_night_in_one_sentence_with_its_usual_and_what_is_typical():
 
 def test_every_colour_means_one_thing():
     """A phase's colour is never reused for a movement or a diary mark (the phases also read by height)."""
-    from dashboard.figures import (
+    from sleepmoves.dashboard.figures import (
         DIARY_SLEEP_COLOUR,
         DIARY_STYLE,
         DISAGREE_COLOUR,
@@ -189,8 +189,8 @@ def test_every_colour_means_one_thing():
 
 
 def test_the_diary_and_the_movement_disagreeing_is_drawn_and_said():
-    from dashboard.figures import DISAGREE_WORDS, night_figure
-    from dashboard.words import disagreement_sentence
+    from sleepmoves.dashboard.figures import DISAGREE_WORDS, night_figure
+    from sleepmoves.dashboard.words import disagreement_sentence
 
     spans = pd.DataFrame(
         {

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.flags import RULES, _series
-from pipeline.model import load_model
-from pipeline.nights import night_of
-from pipeline.process import label_night
-from pipeline.simulate import simulate
+from sleepmoves.flags import RULES, _series
+from sleepmoves.model import load_model
+from sleepmoves.nights import night_of
+from sleepmoves.process import label_night
+from sleepmoves.simulate import simulate
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +85,10 @@ def test_thresholds_have_sources():
 
 def test_processing_never_repeats_a_flag(tmp_path):
     """Cross-night flags are added once, after the nights are labelled (here: shaking in sleep past 6 months)."""
-    from pipeline.ingest import ingest_file
-    from pipeline.lake import Lake
-    from pipeline.process import process
-    from pipeline.simulate import _local_iso
+    from sleepmoves.ingest import ingest_file
+    from sleepmoves.lake import Lake
+    from sleepmoves.process import process
+    from sleepmoves.simulate import _local_iso
 
     cohort, events, _ = simulate(babies=4, weeks=2, seed=51, anomalies={2: "rhythmic"})
     baby = cohort[2]
@@ -107,11 +107,11 @@ def test_processing_never_repeats_a_flag(tmp_path):
 def test_an_earlier_week_stored_after_a_later_one_leaves_no_stale_flag(tmp_path):
     """Back-filling: the later week's cross-night flags are judged again once the earlier week arrives, so the
     nights table is the same whichever week was ingested first (here: a baby whose right leg barely moves)."""
-    from pipeline.ingest import ingest_file
-    from pipeline.lake import Lake
-    from pipeline.nights import night_of
-    from pipeline.process import process
-    from pipeline.simulate import _local_iso
+    from sleepmoves.ingest import ingest_file
+    from sleepmoves.lake import Lake
+    from sleepmoves.nights import night_of
+    from sleepmoves.process import process
+    from sleepmoves.simulate import _local_iso
 
     cohort, events, _ = simulate(babies=4, weeks=2, seed=51, anomalies={2: "asymmetric"})
     baby = cohort[2]
@@ -143,7 +143,7 @@ def test_an_earlier_week_stored_after_a_later_one_leaves_no_stale_flag(tmp_path)
 
 
 def test_two_wakings_minutes_apart_flag_their_one_cluster_once():
-    from pipeline.flags import cluster_on_waking
+    from sleepmoves.flags import cluster_on_waking
     from tests.conftest import hypnogram
 
     phases = hypnogram("N" * 20 + "W" + "N" + "W" * 10 + "N" * 20)  # woke 19:10, dozed, woke again 19:11

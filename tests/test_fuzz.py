@@ -23,11 +23,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.ingest import Limits, parse_file
-from pipeline.lake import _table_schema
-from pipeline.nights import night_of
-from pipeline.schema import SleepmovesError, check_night
-from pipeline.spill import NightPieces
+from sleepmoves.ingest import Limits, parse_file
+from sleepmoves.lake import _table_schema
+from sleepmoves.nights import night_of
+from sleepmoves.schema import SleepmovesError, check_night
+from sleepmoves.spill import NightPieces
 from tests.conftest import SHARED_DATA
 
 SUBJECT_TZ = "Europe/London"
@@ -388,8 +388,8 @@ def test_a_raw_file_over_the_row_limit_is_refused_while_streaming():
 
 
 def test_file_size_limit_comes_before_reading(tmp_path):
-    from pipeline.ingest import ingest_file
-    from pipeline.lake import Lake
+    from sleepmoves.ingest import ingest_file
+    from sleepmoves.lake import Lake
 
     lake = Lake(tmp_path / "lake")
     lake.add_subject("ada", SUBJECT_TZ)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.cli import main
-from pipeline.epochs import MAX_SILENCE_MIN, grid_coverage
-from pipeline.lake import Lake
-from pipeline.nights import epoch_grid, on_grid
+from sleepmoves.cli import main
+from sleepmoves.epochs import MAX_SILENCE_MIN, grid_coverage
+from sleepmoves.lake import Lake
+from sleepmoves.nights import epoch_grid, on_grid
 
 TZ = "Europe/London"
 

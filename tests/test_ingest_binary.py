@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.ingest import ingest_file
-from pipeline.ingest.binary import read_binary, sniff_binary_format, unpack_12bit
-from pipeline.ingest.logs import BadInputError
-from pipeline.lake import Lake
+from sleepmoves.ingest import ingest_file
+from sleepmoves.ingest.binary import read_binary, sniff_binary_format, unpack_12bit
+from sleepmoves.ingest.logs import BadInputError
+from sleepmoves.lake import Lake
 from tests.conftest import SHARED_DATA, write
 
 RAW = SHARED_DATA / "raw"

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.ingest import detect_format, ingest_file
-from pipeline.ingest.counts import BadInputError, read_counts
-from pipeline.ingest.raw import maybe_gunzip
-from pipeline.lake import Lake
-from pipeline.process import process
+from sleepmoves.ingest import detect_format, ingest_file
+from sleepmoves.ingest.counts import BadInputError, read_counts
+from sleepmoves.ingest.raw import maybe_gunzip
+from sleepmoves.lake import Lake
+from sleepmoves.process import process
 from tests.conftest import SHARED_DATA, write
 
 pytestmark = pytest.mark.skipif(

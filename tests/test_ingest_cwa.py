@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.ingest import ingest_file
-from pipeline.ingest.binary import read_binary
-from pipeline.ingest.cwa import SECTOR, CwaError, decode_cwa
-from pipeline.ingest.logs import BadInputError
-from pipeline.lake import Lake
+from sleepmoves.ingest import ingest_file
+from sleepmoves.ingest.binary import read_binary
+from sleepmoves.ingest.cwa import SECTOR, CwaError, decode_cwa
+from sleepmoves.ingest.logs import BadInputError
+from sleepmoves.lake import Lake
 from tests.conftest import SHARED_DATA
 
 RAW = SHARED_DATA / "raw"

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.figures import night_figure
-from pipeline.ingest import detect_format, ingest_file
-from pipeline.ingest.logs import BadInputError
-from pipeline.lake import Lake
-from pipeline.nights import night_bounds
+from sleepmoves.dashboard.figures import night_figure
+from sleepmoves.ingest import detect_format, ingest_file
+from sleepmoves.ingest.logs import BadInputError
+from sleepmoves.lake import Lake
+from sleepmoves.nights import night_bounds
 from tests.conftest import SHARED_DATA, write
 
 HUCKLEBERRY = """Type,Start,End,Duration,Start Condition,Start Location,End Condition,Notes
@@ -163,7 +163,7 @@ def test_a_movement_log_with_durations_stays_a_movement_log():
 )
 @settings(max_examples=60, deadline=None)
 def test_a_length_in_minutes_or_h_mm_ends_the_entry_that_much_later(start, minutes, as_clock):
-    from pipeline.ingest.diary import read_diary
+    from sleepmoves.ingest.diary import read_diary
 
     length = f"{minutes // 60}:{minutes % 60:02d}" if as_clock else str(minutes)
     text = f"start,duration\n{start.replace(second=0, microsecond=0).isoformat()},{length}\n"
@@ -174,9 +174,9 @@ def test_a_length_in_minutes_or_h_mm_ends_the_entry_that_much_later(start, minut
 def test_a_night_known_only_from_a_diary_gets_a_page_without_phases(lake, tmp_path):
     """A parent's records alone (no movement data) give a night: its sleeps as written, wakings between them,
     naps and the 24-hour total, and no sleep phases claimed."""
-    from dashboard.figures import summary_items
-    from dashboard.views import night_view
-    from pipeline.process import process
+    from sleepmoves.dashboard.figures import summary_items
+    from sleepmoves.dashboard.views import night_view
+    from sleepmoves.process import process
 
     path = write(
         tmp_path / "sleeps.csv",

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.ingest.logs import BadInputError, parse_log
-from pipeline.schema import KINDS, LIMBS, SleepmovesError
+from sleepmoves.ingest.logs import BadInputError, parse_log
+from sleepmoves.schema import KINDS, LIMBS, SleepmovesError
 
 HEADER = "time,duration_s,limb,kind,intensity\n"
 GOOD = "2026-03-02T20:00:00+00:00,0.3,left_leg,twitch,0.2\n"
@@ -244,7 +244,7 @@ def test_lines_read_in_blocks_are_the_lines_of_the_whole_text(lines, block, bom,
     """However the blocks fall (inside a character, between "\\r" and "\\n"), the lines are those of the text."""
     import gzip
 
-    from pipeline.ingest.text import split_lines, text_lines
+    from sleepmoves.ingest.text import split_lines, text_lines
 
     text = "".join(a + b for a, b in lines)
     data = (b"\xef\xbb\xbf" if bom else b"") + text.encode()
@@ -255,8 +255,8 @@ def test_lines_read_in_blocks_are_the_lines_of_the_whole_text(lines, block, bom,
 @settings(max_examples=100, deadline=None)
 @given(st.integers(min_value=0, max_value=400), st.integers(min_value=1, max_value=64), st.booleans())
 def test_a_bad_byte_read_in_blocks_names_the_same_line_and_offset_as_the_whole_file(at, block, bom):
-    from pipeline.ingest.errors import decode
-    from pipeline.ingest.text import text_lines
+    from sleepmoves.ingest.errors import decode
+    from sleepmoves.ingest.text import text_lines
 
     body = (HEADER + GOOD * 12).encode()
     at = min(at, len(body))
@@ -271,7 +271,7 @@ def test_a_bad_byte_read_in_blocks_names_the_same_line_and_offset_as_the_whole_f
 
 
 def test_a_log_read_in_batches_gives_the_rows_of_the_log_read_whole():
-    from pipeline.ingest.logs import LogReader
+    from sleepmoves.ingest.logs import LogReader
 
     rows = [
         f"2026-03-0{2 + i % 3}T2{i % 4}:00:{i % 60:02d}+00:00,0.{i % 9},left_leg,twitch,0.2\n"
@@ -288,8 +288,8 @@ def test_a_log_read_in_batches_gives_the_rows_of_the_log_read_whole():
 
 
 def test_many_bad_rows_are_counted_in_the_refusal(tmp_path):
-    from pipeline.ingest import parse_file
-    from pipeline.ingest.errors import MAX_ERRORS_KEPT
+    from sleepmoves.ingest import parse_file
+    from sleepmoves.ingest.errors import MAX_ERRORS_KEPT
 
     data = (HEADER + GOOD + "yesterday,0.3,left_leg,twitch,0.2\n" * 2500).encode()
     with pytest.raises(BadInputError) as refused:

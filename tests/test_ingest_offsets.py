@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.ingest import parse_file
-from pipeline.ingest.logs import BadInputError
-from pipeline.ingest.offsets import conflict_reason, written_offsets, zone_offsets
-from pipeline.ingest.raw import maybe_gunzip, read_raw_csv
-from pipeline.nights import utc_ns
+from sleepmoves.ingest import parse_file
+from sleepmoves.ingest.logs import BadInputError
+from sleepmoves.ingest.offsets import conflict_reason, written_offsets, zone_offsets
+from sleepmoves.ingest.raw import maybe_gunzip, read_raw_csv
+from sleepmoves.nights import utc_ns
 from tests.conftest import SHARED_DATA
 
 needs_data = pytest.mark.skipif(
@@ -111,10 +111,10 @@ def test_actilife_z_times_are_local_and_land_with_their_agd():
 
 
 def test_ingest_prints_each_note(monkeypatch, capsys):
-    import pipeline.ingest
-    from pipeline.cli import ingest_paths
-    from pipeline.ingest import IngestReport
-    from pipeline.lake import IngestResult
+    import sleepmoves.ingest
+    from sleepmoves.cli import ingest_paths
+    from sleepmoves.ingest import IngestReport
+    from sleepmoves.lake import IngestResult
 
     def fake_ingest(lake, path, subject, **kwargs):
         result = IngestResult("0" * 64, subject, 10, nights=["2012-06-26"])
@@ -122,6 +122,6 @@ def test_ingest_prints_each_note(monkeypatch, capsys):
             result, str(path), "actigraph-iso-csv", notes=["read as local times in Europe/Berlin"]
         )
 
-    monkeypatch.setattr(pipeline.ingest, "ingest_file", fake_ingest)
+    monkeypatch.setattr(sleepmoves.ingest, "ingest_file", fake_ingest)
     ingest_paths(None, ["c.csv"], "kim", tz="Europe/Berlin")
     assert "c.csv: note: read as local times in Europe/Berlin" in capsys.readouterr().out

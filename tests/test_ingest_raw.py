@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.ingest import ingest_file
-from pipeline.ingest.logs import BadInputError
-from pipeline.ingest.raw import read_raw_csv, sampling_rate
-from pipeline.lake import Lake
-from pipeline.process import process
-from pipeline.schema import SleepmovesError
+from sleepmoves.ingest import ingest_file
+from sleepmoves.ingest.logs import BadInputError
+from sleepmoves.ingest.raw import read_raw_csv, sampling_rate
+from sleepmoves.lake import Lake
+from sleepmoves.process import process
+from sleepmoves.schema import SleepmovesError
 from tests.conftest import SHARED_DATA, write
 
 T0 = 1772481600.0  # 2026-03-02T20:00:00Z
@@ -159,7 +159,7 @@ def test_real_raw_csv_exports(tmp_path, name, tz, fs):
 @pytest.mark.parametrize("iso", [False, True])
 def test_streaming_from_the_file_reads_the_same_as_from_bytes(tmp_path, compress, iso, monkeypatch):
     """A file is read in small batches straight from disk; the result is the bytes path's, exactly."""
-    import pipeline.ingest.raw as raw
+    import sleepmoves.ingest.raw as raw
 
     monkeypatch.setattr(raw, "BATCH_BYTES", 4096)  # many batches: their seams are where bugs would be
     text = _csv(_signal(seconds=60), iso=iso).encode()
@@ -176,7 +176,7 @@ def test_streaming_from_the_file_reads_the_same_as_from_bytes(tmp_path, compress
 
 
 def test_streaming_errors_name_the_line_in_a_later_batch(tmp_path, monkeypatch):
-    import pipeline.ingest.raw as raw
+    import sleepmoves.ingest.raw as raw
 
     monkeypatch.setattr(raw, "BATCH_BYTES", 4096)
     lines = _csv(_signal(seconds=60)).splitlines()

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.ingest import detect_format
-from pipeline.ingest.counts import BadInputError, counts_table, read_counts
+from sleepmoves.ingest import detect_format
+from sleepmoves.ingest.counts import BadInputError, counts_table, read_counts
 from tests.conftest import SHARED_DATA
 
 ENGLISH = SHARED_DATA / "actigraphy/test_sample_rpx_eng.csv"

@@ -8,8 +8,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from pipeline.cli import main
-from pipeline.lake import DamagedData, Lake
+from sleepmoves.cli import main
+from sleepmoves.lake import DamagedData, Lake
 
 pytestmark = pytest.mark.slow
 
@@ -119,9 +119,9 @@ def _callback(http, outputs: list[tuple[str, str]], inputs: dict) -> tuple[int, 
 
 
 def test_the_dashboard_names_a_damaged_night_and_keeps_serving_the_others(lake, monkeypatch):
-    from dashboard import state
-    from dashboard.app import create_app
-    from pipeline.summarize import week_nights
+    from sleepmoves.dashboard import state
+    from sleepmoves.dashboard.app import create_app
+    from sleepmoves.summarize import week_nights
 
     for name in ("_lake_path", "_users", "_max_upload_bytes", "_max_upload_rows"):
         monkeypatch.setattr(state, name, getattr(state, name))  # restored after the test

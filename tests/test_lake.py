@@ -7,9 +7,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.ingest import ingest_file
-from pipeline.lake import DamagedData, Lake
-from pipeline.schema import SleepmovesError
+from sleepmoves.ingest import ingest_file
+from sleepmoves.lake import DamagedData, Lake
+from sleepmoves.schema import SleepmovesError
 from tests.conftest import write
 
 LOG = """time,duration_s,limb,kind,intensity
@@ -80,7 +80,7 @@ def test_failed_ingest_leaves_lake_unchanged(lake, tmp_path):
 def test_a_failed_ingest_leaves_no_partial_files(lake, tmp_path, monkeypatch, fail_at):
     """A failure while writing a table's files, or after one table was already committed, leaves the lake as
     it was: the committed table is restored, staged files are thrown away."""
-    import pipeline.tables as tables_module
+    import sleepmoves.tables as tables_module
 
     name = "write_file" if fail_at == "file" else "append"
     real, calls = getattr(tables_module, name), []
@@ -143,7 +143,7 @@ def test_a_nights_table_read_again_is_never_an_old_version_or_a_damaged_file(dem
     subject = list(lake.subjects()["subject"])[0]
     first = lake.nights_table([subject])
     assert lake.nights_table([subject]).equals(first)  # the kept table, the same rows
-    from pipeline.process import process
+    from sleepmoves.process import process
 
     log = "time,duration_s,limb,kind\n" + "".join(
         f"2026-09-01T{20 + m // 60:02d}:{m % 60:02d}:00+00:00,0.3,left_leg,twitch\n" for m in range(0, 180, 2)
@@ -257,7 +257,7 @@ def test_a_journal_never_follows_a_symlink_out_of_the_lake(tmp_path):
 
 
 def test_a_damaged_processing_cache_only_means_every_night_is_redone(tmp_path):
-    from pipeline.cli import main
+    from sleepmoves.cli import main
 
     log = tmp_path / "night.csv"
     log.write_text(
@@ -316,8 +316,8 @@ def test_a_lake_from_before_delta_is_upgraded_in_place(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline import schema
-    from pipeline.process import process
+    from sleepmoves import schema
+    from sleepmoves.process import process
 
     root = tmp_path / "old"
     fresh = Lake(tmp_path / "fresh")
@@ -376,7 +376,7 @@ def test_readers_in_other_threads_meet_no_error_while_this_process_writes(lake, 
     used by one at a time, and a file vacuumed under a reader is read again from the new version."""
     import threading
 
-    from pipeline.process import process
+    from sleepmoves.process import process
 
     ingest_file(lake, write(tmp_path / "first.csv", LOG), "ada")
     process(lake)
@@ -413,7 +413,7 @@ def test_a_commit_with_fewer_columns_hides_no_column_of_other_nights(tmp_path):
     nights stored before (found by review: the commit's schema had replaced the table's)."""
     import pyarrow as pa
 
-    from pipeline import tables
+    from sleepmoves import tables
 
     folder, staging = tmp_path / "epochs" / "subject=ada", tmp_path / ".staging"
     tables.replace_nights(folder, {"2026-03-01": pa.table({"x": [1], "y": [2.5]})}, staging)
@@ -440,8 +440,8 @@ def _long_log(path: Path, nights: int, per_night: int) -> Path:
 def test_a_log_read_in_batches_stores_what_the_whole_file_says(lake, tmp_path, monkeypatch):
     """Rows of a night that fall in several batches (and files on disk) are stored as one sorted night, equal to
     the log parsed whole; the scratch folder is gone afterwards, and a killed ingest's is removed."""
-    import pipeline.ingest.logs as logs
-    from pipeline.spill import SCRATCH
+    import sleepmoves.ingest.logs as logs
+    from sleepmoves.spill import SCRATCH
 
     monkeypatch.setattr(logs, "BATCH_ROWS", 100)  # 7 nights of 130 events: each night spans two batches
     log = _long_log(tmp_path / "week.csv", 7, 130)
@@ -471,7 +471,7 @@ def test_a_large_log_is_ingested_in_bounded_memory(tmp_path):
     def peak(log: Path) -> int:
         lake = tmp_path / f"lake-{log.stem}"
         code = f"""
-from pipeline.cli import main
+from sleepmoves.cli import main
 assert main(["subject", "add", "ada", "--tz", "UTC", "--lake", {str(lake)!r}]) == 0
 assert main(["ingest", {str(log)!r}, "--subject", "ada", "--no-process", "--lake", {str(lake)!r}]) == 0
 print(int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]) * 1024)
@@ -486,8 +486,8 @@ print(int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).s
 def test_the_table_snapshots_kept_after_commits_are_those_the_logs_say(lake, tmp_path, monkeypatch):
     """After its own commit a process derives the table's new file list from the old one instead of reading the
     log again: after appends, replaced nights, rewrites and removals, each matches a fresh read of the log."""
-    from pipeline import tables
-    from pipeline.process import process
+    from sleepmoves import tables
+    from sleepmoves.process import process
 
     derived = tables._remember_commit
     checked = []

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import skops.io as sio
 
-from pipeline.evaluate import feature_columns, labelled_features, night_groups
-from pipeline.model import DEFAULT_MODEL, PhaseModel, agreement, forward_backward, load_model
-from pipeline.schema import PHASES, SleepmovesError
-from pipeline.simulate import recording_spans, simulate
+from sleepmoves.evaluate import feature_columns, labelled_features, night_groups
+from sleepmoves.model import DEFAULT_MODEL, PhaseModel, agreement, forward_backward, load_model
+from sleepmoves.schema import PHASES, SleepmovesError
+from sleepmoves.simulate import recording_spans, simulate
 
 
 def cohort_features(babies: int, weeks: int, seed: int) -> pd.DataFrame:
@@ -144,8 +144,8 @@ def test_version_depends_on_content_not_on_the_save(trained, tmp_path):
 def test_training_describes_a_night_exactly_as_processing_does(demo_lake, sim_dir):
     """What ``train`` and ``evaluate`` learn from is what ``process`` gives the model: for every labelled epoch
     of a processed night, the features built from the labels file equal the features stored in the lake."""
-    from pipeline.cli import _labelled
-    from pipeline.evaluate import read_labels
+    from sleepmoves.cli import _labelled
+    from sleepmoves.evaluate import read_labels
 
     frame = _labelled(demo_lake, [sim_dir / "labels.csv"], read_labels, labelled_features)
     columns = feature_columns(frame)

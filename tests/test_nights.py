@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from pipeline.nights import epoch_grid, night_bounds, night_hours, night_of
-from pipeline.schema import SleepmovesError
+from sleepmoves.nights import epoch_grid, night_bounds, night_hours, night_of
+from sleepmoves.schema import SleepmovesError
 
 
 def test_noon_to_noon_named_by_the_evening():

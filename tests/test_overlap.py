@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.cli import main
-from pipeline.ingest import ingest_file
-from pipeline.lake import Lake
-from pipeline.process import process
-from pipeline.schema import SleepmovesError
+from sleepmoves.cli import main
+from sleepmoves.ingest import ingest_file
+from sleepmoves.lake import Lake
+from sleepmoves.process import process
+from sleepmoves.schema import SleepmovesError
 from tests.conftest import ROOT, SHARED_DATA, write
 
 ANKLE = SHARED_DATA / "ankle"
@@ -257,7 +257,7 @@ def test_consecutive_files_of_one_recording_are_not_an_overlap(lake_dir, tmp_pat
 
 def test_concurrent_ingests_of_one_recording_store_one(lake_dir, redownload):
     """Two `sleepmoves ingest` at once: the overlap check runs under the writer lock, so one of them loses."""
-    command = [sys.executable, "-m", "pipeline.cli", "ingest", "--subject", "ada", "--tz", TZ]
+    command = [sys.executable, "-m", "sleepmoves.cli", "ingest", "--subject", "ada", "--tz", TZ]
     runs = [
         subprocess.Popen(
             [*command, "--lake", str(lake_dir), "--no-process", str(path)],
@@ -276,8 +276,8 @@ def test_concurrent_ingests_of_one_recording_store_one(lake_dir, redownload):
 
 # ---------------------------------------------------------------------- the dashboard
 def test_the_data_page_shows_the_overlap_like_other_input_errors(lake_dir, redownload, capsys, monkeypatch):
-    from dashboard import state
-    from dashboard.app import create_app
+    from sleepmoves.dashboard import state
+    from sleepmoves.dashboard.app import create_app
 
     first, second = redownload
     assert ingest(capsys, lake_dir, first)[0] == 0

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.nonwear import choi
-from pipeline.periods import SleepPeriods, rest_periods, sleep_periods
-from pipeline.runs import runs
+from sleepmoves.nonwear import choi
+from sleepmoves.periods import SleepPeriods, rest_periods, sleep_periods
+from sleepmoves.runs import runs
 from tests.conftest import ROOT
 
 ACTILIFE = ROOT / "tests" / "data" / "actilife"
@@ -186,7 +186,7 @@ DIARY_NIGHT = pd.DataFrame(
 
 
 def test_where_the_diary_and_the_movement_disagree():
-    from pipeline.periods import diary_disagreements
+    from sleepmoves.periods import diary_disagreements
 
     phases = _labelled(
         [
@@ -209,7 +209,7 @@ def test_where_the_diary_and_the_movement_disagree():
 
 
 def test_a_sleep_missing_from_the_diary_is_a_disagreement_the_other_way():
-    from pipeline.periods import diary_disagreements
+    from sleepmoves.periods import diary_disagreements
 
     phases = _labelled([("02T19:00", "03T02:00", "quiet"), ("03T02:00", "03T02:50", "quiet")])
     spans = diary_disagreements(phases, DIARY_NIGHT)  # asleep through the feed the diary wrote

@@ -5,9 +5,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from pipeline.ingest import ingest_file
-from pipeline.lake import Lake
-from pipeline.process import process
+from sleepmoves.ingest import ingest_file
+from sleepmoves.lake import Lake
+from sleepmoves.process import process
 from tests.conftest import write
 from tests.test_lake import snapshot
 
@@ -45,7 +45,7 @@ def test_only_the_night_with_new_input_is_redone(lake, tmp_path):
 def test_force_and_a_new_model_redo_everything(lake, tmp_path):
     n = sum(len(lake.nights(s)) for s in lake.subjects()["subject"])
     assert len(process(lake, force=True)) == n
-    from pipeline.model import DEFAULT_MODEL, load_model, model_version
+    from sleepmoves.model import DEFAULT_MODEL, load_model, model_version
 
     model, _ = load_model(DEFAULT_MODEL)
     model.calibration_power_ = model.calibration_power_ * 0.99  # a different model

@@ -1,6 +1,6 @@
 import io
 
-from pipeline.progress import progress
+from sleepmoves.progress import progress
 
 
 class Terminal(io.StringIO):

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.cli import main
-from pipeline.ingest.counts import localise, read_counts
-from pipeline.lake import Lake
+from sleepmoves.cli import main
+from sleepmoves.ingest.counts import localise, read_counts
+from sleepmoves.lake import Lake
 from tests.conftest import ROOT, SHARED_DATA
 
 pytestmark = pytest.mark.skipif(

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.regularity import DAY_EPOCHS, sleep_regularity_index, sleep_wake, timing
+from sleepmoves.regularity import DAY_EPOCHS, sleep_regularity_index, sleep_wake, timing
 
 
 def _reference_sri():

@@ -6,16 +6,16 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from dashboard.export import PAGE
-from dashboard.report import export_report
-from pipeline.schema import SleepmovesError
+from sleepmoves.dashboard.export import PAGE
+from sleepmoves.dashboard.report import export_report
+from sleepmoves.schema import SleepmovesError
 
 
 @pytest.fixture(scope="module")
 def named(demo_lake, tmp_path_factory):
     import shutil
 
-    from pipeline.lake import Lake
+    from sleepmoves.lake import Lake
 
     root = tmp_path_factory.mktemp("report") / "lake"
     shutil.copytree(demo_lake.root, root)

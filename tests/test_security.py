@@ -21,9 +21,9 @@ import urllib.request
 
 import pytest
 
-from dashboard import state
-from dashboard.auth import Users, hash_password, verify_password
-from pipeline.schema import SleepmovesError
+from sleepmoves.dashboard import state
+from sleepmoves.dashboard.auth import Users, hash_password, verify_password
+from sleepmoves.schema import SleepmovesError
 from tests.conftest import ROOT
 from tests.test_cli import run
 
@@ -40,7 +40,7 @@ def users_file(tmp_path_factory, demo_lake):
             [
                 sys.executable,
                 "-m",
-                "pipeline.cli",
+                "sleepmoves.cli",
                 "user",
                 "add",
                 name,
@@ -63,7 +63,7 @@ def secure_lake(demo_lake, tmp_path_factory):
     """A copy of the demo lake (the admin's uploads change it)."""
     import shutil
 
-    from pipeline.lake import Lake
+    from sleepmoves.lake import Lake
 
     root = tmp_path_factory.mktemp("secure") / "lake"
     shutil.copytree(demo_lake.root, root)
@@ -73,8 +73,8 @@ def secure_lake(demo_lake, tmp_path_factory):
 @pytest.fixture
 def client(secure_lake, users_file, demo_lake):
     """The dashboard with logins required, as a test client; state restored afterwards."""
-    from dashboard import security
-    from dashboard.app import create_app
+    from sleepmoves.dashboard import security
+    from sleepmoves.dashboard.app import create_app
 
     security.failed_logins = security.FailedLogins()  # each test starts with no failed logins on record
     app = create_app(secure_lake.root, users=Users.load(users_file))
@@ -119,7 +119,7 @@ def test_users_file_errors_are_clear(tmp_path):
         [
             sys.executable,
             "-m",
-            "pipeline.cli",
+            "sleepmoves.cli",
             "user",
             "add",
             "mum",
@@ -335,8 +335,8 @@ def test_pages_list_only_the_users_babies(client, secure_lake, path):
 
 def test_export_as_a_restricted_user_is_refused(client, demo_lake, tmp_path):
     """The PNG export builders read through the same scoped lake."""
-    from dashboard.export import night_summary_figure
-    from pipeline.lake import Lake
+    from sleepmoves.dashboard.export import night_summary_figure
+    from sleepmoves.lake import Lake
 
     own, other = list(demo_lake.subjects()["subject"])[:2]
     scoped = Lake(demo_lake.root, only=[own])
@@ -451,7 +451,7 @@ def test_network_address_needs_users_and_then_asks_for_a_login(demo_lake, users_
         [
             sys.executable,
             "-m",
-            "pipeline.cli",
+            "sleepmoves.cli",
             "serve",
             "--host",
             "0.0.0.0",
@@ -527,12 +527,12 @@ def test_a_removed_user_is_out_without_a_restart(users_file, tmp_path):
 
 
 def test_an_unexpected_upload_failure_is_a_plain_message(client, secure_lake, monkeypatch):
-    import pipeline.ingest
+    import sleepmoves.ingest
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("a bug of ours")
 
-    monkeypatch.setattr(pipeline.ingest, "parse_file", broken)
+    monkeypatch.setattr(sleepmoves.ingest, "parse_file", broken)
     _, http = client
     own = secure_lake.subjects()["subject"].iloc[0]
     files = len(secure_lake.manifest())
@@ -562,7 +562,7 @@ def test_cli_unexpected_error_is_one_line_unless_debugging(tmp_path):
         [
             sys.executable,
             "-m",
-            "pipeline.cli",
+            "sleepmoves.cli",
             "subject",
             "add",
             "ada",
@@ -630,8 +630,8 @@ def test_upload_file_names_never_become_paths(client, secure_lake, hostile):
 # ---------------------------------------------------------------------- DNS rebinding: Host and Origin
 def test_a_rebound_host_or_a_foreign_origin_gets_nothing(demo_lake):
     """A page elsewhere that points its name at 127.0.0.1 sends that name as Host (and Origin): refused."""
-    from dashboard.app import create_app
-    from dashboard.security import host_name
+    from sleepmoves.dashboard.app import create_app
+    from sleepmoves.dashboard.security import host_name
 
     http = create_app(demo_lake.root).server.test_client()  # no login: this computer only
     subject = demo_lake.subjects()["subject"].iloc[0]
@@ -685,7 +685,7 @@ def test_serve_answers_to_its_address_and_allowed_hosts(tmp_path):
 
 
 def test_a_flood_of_wrong_passwords_is_held_back_but_a_logged_in_user_is_not(client):
-    from dashboard import security
+    from sleepmoves.dashboard import security
 
     _, http = client
     assert http.get("/", headers=basic("admin")).status_code == 200  # logged in before the flood
@@ -700,7 +700,7 @@ def test_a_flood_of_wrong_passwords_is_held_back_but_a_logged_in_user_is_not(cli
 
 
 def test_failed_logins_are_forgotten_after_the_window():
-    from dashboard.security import FailedLogins
+    from sleepmoves.dashboard.security import FailedLogins
 
     limiter = FailedLogins(limit=2, window_s=0.2)
     limiter.failed("a")
@@ -733,7 +733,7 @@ def test_a_failed_upload_for_a_new_baby_leaves_no_baby_behind(client, secure_lak
 
 
 def test_a_login_opens_a_session_so_the_password_hash_runs_once(client, users_file, monkeypatch):
-    from dashboard import auth, security
+    from sleepmoves.dashboard import auth, security
 
     _, http = client
     calls = []
@@ -759,7 +759,7 @@ def test_a_login_opens_a_session_so_the_password_hash_runs_once(client, users_fi
 
 
 def test_a_session_ends_when_its_user_is_removed(client, users_file):
-    from dashboard import security, state
+    from sleepmoves.dashboard import security, state
 
     _, http = client
     assert http.get("/", headers=basic("dr-lee")).status_code == 200
@@ -784,7 +784,7 @@ def real_server(lake, *args):
 
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--lake", str(lake), "--port", str(port), *map(str, args)],
+        [sys.executable, "-m", "sleepmoves.cli", "serve", "--lake", str(lake), "--port", str(port), *map(str, args)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -862,7 +862,7 @@ def test_idle_half_open_connections_do_not_stall_a_real_user(tmp_path):
 
 
 def test_a_login_as_someone_else_replaces_the_session(client):
-    from dashboard import security
+    from sleepmoves.dashboard import security
 
     _, http = client
     security.sessions.clear()

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ingest import ingest_file
-from pipeline.ingest.logs import BadInputError
-from pipeline.lake import Lake
+from sleepmoves.ingest import ingest_file
+from sleepmoves.ingest.logs import BadInputError
+from sleepmoves.lake import Lake
 from tests.conftest import SHARED_DATA
 
 OUTCOMES = {

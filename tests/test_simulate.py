@@ -3,8 +3,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from pipeline.nights import night_of
-from pipeline.simulate import age_parameters, make_babies, simulate, simulate_night, write_simulation
+from sleepmoves.nights import night_of
+from sleepmoves.simulate import age_parameters, make_babies, simulate, simulate_night, write_simulation
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
@@ -109,9 +109,9 @@ def test_age_parameters_are_monotone_where_science_says_so():
 def test_the_realistic_setting_makes_movement_as_ambiguous_as_real_recordings():
     """Rules applied to movement rates tell active from quiet sleep with a kappa of about 0.2-0.4 in published
     work (science.md); the realistic setting lands there, the clean one (a logic test) far above."""
-    from pipeline.evaluate import active_quiet_kappa, labelled_features
-    from pipeline.model import RulesBaseline
-    from pipeline.simulate import recording_spans
+    from sleepmoves.evaluate import active_quiet_kappa, labelled_features
+    from sleepmoves.model import RulesBaseline
+    from sleepmoves.simulate import recording_spans
 
     def rules_kappa(setting: str, babies: int) -> float:
         cohort, events, labels = simulate(babies=babies, weeks=1, seed=22, setting=setting)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.sleepwake import cole_kripke, cole_kripke_d, sadeh, sadeh_ps, webster
+from sleepmoves.sleepwake import cole_kripke, cole_kripke_d, sadeh, sadeh_ps, webster
 
 
 def sadeh_loop(counts, cap, threshold, strict):
@@ -132,13 +132,13 @@ def actiware_loop(counts, epoch_s, threshold):
 @settings(max_examples=60, deadline=None)
 @given(counts_strategy, st.sampled_from([15, 30, 60]), st.sampled_from([20.0, 40.0, 80.0]))
 def test_actiware_matches_the_loop_reference(counts, epoch_s, threshold):
-    from pipeline.sleepwake import actiware
+    from sleepmoves.sleepwake import actiware
 
     assert (actiware(counts, epoch_s, threshold) == actiware_loop(counts, epoch_s, threshold)).all()
 
 
 def test_score_counts_sums_short_epochs_for_sadeh_and_keeps_actiwares_own_length():
-    from pipeline.sleepwake import score_counts
+    from sleepmoves.sleepwake import score_counts
 
     ten_s = np.r_[np.zeros(60), np.full(60, 100.0)]  # 10 min still, then 10 min moving, in 10-s epochs
     sleep, length, setting = score_counts(ten_s, 10, "sadeh")
@@ -153,7 +153,7 @@ def test_score_counts_sums_short_epochs_for_sadeh_and_keeps_actiwares_own_length
 
 
 def test_actiware_auto_threshold_is_scale_free():
-    from pipeline.sleepwake import actiware_auto_threshold
+    from sleepmoves.sleepwake import actiware_auto_threshold
 
     counts = np.r_[np.zeros(100), np.arange(10, 110.0)]  # moving epochs above the mobility floor either way
     assert actiware_auto_threshold(counts * 10, 60) == pytest.approx(
@@ -181,7 +181,7 @@ def grid_and_counts(fmt_sha: str, epoch_s: int = 60, **columns):
 
 
 def test_each_recording_is_scored_by_its_device_unless_told_otherwise():
-    from pipeline.sleepwake import counts_sleep_on_grid
+    from sleepmoves.sleepwake import counts_sleep_on_grid
 
     grid, counts = grid_and_counts("a")
     _, settings_, known = counts_sleep_on_grid(grid, counts, {"a": "agd"})
@@ -201,7 +201,7 @@ def test_each_recording_is_scored_by_its_device_unless_told_otherwise():
 
 
 def test_counts_of_unknown_scale_say_so():
-    from pipeline.sleepwake import counts_sleep_on_grid
+    from sleepmoves.sleepwake import counts_sleep_on_grid
 
     grid, counts = grid_and_counts("a")
     asleep, settings_, known = counts_sleep_on_grid(grid, counts, {"a": "acttrust"})

@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from pipeline.periods import SleepPeriods
-from pipeline.summarize import night_metrics
+from sleepmoves.periods import SleepPeriods
+from sleepmoves.summarize import night_metrics
 from tests.conftest import hypnogram as _phases
 
 
@@ -54,10 +54,10 @@ def test_phase_minutes_come_with_an_interval_that_holds_the_true_minutes():
     """A night's active and quiet minutes come with a 95 % interval from the epochs' probabilities. On simulated
     nights never seen in training, it holds the true minutes most of the time (an interval treating epochs as
     independent held them 26 % of the time: the model mislabels whole bouts)."""
-    from pipeline.model import load_model
-    from pipeline.nights import night_of
-    from pipeline.process import label_night
-    from pipeline.simulate import recording_spans, simulate
+    from sleepmoves.model import load_model
+    from sleepmoves.nights import night_of
+    from sleepmoves.process import label_night
+    from sleepmoves.simulate import recording_spans, simulate
 
     model, version = load_model()
     cohort, events, labels = simulate(babies=6, weeks=1, seed=77)
@@ -105,8 +105,8 @@ def test_a_night_scored_from_counts_has_no_phase_interval():
 
 def test_the_per_night_table_says_what_the_night_page_says(demo_lake):
     """Every night of the demo lake: the table's minutes, clock times and rates are the night page's cards."""
-    from dashboard.figures import summary_items
-    from pipeline.summarize import NIGHT_TABLE, night_table
+    from sleepmoves.dashboard.figures import summary_items
+    from sleepmoves.summarize import NIGHT_TABLE, night_table
 
     for subject in demo_lake.subjects()["subject"]:
         nights = demo_lake.nights_table([subject])

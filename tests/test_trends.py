@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from pipeline.schema import SleepmovesError
-from pipeline.trends import check_range, nightly, weekly
+from sleepmoves.schema import SleepmovesError
+from sleepmoves.trends import check_range, nightly, weekly
 
 
 def _nights(values, start="2026-03-02"):
@@ -42,8 +42,8 @@ def test_a_range_is_in_order_and_at_most_a_year():
 
 
 def test_the_trend_figure_names_each_baby_shows_her_age_and_the_typical_band(demo_lake):
-    from dashboard.figures import trend_figure  # noqa: F401  (the view builds it)
-    from dashboard.views import trend_view
+    from sleepmoves.dashboard.figures import trend_figure  # noqa: F401  (the view builds it)
+    from sleepmoves.dashboard.views import trend_view
 
     subjects = list(demo_lake.subjects()["subject"])
     first, last = demo_lake.nights(subjects[0])[0], demo_lake.nights(subjects[0])[-1]

@@ -8,11 +8,11 @@ import dash
 import pandas as pd
 from dash import html
 
-from dashboard.components import table
-from dashboard.words import TYPICAL
-from pipeline.flags import FLAG_WORDS, RULES
-from pipeline.schema import UNSURE_BELOW
-from pipeline.summarize import DEFINITIONS, METRIC_NAMES
+from sleepmoves.dashboard.components import table
+from sleepmoves.dashboard.words import TYPICAL
+from sleepmoves.flags import FLAG_WORDS, RULES
+from sleepmoves.schema import UNSURE_BELOW
+from sleepmoves.summarize import DEFINITIONS, METRIC_NAMES
 
 dash.register_page(__name__, path="/about", name="About", title="sleepmoves · about", order=3)
 

@@ -10,15 +10,15 @@ import dash
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from dashboard import state
-from dashboard.components import table
-from dashboard.uploads import discard, received, safe_name
-from dashboard.words import age_words
-from pipeline.ingest import BadInputError, Limits, ingest_file
-from pipeline.ingest.limits import format_size
-from pipeline.process import process
-from pipeline.schema import SleepmovesError
-from pipeline.wording import counted
+from sleepmoves.dashboard import state
+from sleepmoves.dashboard.components import table
+from sleepmoves.dashboard.uploads import discard, received, safe_name
+from sleepmoves.dashboard.words import age_words
+from sleepmoves.ingest import BadInputError, Limits, ingest_file
+from sleepmoves.ingest.limits import format_size
+from sleepmoves.process import process
+from sleepmoves.schema import SleepmovesError
+from sleepmoves.wording import counted
 
 log = logging.getLogger("sleepmoves.dashboard")
 

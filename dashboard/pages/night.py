@@ -6,14 +6,14 @@ import dash
 import pandas as pd
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
-from dashboard import state
-from dashboard.components import png_download, wants_anonymous
-from dashboard.downloads import send_png
-from dashboard.figures import night_figure, scoring_words, summary_items
-from dashboard.views import night_options, night_view, night_words, step_night
-from pipeline.flags import decode as decode_flags
-from pipeline.lake import DamagedData
-from pipeline.schema import UNSURE_BELOW, SleepmovesError, check_night
+from sleepmoves.dashboard import state
+from sleepmoves.dashboard.components import png_download, wants_anonymous
+from sleepmoves.dashboard.downloads import send_png
+from sleepmoves.dashboard.figures import night_figure, scoring_words, summary_items
+from sleepmoves.dashboard.views import night_options, night_view, night_words, step_night
+from sleepmoves.flags import decode as decode_flags
+from sleepmoves.lake import DamagedData
+from sleepmoves.schema import UNSURE_BELOW, SleepmovesError, check_night
 
 dash.register_page(__name__, path="/", name="Last night", title="sleepmoves · night", order=0)
 PHONE_WIDTH = 600  # px: the phone layout of assets/style.css starts at this width and below
@@ -212,7 +212,7 @@ def step(_prev, _next, subject, night):
 def download_night(_clicks, subject, night, anonymise):
     if not subject or not night:
         return no_update
-    from dashboard.export import PAGE, night_summary_figure
+    from sleepmoves.dashboard.export import PAGE, night_summary_figure
 
     hide = wants_anonymous(anonymise)
     figure = night_summary_figure(state.lake(), subject, night, anonymise=hide)
@@ -269,7 +269,7 @@ def sample_file(_clicks):
     """One simulated night as a movement log, with the monitor's on and off times: a file to try."""
     import datetime as dt
 
-    from pipeline.simulate import _local_iso, make_babies, simulate_night
+    from sleepmoves.simulate import _local_iso, make_babies, simulate_night
 
     baby = make_babies(1, seed=7)[0]
     events, labels = simulate_night(baby, dt.date(2026, 3, 2))

@@ -8,11 +8,12 @@ import dash
 import pandas as pd
 from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
 
-from dashboard import state
-from dashboard.components import png_download, table, wants_anonymous
-from dashboard.downloads import send_png
-from dashboard.figures import COMPARISON_COLUMNS, comparison_table_rows
-from dashboard.views import (
+from sleepmoves.comparison import MIN_BABIES, cohort_difference
+from sleepmoves.dashboard import state
+from sleepmoves.dashboard.components import png_download, table, wants_anonymous
+from sleepmoves.dashboard.downloads import send_png
+from sleepmoves.dashboard.figures import COMPARISON_COLUMNS, comparison_table_rows
+from sleepmoves.dashboard.views import (
     REGULARITY_COLUMNS,
     available_weeks,
     nights_of_weeks,
@@ -21,10 +22,9 @@ from dashboard.views import (
     weeks_ages,
     weeks_view,
 )
-from pipeline.comparison import MIN_BABIES, cohort_difference
-from pipeline.schema import SleepmovesError
-from pipeline.summarize import week_words
-from pipeline.trends import TREND_METRICS
+from sleepmoves.schema import SleepmovesError
+from sleepmoves.summarize import week_words
+from sleepmoves.trends import TREND_METRICS
 
 dash.register_page(__name__, path="/weeks", name="Compare weeks", title="sleepmoves · weeks", order=1)
 
@@ -272,7 +272,7 @@ def show_trend(subjects, metric, first, last):
 def download_trend(_clicks, subjects, metric, first, last, anonymise):
     if not subjects or not first or not last:
         return no_update
-    from dashboard.export import PAGE, trend_summary_figure
+    from sleepmoves.dashboard.export import PAGE, trend_summary_figure
 
     fig = trend_summary_figure(
         state.lake(), list(subjects), first, last, metric, anonymise=wants_anonymous(anonymise)
@@ -294,7 +294,7 @@ def download_report(_clicks, subjects, first, last, anonymise):
     """The visit report of the one baby chosen, over the trend's dates."""
     if not subjects or len(subjects) != 1 or not first or not last:
         return no_update, "A visit report is one baby's: choose one baby, and the dates above."
-    from dashboard.report import pdf_of, report_pages
+    from sleepmoves.dashboard.report import pdf_of, report_pages
 
     subject = subjects[0]
     try:
@@ -346,7 +346,7 @@ def download_nights(_csv, _parquet, subjects, week_a, week_b):
 def download_weeks(_clicks, subjects, week_a, week_b, anonymise):
     if not subjects or not week_a or not week_b:
         return no_update
-    from dashboard.export import PAGE, weeks_summary_figure
+    from sleepmoves.dashboard.export import PAGE, weeks_summary_figure
 
     fig = weeks_summary_figure(
         state.lake(), list(subjects), week_a, week_b, anonymise=wants_anonymous(anonymise)

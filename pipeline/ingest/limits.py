@@ -15,7 +15,7 @@ MB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-file limits for :func:`pipeline.ingest.ingest_file`.
+    """Per-file limits for :func:`sleepmoves.ingest.ingest_file`.
 
     Parameters
     ----------

@@ -22,7 +22,7 @@ When the log was recording: a row of kind ``recording_start`` says the monitor (
 watching at its time, one of kind ``recording_stop`` that it stopped; these rows are not movements and their
 other columns are ignored. Between a stop and the next start there is no data. Without such rows a log
 records from its first to its last event. Either way, a stretch with no movement at all for longer than an
-infant sleep cycle allows (:data:`pipeline.epochs.MAX_SILENCE_MIN`) is no data, never quiet sleep.
+infant sleep cycle allows (:data:`sleepmoves.epochs.MAX_SILENCE_MIN`) is no data, never quiet sleep.
 
 Every bad row is reported as ``file:line: column: reason``. A local time that does not exist (the
 hour skipped when clocks go forward) or happens twice (clocks go back) is refused: add a UTC
@@ -93,7 +93,7 @@ BATCH_ROWS = 16_384  # good rows a batch: under 1 MB as columns
 class LogReader:
     """One pass over a parent event log: its good rows in batches, then what the whole file said.
 
-    The file is read a block at a time (:func:`~pipeline.ingest.text.text_lines`) and its good rows are handed
+    The file is read a block at a time (:func:`~sleepmoves.ingest.text.text_lines`) and its good rows are handed
     out in batches of ``batch_rows``, in file order, so memory holds one batch, never the file. Once
     :meth:`batches` is exhausted, ``errors`` (the first :data:`MAX_ERRORS_KEPT`), ``error_count``, ``rows``,
     ``first`` / ``last`` (the earliest and latest event) and ``recording`` describe the whole file.

@@ -1,0 +1,1 @@
+"""The shipped phase model and its card, as package data of sleepmoves (read with importlib.resources)."""
