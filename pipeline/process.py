@@ -277,7 +277,11 @@ def _run(
     if scheduler is None and not workers:
         yield from (process_night(*a) for a in progress(args, len(args), "processing nights"))
         return
-    from dask.distributed import Client, LocalCluster
+    from .extras import need
+
+    Client, LocalCluster = need(
+        "dask.distributed", "distributed", "processing nights in parallel", "Client", "LocalCluster"
+    )
 
     cluster = (
         LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
