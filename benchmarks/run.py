@@ -57,7 +57,7 @@ def detection_throughput() -> None:
     def run():
         for limb, signal in acc.items():
             mag = movement_magnitude(signal, 50)
-            detect_events(signal, 50, t0, limb, magnitude=mag)
+            detect_events(signal, 50, t0, limb=limb, magnitude=mag)
             epoch_coverage(signal, 50, t0, magnitude=mag)
 
     seconds = median_time(run, 3)

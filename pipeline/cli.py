@@ -283,7 +283,8 @@ def cmd_evaluate(args) -> int:
     from .model import load_model
 
     lake = _lake(args)
-    model, version = load_model(args.model)
+    model = load_model(args.model)
+    version = model.version_
     frame = _labelled(lake, args.labels, read_labels, labelled_features)
     tables = evaluate_model(frame, model)
     _say(f"model {version} on {len(frame)} labelled epochs of {frame['subject'].nunique()} subjects")

@@ -211,9 +211,9 @@ def intensity(peak_g) -> np.ndarray:
 
 
 def detect_events(
-    acc, fs: float, start, limb: str = "unknown", magnitude: np.ndarray | None = None
+    acc, fs: float, start, *, limb: str = "unknown", magnitude: np.ndarray | None = None
 ) -> pd.DataFrame:
-    """Movement events in one contiguous recording.
+    """Movement events in one contiguous recording: twitches, kicks, startles, stretches and rhythmic shaking.
 
     Parameters
     ----------
@@ -230,7 +230,21 @@ def detect_events(
 
     Returns
     -------
-    DataFrame with ``start`` (UTC), ``duration_s``, ``limb``, ``kind``, ``intensity``.
+    DataFrame
+        One row per event: ``start`` (UTC), ``duration_s``, ``limb``, ``kind``, ``intensity`` (0-1).
+
+    Examples
+    --------
+    Twenty quiet seconds at 50 Hz with one brief 0.1-g movement of a leg, 10 s in (a twitch):
+
+    >>> import numpy as np, pandas as pd
+    >>> from sleepmoves import detect_events
+    >>> rng = np.random.default_rng(0)
+    >>> acc = np.tile([0.0, 0.0, 1.0], (50 * 20, 1)) + rng.normal(0, 0.002, (50 * 20, 3))
+    >>> acc[500:515, 0] += 0.1 * np.sin(np.linspace(0, np.pi, 15))
+    >>> events = detect_events(acc, 50, pd.Timestamp("2026-03-02T21:00:00Z"), limb="left_leg")
+    >>> events[["limb", "kind"]].values.tolist(), str(events["start"].iloc[0])[:19]
+    ([['left_leg', 'twitch']], '2026-03-02 21:00:10')
     """
     acc = _check(acc, fs)
     mag = movement_magnitude(acc, fs) if magnitude is None else magnitude

@@ -195,7 +195,9 @@ def night_features(
     )
     actigraphy = _actigraphy_rows(counts, formats, events)
     coverage, activity, watched = _coverage(grid, counts, actigraphy, recording, events[from_log])
-    feats = epoch_features(events, grid, tz, age_in_weeks(born, night), coverage=coverage, activity=activity)
+    feats = epoch_features(
+        events, grid, tz, age_weeks=age_in_weeks(born, night), coverage=coverage, activity=activity
+    )
     return NightFeatures(grid, feats, coverage, watched, counts, actigraphy)
 
 
@@ -247,9 +249,9 @@ def epoch_features(
     events: pd.DataFrame,
     epoch_starts: pd.DatetimeIndex,
     tz: str,
+    *,
     age_weeks: float = np.nan,
     counts: pd.DataFrame | None = None,
-    *,
     coverage: np.ndarray | None = None,
     activity: np.ndarray | None = None,
 ) -> pd.DataFrame:
@@ -275,6 +277,20 @@ def epoch_features(
     -------
     DataFrame
         ``epoch_start``, the feature columns, ``coverage`` and ``valid`` (coverage is ``recorded``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sleepmoves import epoch_features
+    >>> from sleepmoves.nights import epoch_grid
+    >>> grid = epoch_grid("2026-03-02", "Europe/London")  # noon to noon: 2,880 epochs of 30 s
+    >>> events = pd.DataFrame({
+    ...     "start": pd.to_datetime(["2026-03-02T21:00:01Z", "2026-03-02T21:00:12Z"]),
+    ...     "duration_s": [0.3, 1.4], "limb": ["left_leg", "right_leg"],
+    ...     "kind": ["twitch", "kick"], "intensity": [0.2, 0.6]})
+    >>> feats = epoch_features(events, grid, "Europe/London", age_weeks=10.0)
+    >>> len(feats), feats.loc[feats["n_events"] > 0, ["n_twitch", "n_kick"]].values.tolist()
+    (2880, [[1.0, 1.0]])
     """
     n = len(epoch_starts)
     grid0 = epoch_starts[0] if n else pd.Timestamp(0, tz="UTC")

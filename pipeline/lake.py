@@ -98,6 +98,26 @@ class Lake:
     only : iterable of str, optional
         The subjects this handle may see (a dashboard user's babies). Every query, ingest and deletion of any
         other subject is refused as if it did not exist, and listings leave them out. None = all subjects.
+
+    Notes
+    -----
+    Each table is a Delta Lake table per baby (``<table>/subject=<id>/``), readable by any Delta reader. The
+    queries a notebook uses: :meth:`subjects`, :meth:`nights`, :meth:`events`, :meth:`phases`,
+    :meth:`nights_table` (one row of metrics per night), :meth:`flags`, :meth:`read`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sleepmoves import Lake
+    >>> lake = Lake(tempfile.mkdtemp())
+    >>> lake.add_subject("ada", "Europe/London", born="2026-01-01")
+    True
+    >>> lake.subjects()[["subject", "tz"]].values.tolist()
+    [['ada', 'Europe/London']]
+    >>> lake.nights("ada")  # nothing ingested yet
+    []
+    >>> Lake(lake.root, only=["ben"]).subjects().empty  # a handle scoped to another baby sees nothing of ada
+    True
     """
 
     def __init__(self, path: str | os.PathLike | None = None, only: Iterable[str] | None = None):

@@ -90,6 +90,30 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
         ``1 / temperature_``: the exponent applied when the HMM is not used.
     use_hmm_ : bool
         Whether the HMM improved the held-out log-likelihood (and so is applied).
+
+    Examples
+    --------
+    Trained on two simulated nights (``sleepmoves train`` does this on scored nights; the shipped model is
+    :func:`load_model`):
+
+    >>> import datetime as dt
+    >>> import pandas as pd
+    >>> from sleepmoves import PhaseModel, epoch_features
+    >>> from sleepmoves.epochs import age_in_weeks
+    >>> from sleepmoves.simulate import make_babies, simulate_night
+    >>> baby = make_babies(1, seed=0)[0]
+    >>> frames, phases, nights = [], [], []
+    >>> for day in (dt.date(2026, 3, 2), dt.date(2026, 3, 3)):
+    ...     events, labels = simulate_night(baby, day)
+    ...     grid = pd.DatetimeIndex(labels["epoch_start"])
+    ...     frames.append(epoch_features(events, grid, baby.tz, age_weeks=age_in_weeks(baby.born, day)))
+    ...     phases += list(labels["phase"])
+    ...     nights += [str(day)] * len(labels)
+    >>> X = pd.concat(frames, ignore_index=True).drop(columns=["epoch_start", "coverage", "valid"])
+    >>> model = PhaseModel(max_iter=20).fit(X, phases, groups=nights)
+    >>> proba = model.predict_proba(X)
+    >>> proba.shape[1], bool(abs(proba.sum(axis=1) - 1).max() < 1e-9)
+    (4, True)
     """
 
     def __init__(
@@ -327,10 +351,27 @@ def _model_version(path: str, size: int, mtime_ns: int) -> str:
     return f"{MODEL_NAME}-{hashlib.sha256(''.join(sorted(parts)).encode()).hexdigest()[:10]}"
 
 
-def load_model(path: str | Path | None = None) -> tuple[PhaseModel, str]:
-    """Load a PhaseModel saved with skops; returns ``(model, version)``.
+def load_model(path: str | Path | None = None) -> PhaseModel:
+    """Load a PhaseModel saved with skops (default: the shipped model), its version in ``version_``.
 
-    Refuses a file containing any type outside :data:`TRUSTED_TYPES`.
+    Refuses a file containing any type outside :data:`TRUSTED_TYPES`: loading never runs code from the file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A ``.skops`` file saved by ``sleepmoves train`` (default: the model shipped inside the package).
+
+    Returns
+    -------
+    PhaseModel
+        With ``version_``: ``phase-hgb-`` and a hash of the file's content (stored with every labelled epoch).
+
+    Examples
+    --------
+    >>> from sleepmoves import load_model
+    >>> model = load_model()
+    >>> model.version_.startswith("phase-hgb-"), model.classes_.tolist()
+    (True, ['awake', 'active', 'quiet', 'transition'])
     """
     path = Path(path) if path is not None else DEFAULT_MODEL
     if not path.exists():
@@ -351,7 +392,8 @@ def load_model(path: str | Path | None = None) -> tuple[PhaseModel, str]:
         raise SleepmovesError(
             f"{path} was saved by an older sleepmoves (no {', '.join(missing)}): retrain it with `make model`"
         )
-    return model, model_version(path)
+    model.version_ = model_version(path)
+    return model
 
 
 class RulesBaseline:

@@ -11,6 +11,7 @@ import functools
 import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from .flags import HISTORY_NIGHTS, HISTORY_RULES, history_flags, night_flags
 from .flags import decode as decode_flags
 from .flags import encode as encode_flags
 from .lake import INPUT_TABLES, Lake
-from .model import PhaseModel, load_model
+from .model import DEFAULT_MODEL, MODEL_NAME, PhaseModel, load_model, model_version
 from .nights import night_bounds
 from .periods import DIARY_METHOD, DIARY_SOURCE, diary_sleep_on_grid, sleep_periods
 from .progress import progress
@@ -38,22 +39,41 @@ from .sleepwake import check_algorithm, counts_sleep_on_grid
 from .summarize import night_metrics, phases_on_grid
 
 
+class NightLabels(NamedTuple):
+    """What :func:`label_night` gives for one night (a named tuple: ``features, phases, metrics = ...`` works).
+
+    Attributes
+    ----------
+    features : DataFrame
+        One row per 30-s epoch of the night's noon-to-noon grid: the model's inputs and ``valid``.
+    phases : DataFrame
+        One row per epoch with data: ``epoch_start`` (UTC), ``phase``, ``p_awake``, ``p_active``, ``p_quiet``,
+        ``p_transition`` and ``model_version`` (what labelled it).
+    metrics : dict
+        The night in numbers (see :data:`sleepmoves.summarize.DEFINITIONS`), with its review ``flags`` (JSON).
+    """
+
+    features: pd.DataFrame
+    phases: pd.DataFrame
+    metrics: dict
+
+
 def label_night(
     events: pd.DataFrame,
+    *,
     night: str,
     tz: str,
-    born,
-    model: PhaseModel,
-    version: str,
+    born=None,
+    model: PhaseModel | None = None,
+    version: str | None = None,
     counts: pd.DataFrame | None = None,
     history: pd.DataFrame | None = None,
-    *,
     recording: pd.DataFrame | None = None,
     diary: pd.DataFrame | None = None,
     formats: dict | None = None,
     sleepwake: str | None = None,
     baby_sleepwake: str | None = None,
-):
+) -> NightLabels:
     """Features, phases, metrics and review flags of one night (pure: no files), on the night's full 30-s grid.
 
     Every input is placed on the grid by its real time; each epoch is recorded, no data or not worn
@@ -64,20 +84,51 @@ def label_night(
 
     Parameters
     ----------
-    events, counts, recording, diary : DataFrame
-        The night's lake rows (``recording``: when an event log was recording).
+    events : DataFrame
+        The night's movement events: ``start`` (UTC), ``duration_s``, ``limb``, ``kind``, ``intensity``.
+    night : str
+        The night (``YYYY-MM-DD``: local noon of that day to noon of the next).
+    tz : str
+        The baby's time zone.
+    born : date, optional
+        Birth date (the model and the flags use the age; unknown stays unknown).
+    model : PhaseModel, optional
+        The phase model (default: the shipped one, :func:`sleepmoves.load_model`).
+    version : str, optional
+        What to record as the labels' model version (default: the model's ``version_``).
+    counts, recording, diary : DataFrame, optional
+        Activity counts (this night and its neighbours), an event log's recording spans and the parent's diary.
     history : DataFrame, optional
         Metrics of the subject's earlier nights (oldest first); when given, the flags that need them
         (persistent asymmetry, shaking rising week over week) are added as :func:`process` adds them.
     formats : dict, optional
         Source sha256 -> file format, from the manifest (which device wrote the counts).
     sleepwake, baby_sleepwake : str, optional
-        A sleep/wake algorithm for this run, and the baby's own setting (see :data:`sleepmoves.sleepwake.ALGORITHMS`).
+        A sleep/wake algorithm for this run, and the baby's own setting (see
+        :data:`sleepmoves.sleepwake.ALGORITHMS`).
 
     Returns
     -------
-    (epochs, phases, metrics) : DataFrame, DataFrame, dict
+    NightLabels
+        ``(features, phases, metrics)``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> from sleepmoves import label_night
+    >>> from sleepmoves.simulate import make_babies, simulate_night
+    >>> baby = make_babies(1, seed=0)[0]
+    >>> events, _ = simulate_night(baby, dt.date(2026, 3, 2))
+    >>> night = label_night(events, night="2026-03-02", tz=baby.tz, born=baby.born)
+    >>> sorted(set(night.phases["phase"]))
+    ['active', 'awake', 'quiet', 'transition']
+    >>> 8 * 60 < night.metrics["total_sleep_min"] < 12 * 60
+    True
     """
+    if model is None:  # the shipped model, loaded once per process
+        model = _cached_model(str(DEFAULT_MODEL), model_version(DEFAULT_MODEL))
+    if version is None:
+        version = getattr(model, "version_", None) or f"{MODEL_NAME}-unsaved"
     described = night_features(events, night, tz, born, counts, recording=recording, formats=formats)
     grid, feats, coverage = described.grid, described.features, described.coverage
     counts, actigraphy, age_weeks = described.counts, described.actigraphy, age_in_weeks(born, night)
@@ -133,7 +184,7 @@ def label_night(
         history is not None
     ):  # a caller labelling nights in order (tests, notebooks) gets the cross-night flags too
         metrics = add_history_flags(metrics, night, history, tz, born)
-    return feats, phases, metrics
+    return NightLabels(feats, phases, metrics)
 
 
 PROCESSING_VERSION = "7"  # bump when processing code changes what a night's outputs are
@@ -189,7 +240,7 @@ def inputs_hash(
 
 @functools.lru_cache(maxsize=4)
 def _cached_model(path: str, version: str):
-    return load_model(path)[0]  # once per process (and model file)
+    return load_model(path)  # once per process (and model file)
 
 
 class _LazyModel:
@@ -248,12 +299,12 @@ def process_night(
     manifest = lake.manifest()
     feats, phases, metrics = label_night(
         events,
-        night,
-        info["tz"],
-        info["born"],
-        model,
-        version,
-        counts,
+        night=night,
+        tz=info["tz"],
+        born=info["born"],
+        model=model,
+        version=version,
+        counts=counts,
         recording=lake.read("recording", [subject], [night]),
         diary=diary,
         formats=dict(zip(manifest["sha256"], manifest["format"], strict=True)),
@@ -300,6 +351,7 @@ def process(
     lake: Lake,
     subjects: Iterable[str] | None = None,
     nights: dict[str, list[str]] | None = None,
+    *,
     model_path: str | Path | None = None,
     force: bool = False,
     scheduler: str | None = None,
@@ -308,14 +360,56 @@ def process(
 ) -> list[tuple[str, str]]:
     """(Re)build epochs, phases and nights for the given subjects (default all) and nights (default all).
 
-    ``sleepwake`` scores activity counts with that algorithm in this run, whatever the device or the baby's
-    setting (:data:`sleepmoves.sleepwake.ALGORITHMS`); nights it changes are redone by the next plain run.
+    Only nights whose inputs or model changed since they were last processed are redone. Nights are labelled
+    independently; the flags that look across nights are then computed per subject in night order. Exported as
+    ``sleepmoves.process_lake`` (the module ``sleepmoves.process`` has this function's name).
 
-    Only nights whose inputs or model changed since they were last processed are redone (``force`` redoes all).
-    Nights are labelled independently (here, on a local Dask cluster with ``workers``, or on the Dask scheduler
-    at ``scheduler``); the flags that look across nights are then computed per subject in night order.
+    Parameters
+    ----------
+    lake : Lake
+    subjects : list of str, optional
+        The babies to process (default: all).
+    nights : dict, optional
+        Subject -> the nights to look at (default: all of theirs).
+    model_path : str or Path, optional
+        A phase model file (default: the shipped model).
+    force : bool
+        Redo every night, changed or not.
+    scheduler : str, optional
+        Address of a Dask scheduler to label nights on (its workers must see the lake folder).
+    workers : int, optional
+        Label nights on a local Dask cluster of this many processes (the ``distributed`` extra).
+    sleepwake : str, optional
+        Score activity counts with this algorithm in this run, whatever the device or the baby's setting
+        (:data:`sleepmoves.sleepwake.ALGORITHMS`); nights it changes are redone by the next plain run.
 
-    Returns the ``(subject, night)`` pairs processed.
+    Returns
+    -------
+    list of (str, str)
+        The ``(subject, night)`` pairs processed.
+
+    Examples
+    --------
+    A baby, one night of her movement log, labelled and summed up:
+
+    >>> import datetime as dt, tempfile, pathlib
+    >>> from sleepmoves import Lake, ingest_file, process_lake
+    >>> from sleepmoves.simulate import make_babies, simulate_night
+    >>> baby = make_babies(1, seed=0)[0]
+    >>> events, _ = simulate_night(baby, dt.date(2026, 3, 2))
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> events.to_csv(folder / "ada.csv", index=False)
+    >>> lake = Lake(folder / "lake")
+    >>> lake.add_subject("ada", baby.tz, born=baby.born)
+    True
+    >>> report = ingest_file(lake, folder / "ada.csv", "ada")
+    >>> process_lake(lake)
+    [('ada', '2026-03-02')]
+    >>> process_lake(lake)  # nothing changed: nothing redone
+    []
+    >>> night = lake.nights_table(["ada"]).iloc[0]
+    >>> night["night"], bool(8 * 60 < night["total_sleep_min"] < 12 * 60)
+    ('2026-03-02', True)
     """
     from .model import DEFAULT_MODEL, model_version
 

@@ -136,7 +136,11 @@ PARTITIONED_TABLES = ("events", "counts", "recording", "diary", "epochs", "phase
 
 
 class SleepmovesError(Exception):
-    """An error caused by the user's input: shown as a message, never a traceback (exit code 1)."""
+    """An error caused by the user's input: shown as a message, never a traceback (exit code 1).
+
+    Every message names what was wrong (the file, and its line and column when it has them) and, where there is
+    one, what to do; :class:`sleepmoves.ingest.BadInputError` lists every bad row of a file.
+    """
 
 
 def read_only_lake(root, exc: OSError) -> SleepmovesError:

@@ -55,8 +55,29 @@ def sadeh_ps(counts, variant: str = "actilife") -> np.ndarray:
     return 7.601 - 0.065 * mean_w5 - 1.08 * nat - 0.056 * sd_last6 - 0.703 * np.log(a + 1)
 
 
-def sadeh(counts, variant: str = "actilife") -> np.ndarray:
-    """Sadeh 1994 sleep/wake on 60-s counts; True = sleep."""
+def sadeh(counts, *, variant: str = "actilife") -> np.ndarray:
+    """Sadeh (1994) sleep/wake on 60-s activity counts.
+
+    Parameters
+    ----------
+    counts : array-like
+        Counts of consecutive 60-s epochs (no NaN: split a recording at its gaps first).
+    variant : {"actilife", "published"}
+        ActiLife's form (counts capped at 300, sleep if PS > -4) or the paper's (sleep if PS >= 0).
+
+    Returns
+    -------
+    ndarray of bool
+        One value per epoch, True = sleep.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sleepmoves import sadeh
+    >>> counts = np.r_[np.full(5, 600.0), np.zeros(10), np.full(5, 600.0)]
+    >>> sadeh(counts).astype(int).tolist()
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
+    """
     ps = sadeh_ps(counts, variant)
     return ps > -4 if variant == "actilife" else ps >= 0
 
@@ -75,18 +96,57 @@ def cole_kripke_d(counts, variant: str = "actilife") -> np.ndarray:
     return 0.001 * window @ COLE_KRIPKE_WEIGHTS
 
 
-def cole_kripke(counts, variant: str = "actilife") -> np.ndarray:
-    """Cole-Kripke 1992 sleep/wake on 60-s counts; True = sleep."""
+def cole_kripke(counts, *, variant: str = "actilife") -> np.ndarray:
+    """Cole-Kripke (1992) sleep/wake on 60-s activity counts.
+
+    Parameters
+    ----------
+    counts : array-like
+        Counts of consecutive 60-s epochs (no NaN).
+    variant : {"actilife", "published"}
+        ActiLife's form (counts / 100, capped at 300) or the paper's (counts as they are); sleep if D < 1.
+
+    Returns
+    -------
+    ndarray of bool
+        One value per epoch, True = sleep.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sleepmoves import cole_kripke
+    >>> counts = np.r_[np.full(5, 600.0), np.zeros(10), np.full(5, 600.0)]
+    >>> cole_kripke(counts).astype(int).tolist()
+    [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
+    """
     return cole_kripke_d(counts, variant) < 1
 
 
 def webster(sleep) -> np.ndarray:
-    """Webster rescoring of a 60-s sleep/wake series (True = sleep); returns the rescored series.
+    """Webster rescoring of a 60-s sleep/wake series.
 
     Rules, all judged on the input scoring and applied together:
     after >= 4 min of wake the next 1 min of sleep becomes wake; after >= 10 min the next 3 min;
     after >= 15 min the next 4 min; <= 6 min of sleep between >= 15 min of wake on both sides becomes
     wake; <= 10 min of sleep between >= 20 min of wake on both sides becomes wake.
+
+    Parameters
+    ----------
+    sleep : array-like of bool
+        A scoring of consecutive 60-s epochs, True = sleep (e.g. from :func:`sadeh`).
+
+    Returns
+    -------
+    ndarray of bool
+        The rescored series.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sleepmoves import webster
+    >>> scored = np.r_[np.zeros(15, bool), np.ones(10, bool)]  # 15 min awake, then asleep
+    >>> webster(scored).astype(int)[14:].tolist()  # the first 4 min of sleep become wake
+    [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
     """
     s = np.asarray(sleep, dtype=bool)
     out = s.copy()
@@ -138,8 +198,35 @@ def actiware_score(counts, epoch_s: int = 60) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(padded, len(weights))[: len(a)] @ weights
 
 
-def actiware(counts, epoch_s: int = 60, threshold: float = ACTIWARE_THRESHOLDS["medium"]) -> np.ndarray:
-    """Actiware sleep/wake on counts of ``epoch_s`` epochs; True = sleep (score at or under ``threshold``)."""
+def actiware(counts, *, epoch_s: int = 60, threshold: float = ACTIWARE_THRESHOLDS["medium"]) -> np.ndarray:
+    """Actiware (Philips Respironics) sleep/wake on counts at the file's own epoch length.
+
+    Each epoch's score is a weighted sum of its count and its neighbours' (the manual's weights); the epoch is
+    sleep when the score is at or under the wake threshold.
+
+    Parameters
+    ----------
+    counts : array-like
+        Counts of consecutive epochs (no NaN).
+    epoch_s : {15, 30, 60, 120}
+        The epoch length.
+    threshold : float
+        The wake threshold: 20 (low), 40 (medium, the default), 80 (high), or
+        :func:`actiware_auto_threshold`.
+
+    Returns
+    -------
+    ndarray of bool
+        One value per epoch, True = sleep.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sleepmoves import actiware
+    >>> counts = np.r_[np.full(5, 600.0), np.zeros(10), np.full(5, 600.0)]
+    >>> actiware(counts, epoch_s=60).astype(int).tolist()
+    [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    """
     return actiware_score(counts, epoch_s) <= threshold
 
 
@@ -239,7 +326,7 @@ def score_counts(
     if algorithm.startswith(("sadeh", "cole-kripke")):
         variant = "published" if algorithm.endswith("published") else "actilife"
         score = sadeh if algorithm.startswith("sadeh") else cole_kripke
-        return score(a, variant), block, ALGORITHMS[algorithm]
+        return score(a, variant=variant), block, ALGORITHMS[algorithm]
     length = block
     series = a
     level = algorithm.removeprefix("actiware").lstrip("-")
@@ -252,7 +339,7 @@ def score_counts(
     setting = (
         f"Actiware, wake threshold {limit:g}{' (automatic)' if level == 'auto' else ''}, {length}-s epochs"
     )
-    return actiware(series, length, limit), length, setting
+    return actiware(series, epoch_s=length, threshold=limit), length, setting
 
 
 def scored_length(algorithm: str, epoch_s: int) -> int:

@@ -236,6 +236,20 @@ def night_metrics(
     -------
     dict
         Times as UTC timestamps (NaT when there is no sleep period), durations in minutes, rates per hour.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> from sleepmoves import label_night, night_metrics
+    >>> from sleepmoves.simulate import make_babies, simulate_night
+    >>> baby = make_babies(1, seed=0)[0]
+    >>> events, _ = simulate_night(baby, dt.date(2026, 3, 2))
+    >>> phases = label_night(events, night="2026-03-02", tz=baby.tz, born=baby.born).phases
+    >>> m = night_metrics(phases, events, tz=baby.tz)
+    >>> m["total_sleep_min"] <= m["sleep_period_min"], round(m["pct_active"] + m["pct_quiet"] + m["pct_transition"])
+    (True, 100)
+    >>> m["twitches_per_h_active"] > m["twitches_per_h_quiet"]
+    True
     """
     from .periods import sleep_periods
 
@@ -356,6 +370,68 @@ COMPARED_METRICS = (
     "kicks_per_h",
     "startles_per_h",
 )
+
+
+def sleep_statistics(phases) -> dict:
+    """The usual statistics of a hypnogram of 30-s epochs, as YASA's ``sleep_statistics`` defines them.
+
+    Unlike :func:`night_metrics` (which finds the night's sleep period by the rest-interval rule and sets naps
+    apart), this takes the hypnogram as it is: the sleep period runs from its first to its last sleep epoch.
+
+    Parameters
+    ----------
+    phases : DataFrame or sequence of str
+        ``phase`` per consecutive 30-s epoch (a DataFrame is sorted by ``epoch_start``): ``awake``, ``active``,
+        ``quiet``, ``transition`` (or ``asleep`` when only sleep is known); ``no_data`` for an epoch without
+        data, which counts as neither sleep nor wake.
+
+    Returns
+    -------
+    dict
+        Minutes unless marked %: ``TIB`` (epochs with data), ``SPT`` (first to last sleep epoch), ``WASO`` (awake
+        within SPT), ``TST`` (asleep within SPT), ``SE`` (TST / TIB, %), ``SME`` (TST / SPT, %), ``SOL`` (first
+        epoch to the first sleep epoch); per phase its minutes (``active``, ``quiet``, ``transition``), its share
+        of TST (``%active``, ...) and its latency from sleep onset (``Lat_active``, ``Lat_quiet``, ``Lat_transition``;
+        NaN when it never occurs).
+
+    Examples
+    --------
+    >>> from sleepmoves import sleep_statistics
+    >>> night = ["awake"] * 20 + ["active"] * 40 + ["quiet"] * 60 + ["awake"] * 4 + ["quiet"] * 40 + ["awake"] * 30
+    >>> stats = sleep_statistics(night)
+    >>> stats["TST"], stats["WASO"], stats["SOL"], stats["Lat_quiet"], round(stats["%quiet"], 1)
+    (70.0, 2.0, 10.0, 20.0, 71.4)
+    """
+    if isinstance(phases, pd.DataFrame):
+        phases = phases.sort_values("epoch_start")["phase"] if "epoch_start" in phases else phases["phase"]
+    words = np.asarray(list(phases), dtype=object)
+    known = words != NO_DATA
+    asleep = np.isin(words, ASLEEP_PHASES)
+    minutes = EPOCH_S / 60
+    sleep_at = np.flatnonzero(asleep)
+    out = {"TIB": float(known.sum() * minutes)}
+    if not len(sleep_at):
+        nan = float("nan")
+        out.update({"SPT": 0.0, "WASO": 0.0, "TST": 0.0, "SE": 0.0, "SME": nan, "SOL": nan})
+        out.update({k: v for p in ("active", "quiet", "transition") for k, v in ((p, 0.0), (f"%{p}", nan))})
+        out.update({f"Lat_{p}": nan for p in ("active", "quiet", "transition")})
+        return out
+    first, last = sleep_at[0], sleep_at[-1]
+    period = words[first : last + 1]
+    tst = float(np.isin(period, ASLEEP_PHASES).sum() * minutes)
+    out["SPT"] = float(len(period) * minutes)
+    out["WASO"] = float((period == "awake").sum() * minutes)
+    out["TST"] = tst
+    out["SE"] = tst / out["TIB"] * 100
+    out["SME"] = tst / out["SPT"] * 100
+    out["SOL"] = float(known[:first].sum() * minutes)
+    for phase in ("active", "quiet", "transition"):
+        out[phase] = float((period == phase).sum() * minutes)
+        out[f"%{phase}"] = out[phase] / tst * 100
+    for phase in ("active", "quiet", "transition"):
+        at = np.flatnonzero(period == phase)
+        out[f"Lat_{phase}"] = float(at[0] * minutes) if len(at) else float("nan")
+    return out
 
 
 def week_words(week: str) -> str:

@@ -31,7 +31,7 @@ def scores() -> pd.DataFrame:
                 truth = events[events["limb"].isin([limb, "whole_body"])].assign(
                     kind=lambda e: e["kind"].replace(ANKLE_KIND)
                 )
-                matches.append(match_events(truth, detect_events(signal, 50, t0, limb)))
+                matches.append(match_events(truth, detect_events(signal, 50, t0, limb=limb)))
     table = detection_scores(pd.concat(matches, ignore_index=True))
     print(
         "\ndetection on held-out simulated nights (4 babies x 2 nights x 2 ankles):\n"
@@ -68,7 +68,7 @@ def test_each_kind_is_recognised_on_a_clean_signal():
     )
     # shake from 35 s: 8 s at 2 Hz, 0.3 g
     acc[35 * fs : 43 * fs, 0] += 0.3 * np.sin(2 * np.pi * 2 * t[: 8 * fs])
-    events = detect_events(acc, fs, T0, "left_leg")
+    events = detect_events(acc, fs, T0, limb="left_leg")
     onsets = (events["start"] - T0).dt.total_seconds().round(1).tolist()
     assert list(events["kind"]) == ["twitch", "startle", "shake"], events
     assert abs(onsets[0] - 10) < 0.3 and abs(onsets[1] - 20) < 0.3 and abs(onsets[2] - 35) < 0.5

@@ -20,7 +20,6 @@ def model():
 
 def run_nights(cohort, events, model) -> pd.DataFrame:
     """Label every night of every baby in order, as `sleepmoves process` does; one row per night."""
-    shipped, version = model
     rows = []
     for baby in cohort:
         ev = events[baby.subject]
@@ -28,7 +27,7 @@ def run_nights(cohort, events, model) -> pd.DataFrame:
         history = pd.DataFrame()
         for night in sorted(set(nights)):
             _, _, metrics = label_night(
-                ev[nights == night], night, baby.tz, baby.born, shipped, version, None, history
+                ev[nights == night], night=night, tz=baby.tz, born=baby.born, model=model, history=history
             )
             row = {**metrics, "subject": baby.subject, "night": night, "anomaly": baby.anomaly}
             history = pd.concat([history, pd.DataFrame([row])], ignore_index=True)

@@ -55,7 +55,8 @@ def test_trained_model_beats_chance_on_held_out_babies(trained, held_out):
 
 
 def test_shipped_model_on_held_out_babies(held_out):
-    model, version = load_model(DEFAULT_MODEL)
+    model = load_model(DEFAULT_MODEL)
+    version = model.version_
     assert version.startswith("phase-hgb-")
     result = agreement(held_out["phase"], model.predict(held_out))
     _report(f"shipped model {version}", result)
@@ -80,7 +81,8 @@ def test_age_matters_to_the_model(trained, held_out):
 
 def test_skops_round_trip_gives_identical_probabilities(trained, held_out, tmp_path):
     version = trained.save(tmp_path / "m.skops")
-    loaded, loaded_version = load_model(tmp_path / "m.skops")
+    loaded = load_model(tmp_path / "m.skops")
+    loaded_version = loaded.version_
     assert version == loaded_version
     assert np.array_equal(loaded.predict_proba(held_out.head(500)), trained.predict_proba(held_out.head(500)))
 
@@ -135,7 +137,7 @@ def test_unknown_training_label_is_refused(held_out):
 
 def test_version_depends_on_content_not_on_the_save(trained, tmp_path):
     first = trained.save(tmp_path / "a.skops")
-    reloaded, _ = load_model(tmp_path / "a.skops")
+    reloaded = load_model(tmp_path / "a.skops")
     assert reloaded.save(tmp_path / "b.skops") == first  # new object ids, same model
     other = PhaseModel(max_iter=5).fit(pd.DataFrame({"a": [0.0, 1.0] * 20}), ["awake", "quiet"] * 20)
     assert other.save(tmp_path / "c.skops") != first
@@ -206,7 +208,8 @@ def test_the_shipped_model_is_what_its_card_says():
     from pathlib import Path
 
     card = (Path(DEFAULT_MODEL).parent / "README.md").read_text(encoding="utf-8")
-    model, version = load_model(DEFAULT_MODEL)
+    model = load_model(DEFAULT_MODEL)
+    version = model.version_
     assert model.features_ == SHIPPED_FEATURES
     assert f"{len(SHIPPED_FEATURES)} features" in card
     stated = float(re.search(r"\*\*T = ([0-9.]+)\*\*", card).group(1))

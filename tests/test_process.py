@@ -47,7 +47,7 @@ def test_force_and_a_new_model_redo_everything(lake, tmp_path):
     assert len(process(lake, force=True)) == n
     from sleepmoves.model import DEFAULT_MODEL, load_model, model_version
 
-    model, _ = load_model(DEFAULT_MODEL)
+    model = load_model(DEFAULT_MODEL)
     model.calibration_power_ = model.calibration_power_ * 0.99  # a different model
     other = tmp_path / "other.skops"
     model.save(other)

@@ -44,14 +44,14 @@ counts_strategy = st.lists(st.integers(0, 2000).map(float), min_size=1, max_size
 @given(counts_strategy)
 def test_sadeh_matches_the_reference_loop(counts):
     assert np.array_equal(sadeh(counts), sadeh_loop(counts, 300, -4, strict=True))
-    assert np.array_equal(sadeh(counts, "published"), sadeh_loop(counts, None, 0, strict=False))
+    assert np.array_equal(sadeh(counts, variant="published"), sadeh_loop(counts, None, 0, strict=False))
 
 
 @settings(max_examples=200, deadline=None)
 @given(counts_strategy)
 def test_cole_kripke_matches_the_reference_loop(counts):
     assert np.array_equal(cole_kripke(counts), cole_kripke_loop(counts, True))
-    assert np.array_equal(cole_kripke(counts, "published"), cole_kripke_loop(counts, False))
+    assert np.array_equal(cole_kripke(counts, variant="published"), cole_kripke_loop(counts, False))
 
 
 def test_sadeh_by_hand():
@@ -108,7 +108,7 @@ def test_bad_counts_are_refused():
     with pytest.raises(ValueError, match=">= 0"):
         cole_kripke([-1.0])
     with pytest.raises(ValueError, match="unknown variant"):
-        sadeh([1.0], "fast")
+        sadeh([1.0], variant="fast")
 
 
 # ---------------------------------------------------------------------- Actiware and the choice by device
@@ -134,7 +134,9 @@ def actiware_loop(counts, epoch_s, threshold):
 def test_actiware_matches_the_loop_reference(counts, epoch_s, threshold):
     from sleepmoves.sleepwake import actiware
 
-    assert (actiware(counts, epoch_s, threshold) == actiware_loop(counts, epoch_s, threshold)).all()
+    assert (
+        actiware(counts, epoch_s=epoch_s, threshold=threshold) == actiware_loop(counts, epoch_s, threshold)
+    ).all()
 
 
 def test_score_counts_sums_short_epochs_for_sadeh_and_keeps_actiwares_own_length():

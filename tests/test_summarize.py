@@ -59,7 +59,7 @@ def test_phase_minutes_come_with_an_interval_that_holds_the_true_minutes():
     from sleepmoves.process import label_night
     from sleepmoves.simulate import recording_spans, simulate
 
-    model, version = load_model()
+    model = load_model()
     cohort, events, labels = simulate(babies=6, weeks=1, seed=77)
     spans = recording_spans(labels)
     held, widths = [], []
@@ -71,7 +71,7 @@ def test_phase_minutes_come_with_an_interval_that_holds_the_true_minutes():
         for night in sorted(set(nights))[:3]:
             recording = rec[night_of(rec["start"], baby.tz) == night]
             _, phases, m = label_night(
-                ev[nights == night], night, baby.tz, baby.born, model, version, recording=recording
+                ev[nights == night], night=night, tz=baby.tz, born=baby.born, model=model, recording=recording
             )
             period = truth[(truth.index >= m["sleep_onset"]) & (truth.index < m["sleep_offset"])]
             for phase in ("active", "quiet"):

@@ -45,12 +45,14 @@ from .raw import (
 
 __all__ = [
     "BadInputError",
+    "FileTables",
     "IngestReport",
     "Limits",
     "ParsedFile",
     "RowError",
     "ingest_file",
     "parse_file",
+    "read_file",
     "sha256_of",
 ]
 
@@ -80,6 +82,7 @@ def ingest_file(
     lake: Lake,
     path: str | Path,
     subject: str,
+    *,
     tz: str | None = None,
     fmt: str = "auto",
     skip_bad: bool = False,
@@ -89,7 +92,7 @@ def ingest_file(
     replace: bool = False,
     sleepwake: str | None = None,
 ) -> IngestReport:
-    """Parse, validate and store one file for one subject.
+    r"""Parse, validate and store one file for one subject.
 
     A file with any bad row stores nothing and raises :class:`BadInputError` listing every bad row,
     unless ``skip_bad`` is set: then the good rows are stored and the bad ones returned in the report.
@@ -99,6 +102,53 @@ def ingest_file(
     (see :meth:`Lake.commit_ingest`). ``source_name`` names the file in messages and the
     manifest when ``path`` is a temporary copy (an upload). A file over ``limits`` (size, size decompressed,
     rows) is refused before it is read whole.
+
+    Parameters
+    ----------
+    lake : Lake
+    path : str or Path
+        The file (any format :func:`read_file` reads).
+    subject : str
+        The baby it belongs to (added first with :meth:`Lake.add_subject`).
+    tz : str, optional
+        The zone of times the file writes without a UTC offset.
+    fmt : str
+        ``auto`` (recognised from the content) or a format name.
+    skip_bad : bool
+        Store the good rows and report the bad ones, instead of refusing the file.
+    limb : str, optional
+        Where a single sensor was worn, when the file does not say.
+    source_name : str, optional
+        The name to give the file in messages and the manifest (``path`` is then a temporary copy).
+    limits : Limits
+        Largest file, size decompressed and rows accepted.
+    replace : bool
+        Replace an earlier file whose sensor epochs overlap this one's.
+    sleepwake : str, optional
+        The algorithm that is to score this file's activity counts.
+
+    Returns
+    -------
+    IngestReport
+        ``result`` (the nights stored, the rows, whether the file was already there), ``format``, ``notes`` and
+        the bad rows ``skipped``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from sleepmoves import Lake, ingest_file
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "night.csv").write_text(
+    ...     "time,kind,limb\n2026-03-02T21:00:00+00:00,twitch,left_leg\n2026-03-03T02:10:00+00:00,startle,whole_body\n"
+    ... )
+    >>> lake = Lake(folder / "lake")
+    >>> lake.add_subject("ada", "Europe/London", born="2026-01-01")
+    True
+    >>> report = ingest_file(lake, folder / "night.csv", "ada")
+    >>> report.result.nights, report.result.rows
+    (['2026-03-02'], 2)
+    >>> ingest_file(lake, folder / "night.csv", "ada").result.already_ingested  # the same file again
+    True
     """
     path = Path(path)
     info = lake.subject(subject)
@@ -114,15 +164,9 @@ def ingest_file(
             return IngestReport(result, str(path), fmt)
         # refused before the file is read; commit_ingest checks again under the writer lock
         lake.check_not_held_by_another(sha, subject, Path(name).name)
-        # raw acceleration and event logs are read from the file as they go (a night is tens of MB); the rest
-        # (small, or binary formats read whole by their decoders) is read into memory
-        data = path if _read_as_stream(path, name, fmt) else path.read_bytes()
-    except FileNotFoundError:
-        raise SleepmovesError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise SleepmovesError(f"{path}: is a folder, not a file") from None
     except OSError as exc:
-        raise SleepmovesError(f"{path}: cannot read ({exc.strerror})") from None
+        raise _unreadable(path, exc) from None
+    data = _file_data(path, name, fmt)
 
     # a log's rows wait on disk, by night, until they are stored: memory holds a batch, never the file
     with scratch_folder(lake.root) if isinstance(data, Path) else contextlib.nullcontext() as scratch:
@@ -164,6 +208,136 @@ class ParsedFile:
     skipped: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the user should hear ("'Z' times read in --tz")
     skipped_count: int = 0  # with skipped_bad: every bad row (``skipped`` keeps the first MAX_ERRORS_KEPT)
+
+
+def _unreadable(path: Path, exc: OSError) -> SleepmovesError:
+    if isinstance(exc, FileNotFoundError):
+        return SleepmovesError(f"{path}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return SleepmovesError(f"{path}: is a folder, not a file")
+    return SleepmovesError(f"{path}: cannot read ({exc.strerror})")
+
+
+def _file_data(path: Path, name: str, fmt: str) -> bytes | Path:
+    """What :func:`parse_file` reads: raw acceleration and event logs from the file as they go (a night is tens of
+    MB), the rest (small, or binary formats read whole by their decoders) as bytes."""
+    try:
+        return path if _read_as_stream(path, name, fmt) else path.read_bytes()
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+
+
+@dataclass(frozen=True)
+class FileTables:
+    """What :func:`read_file` found in a file: a table per kind of data, empty where the file has none.
+
+    Attributes
+    ----------
+    format : str
+        The format the file was read as (``csv``, ``jsonl``, ``raw-csv``, ``gt3x``, ``cwa``, ``agd``, ``awd``,
+        ``diary-csv``, ...).
+    events : DataFrame
+        Movement events: ``start`` (UTC), ``duration_s``, ``limb``, ``kind``, ``intensity``, ``night``; detected
+        from the acceleration for raw sensor files.
+    counts : DataFrame
+        Epochs of activity counts, or a raw sensor's movement per epoch: ``start`` (UTC), ``epoch_s``, ``count``,
+        ``limb``, ``valid`` (False: no data), ``worn``, ``wake_threshold``, ``sleepwake``, ``night``.
+    recording : DataFrame
+        When an event log was recording: ``start``, ``end`` (UTC) and ``night``.
+    diary : DataFrame
+        A parent's diary: ``start``, ``end`` (UTC), ``activity`` (sleep, feed, diaper, visit, other), ``note``
+        and ``night``.
+    notes : tuple of str
+        How the file was read, in words the user should hear (a zone applied, damaged blocks, repeated entries).
+    skipped : tuple of RowError
+        Bad rows left out (only with ``skip_bad=True``; otherwise a bad row raises :class:`BadInputError`).
+    """
+
+    format: str
+    events: pd.DataFrame
+    counts: pd.DataFrame
+    recording: pd.DataFrame
+    diary: pd.DataFrame
+    notes: tuple[str, ...] = ()
+    skipped: tuple[RowError, ...] = ()
+
+
+def read_file(
+    path: str | Path,
+    *,
+    tz: str = "UTC",
+    file_tz: str | None = None,
+    format: str = "auto",
+    skip_bad: bool = False,
+    limb: str | None = None,
+    sleepwake: str | None = None,
+) -> FileTables:
+    r"""Read and check any supported file into tables, storing nothing (:func:`ingest_file` stores it in a lake).
+
+    Parameters
+    ----------
+    path : str or Path
+        An event log (CSV / JSON Lines), raw acceleration (CSV, ActiGraph GT3X, Axivity CWA, GENEActiv BIN),
+        activity counts (ActiGraph AGD / CSV, Actiwatch AWD / MTN, Actiware CSV, ...) or a baby app's diary.
+    tz : str
+        The baby's time zone: each row's night is the local noon-to-noon it falls in.
+    file_tz : str, optional
+        The zone of times the file writes without a UTC offset (the command line's ``--tz``); such a time is
+        refused when this is not given.
+    format : str
+        ``auto`` (recognised from the content) or a format name.
+    skip_bad : bool
+        Leave bad rows out (listed in ``skipped``) instead of refusing the file.
+    limb : str, optional
+        Where a single sensor was worn, when the file does not say.
+    sleepwake : str, optional
+        The algorithm that scores activity counts (default: the device software's own).
+
+    Returns
+    -------
+    FileTables
+
+    Raises
+    ------
+    BadInputError
+        The file has bad rows (each named with its line) and ``skip_bad`` is not set.
+    SleepmovesError
+        The file cannot be read, or is not a format sleepmoves reads (the message says what to do).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from sleepmoves import read_file
+    >>> log = pathlib.Path(tempfile.mkdtemp()) / "night.csv"
+    >>> _ = log.write_text(
+    ...     "time,kind,limb\n"
+    ...     "2026-03-02T21:00:00+00:00,twitch,left_leg\n"
+    ...     "2026-03-02T21:00:05+00:00,kick,right_leg\n"
+    ... )
+    >>> tables = read_file(log, tz="Europe/London")
+    >>> tables.format, len(tables.events), tables.events["night"].iloc[0]
+    ('csv', 2, '2026-03-02')
+    >>> tables.events[["kind", "limb"]].values.tolist()
+    [['twitch', 'left_leg'], ['kick', 'right_leg']]
+    """
+    if format not in ("auto", *FORMATS):
+        raise SleepmovesError(f"unknown format {format!r}: use one of auto, {', '.join(FORMATS)}")
+    path = Path(path)
+    name = str(path)
+    try:
+        DEFAULT_LIMITS.check_size(name, path.stat().st_size)
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    data = _file_data(path, name, format)
+    parsed = parse_file(
+        data, name, tz, tz=file_tz, fmt=format, skip_bad=skip_bad, limb=limb, sleepwake=sleepwake
+    )
+    frames = {}
+    for kind in ("events", "counts", "recording", "diary"):
+        rows = parsed.tables.get(kind)
+        frame = rows.frame() if isinstance(rows, NightPieces) else rows
+        frames[kind] = frame.reset_index(drop=True) if frame is not None else pd.DataFrame()
+    return FileTables(parsed.format, notes=tuple(parsed.notes), skipped=tuple(parsed.skipped), **frames)
 
 
 def _read_as_stream(path: Path, name: str, fmt: str) -> bool:

@@ -454,7 +454,7 @@ def events_and_coverage(
             cov["valid"] = False
         else:
             mag = movement_magnitude(acc, fs)
-            events.append(detect_events(acc, fs, start, limb, magnitude=mag))
+            events.append(detect_events(acc, fs, start, limb=limb, magnitude=mag))
             cov = epoch_coverage(acc, fs, start, magnitude=mag)
         cov["limb"] = limb
         coverage.append(cov)
