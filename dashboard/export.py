@@ -22,12 +22,9 @@ MAX_FLAGS_SHOWN = 5  # more are counted ("and 3 more"), never dropped silently
 
 def app_version() -> str:
     """This sleepmoves's version (as installed), stamped on every export."""
-    from importlib.metadata import PackageNotFoundError, version
+    import sleepmoves
 
-    try:
-        return version("sleepmoves")
-    except PackageNotFoundError:  # run from a source tree that was not installed
-        return "(not installed)"
+    return sleepmoves.__version__
 
 
 def signed(tz: str) -> str:
