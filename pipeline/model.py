@@ -231,7 +231,13 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        sio.dump(self, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+        # the version a loaded model carries is a hash of its file, not part of the model: never saved with it
+        version = self.__dict__.pop("version_", None)
+        try:
+            sio.dump(self, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+        finally:
+            if version is not None:
+                self.version_ = version
         tmp.replace(path)
         return model_version(path)
 
