@@ -229,3 +229,14 @@ def test_the_wheel_works_in_a_fresh_environment_outside_the_checkout(tmp_path):
         env,
     )  # fmt: skip
     assert int(re.search(r"(\d+) passed", examples).group(1)) >= len(_public()), examples
+
+
+def test_a_video_without_the_video_extra_says_which_pip_install(tmp_path):
+    script = (
+        "import sys; sys.modules['av'] = None\n"
+        "from sleepmoves.ingest.video import probe\n"
+        f"probe({str(tmp_path / 'night.mp4')!r}, tz='UTC')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "reading video needs the 'video' extra: pip install 'sleepmoves[video]'" in done.stderr

@@ -1,0 +1,249 @@
+"""Baby-monitor and phone video: when it was recorded, and its frames decoded as a stream, small and slow enough
+to analyse for movement, in bounded memory whatever the file's length.
+
+Why PyAV (FFmpeg's libraries, bundled in its wheels): it decodes every container and codec monitors and phones
+write (MP4 / MOV / MKV / AVI; H.264, H.265, MJPEG, MPEG-4, VP9) without a system FFmpeg, and hands frames over
+one at a time, already scaled down and grey, as NumPy arrays. It is the ``video`` extra
+(``pip install 'sleepmoves[video]'``); without it a video gives a one-line message saying so.
+
+The recording's start comes from, in this order: ``start`` given by the user; the container's creation time (a
+phone's local ``com.apple.quicktime.creationdate``, with its UTC offset, before FFmpeg's UTC ``creation_time``);
+the file name of the common cameras (:data:`NAME_PATTERNS`). :class:`VideoInfo` says which was used, for the user
+to hear. A container date of 1904 or 1970 is a clock that was never set, not a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..extras import need
+from ..nights import zone
+from ..schema import SleepmovesError
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
+ANALYSIS_WIDTH = 160  # pixels across: a crib fills most of a monitor's view, a limb is then still ~10 px wide
+ANALYSIS_FPS = 5.0  # frames analysed a second: a twitch (0.1-0.5 s) moves across at least one frame pair
+MAX_HOURS = 16.0  # longer than any night; a longer file is several nights (or a clock gone wrong): split it
+YEARS = (2000, 2100)  # a container date outside these is an unset clock (QuickTime counts from 1904)
+
+# Camera and phone file names that carry the start, each with the zone its clock writes in:
+# "local" (the baby's zone), "utc", or "offset" (written in the name).
+NAME_PATTERNS = (
+    # Google Pixel: PXL_20260302_193000123.mp4, in UTC (with milliseconds)
+    ("Google Pixel", re.compile(r"PXL_(\d{8})_(\d{6})\d{0,3}"), "utc"),
+    # Tapo: 1772479800-1772483400.mp4, Unix seconds of start and end
+    ("Tapo", re.compile(r"^(\d{10})-\d{10}$"), "unix"),
+    # Blink (downloaders): 2026-03-02T19_30_00+01_00.mp4
+    ("Blink", re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2})_(\d{2})_(\d{2})([+-]\d{2})_(\d{2})"), "offset"),
+    # Reolink: RecM01_20260302_193000_203000_....mp4 (date, start, end), local time
+    ("Reolink", re.compile(r"Rec[A-Z0-9]{3}_(?:DST)?(\d{8})_(\d{6})_\d{6}"), "local"),
+    # Android and most cameras: VID_20260302_193000.mp4, 20260302_193000.mp4, local time
+    ("a camera or phone", re.compile(r"(?<!\d)(\d{8})[_-](\d{6})(?!\d)"), "local"),
+    # generic: 2026-03-02_19-30-00.mp4 / 2026-03-02 19.30.00.mov, local time
+    ("a camera or phone", re.compile(r"(\d{4}-\d{2}-\d{2})[ _T](\d{2})[-.:_](\d{2})[-.:_](\d{2})"), "local"),
+)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file is: its stream, its length and when it started (and how that was known)."""
+
+    path: str
+    container: str
+    codec: str
+    width: int
+    height: int
+    fps: float
+    duration_s: float
+    start: pd.Timestamp  # UTC
+    start_from: str  # "--start", "the file's creation time", "the file name (Reolink)": said to the user
+
+
+def _av():
+    return need("av", "video", "reading video")
+
+
+def _open(path: Path):
+    """The container opened, or a clear refusal (0 bytes, damaged, not a video)."""
+    av = _av()
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SleepmovesError(f"{path}: cannot read ({exc.strerror})") from None
+    if size == 0:
+        raise SleepmovesError(f"{path}: the file is empty (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as exc:
+        raise SleepmovesError(
+            f"{path}: not a video sleepmoves can read, or damaged (FFmpeg: {_said(exc)}); if the recording was "
+            "cut off, export it again from the camera's app"
+        ) from None
+    if not container.streams.video:
+        kinds = _kinds(container) or "nothing"
+        container.close()
+        raise SleepmovesError(f"{path}: the file has no video in it (only {kinds})")
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        name = getattr(stream.codec, "name", None) or "an unknown codec"
+        container.close()
+        raise SleepmovesError(f"{path}: its video is in {name}, which this FFmpeg cannot decode")
+    return container, stream
+
+
+def _said(exc) -> str:
+    return (getattr(exc, "strerror", None) or str(exc)).strip().rstrip(".")
+
+
+def _kinds(container) -> str:
+    return ", ".join(sorted({s.type for s in container.streams}))
+
+
+def probe(path: str | Path, *, tz: str, start=None) -> VideoInfo:
+    """Read a video's header: stream, length and start, or refuse it with a clear reason.
+
+    Parameters
+    ----------
+    path : str or Path
+    tz : str
+        The baby's zone: a start written without an offset (``start`` or a local file name) is in it.
+    start : str or timestamp, optional
+        The recording's start, when the user gives it; overrides the file's own.
+    """
+    path = Path(path)
+    container, stream = _open(path)
+    with container:
+        duration = _duration_s(container, stream)
+        if duration > MAX_HOURS * 3600:
+            raise SleepmovesError(
+                f"{path}: {duration / 3600:.1f} hours of video, longer than a night ({MAX_HOURS:g} h at most): "
+                "split it into nights"
+            )
+        begun, source = _start(path, container, stream, tz, start)
+        rate = stream.average_rate or stream.guessed_rate or Fraction(0)
+        return VideoInfo(
+            str(path),
+            container.format.name,
+            stream.codec_context.name,
+            stream.codec_context.width,
+            stream.codec_context.height,
+            float(rate),
+            duration,
+            begun,
+            source,
+        )
+
+
+def _duration_s(container, stream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:  # MKV / WebM give the container's, in microseconds
+        return container.duration / 1e6
+    raise SleepmovesError(f"{container.name}: the video does not say how long it is (a damaged file?)")
+
+
+def _start(path: Path, container, stream, tz: str, given) -> tuple[pd.Timestamp, str]:
+    local = zone(tz)
+    if given is not None:
+        stamp = pd.Timestamp(given)
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize(local, ambiguous="raise", nonexistent="raise")
+        return stamp.tz_convert("UTC"), "--start"
+    for key, where in (
+        ("com.apple.quicktime.creationdate", container.metadata),  # a phone's local time with its offset
+        ("creation_time", container.metadata),
+        ("creation_time", stream.metadata),
+    ):
+        stamp = _container_time(where.get(key))
+        if stamp is not None:
+            return stamp, "the file's creation time"
+    name = path.stem
+    for camera, pattern, clock in NAME_PATTERNS:
+        found = pattern.search(name)
+        if found is None:
+            continue
+        stamp = _name_time(found, clock, local)
+        if stamp is not None:
+            return stamp, f"the file name ({camera})"
+    raise SleepmovesError(
+        f"{path}: when was it recorded? The file has no creation time and its name no date: "
+        "pass --start with the time the recording began (e.g. --start 2026-03-02T19:30)"
+    )
+
+
+def _container_time(text) -> pd.Timestamp | None:
+    if not text:
+        return None
+    try:
+        stamp = pd.Timestamp(str(text).strip())
+    except (ValueError, TypeError):
+        return None
+    if stamp.tzinfo is None:  # FFmpeg's creation_time is UTC; a bare date from another writer is taken as UTC
+        stamp = stamp.tz_localize("UTC")
+    if not YEARS[0] <= stamp.year < YEARS[1]:
+        return None  # a camera clock that was never set (1904 / 1970)
+    return stamp.tz_convert("UTC")
+
+
+def _name_time(found: re.Match, clock: str, local) -> pd.Timestamp | None:
+    try:
+        if clock == "unix":
+            return pd.Timestamp(int(found.group(1)), unit="s", tz="UTC")
+        if clock == "offset":
+            day, h, m, s, oh, om = found.groups()
+            stamp = pd.Timestamp(f"{day}T{h}:{m}:{s}{oh}:{om}")
+        else:
+            digits = "".join(found.groups()).replace("-", "")
+            stamp = pd.Timestamp(dt.datetime.strptime(digits[:14], "%Y%m%d%H%M%S"))
+            stamp = stamp.tz_localize(
+                "UTC" if clock == "utc" else local, ambiguous="raise", nonexistent="raise"
+            )
+    except (ValueError, OverflowError):
+        return None
+    if not YEARS[0] <= stamp.year < YEARS[1]:
+        return None
+    return stamp.tz_convert("UTC")
+
+
+def frames(
+    path: str | Path, *, fps: float = ANALYSIS_FPS, width: int = ANALYSIS_WIDTH
+) -> Iterator[tuple[float, np.ndarray]]:
+    """The video's frames at about ``fps`` a second, grey and ``width`` pixels across: ``(seconds from the
+    start, uint8 array)`` one at a time, so memory holds one frame whatever the file's length.
+
+    Every frame is decoded (a frame between two kept ones is needed to decode the next) but only those kept are
+    scaled and converted. A file cut off part-way yields the frames it has; the caller compares the last time
+    with the header's duration.
+    """
+    path = Path(path)
+    container, stream = _open(path)
+    av = _av()
+    stream.thread_type = "AUTO"  # frame and slice threads: decoding is most of the work
+    height = max(2, round(width * stream.codec_context.height / max(stream.codec_context.width, 1) / 2) * 2)
+    step = 1.0 / fps
+    first = due = None
+    with container:
+        try:
+            for frame in container.decode(stream):
+                if frame.time is None:
+                    continue
+                if first is None:
+                    first = due = frame.time
+                if frame.time < due - 1e-6:
+                    continue
+                while (
+                    due <= frame.time + 1e-6
+                ):  # the next frame due (after a gap in the file, the one after it)
+                    due += step
+                grey = frame.reformat(width=width, height=height, format="gray").to_ndarray()
+                yield float(frame.time - first), grey
+        except av.FFmpegError as exc:
+            raise SleepmovesError(f"{path}: the video is damaged part-way ({_said(exc)})") from None
