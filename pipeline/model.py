@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.resources
+import io
 import re
 import zipfile
 from pathlib import Path
@@ -162,6 +163,7 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
         if unknown:
             raise SleepmovesError(f"unknown phase labels {sorted(unknown)}: use {', '.join(PHASES)}")
         groups = np.zeros(len(y), dtype=int) if groups is None else np.asarray(groups)
+        self.__dict__.pop("version_", None)  # refitted: no longer the model of any saved file
         # a column missing everywhere (e.g. sensor activity in log-only training data) carries nothing to learn
         self.features_ = [str(c) for c in X.columns if X[c].notna().any()]
         self.classes_ = np.array(PHASES)
@@ -235,11 +237,13 @@ class PhaseModel(ClassifierMixin, BaseEstimator):
         version = self.__dict__.pop("version_", None)
         try:
             sio.dump(self, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
-        finally:
+        except BaseException:
             if version is not None:
                 self.version_ = version
+            raise
         tmp.replace(path)
-        return model_version(path)
+        self.version_ = model_version(path)
+        return self.version_
 
 
 def _transitions(codes: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -351,10 +355,38 @@ def _model_version(path: str, size: int, mtime_ns: int) -> str:
                 body = archive.read(name)
                 if name.endswith(".json"):  # object ids only: a float's long digits are content
                     body = re.sub(rb'("__id__": )\d+|\d+(\.npy")', rb"\1#\2", body)
+                    # the model, not its import name: a model keeps its version across the package's rename,
+                    # so no lake relabels its nights for it
+                    body = body.replace(_CLASS_PATH, _FORMER_CLASS_PATH)
                 parts.append(hashlib.sha256(body).hexdigest())
     except zipfile.BadZipFile:
         raise SleepmovesError(f"{path} is not a skops model file (not a zip archive)") from None
     return f"{MODEL_NAME}-{hashlib.sha256(''.join(sorted(parts)).encode()).hexdigest()[:10]}"
+
+
+# A model saved before the package was named sleepmoves names its class pipeline.model.PhaseModel: the same class.
+_CLASS_PATH = b'"__module__": "sleepmoves.model"'
+_FORMER_CLASS_PATH = b'"__module__": "pipeline.model"'
+
+
+def _renamed(data: bytes) -> bytes:
+    """A skops archive whose PhaseModel is named by its former import path, renamed in memory (so models trained
+    before the rename still load, through the same list of trusted types); any other archive as it is."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            schema = archive.read("schema.json")
+            if _FORMER_CLASS_PATH not in schema:
+                return data
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w") as renamed:
+                for info in archive.infolist():
+                    body = archive.read(info.filename)
+                    if info.filename == "schema.json":
+                        body = body.replace(_FORMER_CLASS_PATH, _CLASS_PATH)
+                    renamed.writestr(info, body)
+            return out.getvalue()
+    except (zipfile.BadZipFile, KeyError):
+        return data  # skops says what is wrong with it
 
 
 def load_model(path: str | Path | None = None) -> PhaseModel:
@@ -383,7 +415,7 @@ def load_model(path: str | Path | None = None) -> PhaseModel:
     if not path.exists():
         raise SleepmovesError(f"no phase model at {path}: run `make model` or pass --model")
     try:  # one pass: skops refuses, before building anything, a type not on the list
-        model = sio.load(path, trusted=sorted(TRUSTED_TYPES))
+        model = sio.loads(_renamed(path.read_bytes()), trusted=sorted(TRUSTED_TYPES))
     except sio.exceptions.UntrustedTypesFoundException as exc:
         refused = sorted(set(getattr(exc, "unsafe", ())) - TRUSTED_TYPES) or str(exc)
         raise SleepmovesError(

@@ -377,22 +377,23 @@ def sleep_statistics(phases) -> dict:
 
     Unlike :func:`night_metrics` (which finds the night's sleep period by the rest-interval rule and sets naps
     apart), this takes the hypnogram as it is: the sleep period runs from its first to its last sleep epoch.
+    Epochs without data count as YASA's unscored ones: in the time in bed, never as sleep or wake.
 
     Parameters
     ----------
     phases : DataFrame or sequence of str
-        ``phase`` per consecutive 30-s epoch (a DataFrame is sorted by ``epoch_start``): ``awake``, ``active``,
-        ``quiet``, ``transition`` (or ``asleep`` when only sleep is known); ``no_data`` for an epoch without
-        data, which counts as neither sleep nor wake.
+        A phase word per consecutive 30-s epoch -- ``awake``, ``active``, ``quiet``, ``transition`` (or
+        ``asleep`` when only sleep is known), ``no_data`` for an epoch without data -- or a DataFrame with
+        ``epoch_start`` and ``phase`` (such as :attr:`NightLabels.phases`), whose missing epochs are no data.
 
     Returns
     -------
     dict
-        Minutes unless marked %: ``TIB`` (epochs with data), ``SPT`` (first to last sleep epoch), ``WASO`` (awake
-        within SPT), ``TST`` (asleep within SPT), ``SE`` (TST / TIB, %), ``SME`` (TST / SPT, %), ``SOL`` (first
-        epoch to the first sleep epoch); per phase its minutes (``active``, ``quiet``, ``transition``), its share
-        of TST (``%active``, ...) and its latency from sleep onset (``Lat_active``, ``Lat_quiet``, ``Lat_transition``;
-        NaN when it never occurs).
+        Minutes unless marked %: ``TIB`` (every epoch), ``SPT`` (first to last sleep epoch), ``WASO`` (awake
+        within SPT), ``TST`` (asleep within SPT), ``SE`` (TST / TIB, %), ``SME`` (TST / SPT, %), ``SOL`` (start to
+        the first sleep epoch); per phase its minutes (``active``, ``quiet``, ``transition``), its share of TST
+        (``%active``, ...) and its latency from the start (``Lat_active``, ``Lat_quiet``, ``Lat_transition``).
+        NaN where a figure has no meaning (no sleep: WASO, SOL, SME, the shares and latencies).
 
     Examples
     --------
@@ -400,21 +401,20 @@ def sleep_statistics(phases) -> dict:
     >>> night = ["awake"] * 20 + ["active"] * 40 + ["quiet"] * 60 + ["awake"] * 4 + ["quiet"] * 40 + ["awake"] * 30
     >>> stats = sleep_statistics(night)
     >>> stats["TST"], stats["WASO"], stats["SOL"], stats["Lat_quiet"], round(stats["%quiet"], 1)
-    (70.0, 2.0, 10.0, 20.0, 71.4)
+    (70.0, 2.0, 10.0, 30.0, 71.4)
     """
     if isinstance(phases, pd.DataFrame):
-        phases = phases.sort_values("epoch_start")["phase"] if "epoch_start" in phases else phases["phase"]
-    words = np.asarray(list(phases), dtype=object)
-    known = words != NO_DATA
-    asleep = np.isin(words, ASLEEP_PHASES)
+        words = _on_own_grid(phases)
+    else:
+        words = np.asarray(list(phases), dtype=object)
     minutes = EPOCH_S / 60
-    sleep_at = np.flatnonzero(asleep)
-    out = {"TIB": float(known.sum() * minutes)}
+    nan = float("nan")
+    sleep_at = np.flatnonzero(np.isin(words, ASLEEP_PHASES))
+    out = {"TIB": float(len(words) * minutes)}
     if not len(sleep_at):
-        nan = float("nan")
-        out.update({"SPT": 0.0, "WASO": 0.0, "TST": 0.0, "SE": 0.0, "SME": nan, "SOL": nan})
-        out.update({k: v for p in ("active", "quiet", "transition") for k, v in ((p, 0.0), (f"%{p}", nan))})
-        out.update({f"Lat_{p}": nan for p in ("active", "quiet", "transition")})
+        out.update({"SPT": 0.0, "WASO": nan, "TST": 0.0, "SE": 0.0, "SME": nan, "SOL": nan})
+        for phase in ("active", "quiet", "transition"):
+            out.update({phase: 0.0, f"%{phase}": nan, f"Lat_{phase}": nan})
         return out
     first, last = sleep_at[0], sleep_at[-1]
     period = words[first : last + 1]
@@ -424,14 +424,22 @@ def sleep_statistics(phases) -> dict:
     out["TST"] = tst
     out["SE"] = tst / out["TIB"] * 100
     out["SME"] = tst / out["SPT"] * 100
-    out["SOL"] = float(known[:first].sum() * minutes)
+    out["SOL"] = float(first * minutes)
     for phase in ("active", "quiet", "transition"):
+        at = np.flatnonzero(words == phase)
         out[phase] = float((period == phase).sum() * minutes)
         out[f"%{phase}"] = out[phase] / tst * 100
-    for phase in ("active", "quiet", "transition"):
-        at = np.flatnonzero(period == phase)
-        out[f"Lat_{phase}"] = float(at[0] * minutes) if len(at) else float("nan")
+        out[f"Lat_{phase}"] = float(at[0] * minutes) if len(at) else nan
     return out
+
+
+def _on_own_grid(phases: pd.DataFrame) -> np.ndarray:
+    """Phase words on the 30-s grid from the first to the last epoch of ``phases``; a missing epoch is no data."""
+    if not len(phases):
+        return np.array([], dtype=object)
+    starts = pd.DatetimeIndex(pd.to_datetime(phases["epoch_start"], utc=True))
+    grid = pd.date_range(starts.min(), starts.max(), freq=f"{EPOCH_S}s")
+    return phases_on_grid(phases, grid)
 
 
 def week_words(week: str) -> str:

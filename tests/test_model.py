@@ -218,3 +218,28 @@ def test_the_shipped_model_is_what_its_card_says():
     )
     assert not model.use_hmm_ and "it does not, so it is not used" in card
     assert f"Shipped version: `{version}`" in card
+
+
+def test_a_model_saved_before_the_rename_loads_with_the_same_version(tmp_path):
+    """Models trained when the package was named ``pipeline`` still load, and keep their version (no lake
+    relabels its nights for the rename)."""
+    import zipfile
+
+    old = tmp_path / "old.skops"
+    with zipfile.ZipFile(DEFAULT_MODEL) as src, zipfile.ZipFile(old, "w") as out:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "schema.json":
+                body = body.replace(b'"__module__": "sleepmoves.model"', b'"__module__": "pipeline.model"')
+            out.writestr(info, body)
+    assert b"pipeline.model" in zipfile.ZipFile(old).read("schema.json")
+    shipped, former = load_model(DEFAULT_MODEL), load_model(old)
+    assert isinstance(former, PhaseModel) and former.version_ == shipped.version_
+
+
+def test_a_refitted_model_is_not_the_saved_one(tmp_path):
+    model = load_model(DEFAULT_MODEL)
+    model.fit(pd.DataFrame({"a": [0.0, 1.0] * 20}), ["awake", "quiet"] * 20)
+    assert not hasattr(model, "version_")  # label_night will not credit the shipped model with its labels
+    version = model.save(tmp_path / "refit.skops")
+    assert model.version_ == version == load_model(tmp_path / "refit.skops").version_

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 from pathlib import Path
 
 import dash
@@ -16,7 +17,8 @@ from sleepmoves.summarize import DEFINITIONS, METRIC_NAMES
 
 dash.register_page(__name__, path="/about", name="About", title="sleepmoves · about", order=3)
 
-EVALUATION = Path(__file__).resolve().parents[2] / "data" / "models" / "evaluation" / "summary.csv"
+# the shipped model's evaluation travels with it (package data of sleepmoves.models)
+EVALUATION = Path(str(importlib.resources.files("sleepmoves.models").joinpath("evaluation", "summary.csv")))
 
 
 def layout(**_query):

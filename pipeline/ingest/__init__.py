@@ -265,9 +265,9 @@ class FileTables:
 def read_file(
     path: str | Path,
     *,
-    tz: str = "UTC",
-    file_tz: str | None = None,
-    format: str = "auto",
+    tz: str | None = None,
+    night_tz: str | None = None,
+    fmt: str = "auto",
     skip_bad: bool = False,
     limb: str | None = None,
     sleepwake: str | None = None,
@@ -279,12 +279,13 @@ def read_file(
     path : str or Path
         An event log (CSV / JSON Lines), raw acceleration (CSV, ActiGraph GT3X, Axivity CWA, GENEActiv BIN),
         activity counts (ActiGraph AGD / CSV, Actiwatch AWD / MTN, Actiware CSV, ...) or a baby app's diary.
-    tz : str
-        The baby's time zone: each row's night is the local noon-to-noon it falls in.
-    file_tz : str, optional
-        The zone of times the file writes without a UTC offset (the command line's ``--tz``); such a time is
-        refused when this is not given.
-    format : str
+    tz : str, optional
+        The zone of times the file writes without a UTC offset (as :func:`ingest_file` and the command line's
+        ``--tz``); such a time is refused when it is not given.
+    night_tz : str, optional
+        The baby's zone, in which each row's night is the local noon-to-noon it falls in (default: ``tz``, else
+        UTC). :func:`ingest_file` takes it from the lake.
+    fmt : str
         ``auto`` (recognised from the content) or a format name.
     skip_bad : bool
         Leave bad rows out (listed in ``skipped``) instead of refusing the file.
@@ -314,29 +315,31 @@ def read_file(
     ...     "2026-03-02T21:00:00+00:00,twitch,left_leg\n"
     ...     "2026-03-02T21:00:05+00:00,kick,right_leg\n"
     ... )
-    >>> tables = read_file(log, tz="Europe/London")
+    >>> tables = read_file(log, night_tz="Europe/London")
     >>> tables.format, len(tables.events), tables.events["night"].iloc[0]
     ('csv', 2, '2026-03-02')
     >>> tables.events[["kind", "limb"]].values.tolist()
     [['twitch', 'left_leg'], ['kick', 'right_leg']]
     """
-    if format not in ("auto", *FORMATS):
-        raise SleepmovesError(f"unknown format {format!r}: use one of auto, {', '.join(FORMATS)}")
+    if fmt not in ("auto", *FORMATS):
+        raise SleepmovesError(f"unknown format {fmt!r}: use one of auto, {', '.join(FORMATS)}")
     path = Path(path)
     name = str(path)
     try:
         DEFAULT_LIMITS.check_size(name, path.stat().st_size)
     except OSError as exc:
         raise _unreadable(path, exc) from None
-    data = _file_data(path, name, format)
+    data = _file_data(path, name, fmt)
     parsed = parse_file(
-        data, name, tz, tz=file_tz, fmt=format, skip_bad=skip_bad, limb=limb, sleepwake=sleepwake
+        data, name, night_tz or tz or "UTC", tz=tz, fmt=fmt, skip_bad=skip_bad, limb=limb, sleepwake=sleepwake
     )
     frames = {}
     for kind in ("events", "counts", "recording", "diary"):
         rows = parsed.tables.get(kind)
         frame = rows.frame() if isinstance(rows, NightPieces) else rows
-        frames[kind] = frame.reset_index(drop=True) if frame is not None else pd.DataFrame()
+        frame = frame.reset_index(drop=True) if frame is not None else pd.DataFrame()
+        # where the rows came from is the lake's bookkeeping (set when stored), not the file's
+        frames[kind] = frame.drop(columns=["source", "source_sha"], errors="ignore")
     return FileTables(parsed.format, notes=tuple(parsed.notes), skipped=tuple(parsed.skipped), **frames)
 
 
