@@ -1,0 +1,91 @@
+"""Movement from video (issue 18, in progress): a rendered infant night clip whose every movement is known, its
+zone motion and events measured against that truth, and a light switch, a parent's visit and a camera nudge
+kept as no data, never as movement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("av", reason="the video extra (PyAV) is not installed")
+
+from sleepmoves.ingest.video import frames, probe  # noqa: E402
+from sleepmoves.motion import _recorded, frame_motion, motion_events  # noqa: E402
+from sleepmoves.video_render import render  # noqa: E402
+
+START = pd.Timestamp("2026-03-02T20:00Z")
+
+
+def _truth(seconds: float, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows, t = [], 2.0
+    while t < seconds - 10:
+        kind = rng.choice(["twitch", "kick", "startle"], p=[0.6, 0.3, 0.1])
+        limb = (
+            "whole_body"
+            if kind == "startle"
+            else rng.choice(["left_arm", "right_arm", "left_leg", "right_leg"])
+        )
+        rows.append(
+            (START + pd.Timedelta(seconds=t), {"twitch": 0.25, "kick": 1.2, "startle": 0.6}[kind], limb, kind)
+        )
+        t += rng.uniform(2.5, 6)
+    return pd.DataFrame(rows, columns=["start", "duration_s", "limb", "kind"])
+
+
+def _scores(truth, found, keep) -> dict:
+    """Per kind: (precision, recall, truth count) matching kind and limb within 0.6 s, over the data stretches."""
+    out = {}
+    t_off = (truth["start"] - START).dt.total_seconds().to_numpy()
+    f_off = (found["start"] - START).dt.total_seconds().to_numpy()
+    for kind in ("twitch", "kick", "startle"):
+        want = [i for i in range(len(truth)) if truth["kind"].iloc[i] == kind and keep(t_off[i])]
+        got = [j for j in range(len(found)) if found["kind"].iloc[j] == kind and keep(f_off[j])]
+        used, hits = set(), 0
+        for i in want:
+            match = [
+                j
+                for j in got
+                if j not in used
+                and abs(f_off[j] - t_off[i]) < 0.6
+                and (kind == "startle" or found["limb"].iloc[j] == truth["limb"].iloc[i])
+            ]
+            if match:
+                used.add(match[0])
+                hits += 1
+        out[kind] = (hits / max(len(got), 1), hits / max(len(want), 1), len(want))
+    return out
+
+
+def test_a_rendered_night_clip_gives_its_movements_and_keeps_lights_visits_and_a_nudge_as_no_data(tmp_path):
+    truth = _truth(180)
+    clip = render(
+        tmp_path / "clip.mp4", truth, START, 180, light_switch_s=100.0, visit_s=(140.0, 150.0), nudge_s=160.0
+    )
+    info = probe(clip, tz="UTC")
+    assert info.start == START and info.start_from == "the file's creation time"
+    motion = frame_motion(frames(clip, fps=5))
+    states = pd.Series(motion.state)
+    # the light switch and the camera nudge are single frame pairs; the visit lasts while hands are in view
+    assert set(motion.times[states == "lights"].round()) <= {100.0, 101.0}
+    assert set(motion.times[states == "camera"].round()) <= {160.0, 161.0} and (states == "camera").any()
+    assert (states == "visit").sum() >= 10 and motion.times[states == "visit"].min() >= 139.0
+    data = motion.times[_recorded(motion, 0.2)]
+    found = motion_events(motion, info.start)
+
+    def kept(t):  # truth inside no data (and a second around it) is not expected
+        return bool(np.any(np.abs(data - t) < 0.3)) and not np.any(
+            np.abs(motion.times[~_recorded(motion, 0.2)] - t) < 1
+        )
+
+    scores = _scores(truth, found, kept)
+    print({k: tuple(round(x, 2) for x in v) for k, v in scores.items()})
+    for kind in ("twitch", "kick", "startle"):
+        precision, recall, count = scores[kind]
+        assert count >= 3 and precision >= 0.8 and recall >= 0.8, (kind, scores[kind])
+    during_visit = found[
+        (found["start"] >= START + pd.Timedelta(seconds=139))
+        & (found["start"] < START + pd.Timedelta(seconds=151))
+    ]
+    assert during_visit.empty  # a parent's hands are never the baby's movement
