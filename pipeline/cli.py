@@ -90,6 +90,7 @@ def ingest_paths(
     limits=None,
     replace=False,
     sleepwake=None,
+    video_start=None,
 ) -> list[str]:
     """Ingest files for one subject; prints one line per file; returns the nights touched.
 
@@ -111,6 +112,7 @@ def ingest_paths(
             limits=limits or Limits(),
             replace=replace,
             sleepwake=sleepwake,
+            video_start=video_start,
         )
         result = report.result
         touched.update(
@@ -154,6 +156,7 @@ def cmd_ingest(args) -> int:
         limits=limits,
         replace=args.replace,
         sleepwake=args.sleepwake,
+        video_start=args.video_start,
     )
     if touched and not args.no_process:
         from .process import process
@@ -602,6 +605,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default="auto", help="auto (default; by content), csv or jsonl (event logs), raw-csv"
     )
     p.add_argument("--limb", help="where a single raw sensor was worn, e.g. left_leg")
+    p.add_argument(
+        "--start",
+        dest="video_start",
+        help="when a video began, e.g. 2026-03-02T19:30 (in the baby's zone unless it has an offset); "
+        "default: the file's creation time, else its name",
+    )
     p.add_argument("--skip-bad", action="store_true", help="store the good rows and list the bad ones")
     p.add_argument(
         "--replace",

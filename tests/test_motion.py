@@ -89,3 +89,48 @@ def test_a_rendered_night_clip_gives_its_movements_and_keeps_lights_visits_and_a
         & (found["start"] < START + pd.Timedelta(seconds=151))
     ]
     assert during_visit.empty  # a parent's hands are never the baby's movement
+
+
+def test_a_video_goes_through_ingest_and_process_like_a_sensor(tmp_path, capsys):
+    """The product path: `sleepmoves ingest clip.mp4` stores exactly the movements the video analysis finds and
+    the clip's coverage (a visit as no data), says where the start came from, and `process` labels the night."""
+    from sleepmoves.cli import main
+    from sleepmoves.ingest.video import read_video
+    from sleepmoves.lake import Lake
+
+    truth = _truth(120, seed=4)
+    clip = render(tmp_path / "nursery.mp4", truth, START, 120, visit_s=(60.0, 82.0))
+    lake_dir = tmp_path / "lake"
+    assert (
+        main(
+            [
+                "subject",
+                "add",
+                "ada",
+                "--tz",
+                "Europe/London",
+                "--born",
+                "2026-01-10",
+                "--lake",
+                str(lake_dir),
+            ]
+        )
+        == 0
+    )
+    assert main(["ingest", str(clip), "--subject", "ada", "--lake", str(lake_dir)]) == 0
+    said = capsys.readouterr().out
+    assert "the start taken from the file's creation time" in said and "a visit (hands in the cot)" in said
+
+    lake = Lake(lake_dir)
+    (night,) = lake.nights("ada")
+    stored = lake.events("ada", night).sort_values("start", ignore_index=True)
+    expected, coverage, _ = read_video(clip, tz="Europe/London")
+    assert len(stored) == len(expected) > 10
+    assert (stored["start"].to_numpy() == expected["start"].sort_values().to_numpy()).all()
+    assert set(stored["kind"]) <= {"twitch", "kick", "startle"} and (stored["source"] == "video").all()
+    assert not coverage["valid"].all() and coverage["valid"].any()  # the visit's epochs are no data
+    phases = lake.phases("ada", night)
+    assert len(phases) and set(phases["phase"]) <= {"awake", "active", "quiet", "transition"}
+    # the same file again adds nothing
+    assert main(["ingest", str(clip), "--subject", "ada", "--lake", str(lake_dir)]) == 0
+    assert "already" in capsys.readouterr().out

@@ -42,6 +42,7 @@ from .raw import (
     read_raw_csv,
     sampling_rate,
 )
+from .video import is_video, read_video
 
 __all__ = [
     "BadInputError",
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 LOG_FORMATS = ("csv", "jsonl")
-SENSOR_FORMATS = ("raw-csv", *BINARY_FORMATS)
+SENSOR_FORMATS = ("raw-csv", *BINARY_FORMATS, "video")
 FORMATS = (*LOG_FORMATS, *SENSOR_FORMATS, *COUNT_FORMATS, *DIARY_FORMATS)
 
 
@@ -91,6 +92,7 @@ def ingest_file(
     limits: Limits = DEFAULT_LIMITS,
     replace: bool = False,
     sleepwake: str | None = None,
+    video_start=None,
 ) -> IngestReport:
     r"""Parse, validate and store one file for one subject.
 
@@ -126,6 +128,9 @@ def ingest_file(
         Replace an earlier file whose sensor epochs overlap this one's.
     sleepwake : str, optional
         The algorithm that is to score this file's activity counts.
+    video_start : str or timestamp, optional
+        When a video began (default: the file's creation time, else its name), in the baby's zone unless it
+        has an offset.
 
     Returns
     -------
@@ -182,6 +187,7 @@ def ingest_file(
             sha=sha,
             sleepwake=sleepwake,
             scratch=scratch,
+            video_start=video_start,
         )
         del data  # the file's bytes are not needed to store its rows (a large log is tens of MB)
         if "diary" in parsed.tables:
@@ -346,8 +352,10 @@ def read_file(
 def _read_as_stream(path: Path, name: str, fmt: str) -> bool:
     """Whether the file is raw acceleration or an event log: read from disk as it goes, never held whole."""
     if fmt != "auto":
-        return fmt == "raw-csv" or fmt in LOG_FORMATS
+        return fmt in ("raw-csv", "video") or fmt in LOG_FORMATS
     head = _head_bytes(path, name)
+    if is_video(head):
+        return True
     if head[:4] == b"PK\x03\x04":
         return False  # a zip archive: refused with what it is (detect_format reads its list of names)
     try:
@@ -375,6 +383,7 @@ def parse_file(
     sha: str = "",
     sleepwake: str | None = None,
     scratch: Path | None = None,
+    video_start=None,
 ) -> ParsedFile:
     """Read any supported file's bytes into lake tables, or raise :class:`SleepmovesError` saying why not.
 
@@ -393,6 +402,16 @@ def parse_file(
             else data
         )
         fmt = detect_format(head, name)
+    if fmt == "video":  # decoded from the file as it goes (PyAV), never read whole
+        if not streamed:
+            raise SleepmovesError(f"{name}: a video is read from its file, not from bytes")
+        events, coverage, notes = read_video(data, tz=subject_tz, start=video_start)
+        coverage = coverage.assign(wake_threshold=np.nan, sleepwake=None)
+        tables = {
+            "events": _with_night(events.assign(source="video"), subject_tz, sha),
+            "counts": _with_night(coverage, subject_tz, sha),
+        }
+        return ParsedFile(tables, "video", [], notes)
     if fmt == "raw-csv":  # read as a stream, from the bytes or the file
         times, signals = read_raw_csv(data, name, tz=tz, limb=limb, limits=limits)
         return ParsedFile(_sensor_tables(times, signals, name, subject_tz, sha), "raw-csv")
@@ -425,6 +444,8 @@ def detect_format(content: bytes, path: str) -> str:
 
     Files we recognise but do not read are refused with what to do instead.
     """
+    if is_video(content[:16]):
+        return "video"
     refusal = _unsupported(content)
     if refusal:
         raise BadInputError(path, [RowError(path, 1, "", refusal)])

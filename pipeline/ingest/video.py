@@ -247,3 +247,65 @@ def frames(
                 yield float(frame.time - first), grey
         except av.FFmpegError as exc:
             raise SleepmovesError(f"{path}: the video is damaged part-way ({_said(exc)})") from None
+
+
+def read_video(path: str | Path, *, tz: str, start=None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """A video as the lake stores a sensor: ``(events, coverage, notes)``.
+
+    ``events`` are the movements seen (:func:`sleepmoves.motion.motion_events`); ``coverage`` has one row per
+    30-s epoch (UTC-aligned) the video spans: ``start``, ``epoch_s``, ``count`` (the epoch's summed zone motion),
+    ``limb`` (``whole_body``: the camera sees all of the baby), ``valid`` (at least half of the epoch's analysed
+    frames are data: not a light or camera change, not a visit) and ``worn`` (True). ``notes`` say where the
+    start came from and how much was no data, for the user to hear.
+    """
+    from ..motion import _recorded, frame_motion, motion_events
+    from ..schema import EPOCH_S
+
+    info = probe(path, tz=tz, start=start)
+    motion = frame_motion(frames(path))
+    step = 1.0 / ANALYSIS_FPS
+    events = motion_events(motion, info.start)
+    recorded = _recorded(motion, step)
+    at = info.start + pd.to_timedelta(motion.times, unit="s")
+    epoch = at.floor(f"{EPOCH_S}s")
+    per = pd.DataFrame({"start": epoch, "recorded": recorded, "count": motion.zones.sum(axis=1) * recorded})
+    grouped = per.groupby("start", sort=True).agg(
+        frames=("recorded", "size"), data=("recorded", "sum"), count=("count", "sum")
+    )
+    expected = EPOCH_S * ANALYSIS_FPS
+    coverage = pd.DataFrame(
+        {
+            "start": grouped.index,
+            "epoch_s": EPOCH_S,
+            "count": grouped["count"].to_numpy(),
+            "limb": "whole_body",
+            "valid": grouped["data"].to_numpy() >= expected / 2,
+            "worn": True,
+        }
+    )
+    lost = {state: int((motion.state == state).sum()) for state in ("lights", "camera", "visit")}
+    notes = [
+        f"{Path(path).name}: {info.duration_s / 3600:.1f} h of {info.codec} video from "
+        f"{info.start.tz_convert(tz):%Y-%m-%d %H:%M} ({tz}), the start taken from {info.start_from}"
+    ]
+    said = {
+        "lights": "a light or the infrared switching",
+        "camera": "the camera moving",
+        "visit": "a visit (hands in the cot)",
+    }
+    for state, count in lost.items():
+        if count:
+            notes.append(
+                f"{Path(path).name}: {said[state]} at {count} moment(s): stored as no data, not movement"
+            )
+    return events, coverage, notes
+
+
+def is_video(head: bytes) -> bool:
+    """Whether a file's first bytes are a video container: MP4 / MOV (``ftyp``, ``moov``, ``mdat``, ``wide``
+    boxes), Matroska / WebM (EBML), AVI (RIFF ... AVI)."""
+    return (
+        head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
+        or head[:4] == b"\x1a\x45\xdf\xa3"
+        or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+    )
