@@ -30,7 +30,6 @@ MIN_LEVEL = 12  # grey levels: a pixel changed less than this is noise whatever 
 NOISE_FACTOR = 4.0  # ... or less than this many times the frame pair's median absolute difference
 GLOBAL_CHANGE = 0.5  # share of the picture changed at once: a light, an IR switch or the camera moved
 BRIGHTNESS_JUMP = 15.0  # grey levels of mean brightness between two frames: a light or the IR switching
-BORDER_CHANGE = 0.15  # share of the band around the template changed: hands coming in (a visit)
 
 
 @dataclass(frozen=True)
@@ -127,14 +126,17 @@ ON_SHARE = 0.04  # a zone moves when this share of its pixels changed (WIP: to b
 VISIT_MARGIN_S = 3.0  # a visit is no data this long either side of the frames that show hands coming in
 
 
-def _recorded(motion: FrameMotion, step: float) -> np.ndarray:
+def _recorded(motion: FrameMotion) -> np.ndarray:
     """Frames that are data: not a light or camera change, and not within a visit (hands in the cot move the
     baby and are seen only part of the time)."""
     recorded = motion.state == "recorded"
-    visits = motion.times[motion.state == "visit"]
+    visits = motion.times[motion.state == "visit"]  # in time order, as the frames
     if len(visits):
-        near = np.abs(motion.times[:, None] - visits[None, :]).min(axis=1) <= VISIT_MARGIN_S
-        recorded &= ~near
+        # the nearest visit frame on either side, found by bisection: a night holds 10^5 frames
+        after = np.clip(np.searchsorted(visits, motion.times), 0, len(visits) - 1)
+        before = np.clip(after - 1, 0, len(visits) - 1)
+        nearest = np.minimum(np.abs(visits[after] - motion.times), np.abs(visits[before] - motion.times))
+        recorded &= nearest > VISIT_MARGIN_S
     return recorded
 
 
@@ -143,7 +145,7 @@ def motion_events(motion: FrameMotion, start: pd.Timestamp) -> pd.DataFrame:
     four or more zones starting together within 0.4 s is a startle."""
     rows = []
     step = float(np.median(np.diff(motion.times))) if len(motion.times) > 1 else 0.2
-    recorded = _recorded(motion, step)
+    recorded = _recorded(motion)
     moving = (motion.zones > ON_SHARE) & recorded[:, None]
     bursts = []
     for j, zone in enumerate(ZONES):

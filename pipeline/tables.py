@@ -564,14 +564,7 @@ def _compacted(folder: Path, snap: Snapshot) -> pa.Table:
     with _cache_lock:
         hit = _compacted_cache.get(key)
     if hit is not None:
-        for f in files:
-            path = folder / f.path
-            try:
-                size = path.stat().st_size
-            except FileNotFoundError:
-                raise FileNotFoundError(f"{path} is missing") from None
-            if size != f.size:
-                raise DamagedData(f"{path} has {size} bytes; the table log says {f.size}")
+        _present(folder, files)
         return hit
     table = _scan(folder, snap, files, None)
     with _cache_lock:
@@ -583,13 +576,8 @@ def _compacted(folder: Path, snap: Snapshot) -> pa.Table:
     return table
 
 
-def _scan(folder: Path, snap: Snapshot, files: list[DataFile], columns: list[str] | None) -> pa.Table:
-    schema = snap.schema
-    if columns is not None and (missing := [c for c in columns if c not in schema.names]):
-        raise KeyError(f"{folder} has no column {missing[0]!r}")
-    if not files:
-        empty = schema.empty_table()
-        return empty.select([c for c in columns if c in schema.names]) if columns is not None else empty
+def _present(folder: Path, files: list[DataFile]) -> list[str]:
+    """The files' paths, each checked to be there with the size the table log says."""
     paths = []
     for f in files:
         path = folder / f.path
@@ -600,6 +588,17 @@ def _scan(folder: Path, snap: Snapshot, files: list[DataFile], columns: list[str
         if size != f.size:
             raise DamagedData(f"{path} has {size} bytes; the table log says {f.size}")
         paths.append(str(path))
+    return paths
+
+
+def _scan(folder: Path, snap: Snapshot, files: list[DataFile], columns: list[str] | None) -> pa.Table:
+    schema = snap.schema
+    if columns is not None and (missing := [c for c in columns if c not in schema.names]):
+        raise KeyError(f"{folder} has no column {missing[0]!r}")
+    if not files:
+        empty = schema.empty_table()
+        return empty.select([c for c in columns if c in schema.names]) if columns is not None else empty
+    paths = _present(folder, files)
     by_night = partitioned(folder.parent.name)
     file_schema = pa.schema([f for f in schema if f.name != PARTITION]) if by_night else schema
     partitioning, base = None, None

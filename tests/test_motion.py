@@ -71,12 +71,12 @@ def test_a_rendered_night_clip_gives_its_movements_and_keeps_lights_visits_and_a
     assert set(motion.times[states == "lights"].round()) <= {100.0, 101.0}
     assert set(motion.times[states == "camera"].round()) <= {160.0, 161.0} and (states == "camera").any()
     assert (states == "visit").sum() >= 10 and motion.times[states == "visit"].min() >= 139.0
-    data = motion.times[_recorded(motion, 0.2)]
+    data = motion.times[_recorded(motion)]
     found = motion_events(motion, info.start)
 
     def kept(t):  # truth inside no data (and a second around it) is not expected
         return bool(np.any(np.abs(data - t) < 0.3)) and not np.any(
-            np.abs(motion.times[~_recorded(motion, 0.2)] - t) < 1
+            np.abs(motion.times[~_recorded(motion)] - t) < 1
         )
 
     scores = _scores(truth, found, kept)

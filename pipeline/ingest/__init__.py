@@ -406,12 +406,7 @@ def parse_file(
         if not streamed:
             raise SleepmovesError(f"{name}: a video is read from its file, not from bytes")
         events, coverage, notes = read_video(data, tz=subject_tz, start=video_start)
-        coverage = coverage.assign(wake_threshold=np.nan, sleepwake=None)
-        tables = {
-            "events": _with_night(events.assign(source="video"), subject_tz, sha),
-            "counts": _with_night(coverage, subject_tz, sha),
-        }
-        return ParsedFile(tables, "video", [], notes)
+        return ParsedFile(_sensor_rows(events, coverage, "video", subject_tz, sha), "video", [], notes)
     if fmt == "raw-csv":  # read as a stream, from the bytes or the file
         times, signals = read_raw_csv(data, name, tz=tz, limb=limb, limits=limits)
         return ParsedFile(_sensor_tables(times, signals, name, subject_tz, sha), "raw-csv")
@@ -542,9 +537,15 @@ def _sensor_tables(times, signals: dict, path: str, subject_tz: str, sha: str):
     """Raw acceleration -> detected events and per-epoch coverage, each with its night."""
     fs = sampling_rate(times, path)
     events, coverage = events_and_coverage(times, signals, fs)
+    return _sensor_rows(events, coverage, "sensor", subject_tz, sha)
+
+
+def _sensor_rows(events, coverage, source: str, subject_tz: str, sha: str) -> dict:
+    """A sensor's (raw acceleration's or a video's) movements and epoch coverage as lake rows with their night;
+    coverage is no activity count, so no sleep/wake threshold or algorithm goes with it."""
     coverage = coverage.assign(wake_threshold=np.nan, sleepwake=None)
     return {
-        "events": _with_night(events.assign(source="sensor"), subject_tz, sha),
+        "events": _with_night(events.assign(source=source), subject_tz, sha),
         "counts": _with_night(coverage, subject_tz, sha),
     }
 

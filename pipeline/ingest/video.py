@@ -28,7 +28,6 @@ from ..extras import need
 from ..nights import zone
 from ..schema import SleepmovesError
 
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
 ANALYSIS_WIDTH = 160  # pixels across: a crib fills most of a monitor's view, a limb is then still ~10 px wide
 ANALYSIS_FPS = 5.0  # frames analysed a second: a twitch (0.1-0.5 s) moves across at least one frame pair
 MAX_HOURS = 16.0  # longer than any night; a longer file is several nights (or a clock gone wrong): split it
@@ -263,9 +262,8 @@ def read_video(path: str | Path, *, tz: str, start=None) -> tuple[pd.DataFrame, 
 
     info = probe(path, tz=tz, start=start)
     motion = frame_motion(frames(path))
-    step = 1.0 / ANALYSIS_FPS
     events = motion_events(motion, info.start)
-    recorded = _recorded(motion, step)
+    recorded = _recorded(motion)
     at = info.start + pd.to_timedelta(motion.times, unit="s")
     epoch = at.floor(f"{EPOCH_S}s")
     per = pd.DataFrame({"start": epoch, "recorded": recorded, "count": motion.zones.sum(axis=1) * recorded})
