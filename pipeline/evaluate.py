@@ -137,16 +137,25 @@ def _interval(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def match_events(
-    truth: pd.DataFrame, detected: pd.DataFrame, tolerance_s: float = MATCH_TOLERANCE_S
+    truth: pd.DataFrame,
+    detected: pd.DataFrame,
+    tolerance_s: float = MATCH_TOLERANCE_S,
+    *,
+    prefer_same: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Pair detected events with true ones whose time spans overlap (within ``tolerance_s``), one to one.
 
-    Among overlapping candidates the pair with the closest onsets is taken first. Returns one row per true
-    and per detected event: ``true_kind`` (None for a false detection) and ``detected_kind`` (None for a
-    missed event).
+    Among overlapping candidates the pair with the closest onsets is taken first; with ``prefer_same`` (e.g.
+    ``("limb",)``) a candidate agreeing on those columns goes before any that does not. Returns one row per
+    true and per detected event: ``true_kind`` (None for a false detection) and ``detected_kind`` (None for a
+    missed event), ``true_limb`` / ``detected_limb`` when both tables have a ``limb``, and ``true_index`` /
+    ``detected_index`` (positions in the two tables, -1 for none).
     """
     t0, t1 = _interval(truth)
     d0, d1 = _interval(detected)
+    same = [
+        (truth[c].to_numpy(), detected[c].to_numpy()) for c in prefer_same if c in truth and c in detected
+    ]
     pairs = []
     if len(t0) and len(d0):
         order = np.argsort(t0)
@@ -157,33 +166,49 @@ def match_events(
             hi = np.searchsorted(ts, d1[j] + tolerance_s, side="right")
             for k in range(lo, hi):
                 if te[k] + tolerance_s >= d0[j]:
-                    pairs.append((abs(ts[k] - d0[j]), int(order[k]), j))
+                    i = int(order[k])
+                    differ = sum(a[i] != b[j] for a, b in same)
+                    pairs.append((differ, abs(ts[k] - d0[j]), i, j))
     pairs.sort()
     used_t, used_d, rows = set(), set(), []
-    tk = list(truth["kind"]) if len(truth) else []
-    dk = list(detected["kind"]) if len(detected) else []
-    for _, i, j in pairs:
+    n_true, n_found = len(truth), len(detected)
+    columns = ["kind"] + (["limb"] if "limb" in truth and "limb" in detected else [])
+    tv = truth[columns].to_numpy(dtype=object) if n_true else np.empty((0, len(columns)), object)
+    dv = detected[columns].to_numpy(dtype=object) if n_found else np.empty((0, len(columns)), object)
+    none = [None] * len(columns)
+    for _, _, i, j in pairs:
         if i in used_t or j in used_d:
             continue
         used_t.add(i)
         used_d.add(j)
-        rows.append((tk[i], dk[j]))
-    rows += [(tk[i], None) for i in range(len(tk)) if i not in used_t]
-    rows += [(None, dk[j]) for j in range(len(dk)) if j not in used_d]
-    return pd.DataFrame(rows, columns=["true_kind", "detected_kind"])
+        rows.append([*tv[i], *dv[j], i, j])
+    rows += [[*tv[i], *none, i, -1] for i in range(n_true) if i not in used_t]
+    rows += [[*none, *dv[j], -1, j] for j in range(n_found) if j not in used_d]
+    names = [f"true_{c}" for c in columns] + [f"detected_{c}" for c in columns] + ["true_index", "detected_index"]
+    return pd.DataFrame(rows, columns=names)
 
 
-def detection_scores(matches: pd.DataFrame) -> pd.DataFrame:
-    """Per-kind precision and recall (same kind required) plus the 'any movement' row (kind ignored)."""
+def detection_scores(matches: pd.DataFrame, *, by_limb: bool = False) -> pd.DataFrame:
+    """Per-kind precision and recall (same kind required) plus the 'any movement' row (kind ignored).
+
+    With ``by_limb`` (matches from tables with a ``limb``), one row per kind and limb, a hit needing both the
+    kind and the limb right; the 'any movement' row still ignores both.
+    """
+    keys = ["kind", "limb"] if by_limb else ["kind"]
+    true_keys = matches[[f"true_{k}" for k in keys]].astype(object).to_numpy()
+    found_keys = matches[[f"detected_{k}" for k in keys]].astype(object).to_numpy()
+    groups = sorted(
+        {tuple(r) for r in true_keys if r[0] is not None and r[0] == r[0]}
+        | {tuple(r) for r in found_keys if r[0] is not None and r[0] == r[0]}
+    )
     rows = []
-    kinds = sorted(set(matches["true_kind"].dropna()) | set(matches["detected_kind"].dropna()))
-    for kind in kinds:
-        true_n = int((matches["true_kind"] == kind).sum())
-        det_n = int((matches["detected_kind"] == kind).sum())
-        hit = int(((matches["true_kind"] == kind) & (matches["detected_kind"] == kind)).sum())
+    for group in groups:
+        is_true = (true_keys == np.array(group, dtype=object)).all(axis=1)
+        is_found = (found_keys == np.array(group, dtype=object)).all(axis=1)
+        true_n, det_n, hit = int(is_true.sum()), int(is_found.sum()), int((is_true & is_found).sum())
         rows.append(
             {
-                "kind": kind,
+                **dict(zip(keys, group, strict=True)),
                 "true": true_n,
                 "detected": det_n,
                 "precision": hit / det_n if det_n else np.nan,
@@ -194,7 +219,7 @@ def detection_scores(matches: pd.DataFrame) -> pd.DataFrame:
     true_n, det_n = int(matches["true_kind"].notna().sum()), int(matches["detected_kind"].notna().sum())
     rows.append(
         {
-            "kind": "any movement",
+            **{k: "any movement" if k == "kind" else "" for k in keys},
             "true": true_n,
             "detected": det_n,
             "precision": paired / det_n if det_n else np.nan,

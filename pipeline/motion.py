@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .runs import runs
+
 ZONES = ("head", "trunk", "left_arm", "right_arm", "left_leg", "right_leg")
 # Zone boxes as (x0, y0, x1, y1) fractions of the frame, for a baby on her back with the head at the top of the
 # picture (a monitor above the cot): her left is the picture's right.
@@ -39,6 +41,7 @@ class FrameMotion:
     times: np.ndarray
     state: np.ndarray  # "recorded", "lights", "camera", "visit"
     zones: np.ndarray  # (n, len(ZONES)) shares 0-1
+    sway: np.ndarray  # (n, len(ZONES), 2) each zone's signed change moment across and down: where it moved
 
 
 def _boxes(shape: tuple[int, int], template: dict) -> dict[str, tuple[slice, slice]]:
@@ -55,16 +58,18 @@ def _boxes(shape: tuple[int, int], template: dict) -> dict[str, tuple[slice, sli
 def frame_motion(frames: Iterable[tuple[float, np.ndarray]], template: dict | None = None) -> FrameMotion:
     """Zone motion of a stream of grey frames (see the module docstring)."""
     template = template or DEFAULT_TEMPLATE
-    times, states, shares = [], [], []
-    previous, boxes, border = None, None, None
+    times, states, shares, sways = [], [], [], []
+    previous, boxes, border, levers = None, None, None, None
     for t, frame in frames:
         frame = frame.astype(np.int16)
         if previous is None:
             previous = frame
             boxes = _boxes(frame.shape, template)
             border = _border_mask(frame.shape, template)
+            levers = {z: _levers(boxes[z]) for z in ZONES}
             continue
-        diff = np.abs(frame - previous)
+        signed = frame - previous
+        diff = np.abs(signed)
         level = max(MIN_LEVEL, NOISE_FACTOR * float(np.median(diff)))
         changed = diff > level
         jump = abs(float(frame.mean()) - float(previous.mean()))
@@ -78,10 +83,27 @@ def frame_motion(frames: Iterable[tuple[float, np.ndarray]], template: dict | No
         times.append(t)
         states.append(state)
         shares.append([changed[boxes[z]].mean() for z in ZONES])
+        sways.append([_moment(signed[boxes[z]], levers[z]) for z in ZONES])
         previous = frame
     return FrameMotion(
-        np.asarray(times), np.asarray(states, dtype=object), np.asarray(shares).reshape(-1, len(ZONES))
+        np.asarray(times),
+        np.asarray(states, dtype=object),
+        np.asarray(shares).reshape(-1, len(ZONES)),
+        np.asarray(sways, dtype=float).reshape(-1, len(ZONES), 2),
     )
+
+
+def _levers(box: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's distance from its zone's centre, across and down, in zone widths and heights."""
+    rows, cols = box[0].stop - box[0].start, box[1].stop - box[1].start
+    return (np.arange(cols) - (cols - 1) / 2) / cols, (np.arange(rows) - (rows - 1) / 2) / rows
+
+
+def _moment(signed: np.ndarray, levers: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """The signed change's first moment across and down: a bright limb moving right brightens the zone's right
+    and darkens its left, so the moment's sign follows the direction of movement (the rhythm of a shake)."""
+    across, down = levers
+    return float(signed.mean(axis=0) @ across), float(signed.mean(axis=1) @ down)
 
 
 SHIFT_CHANGE = (
@@ -120,7 +142,7 @@ def _border_mask(shape: tuple[int, int], template: dict, band: float = 0.3) -> n
 
 
 MERGE_FRAMES = 2  # frames of stillness inside one movement (a swing turning)
-ON_SHARE = 0.04  # a zone moves when this share of its pixels changed (WIP: to be measured on rendered videos)
+ON_SHARE = 0.04  # a zone moves when this share of its pixels changed (IR noise leaves < 1 %, a twitch > 5 %)
 
 
 VISIT_MARGIN_S = 3.0  # a visit is no data this long either side of the frames that show hands coming in
@@ -140,41 +162,134 @@ def _recorded(motion: FrameMotion) -> np.ndarray:
     return recorded
 
 
+TWITCH_MAX_S = 0.6  # science.md: twitches last 0.1-0.5 s; at 5 frames a second that is up to three pairs
+TOGETHER_S = 0.4  # bursts of several zones starting this close are one movement
+STARTLE_LIMBS = 3  # ... a startle (Moro) moves the arms and legs at once: three or more limbs
+STARTLE_MAX_S = 2.0  # ... and is over quickly (0.5-1.5 s); a slower all-limb movement is a stretch or shake
+SHAKE_MIN_S = 4.0  # rhythmic shaking lasts at least this long (detect.py's shake rule) ...
+SUSTAINED = 0.75  # ... moving in at least this share of its frames ...
+RHYTHM_R = 0.6  # ... with its direction of movement repeating: autocorrelation of the zone's sway at a lag of
+# 0.4-1 s (1-2.5 Hz: at 5 frames a second faster rhythms alias) at least this. Rendered shakes give 0.8, the
+# irregular thrashing of a waking baby at most 0.57
+STRETCH_MIN_S = 1.5  # a stretch is slow: at least this long ...
+SLOW_SHARE = 0.15  # ... and never more than this share of its zone changed in one frame pair (a kick's fast
+# swing changes more); set on rendered videos: there are no published infant stretch kinematics
+OTHER_MIN_S = 1.0  # the trunk or head moving this long without the limbs: squirming or rolling ("other")
+
+
 def motion_events(motion: FrameMotion, start: pd.Timestamp) -> pd.DataFrame:
-    """Movement events from zone motion (WIP rules): a burst of one limb zone is a twitch (<= 0.4 s) or a kick;
-    four or more zones starting together within 0.4 s is a startle."""
-    rows = []
+    """Movement events from zone motion.
+
+    Per zone, a burst is a run of frame pairs with more than :data:`ON_SHARE` of the zone changed (a stop of
+    up to :data:`MERGE_FRAMES` frames inside it merged). Then, in this order:
+
+    * three or more limb zones starting within :data:`TOGETHER_S` and over within :data:`STARTLE_MAX_S`: a
+      ``startle`` of the ``whole_body`` (a limb that goes on moving, a kick after the startle, is left for the
+      rules below);
+    * a limb's or the head's burst of at most :data:`TWITCH_MAX_S`: a ``twitch`` of that limb;
+    * longer limb bursts starting together: one movement, of that limb (one zone) or ``whole_body``;
+      ``shake`` when it lasts :data:`SHAKE_MIN_S` moving in :data:`SUSTAINED` of its frames with a rhythm
+      (:data:`RHYTHM_R`), ``stretch`` when
+      slow (:data:`STRETCH_MIN_S`, :data:`SLOW_SHARE` at most), else ``kick``;
+    * the trunk or head moving :data:`OTHER_MIN_S` with no limb: ``other`` (squirming), ``whole_body``.
+
+    Breathing and the trunk's small movements are not events.
+    """
     step = float(np.median(np.diff(motion.times))) if len(motion.times) > 1 else 0.2
     recorded = _recorded(motion)
     moving = (motion.zones > ON_SHARE) & recorded[:, None]
-    bursts = []
+    bursts = []  # (start s, duration s, zone, peak share, share of frames moving, rhythm)
     for j, zone in enumerate(ZONES):
-        column = moving[:, j]
-        edges = np.flatnonzero(np.diff(np.r_[False, column, False].astype(int)))
-        spans = [[a, b] for a, b in zip(edges[::2], edges[1::2], strict=True)]
-        merged = []
-        for a, b in spans:  # a swing stops for a frame at its turn: one movement, not two
-            if merged and a - merged[-1][1] <= MERGE_FRAMES:
-                merged[-1][1] = b
-            else:
-                merged.append([a, b])
-        for a, b in merged:
-            bursts.append((motion.times[a] - step, (b - a) * step, zone, float(motion.zones[a:b, j].max())))
+        for a, b in _merged_runs(moving[:, j]):
+            shares = motion.zones[a:b, j]
+            long = (b - a) * step >= SHAKE_MIN_S
+            bursts.append(
+                (
+                    float(motion.times[a] - step),
+                    (b - a) * step,
+                    zone,
+                    float(shares.max()),
+                    float(moving[a:b, j].mean()),
+                    _rhythm(motion.sway[a:b, j], step) if long else 0.0,
+                )
+            )
     bursts.sort()
-    used = set()
-    for i, (t, duration, zone, peak) in enumerate(bursts):
+    limbs = {"left_arm", "right_arm", "left_leg", "right_leg"}
+    rows, used = [], set()
+    for i, (t, *_) in enumerate(bursts):  # startles first: their limb bursts may be twitch-short
         if i in used:
             continue
-        together = [k for k in range(i, len(bursts)) if bursts[k][0] - t <= 0.4 and k not in used]
-        if len({bursts[k][2] for k in together}) >= 4:
-            used.update(together)
-            rows.append((t, max(bursts[k][1] for k in together), "whole_body", "startle", 1.0))
+        group = [
+            k
+            for k in range(i, len(bursts))
+            if k not in used and bursts[k][0] - t <= TOGETHER_S and bursts[k][2] in limbs
+        ]
+        brief = [k for k in group if bursts[k][0] + bursts[k][1] - t <= STARTLE_MAX_S]
+        if len({bursts[k][2] for k in brief}) >= STARTLE_LIMBS:
+            used.update(brief)
+            end = max(bursts[k][0] + bursts[k][1] for k in brief)
+            rows.append((t, end - t, "whole_body", "startle", 1.0))
+    for i, (t, duration, zone, peak, *_) in enumerate(bursts):
+        if i not in used and duration <= TWITCH_MAX_S + 1e-9 and zone != "trunk":
+            used.add(i)
+            rows.append((t, duration, zone, "twitch", min(1.0, peak * 4)))
+    for i, (t, _, zone, *_) in enumerate(bursts):
+        if i in used or zone not in limbs:
             continue
-        used.add(i)
-        if zone in ("head", "trunk"):
-            continue  # WIP: head turns and breathing are not limb events
-        kind = "twitch" if duration <= 0.4 + 1e-9 else "kick"
-        rows.append((t, duration, zone, kind, min(1.0, peak * 4)))
+        group = [
+            k
+            for k in range(i, len(bursts))
+            if k not in used and bursts[k][2] in limbs and bursts[k][0] - t <= TOGETHER_S
+        ]
+        used.update(group)
+        end = max(bursts[k][0] + bursts[k][1] for k in group)
+        peak = max(bursts[k][3] for k in group)
+        sustained = min(bursts[k][4] for k in group)
+        rhythm = max(bursts[k][5] for k in group)
+        duration = end - t
+        if duration >= SHAKE_MIN_S and sustained >= SUSTAINED and rhythm >= RHYTHM_R:
+            kind = "shake"
+        elif duration >= STRETCH_MIN_S and peak <= SLOW_SHARE:
+            kind = "stretch"
+        else:
+            kind = "kick"
+        where = bursts[i][2] if len({bursts[k][2] for k in group}) == 1 else "whole_body"
+        rows.append((t, duration, where, kind, min(1.0, peak * 4)))
+    for i, (t, duration, zone, peak, *_) in enumerate(bursts):
+        if i in used or duration < OTHER_MIN_S:
+            continue
+        if any(r[0] - 0.5 <= t + duration and t <= r[0] + r[1] + 0.5 for r in rows if r[2] == "whole_body"):
+            continue  # the trunk moving with a whole-body movement is part of it
+        rows.append((t, duration, "whole_body", "other", min(1.0, peak * 4)))
+    rows.sort()
     frame = pd.DataFrame(rows, columns=["offset_s", "duration_s", "limb", "kind", "intensity"])
     frame.insert(0, "start", start + pd.to_timedelta(frame["offset_s"], unit="s"))
     return frame.drop(columns="offset_s")
+
+
+def _rhythm(sway: np.ndarray, step: float) -> float:
+    """How regularly a zone's direction of movement repeats: the highest autocorrelation of its sway (across
+    or down) at a lag of 0.4-1 s."""
+    best = 0.0
+    lags = range(max(1, round(0.4 / step)), round(1.0 / step) + 1)
+    for axis in range(sway.shape[1]):
+        x = sway[:, axis] - sway[:, axis].mean()
+        energy = float(x @ x)
+        if energy <= 0:
+            continue
+        best = max([best] + [float(x[:-lag] @ x[lag:]) / energy for lag in lags if lag < len(x)])
+    return best
+
+
+def _merged_runs(column: np.ndarray) -> list[list[int]]:
+    """Runs of True as ``[first, stop)`` index pairs, runs apart by at most :data:`MERGE_FRAMES` merged (a
+    swing stops for a frame at its turn: one movement, not two)."""
+    merged: list[list[int]] = []
+    for a, n, value in zip(*runs(column), strict=True):
+        if not value:
+            continue
+        if merged and a - merged[-1][1] <= MERGE_FRAMES:
+            merged[-1][1] = a + n
+        else:
+            merged.append([a, a + n])
+    return merged
