@@ -184,7 +184,9 @@ def match_events(
         rows.append([*tv[i], *dv[j], i, j])
     rows += [[*tv[i], *none, i, -1] for i in range(n_true) if i not in used_t]
     rows += [[*none, *dv[j], -1, j] for j in range(n_found) if j not in used_d]
-    names = [f"true_{c}" for c in columns] + [f"detected_{c}" for c in columns] + ["true_index", "detected_index"]
+    names = (
+        [f"true_{c}" for c in columns] + [f"detected_{c}" for c in columns] + ["true_index", "detected_index"]
+    )
     return pd.DataFrame(rows, columns=names)
 
 

@@ -124,7 +124,8 @@ def render(
     limbs, kinds = events["limb"].to_numpy()[order], events["kind"].to_numpy()[order]
     longest = float(durations.max()) if len(durations) else 0.0
     swings = {
-        k: _swings(np.random.default_rng([seed, int(k)]), durations[k]) for k in np.flatnonzero(kinds == "kick")
+        k: _swings(np.random.default_rng([seed, int(k)]), durations[k])
+        for k in np.flatnonzero(kinds == "kick")
     }
     stamps = {part: _stamp(rx * scale, ry * scale) for part, (rx, ry) in BLOBS.items()}
     centres = {
@@ -165,7 +166,9 @@ def render(
                 _paste(img, stamp, cx + moved[part][0] * scale + shift, cy + moved[part][1] * scale, 170)
             if visit_s is not None and visit_s[0] <= t < visit_s[1]:
                 hand = _stamp(30 * scale, 18 * scale)
-                _paste(img, hand, width * 0.1 + (t - visit_s[0]) * 30 * scale % (width * 0.3), height * 0.45, 230)
+                _paste(
+                    img, hand, width * 0.1 + (t - visit_s[0]) * 30 * scale % (width * 0.3), height * 0.45, 230
+                )
             img = img + bank[rng.integers(len(bank))]
             img = np.clip(img * gain, 0, 255).astype(np.uint8)
             frame = av.VideoFrame.from_ndarray(img, format="gray")
@@ -250,11 +253,14 @@ def rendered_clip_scores(
             end = begin + pd.Timedelta(seconds=seconds)
             # the truth: what starts and ends inside the clip, a second away from its edges
             inside = (events["start"] >= begin + pd.Timedelta(seconds=1)) & (
-                events["start"] + pd.to_timedelta(events["duration_s"], unit="s") < end - pd.Timedelta(seconds=1)
+                events["start"] + pd.to_timedelta(events["duration_s"], unit="s")
+                < end - pd.Timedelta(seconds=1)
             )
             truth = events[inside].reset_index(drop=True)
             truth.loc[truth["kind"] == "startle", "limb"] = "whole_body"  # a Moro reflex is bilateral
-            clip = render(Path(folder) / f"clip-{number}-{k}.mp4", truth, begin, seconds, seed=number * 10 + k)
+            clip = render(
+                Path(folder) / f"clip-{number}-{k}.mp4", truth, begin, seconds, seed=number * 10 + k
+            )
             found = motion_events(frame_motion(frames(clip)), begin)
             clip.unlink()
             matches = match_events(truth, found, 0.3, prefer_same=("limb",))

@@ -133,7 +133,9 @@ def test_matching_needs_overlap_in_time():
     )
     near = pd.DataFrame({"start": [T0 + pd.Timedelta(seconds=1.5)], "duration_s": [0.4], "kind": ["kick"]})
     far = pd.DataFrame({"start": [T0 + pd.Timedelta(seconds=65)], "duration_s": [0.3], "kind": ["twitch"]})
-    assert match_events(truth, near)[["true_kind", "detected_kind"]].dropna().values.tolist() == [["kick", "kick"]]
+    assert match_events(truth, near)[["true_kind", "detected_kind"]].dropna().values.tolist() == [
+        ["kick", "kick"]
+    ]
     assert match_events(truth, far)[["true_kind", "detected_kind"]].dropna().empty
 
 

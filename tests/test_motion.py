@@ -134,3 +134,23 @@ def test_a_video_goes_through_ingest_and_process_like_a_sensor(tmp_path, capsys)
     # the same file again adds nothing
     assert main(["ingest", str(clip), "--subject", "ada", "--lake", str(lake_dir)]) == 0
     assert "already" in capsys.readouterr().out
+
+
+def test_held_out_simulated_night_clips_meet_the_issue_s_detection_targets(tmp_path):
+    """Rendered clips of held-out simulated nights (seed 31; thresholds were set on seed 7): kicks that can be
+    told apart on a camera and every startle at precision >= 0.9 and recall >= 0.8, twitches reported; a waking
+    baby's thrashing is never called rhythmic shaking."""
+    from sleepmoves.evaluate import detection_scores
+    from sleepmoves.video_render import rendered_clip_scores
+
+    matches = rendered_clip_scores(31, babies=3, seconds=150, folder=tmp_path)
+    told = detection_scores(matches[matches["separable"]]).set_index("kind")
+    every = detection_scores(matches).set_index("kind")
+    print("\n" + told.round(2).to_string() + "\n" + every.round(2).to_string())
+    assert told.loc["kick", "true"] >= 20
+    assert told.loc["kick", "precision"] >= 0.9 and told.loc["kick", "recall"] >= 0.8, told.loc["kick"]
+    # a startle is followed by the waking's kicks within a second or two: scored over every true startle
+    assert every.loc["startle", "true"] >= 3
+    assert every.loc["startle", "precision"] >= 0.9 and every.loc["startle", "recall"] >= 0.8
+    assert told.loc["twitch", "precision"] >= 0.9 and told.loc["twitch", "recall"] >= 0.7
+    assert every.loc["shake", "detected"] <= every.loc["shake", "true"] + 1  # thrashing is not shaking
