@@ -255,7 +255,7 @@ def motion_events(motion: FrameMotion, start: pd.Timestamp) -> pd.DataFrame:
             kind = "kick"
         where = bursts[i][2] if len({bursts[k][2] for k in group}) == 1 else "whole_body"
         rows.append((t, duration, where, kind, min(1.0, peak * 4)))
-    for i, (t, duration, zone, peak, *_) in enumerate(bursts):
+    for i, (t, duration, _zone, peak, *_) in enumerate(bursts):
         if i in used or duration < OTHER_MIN_S:
             continue
         if any(r[0] - 0.5 <= t + duration and t <= r[0] + r[1] + 0.5 for r in rows if r[2] == "whole_body"):
