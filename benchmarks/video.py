@@ -106,7 +106,7 @@ if {floor!r} != "analysis":
             stream.codec_context.options = dict(FAST_DECODE)
         frames = sum(1 for _ in container.decode(stream))
 else:
-    events, coverage, notes = read_video({path!r}, tz="UTC")
+    events = read_video({path!r}, tz="UTC").events
     frames = len(events)
 print(json.dumps({{"seconds": time.perf_counter() - started, "peak": peak(), "count": frames}}))
 """

@@ -7,7 +7,7 @@ from pathlib import Path
 import dash
 from dash import Dash, Input, Output, dcc, html
 
-from . import security, state, uploads
+from . import media, security, state, uploads
 
 _app: Dash | None = None
 
@@ -84,5 +84,6 @@ def create_app(
 
     security.install(app)
     uploads.install(app)
+    media.install(app)
     _app = app
     return app

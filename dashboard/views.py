@@ -61,6 +61,23 @@ def night_view(lake: Lake, subject: str, night: str, name: str | None = None):
     return figure, metrics, tz, label
 
 
+def night_videos(lake: Lake, subject: str, night: str) -> list[dict]:
+    """The kept videos overlapping the night (:func:`sleepmoves.videos.videos`), each with the ``url`` the
+    player loads and its start in hours on the night chart's clock (``offset_h``)."""
+    from urllib.parse import quote
+
+    import dash
+
+    from sleepmoves.videos import videos
+
+    start, end = night_bounds(night, lake.subject(subject)["tz"])
+    found = videos(lake, subject, start, end)
+    for film in found:
+        film["url"] = dash.get_relative_path(f"/video/{quote(subject)}/{film['sha256']}")
+        film["offset_h"] = (film["start"] - start).total_seconds() / 3600
+    return found
+
+
 def night_words(lake: Lake, subject: str, night: str, metrics: dict | None, name: str | None = None) -> str:
     """The night in one sentence (:func:`sleepmoves.dashboard.words.night_sentence`), with the baby's age and its usual
     night (the median of its previous nights, from the nights table only); ``name`` replaces the baby's label

@@ -17,6 +17,7 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 import pandas as pd  # noqa: E402 - after the pool is chosen
 
 from .lake import Lake, default_lake_path  # noqa: E402
+from .progress import progress_hours  # noqa: E402
 from .schema import SleepmovesError  # noqa: E402
 from .sleepwake import ALGORITHMS  # noqa: E402
 from .trends import TREND_METRICS  # noqa: E402
@@ -113,6 +114,7 @@ def ingest_paths(
             replace=replace,
             sleepwake=sleepwake,
             video_start=video_start,
+            video_progress=progress_hours(f"analysing {Path(path).name}"),
         )
         result = report.result
         touched.update(

@@ -40,6 +40,7 @@ QUARANTINE = "quarantine"
 # The only places a journal may touch: the lake's tables and its top-level files. Anything else in a journal
 # (an absolute path, "..", a symlink out of the lake, another name) means it was not written by sleepmoves.
 LAKE_TOP_FILES = ("manifest.parquet", "subjects.parquet", "processed.parquet")
+FILE_FOLDERS = ("video",)  # folders of kept files (a baby's videos), written and removed by transactions too
 
 
 class DamagedJournal(SleepmovesError):
@@ -107,6 +108,16 @@ class Transaction:
         staged = self.staging / f"top-{len(self.renames)}.parquet"
         write_durably(table, staged)
         self.staged[final] = table
+        self.renames.append((_relative(staged, self.root), _relative(final, self.root)))
+
+    def put_file(self, source: Path, final: Path) -> None:
+        """Move ``source`` (a file on the lake's disk, e.g. in its scratch folder) to become ``final`` (under one
+        of :data:`FILE_FOLDERS`) when the transaction commits; if it does not, the file goes with the staging."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        staged = self.staging / f"file-{len(self.renames)}{Path(final).suffix}"
+        os.replace(source, staged)
+        with open(staged, "rb") as fh:
+            os.fsync(fh.fileno())
         self.renames.append((_relative(staged, self.root), _relative(final, self.root)))
 
     def remove(self, path: Path) -> None:
@@ -194,13 +205,13 @@ def _plan(root: Path, journal: Path) -> dict:
         if not isinstance(before, int) or isinstance(before, bool) or before < -1:
             raise DamagedJournal(f"not a table version: {before!r}")
         checked_tables[_table_folder(root, relative)] = before
-    checked_removals = [_inside(root, r, schema.PARTITIONED_TABLES) for r in removals]
+    checked_removals = [_inside(root, r, (*schema.PARTITIONED_TABLES, *FILE_FOLDERS)) for r in removals]
     checked_renames = []
     for pair in renames:
         if not isinstance(pair, list) or len(pair) != 2:
             raise DamagedJournal(f"a rename is not a pair of paths: {pair!r}")
         staged = _inside(root, pair[0], (STAGING,))
-        final = _inside(root, pair[1], (*schema.PARTITIONED_TABLES, *LAKE_TOP_FILES))
+        final = _inside(root, pair[1], (*schema.PARTITIONED_TABLES, *LAKE_TOP_FILES, *FILE_FOLDERS))
         if staged.parent.name != journal.stem:  # a transaction renames only its own staged files
             raise DamagedJournal(f"{pair[0]!r} is not this transaction's staged file")
         checked_renames.append((staged, final))

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import schema
+from . import schema, videos
 from . import tables as store
 from .journal import Transaction, atomic_write_table, needs_recovery, recover
 from .nights import utc_ns, zone
@@ -312,6 +312,8 @@ class Lake:
                     snap = store.snapshot(folder)
                     removed += snap.file_list.num_rows if snap is not None else 0
                     txn.remove(folder)
+            if videos.folder(self.root, subject).is_dir():  # the baby's videos go with the rest
+                txn.remove(videos.folder(self.root, subject))
             subjects = self._all_subjects()
             txn.put(
                 pa.Table.from_pandas(
@@ -385,6 +387,7 @@ class Lake:
         subject: str,
         tables: dict[str, pd.DataFrame],
         replace: bool = False,
+        files: dict[str, Path] | None = None,
     ) -> IngestResult:
         """Store one parsed file: its partitions and its manifest row, all or nothing.
 
@@ -402,6 +405,9 @@ class Lake:
             Instead of refusing an overlap, remove every overlapping earlier file (all its partitions, its
             manifest row, and the outputs and processing state of its nights) in the transaction that stores
             this one. The result's ``nights`` then include the replaced files' nights that still hold data.
+        files : dict, optional
+            Files to keep in the baby's video folder (:mod:`sleepmoves.videos`): name there -> a staged file on
+            the lake's disk, moved into place by the same transaction.
         """
         self._check(subject)
         rows = sum(len(t) for name, t in tables.items() if name != "recording")  # derived spans are not rows
@@ -433,6 +439,8 @@ class Lake:
                             yield night, pa.Table.from_pandas(body, schema=arrow_schema, preserve_index=False)
 
                     store.append(txn.table(name, subject), parts(), txn.staging, source_prefix(sha256))
+                for kept_name, staged in (files or {}).items():
+                    txn.put_file(staged, videos.folder(self.root, subject) / kept_name)
                 manifest = self._all_manifest()
                 if old:
                     gone_rows = manifest["sha256"].isin(old) & (manifest["subject"] == subject)
@@ -573,6 +581,8 @@ class Lake:
             changed.add(f.night)
         for table, paths in by_table.items():
             store.remove(txn.table(table, subject), paths)
+        for kept in videos.removals(self.root, subject, shas):
+            txn.remove(kept)
         stored = set().union(*(self.nights(subject, t) for t in INPUT_TABLES))  # after the removals
         held = changed & stored
         self._drop_outputs(txn, subject, changed)

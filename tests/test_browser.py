@@ -169,13 +169,11 @@ def test_sensor_night_shows_like_a_log_night_with_no_data_marked(server, browser
         state.set_lake(demo_lake.root)
 
 
-def test_night_page_lists_review_flags(server, browser, demo_lake, tmp_path_factory):
-    """A baby with spasm-like clusters on waking: the page says so, with the time, and not as a diagnosis."""
-    from sleepmoves.dashboard import state
-    from sleepmoves.flags import decode
+@pytest.fixture(scope="module")
+def spasm_lake(tmp_path_factory):
+    """A baby with spasm-like clusters on waking (review flags), from its movement log."""
     from sleepmoves.ingest import ingest_file
     from sleepmoves.lake import Lake
-    from sleepmoves.nights import night_bounds
     from sleepmoves.process import process
     from sleepmoves.simulate import _local_iso, simulate
 
@@ -189,6 +187,16 @@ def test_night_page_lists_review_flags(server, browser, demo_lake, tmp_path_fact
     lake.add_subject(baby.subject, baby.tz, born=baby.born)
     ingest_file(lake, root / "log.csv", baby.subject)
     process(lake, [baby.subject])
+    return lake, baby
+
+
+def test_night_page_lists_review_flags(server, browser, demo_lake, spasm_lake):
+    """A baby with spasm-like clusters on waking: the page says so, with the time, and not as a diagnosis."""
+    from sleepmoves.dashboard import state
+    from sleepmoves.flags import decode
+    from sleepmoves.nights import night_bounds
+
+    lake, baby = spasm_lake
     state.set_lake(lake.root)
     try:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
@@ -223,6 +231,86 @@ def test_night_page_lists_review_flags(server, browser, demo_lake, tmp_path_fact
         )
         assert len(drawn) == len(flags) and all(drawn)
         page.close()
+    finally:
+        state.set_lake(demo_lake.root)
+
+
+def test_a_video_night_plays_beside_its_chart_and_a_flag_or_a_click_seeks_it(
+    server, browser, demo_lake, spasm_lake, tmp_path
+):
+    """The night's video (H.264, as monitors and phones write) in a player beside the chart: a flag's button
+    seeks it to the flag's moment, a click on the chart to the clicked moment, and a cursor on the chart follows
+    it; another baby's video is not served; the night's PNG has no video in it."""
+    pytest.importorskip("av", reason="the video extra (PyAV) is not installed")
+    import shutil
+
+    from sleepmoves.cli import main
+    from sleepmoves.dashboard import state
+    from sleepmoves.flags import decode
+    from sleepmoves.lake import Lake
+    from sleepmoves.video_render import render
+
+    source, baby = spasm_lake
+    lake = Lake(shutil.copytree(source.root, tmp_path / "lake"))
+    night = lake.nights(baby.subject)[-1]
+    flag = decode(lake.night_summary(baby.subject, night)["flags"])[0]
+    begun = pd.Timestamp(flag["start"]).floor("s") - pd.Timedelta(seconds=40)
+    clip = render(
+        tmp_path / "nursery.mp4",
+        lake.events(baby.subject, night).iloc[:0],
+        begun,
+        90,
+        codec="libx264",
+        bit_rate=300_000,
+    )
+    assert main(["ingest", str(clip), "--subject", baby.subject, "--lake", str(lake.root)]) == 0
+    assert main(["process", "--lake", str(lake.root)]) == 0
+    state.set_lake(lake.root)
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(server + f"/?subject={baby.subject}&night={night}")
+        page.wait_for_selector("#night-player", timeout=15000)
+        page.wait_for_function("() => document.getElementById('night-player').readyState >= 1", timeout=15000)
+        assert page.evaluate("() => document.getElementById('night-player').duration") == pytest.approx(
+            90, abs=1
+        )
+        page.click("#flags button.seek")
+        page.wait_for_function(
+            "() => Math.abs(document.getElementById('night-player').currentTime - 40) < 1.5"
+        )
+        # the cursor on the chart stands where the video is
+        cursor = page.wait_for_function(
+            """() => {
+                const gd = document.querySelector('#night-figure .js-plotly-plot');
+                const s = (gd.layout.shapes || []).find(s => s.name === 'video-cursor');
+                return s ? s.x0 : null;
+            }""",
+            timeout=10000,
+        ).json_value()
+        offset = float(page.get_attribute("#night-player", "data-offset-hours"))
+        assert cursor == pytest.approx(offset + 40 / 3600, abs=2 / 3600)
+        # a click on the chart, 70 s into the video: the plot area's pixel for that hour
+        target = offset + 70 / 3600
+        page.evaluate(
+            """x => {
+                const gd = document.querySelector('#night-figure .js-plotly-plot');
+                gd.emit('plotly_click', {points: [{x: x, curveNumber: 0, pointNumber: 0}], event: {}});
+            }""",
+            target,
+        )
+        page.wait_for_function(
+            "() => Math.abs(document.getElementById('night-player').currentTime - 70) < 1.5"
+        )
+        # the video is served to this page; a made-up or another baby's URL is not
+        url = page.get_attribute("#night-player", "src")
+        assert page.request.get(server + url, headers={"Range": "bytes=0-99"}).status == 206
+        assert page.request.get(server + url.replace(baby.subject, "nobody")).status == 404
+        assert page.request.get(server + url[:-1] + "0").status == 404
+        page.close()
+        from sleepmoves.dashboard.export import night_summary_figure
+
+        summary = night_summary_figure(lake, baby.subject, night)  # the PNG's figure: the chart, no video
+        assert not summary.layout.images and all(t.type != "image" for t in summary.data)
     finally:
         state.set_lake(demo_lake.root)
 

@@ -125,3 +125,99 @@ def test_a_file_longer_than_a_night_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(module, "MAX_HOURS", 1 / 3600)  # 1 s, as if the clip were 20 hours long
     with pytest.raises(SleepmovesError, match="longer than a night .*: split it into nights"):
         probe(clip, tz=TZ)
+
+
+def _lake_state(root: Path) -> dict:
+    """Every file of the lake with its size and time: what a refused ingest must leave as it was."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+def _twenty_hours(path: Path) -> Path:
+    """A real H.264 file whose two frames are 20 hours apart: a camera that never stopped."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for pts in (0, 20 * 3600):
+            frame = av.VideoFrame.from_ndarray(np.zeros((240, 320, 3), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 1)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+def test_bad_videos_are_refused_through_ingest_and_leave_the_lake_as_it_was(tmp_path):
+    from sleepmoves.ingest import ingest_file
+    from sleepmoves.lake import Lake
+
+    lake = Lake(tmp_path / "lake")
+    lake.add_subject("ada", TZ, born="2026-01-10")
+    ingest_file(lake, write_video(tmp_path / "VID_20260301_193000.mp4", "libx264"), "ada")
+    before = _lake_state(lake.root)
+
+    good = write_video(tmp_path / "VID_20260302_193000.mp4", "libx264")
+    cut = tmp_path / "VID_20260302_200000.mp4"  # cut off before the MP4's index
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    empty = tmp_path / "VID_20260302_210000.mp4"
+    empty.write_bytes(b"")
+    unknown = tmp_path / "VID_20260302_220000.mkv"  # a codec FFmpeg does not know (its id overwritten)
+    body = write_video(tmp_path / "h264.mkv", "libx264").read_bytes()
+    unknown.write_bytes(body.replace(b"V_MPEG4/ISO/AVC", b"V_ZZZZZ/ISO/ZZZ"))
+    sound = tmp_path / "VID_20260302_230000.mkv"
+    with av.open(str(sound), "w") as out:
+        stream = out.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        out.mux(stream.encode(frame))
+    cases = {
+        cut: "not a video sleepmoves can read, or damaged",
+        empty: "the file is empty",
+        unknown: "an unknown codec",
+        sound: "has no video in it",
+        _twenty_hours(tmp_path / "VID_20260303_193000.mp4"): "20.0 hours of video, longer than a night",
+    }
+    for path, reason in cases.items():
+        with pytest.raises(SleepmovesError, match=reason):
+            ingest_file(lake, path, "ada")
+        assert _lake_state(lake.root) == before, path.name
+    assert not list((lake.root / ".scratch").glob("*/*"))  # no half-copied video left behind
+
+
+def test_a_video_is_kept_for_the_player_and_goes_with_its_file_and_its_baby(tmp_path):
+    from sleepmoves.ingest import ingest_file
+    from sleepmoves.lake import Lake
+    from sleepmoves.videos import video_file, videos
+
+    lake = Lake(tmp_path / "lake")
+    lake.add_subject("ada", TZ, born="2026-01-10")
+    lake.add_subject("ben", TZ, born="2026-01-10")
+    h264 = write_video(tmp_path / "VID_20260302_193000.mp4", "libx264", seconds=6)
+    mjpeg = write_video(tmp_path / "VID_20260302_200000.avi", "mjpeg", seconds=6)
+    first = ingest_file(lake, h264, "ada").result
+    ingest_file(lake, mjpeg, "ada")
+    kept = videos(lake, "ada")
+    assert [k["name"] for k in kept] == [h264.name, mjpeg.name]
+    assert [k["playable"] for k in kept] == [True, False]  # no browser plays MJPEG in AVI
+    assert kept[0]["start"] == pd.Timestamp("2026-03-02T19:30", tz=TZ)
+    assert kept[0]["duration_s"] == pytest.approx(6, abs=0.2)
+    path, mime = video_file(lake, "ada", first.sha256)
+    assert path.read_bytes() == h264.read_bytes() and mime == "video/mp4"
+    assert videos(lake, "ada", start="2026-03-02T19:40Z", end="2026-03-02T20:30Z")[0]["name"] == mjpeg.name
+    # another baby's handle, a scoped handle and a forged id are refused alike
+    for handle, baby, sha in (
+        (lake, "ben", first.sha256),
+        (Lake(lake.root, only=["ben"]), "ada", first.sha256),
+        (lake, "ada", "0" * 64),
+        (lake, "ada", "../" + first.sha256[3:]),
+    ):
+        with pytest.raises(SleepmovesError):
+            video_file(handle, baby, sha)
+    # taking the file out takes its copy out; deleting the baby takes every video
+    lake.remove_file("ada", h264.name)
+    assert [k["name"] for k in videos(lake, "ada")] == [mjpeg.name]
+    assert not list((lake.root / "video" / "subject=ada").glob(f"{first.sha256}*"))
+    lake.delete_subject("ada")
+    assert not (lake.root / "video" / "subject=ada").exists()

@@ -137,6 +137,7 @@ def test_the_dashboard_names_a_damaged_night_and_keeps_serving_the_others(lake, 
         ("scoring", "children"),
         ("night-hint", "children"),
         ("night-sentence", "children"),
+        ("night-video", "children"),
     ]
     code, text = _callback(http, night_outputs, {"subject": subject, "night": bad})
     assert code == 200 and "This night's data is damaged: run `sleepmoves check`" in text

@@ -124,7 +124,7 @@ def test_a_video_goes_through_ingest_and_process_like_a_sensor(tmp_path, capsys)
     lake = Lake(lake_dir)
     (night,) = lake.nights("ada")
     stored = lake.events("ada", night).sort_values("start", ignore_index=True)
-    expected, coverage, _ = read_video(clip, tz="Europe/London")
+    expected, coverage, *_ = read_video(clip, tz="Europe/London")
     assert len(stored) == len(expected) > 10
     assert (stored["start"].to_numpy() == expected["start"].sort_values().to_numpy()).all()
     assert set(stored["kind"]) <= {"twitch", "kick", "startle"} and (stored["source"] == "video").all()

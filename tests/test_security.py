@@ -227,7 +227,7 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
     )
     return {
         "..night.options...night.value..": {"subject": target},
-        "..night-figure.figure...summary-cards.children...flags.children...scoring.children...night-hint.children...night-sentence.children..": {
+        "..night-figure.figure...summary-cards.children...flags.children...scoring.children...night-hint.children...night-sentence.children...night-video.children..": {
             "subject": target,
             "night": night,
         },
@@ -278,7 +278,14 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
 
 # callbacks that never read the lake (they only move between values the page already holds)
 # the sample is simulated; the night's numbers fold on a phone in the browser alone
-NO_LAKE = {"_pages_dummy.children", "whoami.children", "sample-file.data", "night-numbers.open"}
+# the chart click seeks the page's own video player in the browser alone
+NO_LAKE = {
+    "_pages_dummy.children",
+    "whoami.children",
+    "sample-file.data",
+    "night-numbers.open",
+    "night-video.title",
+}
 PAGES = "_pages_content.children"
 
 
@@ -636,7 +643,7 @@ def test_a_rebound_host_or_a_foreign_origin_gets_nothing(demo_lake):
     http = create_app(demo_lake.root).server.test_client()  # no login: this computer only
     subject = demo_lake.subjects()["subject"].iloc[0]
     night = demo_lake.nights(subject)[-1]
-    key = "..night-figure.figure...summary-cards.children...flags.children...scoring.children...night-hint.children...night-sentence.children.."
+    key = "..night-figure.figure...summary-cards.children...flags.children...scoring.children...night-hint.children...night-sentence.children...night-video.children.."
     callback = _payload(key, [("subject", "value", subject), ("night", "value", night)], [])
     for headers in ({"Host": "attacker.example"}, {"Host": "attacker.example:8050"}):
         assert http.get("/", headers=headers).status_code == 403
@@ -875,3 +882,34 @@ def test_a_login_as_someone_else_replaces_the_session(client):
     )
     assert "signed in as dr-lee" in page.get_data(as_text=True)  # cookie alone: the new session's user
     security.sessions.clear()
+
+
+def test_a_baby_s_video_is_served_to_its_users_only(client, secure_lake, tmp_path):
+    """``/video/<baby>/<sha256>``: the night page's player gets the baby's video (with byte ranges, to seek);
+    a user not allowed that baby, or a visitor without a login, gets what a video that does not exist gets."""
+    pytest.importorskip("av", reason="the video extra (PyAV) is not installed")
+    from sleepmoves.ingest import ingest_file
+    from tests.test_ingest_video import write_video
+
+    app, http = client
+    own, other = list(secure_lake.subjects()["subject"])[:2]
+    # a night of its own, after the demo's: taking the file out again leaves the other tests' nights as they were
+    clip = write_video(tmp_path / "VID_20300302_193000.mp4", "libx264")
+    sha = ingest_file(secure_lake, clip, other).result.sha256
+    try:
+        whole = http.get(f"/video/{other}/{sha}", headers=basic("admin"))
+        assert whole.status_code == 200 and whole.data == clip.read_bytes()
+        assert whole.headers["Content-Type"] == "video/mp4" and "no-store" in whole.headers["Cache-Control"]
+        part = http.get(f"/video/{other}/{sha}", headers={**basic("admin"), "Range": "bytes=10-19"})
+        assert part.status_code == 206 and part.data == clip.read_bytes()[10:20]
+        missing = http.get(f"/video/{other}/{'0' * 64}", headers=basic("dr-lee"))
+        for response in (
+            http.get(f"/video/{other}/{sha}", headers=basic("dr-lee")),  # not one of dr-lee's babies
+            http.get(f"/video/nobody/{sha}", headers=basic("dr-lee")),
+            http.get(f"/video/{other}/{sha}.mp4", headers=basic("admin")),  # not a sha256: never a path
+        ):
+            assert response.status_code == missing.status_code == 404 and response.data == missing.data
+        fresh = app.server.test_client()  # no login, no session cookie
+        assert fresh.get(f"/video/{other}/{sha}").status_code == 401
+    finally:
+        secure_lake.remove_file(other, sha)

@@ -10,9 +10,10 @@ from sleepmoves.dashboard import state
 from sleepmoves.dashboard.components import png_download, wants_anonymous
 from sleepmoves.dashboard.downloads import send_png
 from sleepmoves.dashboard.figures import night_figure, scoring_words, summary_items
-from sleepmoves.dashboard.views import night_options, night_view, night_words, step_night
+from sleepmoves.dashboard.views import night_options, night_videos, night_view, night_words, step_night
 from sleepmoves.flags import decode as decode_flags
 from sleepmoves.lake import DamagedData
+from sleepmoves.nights import night_bounds
 from sleepmoves.schema import UNSURE_BELOW, SleepmovesError, check_night
 
 dash.register_page(__name__, path="/", name="Last night", title="sleepmoves · night", order=0)
@@ -113,11 +114,23 @@ def layout(subject=None, night=None, **_query):
             ),
             html.P(id="scoring", className="hint"),
             html.Div(id="flags", className="flags"),
+            # the night's video, when the lake keeps one: assets/video_sync.js seeks it from a click on the chart
+            # or a flag's button and moves a cursor along the chart as it plays
+            html.Div(id="night-video", className="night-video"),
             dcc.Graph(id="night-figure", config={"displaylogo": False, "responsive": True}),
             html.P(id="night-hint", className="hint"),
         ],
         className="night-page",
     )
+
+
+clientside_callback(  # a click on the chart: the video (when there is one) goes to that moment
+    "function(click) { if (window.sleepmovesVideo && click) { window.sleepmovesVideo.seekHours(click.points[0].x); }"
+    " return window.dash_clientside.no_update; }",
+    Output("night-video", "title"),
+    Input("night-figure", "clickData"),
+    prevent_initial_call=True,
+)
 
 
 clientside_callback(
@@ -159,16 +172,18 @@ def _is_night(value) -> bool:
     Output("scoring", "children"),
     Output("night-hint", "children"),
     Output("night-sentence", "children"),
+    Output("night-video", "children"),
     Input("subject", "value"),
     Input("night", "value"),
 )
 def show_night(subject, night):
     if not subject or not night:
         empty = night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc())
-        return empty, _cards(None, "UTC"), [], "", "", ""
+        return empty, _cards(None, "UTC"), [], "", "", "", []
     try:
         figure, metrics, tz, _ = night_view(state.lake(), subject, night)
         sentence = night_words(state.lake(), subject, night, metrics)
+        films = night_videos(state.lake(), subject, night)
     except DamagedData:
         empty = night_figure(_empty_phases(), _empty_events(), "UTC", _noon_utc())
         damaged = html.P(
@@ -176,10 +191,18 @@ def show_night(subject, night):
             "that keeps the data. Other nights are not affected.",
             className="flag damaged",
         )
-        return empty, [], [damaged], "", "", ""
+        return empty, [], [damaged], "", "", "", []
     # the page's stylesheet sets the chart's height: taller on a phone, where the legend wraps under the chart
     figure.update_layout(height=None, autosize=True)
-    return figure, _cards(metrics, tz), _flags(metrics), scoring_words(metrics), _hint(metrics), sentence
+    return (
+        figure,
+        _cards(metrics, tz),
+        _flags(metrics, films, subject, night, tz),
+        scoring_words(metrics),
+        _hint(metrics),
+        sentence,
+        _player(films, tz),
+    )
 
 
 @callback(
@@ -230,11 +253,55 @@ def _hint(metrics):
     )
 
 
-def _flags(metrics):
+def _flags(metrics, films, subject, night, tz):
     flags = decode_flags(metrics.get("flags")) if metrics else []
     if not flags:
         return [html.P("No review flags this night.", className="no-flags")]
-    return [html.H3("Worth a look")] + [html.P(f["message"], className="flag") for f in flags]
+    start = night_bounds(night, tz)[0]
+    shown = [html.H3("Worth a look")]
+    for flag in flags:
+        at = pd.Timestamp(flag["start"])
+        seen = films and any(f["start"] <= at < f["end"] for f in films[:1])
+        button = (
+            html.Button(
+                f"▶ See the video at {at.tz_convert(tz):%H:%M:%S}",
+                className="seek",
+                **{"data-hours": f"{(at - start).total_seconds() / 3600:.6f}"},
+            )
+            if seen
+            else None
+        )
+        shown.append(html.P([flag["message"], " ", button] if button else flag["message"], className="flag"))
+    return shown
+
+
+def _player(films, tz):
+    """The night's (first) kept video, or nothing. Its ``data-offset-hours`` places it on the chart's clock."""
+    if not films:
+        return []
+    film = films[0]
+    begun = film["start"].tz_convert(tz)
+    said = f"Video from {begun:%H:%M} ({film['duration_s'] / 3600:.1f} h, {film['name']})"
+    if len(films) > 1:
+        said += f"; {len(films) - 1} more this night (the first is shown)"
+    if not film.get("playable"):
+        return [
+            html.P(
+                f"{said}: its format ({film['codec']}) does not play in a browser; its movements are in the chart.",
+                className="hint",
+            )
+        ]
+    return [
+        html.Video(
+            src=film["url"],
+            controls=True,
+            preload="metadata",
+            id="night-player",
+            className="player",
+            **{"data-offset-hours": f"{film['offset_h']:.6f}"},
+        ),
+        html.P(said + ". Click the chart to see that moment.", className="hint"),
+    ]
 
 
 def _cards(metrics, tz):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import videos
 from ..lake import IngestResult, Lake
 from ..nights import night_of, split_by_night
 from ..nonwear import CHOI_WINDOW_MIN, WINDOW_BY_FORMAT, counts_worn
@@ -93,6 +94,7 @@ def ingest_file(
     replace: bool = False,
     sleepwake: str | None = None,
     video_start=None,
+    video_progress=None,
 ) -> IngestReport:
     r"""Parse, validate and store one file for one subject.
 
@@ -131,6 +133,8 @@ def ingest_file(
     video_start : str or timestamp, optional
         When a video began (default: the file's creation time, else its name), in the baby's zone unless it
         has an offset.
+    video_progress : callable, optional
+        Called with (seconds analysed, seconds in the video) as a video is analysed (minutes for a night).
 
     Returns
     -------
@@ -161,7 +165,8 @@ def ingest_file(
         raise SleepmovesError(f"unknown format {fmt!r}: use one of auto, {', '.join(FORMATS)}")
     name = source_name or str(path)  # what messages and the manifest call the file
     try:
-        limits.check_size(name, path.stat().st_size)
+        if not _is_video_file(path):  # a video is decoded as a stream: its length (<= 16 h) bounds the work
+            limits.check_size(name, path.stat().st_size)
         sha = file_sha256(path)
         if lake.has_file(sha, subject):
             # its nights come back, so a caller can finish labelling what a killed ingest left
@@ -188,6 +193,7 @@ def ingest_file(
             sleepwake=sleepwake,
             scratch=scratch,
             video_start=video_start,
+            video_progress=video_progress,
         )
         del data  # the file's bytes are not needed to store its rows (a large log is tens of MB)
         if "diary" in parsed.tables:
@@ -199,6 +205,7 @@ def ingest_file(
             subject=subject,
             tables=parsed.tables,
             replace=replace,
+            files=videos.stage(scratch, path, sha, parsed.video) if parsed.video is not None else None,
         )
     return IngestReport(
         result, name, parsed.format, parsed.skipped, parsed.notes, parsed.skipped_count or len(parsed.skipped)
@@ -214,6 +221,14 @@ class ParsedFile:
     skipped: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the user should hear ("'Z' times read in --tz")
     skipped_count: int = 0  # with skipped_bad: every bad row (``skipped`` keeps the first MAX_ERRORS_KEPT)
+    video: object = (
+        None  # a video's header (sleepmoves.ingest.video.VideoInfo): the file is kept for the player
+    )
+
+
+def _is_video_file(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return is_video(fh.read(16))
 
 
 def _unreadable(path: Path, exc: OSError) -> SleepmovesError:
@@ -384,6 +399,7 @@ def parse_file(
     sleepwake: str | None = None,
     scratch: Path | None = None,
     video_start=None,
+    video_progress=None,
 ) -> ParsedFile:
     """Read any supported file's bytes into lake tables, or raise :class:`SleepmovesError` saying why not.
 
@@ -405,8 +421,9 @@ def parse_file(
     if fmt == "video":  # decoded from the file as it goes (PyAV), never read whole
         if not streamed:
             raise SleepmovesError(f"{name}: a video is read from its file, not from bytes")
-        events, coverage, notes = read_video(data, tz=subject_tz, start=video_start)
-        return ParsedFile(_sensor_rows(events, coverage, "video", subject_tz, sha), "video", [], notes)
+        found = read_video(data, tz=subject_tz, start=video_start, progress=video_progress)
+        rows = _sensor_rows(found.events, found.coverage, "video", subject_tz, sha)
+        return ParsedFile(rows, "video", [], found.notes, video=found.info)
     if fmt == "raw-csv":  # read as a stream, from the bytes or the file
         times, signals = read_raw_csv(data, name, tz=tz, limb=limb, limits=limits)
         return ParsedFile(_sensor_tables(times, signals, name, subject_tz, sha), "raw-csv")

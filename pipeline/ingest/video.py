@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from ..schema import SleepmovesError
 
 ANALYSIS_WIDTH = 160  # pixels across: a crib fills most of a monitor's view, a limb is then still ~10 px wide
 ANALYSIS_FPS = 5.0  # frames analysed a second: a twitch (0.1-0.5 s) moves across at least one frame pair
+CUT_SLACK_S = 2.0  # a video whose frames end this much before its header's length was cut off
 MAX_HOURS = 16.0  # longer than any night; a longer file is several nights (or a clock gone wrong): split it
 FAST_DECODE = {"skip_loop_filter": "all", "flags2": "+fast"}
 YEARS = (2000, 2100)  # a container date outside these is an unset clock (QuickTime counts from 1904)
@@ -92,10 +94,13 @@ def _open(path: Path):
         container.close()
         raise SleepmovesError(f"{path}: the file has no video in it (only {kinds})")
     stream = container.streams.video[0]
-    if stream.codec_context is None:
-        name = getattr(stream.codec, "name", None) or "an unknown codec"
+    if stream.codec_context is None:  # FFmpeg has no decoder for it (or does not know the codec at all)
+        tag = getattr(stream, "codec_tag", None)
+        name = f"a codec FFmpeg does not decode ({tag})" if tag and tag.strip("\x00") else "an unknown codec"
         container.close()
-        raise SleepmovesError(f"{path}: its video is in {name}, which this FFmpeg cannot decode")
+        raise SleepmovesError(
+            f"{path}: its video is in {name}: export it from the camera's app as MP4 (H.264), or convert it"
+        )
     return container, stream
 
 
@@ -252,20 +257,33 @@ def frames(
             raise SleepmovesError(f"{path}: the video is damaged part-way ({_said(exc)})") from None
 
 
-def read_video(path: str | Path, *, tz: str, start=None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """A video as the lake stores a sensor: ``(events, coverage, notes)``.
+class VideoReading(NamedTuple):
+    """What :func:`read_video` found: the movements, each epoch's coverage, notes for the user, the header."""
+
+    events: pd.DataFrame
+    coverage: pd.DataFrame
+    notes: list[str]
+    info: VideoInfo
+
+
+def read_video(path: str | Path, *, tz: str, start=None, progress=None) -> VideoReading:
+    """A video as the lake stores a sensor: ``(events, coverage, notes, info)``.
 
     ``events`` are the movements seen (:func:`sleepmoves.motion.motion_events`); ``coverage`` has one row per
     30-s epoch (UTC-aligned) the video spans: ``start``, ``epoch_s``, ``count`` (the epoch's summed zone motion),
     ``limb`` (``whole_body``: the camera sees all of the baby), ``valid`` (at least half of the epoch's analysed
     frames are data: not a light or camera change, not a visit) and ``worn`` (True). ``notes`` say where the
-    start came from and how much was no data, for the user to hear.
+    start came from and how much was no data, for the user to hear; ``info`` is the header (:func:`probe`).
+    ``progress``, when given, is called now and then with (seconds analysed, seconds in the video).
     """
     from ..motion import _recorded, frame_motion, motion_events
     from ..schema import EPOCH_S
 
     info = probe(path, tz=tz, start=start)
-    motion = frame_motion(frames(path))
+    stream = frames(path)
+    if progress is not None:
+        stream = _reporting(stream, info.duration_s, progress)
+    motion = frame_motion(stream)
     events = motion_events(motion, info.start)
     recorded = _recorded(motion)
     at = info.start + pd.to_timedelta(motion.times, unit="s")
@@ -287,9 +305,15 @@ def read_video(path: str | Path, *, tz: str, start=None) -> tuple[pd.DataFrame, 
     )
     lost = {state: int((motion.state == state).sum()) for state in ("lights", "camera", "visit")}
     notes = [
-        f"{Path(path).name}: {info.duration_s / 3600:.1f} h of {info.codec} video from "
+        f"{Path(path).name}: {_length(info.duration_s)} of {info.codec} video from "
         f"{info.start.tz_convert(tz):%Y-%m-%d %H:%M} ({tz}), the start taken from {info.start_from}"
     ]
+    seen = float(motion.times[-1]) if len(motion.times) else 0.0
+    if seen < info.duration_s - CUT_SLACK_S:  # a recording cut off (a full card, a crash): keep what it holds
+        notes.append(
+            f"{Path(path).name}: the video stops after {_length(seen)} of the {_length(info.duration_s)} its "
+            "header announces (the file was cut off): what it holds is stored, the rest is no data"
+        )
     said = {
         "lights": "a light or the infrared switching",
         "camera": "the camera moving",
@@ -300,7 +324,24 @@ def read_video(path: str | Path, *, tz: str, start=None) -> tuple[pd.DataFrame, 
             notes.append(
                 f"{Path(path).name}: {said[state]} at {count} moment(s): stored as no data, not movement"
             )
-    return events, coverage, notes
+    return VideoReading(events, coverage, notes, info)
+
+
+def _length(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def _reporting(stream, total_s: float, progress, every_s: float = 60.0):
+    """``stream`` unchanged, calling ``progress(seconds done, total)`` each ``every_s`` of video and at the end."""
+    due = 0.0
+    for t, frame in stream:
+        if t >= due:
+            progress(t, total_s)
+            due = t + every_s
+        yield t, frame
+    progress(total_s, total_s)
 
 
 def is_video(head: bytes) -> bool:
