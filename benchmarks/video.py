@@ -22,7 +22,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the project root
 
-HELD_OUT_SEED = 53  # never used to choose a threshold (seed 7 was; seed 31 is the test's)
+HELD_OUT_SEED = 97  # never looked at while choosing a rule or threshold (seed 7 was; 31 is the test's; 53 was
+# looked at once, before the startle rule took limbs that go on kicking)
 
 
 def detection(babies: int = 6) -> None:

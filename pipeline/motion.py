@@ -165,7 +165,8 @@ def _recorded(motion: FrameMotion) -> np.ndarray:
 TWITCH_MAX_S = 0.6  # science.md: twitches last 0.1-0.5 s; at 5 frames a second that is up to three pairs
 TOGETHER_S = 0.4  # bursts of several zones starting this close are one movement
 STARTLE_LIMBS = 3  # ... a startle (Moro) moves the arms and legs at once: three or more limbs
-STARTLE_MAX_S = 2.0  # ... and is over quickly (0.5-1.5 s); a slower all-limb movement is a stretch or shake
+STARTLE_MAX_S = 2.0  # ... and is over quickly (0.5-1.5 s) in all of them but one (which may go on kicking);
+# a slower all-limb movement is a stretch or a shake
 SHAKE_MIN_S = 4.0  # rhythmic shaking lasts at least this long (detect.py's shake rule) ...
 SUSTAINED = 0.75  # ... moving in at least this share of its frames ...
 RHYTHM_R = 0.6  # ... with its direction of movement repeating: autocorrelation of the zone's sway at a lag of
@@ -177,20 +178,56 @@ SLOW_SHARE = 0.15  # ... and never more than this share of its zone changed in o
 OTHER_MIN_S = 1.0  # the trunk or head moving this long without the limbs: squirming or rolling ("other")
 
 
+@dataclass(frozen=True)
+class _Burst:
+    """One zone moving: frames ``[a, b)`` of the analysis, with what the rules ask of it."""
+
+    start: float  # s from the video's start
+    duration: float
+    zone: str
+    a: int
+    b: int
+    peak: float  # largest share of the zone changed in a frame pair
+    sustained: float  # share of its frames moving
+    rhythm: float  # :func:`_rhythm` (0 when shorter than SHAKE_MIN_S)
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+def _burst(motion: FrameMotion, moving: np.ndarray, j: int, a: int, b: int, step: float) -> _Burst:
+    long = (b - a) * step >= SHAKE_MIN_S
+    return _Burst(
+        float(motion.times[a] - step),
+        (b - a) * step,
+        ZONES[j],
+        a,
+        b,
+        float(motion.zones[a:b, j].max()),
+        float(moving[a:b, j].mean()),
+        _rhythm(motion.sway[a:b, j], step) if long else 0.0,
+    )
+
+
+LIMBS = frozenset({"left_arm", "right_arm", "left_leg", "right_leg"})
+
+
 def motion_events(motion: FrameMotion, start: pd.Timestamp) -> pd.DataFrame:
     """Movement events from zone motion.
 
     Per zone, a burst is a run of frame pairs with more than :data:`ON_SHARE` of the zone changed (a stop of
     up to :data:`MERGE_FRAMES` frames inside it merged). Then, in this order:
 
-    * three or more limb zones starting within :data:`TOGETHER_S` and over within :data:`STARTLE_MAX_S`: a
-      ``startle`` of the ``whole_body`` (a limb that goes on moving, a kick after the startle, is left for the
-      rules below);
+    * three or more limb zones starting within :data:`TOGETHER_S`, longer than twitches, all but one over within
+      :data:`STARTLE_MAX_S`, two fast (more than :data:`SLOW_SHARE` changed in their first second), none
+      rhythmic: a ``startle`` of the ``whole_body``; a limb that goes on moving after it (the kicks of a
+      waking) is left, from the startle's end, to the rules below;
     * a limb's or the head's burst of at most :data:`TWITCH_MAX_S`: a ``twitch`` of that limb;
     * longer limb bursts starting together: one movement, of that limb (one zone) or ``whole_body``;
       ``shake`` when it lasts :data:`SHAKE_MIN_S` moving in :data:`SUSTAINED` of its frames with a rhythm
-      (:data:`RHYTHM_R`), ``stretch`` when
-      slow (:data:`STRETCH_MIN_S`, :data:`SLOW_SHARE` at most), else ``kick``;
+      (:data:`RHYTHM_R`), ``stretch`` when slow (:data:`STRETCH_MIN_S`, :data:`SLOW_SHARE` at most), else
+      ``kick``;
     * the trunk or head moving :data:`OTHER_MIN_S` with no limb: ``other`` (squirming), ``whole_body``.
 
     Breathing and the trunk's small movements are not events.
@@ -198,73 +235,100 @@ def motion_events(motion: FrameMotion, start: pd.Timestamp) -> pd.DataFrame:
     step = float(np.median(np.diff(motion.times))) if len(motion.times) > 1 else 0.2
     recorded = _recorded(motion)
     moving = (motion.zones > ON_SHARE) & recorded[:, None]
-    bursts = []  # (start s, duration s, zone, peak share, share of frames moving, rhythm)
-    for j, zone in enumerate(ZONES):
-        for a, b in _merged_runs(moving[:, j]):
-            shares = motion.zones[a:b, j]
-            long = (b - a) * step >= SHAKE_MIN_S
-            bursts.append(
-                (
-                    float(motion.times[a] - step),
-                    (b - a) * step,
-                    zone,
-                    float(shares.max()),
-                    float(moving[a:b, j].mean()),
-                    _rhythm(motion.sway[a:b, j], step) if long else 0.0,
-                )
-            )
-    bursts.sort()
-    limbs = {"left_arm", "right_arm", "left_leg", "right_leg"}
-    rows, used = [], set()
-    for i, (t, *_) in enumerate(bursts):  # startles first: their limb bursts may be twitch-short
-        if i in used:
+    bursts = sorted(
+        (
+            _burst(motion, moving, j, a, b, step)
+            for j in range(len(ZONES))
+            for a, b in _merged_runs(moving[:, j])
+        ),
+        key=lambda burst: (burst.start, burst.zone),
+    )
+    rows = _startles(motion, moving, bursts, step)
+    left = sorted(
+        (burst for burst in bursts if burst is not None), key=lambda burst: (burst.start, burst.zone)
+    )
+    for burst in left:
+        if burst.duration <= TWITCH_MAX_S + 1e-9 and burst.zone != "trunk":
+            rows.append((burst.start, burst.duration, burst.zone, "twitch", min(1.0, burst.peak * 4)))
+    left = [burst for burst in left if not (burst.duration <= TWITCH_MAX_S + 1e-9 and burst.zone != "trunk")]
+    used: set[int] = set()
+    for i, first in enumerate(left):
+        if i in used or first.zone not in LIMBS:
             continue
         group = [
             k
-            for k in range(i, len(bursts))
-            if k not in used and bursts[k][0] - t <= TOGETHER_S and bursts[k][2] in limbs
-        ]
-        brief = [k for k in group if bursts[k][0] + bursts[k][1] - t <= STARTLE_MAX_S]
-        if len({bursts[k][2] for k in brief}) >= STARTLE_LIMBS:
-            used.update(brief)
-            end = max(bursts[k][0] + bursts[k][1] for k in brief)
-            rows.append((t, end - t, "whole_body", "startle", 1.0))
-    for i, (t, duration, zone, peak, *_) in enumerate(bursts):
-        if i not in used and duration <= TWITCH_MAX_S + 1e-9 and zone != "trunk":
-            used.add(i)
-            rows.append((t, duration, zone, "twitch", min(1.0, peak * 4)))
-    for i, (t, _, zone, *_) in enumerate(bursts):
-        if i in used or zone not in limbs:
-            continue
-        group = [
-            k
-            for k in range(i, len(bursts))
-            if k not in used and bursts[k][2] in limbs and bursts[k][0] - t <= TOGETHER_S
+            for k in range(i, len(left))
+            if k not in used and left[k].zone in LIMBS and left[k].start - first.start <= TOGETHER_S
         ]
         used.update(group)
-        end = max(bursts[k][0] + bursts[k][1] for k in group)
-        peak = max(bursts[k][3] for k in group)
-        sustained = min(bursts[k][4] for k in group)
-        rhythm = max(bursts[k][5] for k in group)
-        duration = end - t
-        if duration >= SHAKE_MIN_S and sustained >= SUSTAINED and rhythm >= RHYTHM_R:
+        members = [left[k] for k in group]
+        duration = max(m.end for m in members) - first.start
+        peak = max(m.peak for m in members)
+        if (
+            duration >= SHAKE_MIN_S
+            and min(m.sustained for m in members) >= SUSTAINED
+            and max(m.rhythm for m in members) >= RHYTHM_R
+        ):
             kind = "shake"
         elif duration >= STRETCH_MIN_S and peak <= SLOW_SHARE:
             kind = "stretch"
         else:
             kind = "kick"
-        where = bursts[i][2] if len({bursts[k][2] for k in group}) == 1 else "whole_body"
-        rows.append((t, duration, where, kind, min(1.0, peak * 4)))
-    for i, (t, duration, _zone, peak, *_) in enumerate(bursts):
-        if i in used or duration < OTHER_MIN_S:
+        where = first.zone if len({m.zone for m in members}) == 1 else "whole_body"
+        rows.append((first.start, duration, where, kind, min(1.0, peak * 4)))
+    for i, burst in enumerate(left):
+        if i in used or burst.duration < OTHER_MIN_S:
             continue
-        if any(r[0] - 0.5 <= t + duration and t <= r[0] + r[1] + 0.5 for r in rows if r[2] == "whole_body"):
+        if any(
+            r[0] - 0.5 <= burst.end and burst.start <= r[0] + r[1] + 0.5 for r in rows if r[2] == "whole_body"
+        ):
             continue  # the trunk moving with a whole-body movement is part of it
-        rows.append((t, duration, "whole_body", "other", min(1.0, peak * 4)))
+        rows.append((burst.start, burst.duration, "whole_body", "other", min(1.0, burst.peak * 4)))
     rows.sort()
     frame = pd.DataFrame(rows, columns=["offset_s", "duration_s", "limb", "kind", "intensity"])
     frame.insert(0, "start", start + pd.to_timedelta(frame["offset_s"], unit="s"))
     return frame.drop(columns="offset_s")
+
+
+def _startles(motion: FrameMotion, moving: np.ndarray, bursts: list, step: float) -> list[tuple]:
+    """Take the startles out of ``bursts`` (in place: a limb's burst is replaced by what follows the startle,
+    or None) and return them as event rows."""
+    rows = []
+    first_second = max(1, round(1.0 / step))
+    for i, first in enumerate(bursts):
+        if first is None or first.zone not in LIMBS:
+            continue
+        group = [
+            k
+            for k in range(i, len(bursts))
+            if bursts[k] is not None
+            and bursts[k].zone in LIMBS
+            and bursts[k].start - first.start <= TOGETHER_S
+        ]
+        group = [k for k in group if bursts[k].duration > TWITCH_MAX_S]  # a twitch at that moment is a twitch
+        members = [bursts[k] for k in group]
+        brief = [m for m in members if m.end - first.start <= STARTLE_MAX_S]
+        fast = sum(
+            motion.zones[m.a : min(m.b, m.a + first_second), ZONES.index(m.zone)].max() > SLOW_SHARE
+            for m in members
+        )
+        if (
+            len({m.zone for m in members}) < STARTLE_LIMBS
+            or len({m.zone for m in brief}) < STARTLE_LIMBS - 1
+            or fast < 2
+            or any(m.rhythm >= RHYTHM_R for m in members)
+        ):
+            continue
+        over = max(m.end for m in brief)  # the startle is over when its brief limbs have stopped
+        rows.append((first.start, over - first.start, "whole_body", "startle", 1.0))
+        for k, m in zip(group, members, strict=True):
+            rest = m.b - max(0, round((m.end - over) / step))  # the frame where the startle is over
+            bursts[k] = (
+                _burst(motion, moving, ZONES.index(m.zone), rest, m.b, step)
+                if m.end - over > (MERGE_FRAMES + 1) * step
+                else None
+            )
+    return rows
 
 
 def _rhythm(sway: np.ndarray, step: float) -> float:
