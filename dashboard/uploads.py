@@ -30,6 +30,7 @@ KEEP_S = 3600  # a received file its sender never ingests goes after an hour
 LIMIT_HINT = "the limit is set with sleepmoves serve --max-upload-mb"
 
 _senders: dict[str, tuple[str, float]] = {}  # token -> (user name, received at)
+_analysed: dict[str, tuple[float, float]] = {}  # token -> (seconds of video analysed, seconds in it)
 _lock = threading.Lock()
 
 
@@ -104,11 +105,34 @@ def received(token, filename) -> Path:
     return path
 
 
+def progress_reporter(token):
+    """A ``video_progress`` callback for :func:`sleepmoves.ingest.ingest_file` recording how far the video of
+    ``token`` is analysed, for :func:`analysed` (the Data page polls it while the ingest runs)."""
+
+    def report(done: float, total: float) -> None:
+        with _lock:
+            _analysed[token] = (float(done), float(total))
+
+    return report
+
+
+def analysed(token) -> tuple[float, float] | None:
+    """``(seconds analysed, seconds in all)`` of the video the current user sent as ``token``, else None."""
+    if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
+        return None
+    with _lock:
+        sender = _senders.get(token)
+        if sender is None or sender[0] != _sender():
+            return None
+        return _analysed.get(token)
+
+
 def discard(token) -> None:
     """Remove a received file once it was ingested (or refused)."""
     if isinstance(token, str) and TOKEN_RE.fullmatch(token):
         with _lock:
             _senders.pop(token, None)
+            _analysed.pop(token, None)
         shutil.rmtree(Path(state.lake_path()) / UPLOADS / token, ignore_errors=True)
 
 

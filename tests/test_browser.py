@@ -516,6 +516,56 @@ def test_upload_with_a_bad_row_shows_its_line_then_a_good_one_lands(server, brow
         state.set_lake(demo_lake.root)
 
 
+def test_a_video_uploaded_on_the_data_page_shows_how_far_it_is_then_plays_on_its_night(
+    server, browser, demo_lake, tmp_path, monkeypatch
+):
+    """A night's video chosen on the Data page: the page shows how much is sent, then how far the analysis is
+    (a bar), then what was stored; the night page then has its player."""
+    pytest.importorskip("av", reason="the video extra (PyAV) is not installed")
+    import time
+
+    from sleepmoves.dashboard import state
+    from sleepmoves.ingest import video
+    from sleepmoves.video_render import render
+
+    clip = render(
+        tmp_path / "nursery.mp4",
+        pd.DataFrame(columns=["start", "duration_s", "limb", "kind"]),
+        pd.Timestamp("2026-03-20T20:00Z"),
+        180,
+        codec="libx264",
+        bit_rate=200_000,
+    )
+    frames = video.frames
+
+    def slowly(*args, **kwargs):  # a 3-minute clip analyses in a second: slowed to a night's pace on screen
+        for item in frames(*args, **kwargs):
+            time.sleep(0.006)
+            yield item
+
+    monkeypatch.setattr(video, "frames", slowly)
+    state.set_lake(tmp_path / "lake")
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(server + "/data")
+        page.wait_for_selector("#upload input[type=file]", state="attached")
+        page.fill("#data-new-subject", "vic")
+        page.click("#data-tz")
+        page.keyboard.type("Europe/London")
+        page.keyboard.press("Enter")
+        page.set_input_files("#upload input[type=file]", str(clip))
+        page.wait_for_selector("#analysis-bar", timeout=20000)
+        assert "Analysing nursery.mp4" in page.text_content("#analysis-progress")
+        page.wait_for_selector("#upload-result .ok", timeout=60000)
+        assert "(video)" in page.text_content("#upload-result")
+        page.wait_for_function("() => !document.querySelector('#analysis-bar')", timeout=5000)
+        page.goto(server + "/?subject=vic&night=2026-03-20")
+        page.wait_for_selector("#night-player", timeout=15000)
+        page.close()
+    finally:
+        state.set_lake(demo_lake.root)
+
+
 REAL_FILES = {
     "awd": ("actigraphy/example_01.AWD", None),
     "actiware": ("actigraphy/test_sample_rpx_eng.csv", None),

@@ -278,13 +278,16 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
 
 # callbacks that never read the lake (they only move between values the page already holds)
 # the sample is simulated; the night's numbers fold on a phone in the browser alone
-# the chart click seeks the page's own video player in the browser alone
+# the chart click seeks the page's own video player in the browser alone; the analysis poll reads only how far
+# the current user's own upload is (test_how_far_a_video_is_analysed_is_told_to_its_sender_only)
 NO_LAKE = {
     "_pages_dummy.children",
     "whoami.children",
     "sample-file.data",
     "night-numbers.open",
     "night-video.title",
+    "analysis-poll.disabled",
+    "analysis-progress.children",
 }
 PAGES = "_pages_content.children"
 
@@ -913,3 +916,23 @@ def test_a_baby_s_video_is_served_to_its_users_only(client, secure_lake, tmp_pat
         assert fresh.get(f"/video/{other}/{sha}").status_code == 401
     finally:
         secure_lake.remove_file(other, sha)
+
+
+def test_how_far_a_video_is_analysed_is_told_to_its_sender_only(client):
+    """The Data page's poll: the sender of an upload being analysed sees how far it is; another user asking
+    with the same token sees nothing."""
+    from sleepmoves.dashboard import uploads
+
+    _, http = client
+    status, answer = stage(http, "dr-lee", "VID_20260302_193000.mp4", b"not really a video")
+    assert status == 200
+    token = answer["token"]
+    uploads.progress_reporter(token)(3.2 * 3600, 12 * 3600)
+    try:
+        values = {"analysis-poll": 1, "upload-accepted": answer}
+        said = _call(http, "dr-lee", "analysis-progress.children", values).get_data(as_text=True)
+        assert "Analysing VID_20260302_193000.mp4: 3.2 of 12.0 h of video" in said
+        other = _call(http, "admin", "analysis-progress.children", values).get_data(as_text=True)
+        assert "Analysing" not in other
+    finally:
+        uploads.discard(token)

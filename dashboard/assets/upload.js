@@ -6,6 +6,9 @@
   "use strict";
 
   function size(n) {
+    if (n >= 1073741824) {
+      return (n / 1073741824).toFixed(2) + " GB";
+    }
     return n >= 1048576 ? (n / 1048576).toFixed(1) + " MB" : n + " bytes";
   }
 
@@ -33,20 +36,32 @@
     }
     say("upload-refused", { children: "" });
     say("upload-progress", { children: "Sending " + file.name + " (" + size(file.size) + ") …" });
-    let answer;
-    try {
-      const response = await fetch(config.dataset.url + "?name=" + encodeURIComponent(file.name), {
-        method: "POST",
-        body: file,
-        headers: { "Content-Type": "application/octet-stream" },
-        credentials: "same-origin",
-      });
-      answer = await response.json().catch(function () {
-        return { error: file.name + ": the server refused it (" + response.status + ")" };
-      });
-    } catch (error) {
-      answer = { error: file.name + ": the upload was cut off; try again" };
-    }
+    // XMLHttpRequest rather than fetch: it reports how much of a large file (a night of video) is sent
+    const answer = await new Promise(function (resolve) {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", config.dataset.url + "?name=" + encodeURIComponent(file.name));
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.withCredentials = true;
+      xhr.upload.onprogress = function (event) {
+        if (event.lengthComputable && event.total > 0) {
+          const percent = Math.floor((100 * event.loaded) / event.total);
+          say("upload-progress", {
+            children: "Sending " + file.name + ": " + percent + " % of " + size(event.total),
+          });
+        }
+      };
+      xhr.onload = function () {
+        try {
+          resolve(JSON.parse(xhr.responseText));
+        } catch (error) {
+          resolve({ error: file.name + ": the server refused it (" + xhr.status + ")" });
+        }
+      };
+      xhr.onerror = function () {
+        resolve({ error: file.name + ": the upload was cut off; try again" });
+      };
+      xhr.send(file);
+    });
     say("upload-progress", { children: "" });
     if (input) input.value = "";
     if (answer.error) {

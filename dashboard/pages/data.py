@@ -8,11 +8,11 @@ from pathlib import Path
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from sleepmoves.dashboard import state
 from sleepmoves.dashboard.components import table
-from sleepmoves.dashboard.uploads import discard, received, safe_name
+from sleepmoves.dashboard.uploads import analysed, discard, progress_reporter, received, safe_name
 from sleepmoves.dashboard.words import age_words
 from sleepmoves.ingest import BadInputError, Limits, ingest_file
 from sleepmoves.ingest.limits import format_size
@@ -142,11 +142,55 @@ def layout(**_query):
                 },
             ),
             html.Div(id="upload-progress", className="hint"),
+            # a video takes minutes to analyse: while its ingest runs, the page asks how far it is each second
+            html.Div(id="analysis-progress", className="hint"),
+            dcc.Interval(id="analysis-poll", interval=1000, disabled=True),
             dcc.Store(id="upload-accepted"),
             html.Div(id="upload-refused"),
             dcc.Loading(html.Div(id="upload-result")),
             html.H2("What the lake holds"),
             html.Div(_lake_tables(lake), id="manifest"),
+        ]
+    )
+
+
+clientside_callback(  # an accepted upload starts the polling ...
+    "function(accepted) { return !accepted; }",
+    Output("analysis-poll", "disabled"),
+    Input("upload-accepted", "data"),
+    prevent_initial_call=True,
+)
+
+# ... and its result (the ingest is over) stops it. (The poll must not take the result as an input: Dash holds
+# back a callback whose input another running callback is still to set, and the ingest is that callback.)
+clientside_callback(
+    "function(_) { return [true, '']; }",
+    Output("analysis-poll", "disabled", allow_duplicate=True),
+    Output("analysis-progress", "children", allow_duplicate=True),
+    Input("upload-result", "children"),
+    prevent_initial_call=True,
+)
+
+
+@callback(
+    Output("analysis-progress", "children"),
+    Input("analysis-poll", "n_intervals"),
+    State("upload-accepted", "data"),
+    prevent_initial_call=True,
+)
+def analysis_progress(_n, accepted):
+    """How far the uploaded video is analysed (nothing for other files, or for someone else's upload)."""
+    token = accepted.get("token") if isinstance(accepted, dict) else None
+    name = safe_name(accepted.get("filename") if isinstance(accepted, dict) else None)
+    done = analysed(token)
+    if done is None:
+        return ""
+    seconds, total = done
+    share = seconds / total if total else 1.0
+    return html.Div(
+        [
+            html.Span(f"Analysing {name}: {seconds / 3600:.1f} of {total / 3600:.1f} h of video "),
+            html.Progress(value=f"{share:.3f}", max="1", id="analysis-bar"),
         ]
     )
 
@@ -183,7 +227,13 @@ def upload(accepted, subject, new_subject, tz, born):
             created = subject
         path = received(token, name)
         report = ingest_file(
-            lake, path, subject, tz=(tz or "").strip() or None, source_name=name, limits=limits
+            lake,
+            path,
+            subject,
+            tz=(tz or "").strip() or None,
+            source_name=name,
+            limits=limits,
+            video_progress=progress_reporter(token),
         )
         result, landed = report.result, True
         if result.already_ingested:
