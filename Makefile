@@ -35,8 +35,12 @@ browser:
 test: $(VENV)/.test browser
 	$(BIN)/python -m pytest
 
+# VIDEO_HOURS: the length of the 720p night the video figures analyse (12 h takes about 80 min on one core;
+# `make bench VIDEO_HOURS=1` for a quick figure)
+VIDEO_HOURS ?= 12
 bench: $(VENV)/.test
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/video.py --hours $(VIDEO_HOURS)
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check pipeline dashboard tests benchmarks

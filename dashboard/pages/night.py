@@ -12,6 +12,7 @@ from sleepmoves.dashboard.downloads import send_png
 from sleepmoves.dashboard.figures import night_figure, scoring_words, summary_items
 from sleepmoves.dashboard.views import night_options, night_videos, night_view, night_words, step_night
 from sleepmoves.flags import decode as decode_flags
+from sleepmoves.ingest.video import length_words
 from sleepmoves.lake import DamagedData
 from sleepmoves.nights import night_bounds
 from sleepmoves.schema import UNSURE_BELOW, SleepmovesError, check_night
@@ -281,7 +282,7 @@ def _player(films, tz):
         return []
     film = films[0]
     begun = film["start"].tz_convert(tz)
-    said = f"Video from {begun:%H:%M} ({film['duration_s'] / 3600:.1f} h, {film['name']})"
+    said = f"Video from {begun:%H:%M} ({length_words(film['duration_s'])}, {film['name']})"
     if len(films) > 1:
         said += f"; {len(films) - 1} more this night (the first is shown)"
     if not film.get("playable"):

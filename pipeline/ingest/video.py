@@ -305,13 +305,13 @@ def read_video(path: str | Path, *, tz: str, start=None, progress=None) -> Video
     )
     lost = {state: int((motion.state == state).sum()) for state in ("lights", "camera", "visit")}
     notes = [
-        f"{Path(path).name}: {_length(info.duration_s)} of {info.codec} video from "
+        f"{Path(path).name}: {length_words(info.duration_s)} of {info.codec} video from "
         f"{info.start.tz_convert(tz):%Y-%m-%d %H:%M} ({tz}), the start taken from {info.start_from}"
     ]
     seen = float(motion.times[-1]) if len(motion.times) else 0.0
     if seen < info.duration_s - CUT_SLACK_S:  # a recording cut off (a full card, a crash): keep what it holds
         notes.append(
-            f"{Path(path).name}: the video stops after {_length(seen)} of the {_length(info.duration_s)} its "
+            f"{Path(path).name}: the video stops after {length_words(seen)} of the {length_words(info.duration_s)} its "
             "header announces (the file was cut off): what it holds is stored, the rest is no data"
         )
     said = {
@@ -327,7 +327,8 @@ def read_video(path: str | Path, *, tz: str, start=None, progress=None) -> Video
     return VideoReading(events, coverage, notes, info)
 
 
-def _length(seconds: float) -> str:
+def length_words(seconds: float) -> str:
+    """A video's length as a parent says it: 40 s, 12 min, 11.5 h."""
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
