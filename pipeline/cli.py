@@ -17,6 +17,7 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 import pandas as pd  # noqa: E402 - after the pool is chosen
 
 from .lake import Lake, default_lake_path  # noqa: E402
+from .motion import HEADS  # noqa: E402
 from .progress import progress_hours  # noqa: E402
 from .schema import SleepmovesError  # noqa: E402
 from .sleepwake import ALGORITHMS  # noqa: E402
@@ -73,6 +74,39 @@ def cmd_subject_delete(args) -> int:
     return 0
 
 
+def cmd_camera_place(args) -> int:
+    from .videos import camera_template, place_camera, preview
+
+    try:
+        box = [float(v) for v in args.box.split(",")]
+    except ValueError:
+        raise SleepmovesError(f"--box is x0,y0,x1,y1 as fractions of the picture, not {args.box!r}") from None
+    lake = _lake(args)
+    place_camera(lake, args.subject, args.name, box, args.head)
+    _say(
+        f"camera {args.name} of {args.subject}: the baby within {', '.join(f'{v:g}' for v in box)} of the "
+        f"picture, head at the {args.head}; `ingest --camera {args.name}` uses it"
+    )
+    if args.preview:
+        out = preview(args.preview, camera_template(lake, args.subject, args.name), args.out)
+        _say(f"the zones drawn on a frame of {Path(args.preview).name}: {out}")
+    return 0
+
+
+def cmd_camera_list(args) -> int:
+    from .videos import cameras
+
+    placed = cameras(_lake(args), args.subject)
+    if not placed:
+        _say(
+            f"{args.subject}: no camera placed (videos use the built-in template: on her back, head at the top)"
+        )
+    for name, where in sorted(placed.items()):
+        box = ", ".join(f"{v:g}" for v in where["box"])
+        _say(f"{name}: box {box}, head at the {where['head']} (placed {where['placed_at'][:16]})")
+    return 0
+
+
 def cmd_subject_add(args) -> int:
     lake = _lake(args)
     changed = lake.add_subject(args.id, args.tz, born=args.born, label=args.label, sleepwake=args.sleepwake)
@@ -92,6 +126,7 @@ def ingest_paths(
     replace=False,
     sleepwake=None,
     video_start=None,
+    camera=None,
 ) -> list[str]:
     """Ingest files for one subject; prints one line per file; returns the nights touched.
 
@@ -115,6 +150,7 @@ def ingest_paths(
             sleepwake=sleepwake,
             video_start=video_start,
             video_progress=progress_hours(f"analysing {Path(path).name}"),
+            camera=camera,
         )
         result = report.result
         touched.update(
@@ -159,6 +195,7 @@ def cmd_ingest(args) -> int:
         replace=args.replace,
         sleepwake=args.sleepwake,
         video_start=args.video_start,
+        camera=args.camera,
     )
     if touched and not args.no_process:
         from .process import process
@@ -597,6 +634,24 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("id")
     d.set_defaults(func=cmd_subject_delete)
 
+    p = sub.add_parser("camera", help="where the baby lies in a camera's picture (for its videos)")
+    subsub = p.add_subparsers(dest="camera_command", required=True)
+    c = subsub.add_parser("place", parents=[common], help="place the zone template once per baby and camera")
+    c.add_argument("name", help="the camera's name, e.g. nursery")
+    c.add_argument("--subject", required=True)
+    c.add_argument(
+        "--box",
+        required=True,
+        help="x0,y0,x1,y1: the baby from head to feet, arms out, as fractions of the picture (0,0 top left)",
+    )
+    c.add_argument("--head", default="top", choices=HEADS, help="the side of the picture her head is at")
+    c.add_argument("--preview", help="a video of this camera: draw the zones on one of its frames")
+    c.add_argument("--out", default="zones.png", help="where --preview writes its PNG (default zones.png)")
+    c.set_defaults(func=cmd_camera_place)
+    c = subsub.add_parser("list", parents=[common], help="the baby's placed cameras")
+    c.add_argument("--subject", required=True)
+    c.set_defaults(func=cmd_camera_list)
+
     p = sub.add_parser(
         "ingest", parents=[common], help="ingest files for a subject, then process the nights touched"
     )
@@ -612,6 +667,10 @@ def build_parser() -> argparse.ArgumentParser:
         dest="video_start",
         help="when a video began, e.g. 2026-03-02T19:30 (in the baby's zone unless it has an offset); "
         "default: the file's creation time, else its name",
+    )
+    p.add_argument(
+        "--camera",
+        help="the camera a video is from, placed with `sleepmoves camera place` (default: default)",
     )
     p.add_argument("--skip-bad", action="store_true", help="store the good rows and list the bad ones")
     p.add_argument(

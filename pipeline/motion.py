@@ -28,6 +28,49 @@ DEFAULT_TEMPLATE = {
     "left_leg": (0.50, 0.60, 0.66, 0.92),
     "right_leg": (0.34, 0.60, 0.50, 0.92),
 }
+HEADS = ("top", "bottom", "left", "right")  # where the baby's head is in the picture
+
+
+def placed_template(box: tuple[float, float, float, float], head: str = "top") -> dict:
+    """The zone template fitted into ``box`` (x0, y0, x1, y1 as fractions of the picture: the baby from head to
+    feet, arms out) with the head at the picture's ``head`` side; a camera above the cot keeps her left on the
+    picture's right when her head is at the top (the template turns with her, it is never mirrored).
+
+    Examples
+    --------
+    >>> placed_template((0.2, 0.08, 0.8, 0.92))["head"] == DEFAULT_TEMPLATE["head"]
+    True
+    >>> [round(v, 2) for v in placed_template((0.0, 0.0, 1.0, 1.0), "bottom")["head"]]
+    [0.37, 0.76, 0.63, 1.0]
+    """
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+        raise ValueError(f"a box is x0,y0,x1,y1 with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, not {box}")
+    if head not in HEADS:
+        raise ValueError(f"the head is at the {' / '.join(HEADS)} of the picture, not {head!r}")
+    bx0 = min(b[0] for b in DEFAULT_TEMPLATE.values())
+    by0 = min(b[1] for b in DEFAULT_TEMPLATE.values())
+    bx1 = max(b[2] for b in DEFAULT_TEMPLATE.values())
+    by1 = max(b[3] for b in DEFAULT_TEMPLATE.values())
+    turn = {
+        "top": lambda u, v: (u, v),
+        "bottom": lambda u, v: (1 - u, 1 - v),
+        "left": lambda u, v: (v, 1 - u),
+        "right": lambda u, v: (1 - v, u),
+    }[head]
+    placed = {}
+    for zone, (a0, b0, a1, b1) in DEFAULT_TEMPLATE.items():
+        corners = [turn((a - bx0) / (bx1 - bx0), (b - by0) / (by1 - by0)) for a, b in ((a0, b0), (a1, b1))]
+        us, vs = [c[0] for c in corners], [c[1] for c in corners]
+        placed[zone] = (
+            x0 + min(us) * (x1 - x0),
+            y0 + min(vs) * (y1 - y0),
+            x0 + max(us) * (x1 - x0),
+            y0 + max(vs) * (y1 - y0),
+        )
+    return placed
+
+
 MIN_LEVEL = 12  # grey levels: a pixel changed less than this is noise whatever the frame's own noise
 NOISE_FACTOR = 4.0  # ... or less than this many times the frame pair's median absolute difference
 GLOBAL_CHANGE = 0.5  # share of the picture changed at once: a light, an IR switch or the camera moved

@@ -100,6 +100,7 @@ def render(
     light_switch_s: float | None = None,
     visit_s: tuple[float, float] | None = None,
     nudge_s: float | None = None,
+    template: dict | None = None,
 ) -> Path:
     """Write the video of ``seconds`` from ``start`` (``codec`` in an MP4; its creation time is ``start``).
 
@@ -112,6 +113,8 @@ def render(
     light_switch_s, visit_s, nudge_s
         When the light switches (the picture's gain rises), when a parent's hand is in the cot
         (``(from, to)``) and when the camera is nudged (the whole picture shifts), in seconds from ``start``.
+    template : dict, optional
+        Where the baby lies (:func:`sleepmoves.motion.placed_template`); default the default template.
     """
     import av
 
@@ -127,11 +130,15 @@ def render(
         k: _swings(np.random.default_rng([seed, int(k)]), durations[k])
         for k in np.flatnonzero(kinds == "kick")
     }
-    stamps = {part: _stamp(rx * scale, ry * scale) for part, (rx, ry) in BLOBS.items()}
+    template = template or DEFAULT_TEMPLATE
     centres = {
-        part: ((x0 + x1) / 2 * width, (y0 + y1) / 2 * height)
-        for part, (x0, y0, x1, y1) in DEFAULT_TEMPLATE.items()
+        part: ((x0 + x1) / 2 * width, (y0 + y1) / 2 * height) for part, (x0, y0, x1, y1) in template.items()
     }
+    # the baby lies across the picture when her head is beside her trunk rather than above or below it
+    head_dx, head_dy = (abs(a - b) for a, b in zip(centres["head"], centres["trunk"], strict=True))
+    across = head_dx > head_dy
+    stamps = {part: _stamp(ry, rx) if across else _stamp(rx, ry) for part, (rx, ry) in _scaled(scale).items()}
+    outward = {part: 1 if centres[part][0] > centres["trunk"][0] else -1 for part in BLOBS}
     bar = max(2, int(16 * scale))
     backgrounds = {}
     for shift in (0, int(6 * scale)):
@@ -159,7 +166,7 @@ def render(
                     continue
                 dx, dy = _displacement(kinds[k], since, durations[k], swings.get(k))
                 for part in _moved_parts(limbs[k], kinds[k]):
-                    moved[part][0] += dx * (1 if "left" in part else -1)
+                    moved[part][0] += dx * outward[part]
                     moved[part][1] += dy
             for part, stamp in stamps.items():
                 cx, cy = centres[part]
@@ -176,6 +183,10 @@ def render(
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
     return Path(path)
+
+
+def _scaled(scale: float) -> dict[str, tuple[float, float]]:
+    return {part: (rx * scale, ry * scale) for part, (rx, ry) in BLOBS.items()}
 
 
 def _stamp(rx: float, ry: float) -> np.ndarray:

@@ -38,7 +38,7 @@ def folder(root: Path, subject: str) -> Path:
     return Path(root) / FOLDER / f"subject={check_subject_id(subject)}"
 
 
-def stage(scratch: Path, path: Path, sha256: str, info) -> dict[str, Path]:
+def stage(scratch: Path, path: Path, sha256: str, info, camera: str | None = None) -> dict[str, Path]:
     """Copy ``path`` and its description into ``scratch``: ``{name in the baby's video folder: staged file}``,
     for :meth:`sleepmoves.lake.Lake.commit_ingest` to move into place."""
     suffix = Path(path).suffix.lower()
@@ -56,6 +56,7 @@ def stage(scratch: Path, path: Path, sha256: str, info) -> dict[str, Path]:
         "width": info.width,
         "height": info.height,
         "start_from": info.start_from,
+        "camera": camera or DEFAULT_CAMERA,
         "playable": info.codec in PLAYABLE_CODECS
         and info.container in PLAYABLE_CONTAINERS
         and suffix in MIME,
@@ -75,7 +76,7 @@ def videos(lake, subject: str, start=None, end=None) -> list[dict]:
     held = set(lake.manifest().query("subject == @subject")["sha256"])
     found = []
     for described in sorted(where.glob("*.json")):
-        if described.stem not in held:
+        if described.stem not in held:  # also cameras.json
             continue
         try:
             about = json.loads(described.read_text())
@@ -110,3 +111,92 @@ def removals(root: Path, subject: str, shas: set[str]) -> list[Path]:
     if not where.is_dir():
         return []
     return [p for p in where.iterdir() if p.name.split(".")[0] in shas]
+
+
+CAMERAS = "cameras.json"  # beside the videos: where the baby lies in each camera's picture
+CAMERA_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+DEFAULT_CAMERA = "default"
+
+
+def cameras(lake, subject: str) -> dict[str, dict]:
+    """The baby's placed cameras: name -> ``{"box": [x0, y0, x1, y1], "head": "top", "placed_at": ...}``."""
+    lake._check(subject)
+    path = folder(lake.root, subject) / CAMERAS
+    if not path.is_file():
+        return {}
+    try:
+        placed = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SleepmovesError(f"{path}: unreadable ({exc}); place the camera again") from None
+    return placed if isinstance(placed, dict) else {}
+
+
+def place_camera(lake, subject: str, camera: str, box, head: str = "top") -> dict:
+    """Say once where the baby lies in a camera's picture: every later video of it (``ingest --camera``) uses
+    the zone template fitted there (:func:`sleepmoves.motion.placed_template`). Written atomically with the
+    lake's other files; placing a camera again replaces its placement (videos already stored keep theirs)."""
+    from .motion import placed_template
+    from .spill import scratch_folder
+
+    lake._check(subject)
+    if not isinstance(camera, str) or not CAMERA_RE.match(camera):
+        raise SleepmovesError(f"a camera name is 1-40 letters, digits, - or _ (e.g. nursery), not {camera!r}")
+    try:
+        box = [float(v) for v in box]
+        placed_template(tuple(box), head)  # checks the box and the head
+    except (TypeError, ValueError) as exc:
+        raise SleepmovesError(str(exc)) from None
+    with lake.writer():
+        lake.subject(subject)  # a clear error for an unknown baby
+        placed = cameras(lake, subject)
+        placed[camera] = {"box": box, "head": head, "placed_at": pd.Timestamp.now(tz="UTC").isoformat()}
+        with scratch_folder(lake.root) as scratch, lake.transaction() as txn:
+            staged = Path(scratch) / CAMERAS
+            staged.write_text(json.dumps(placed, indent=1))
+            txn.put_file(staged, folder(lake.root, subject) / CAMERAS)
+    return placed[camera]
+
+
+def camera_template(lake, subject: str, camera: str | None) -> dict | None:
+    """The zone template of a placed camera; None for the default camera never placed (the built-in
+    template); a clear error for a named camera that was never placed."""
+    from .motion import placed_template
+
+    placed = cameras(lake, subject)
+    name = camera or DEFAULT_CAMERA
+    if name in placed:
+        return placed_template(tuple(placed[name]["box"]), placed[name]["head"])
+    if camera is None or camera == DEFAULT_CAMERA:
+        return None
+    known = ", ".join(sorted(placed)) or "none yet"
+    raise SleepmovesError(
+        f"{subject} has no camera {camera!r} (placed: {known}): place it first with "
+        f"`sleepmoves camera place {camera} --subject {subject} --box x0,y0,x1,y1`"
+    )
+
+
+def preview(video: str | Path, template: dict | None, out: str | Path, at_s: float = 60.0) -> Path:
+    """A PNG of one frame of ``video`` (``at_s`` in, or its middle when shorter) with the zones drawn on it:
+    to check a placement before ingesting a night."""
+    from PIL import Image, ImageDraw
+
+    from .ingest.video import frames
+    from .motion import DEFAULT_TEMPLATE
+
+    template = template or DEFAULT_TEMPLATE
+    picture = None
+    for t, frame in frames(video, fps=1, width=640):
+        picture = frame
+        if t >= at_s:
+            break
+    if picture is None:
+        raise SleepmovesError(f"{video}: no frame to draw on")
+    image = Image.fromarray(picture).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    h, w = picture.shape
+    for zone, (x0, y0, x1, y1) in template.items():
+        draw.rectangle([x0 * w, y0 * h, x1 * w - 1, y1 * h - 1], outline=(230, 159, 0), width=2)
+        draw.text((x0 * w + 3, y0 * h + 2), zone.replace("_", " "), fill=(255, 255, 255))
+    out = Path(out)
+    image.save(out)
+    return out

@@ -154,3 +154,63 @@ def test_held_out_simulated_night_clips_meet_the_issue_s_detection_targets(tmp_p
     assert every.loc["startle", "precision"] >= 0.9 and every.loc["startle", "recall"] >= 0.8
     assert told.loc["twitch", "precision"] >= 0.9 and told.loc["twitch", "recall"] >= 0.7
     assert every.loc["shake", "detected"] <= every.loc["shake", "true"] + 1  # thrashing is not shaking
+
+
+def test_a_camera_placed_once_per_baby_finds_a_baby_lying_elsewhere_in_the_picture(tmp_path, capsys):
+    """A cot filmed the other way round (her head at the bottom, her left on the picture's left): with the
+    built-in template her limbs are read wrong; placed once (`sleepmoves camera place`), every later video of
+    that camera finds her kicks on the right limbs. The placement is drawn on a frame to check it."""
+    from PIL import Image
+
+    from sleepmoves.cli import main
+    from sleepmoves.evaluate import detection_scores, match_events
+    from sleepmoves.lake import Lake
+    from sleepmoves.motion import placed_template
+
+    rng = np.random.default_rng(9)
+    rows, t = [], 2.0
+    while t < 110:
+        limb = rng.choice(["left_arm", "right_arm", "left_leg", "right_leg"])
+        rows.append((START + pd.Timedelta(seconds=t), 1.2, limb, "kick"))
+        t += rng.uniform(3, 5)
+    truth = pd.DataFrame(rows, columns=["start", "duration_s", "limb", "kind"])
+    turned = placed_template((0.1, 0.05, 0.9, 0.95), "bottom")
+    lake_dir = str(tmp_path / "lake")
+    main(["subject", "add", "ada", "--tz", "UTC", "--born", "2026-01-10", "--lake", lake_dir])
+
+    def kicks_found(name, *options):
+        clip = render(
+            tmp_path / name, truth, START, 120, template=turned, seed=hash(name) % 1000
+        )  # own noise
+        command = ["ingest", str(clip), "--subject", "ada", "--no-process", "--lake", lake_dir, *options]
+        assert main(command) == 0
+        stored = Lake(lake_dir).events("ada", "2026-03-02")
+        scores = detection_scores(match_events(truth, stored, 0.3, prefer_same=("limb",)), by_limb=True)
+        kicks = scores[scores["kind"] == "kick"]
+        return round(float((kicks["recall"].fillna(0) * kicks["true"]).sum())), int(kicks["true"].sum())
+
+    right, total = kicks_found("before.mp4")
+    assert right < total / 2  # the built-in template reads her left leg as her right arm
+    placing = [
+        "camera",
+        "place",
+        "nursery",
+        "--subject",
+        "ada",
+        "--box",
+        "0.1,0.05,0.9,0.95",
+        "--head",
+        "bottom",
+    ]
+    preview = ["--preview", str(tmp_path / "before.mp4"), "--out", str(tmp_path / "zones.png")]
+    assert main([*placing, *preview, "--lake", lake_dir]) == 0
+    assert Image.open(tmp_path / "zones.png").size[0] == 640
+    main(["camera", "list", "--subject", "ada", "--lake", lake_dir])
+    assert "nursery: box 0.1, 0.05, 0.9, 0.95, head at the bottom" in capsys.readouterr().out
+    # the same night filmed again, read with the placed camera (it replaces the first file's movements)
+    right, total = kicks_found("after.mp4", "--camera", "nursery", "--replace")
+    assert right >= 0.8 * total
+    assert main(
+        ["ingest", str(tmp_path / "before.mp4"), "--subject", "ada", "--camera", "hall", "--lake", lake_dir]
+    )
+    assert "no camera 'hall' (placed: nursery)" in capsys.readouterr().err

@@ -95,6 +95,7 @@ def ingest_file(
     sleepwake: str | None = None,
     video_start=None,
     video_progress=None,
+    camera: str | None = None,
 ) -> IngestReport:
     r"""Parse, validate and store one file for one subject.
 
@@ -135,6 +136,9 @@ def ingest_file(
         has an offset.
     video_progress : callable, optional
         Called with (seconds analysed, seconds in the video) as a video is analysed (minutes for a night).
+    camera : str, optional
+        The camera a video is from, placed with :func:`sleepmoves.videos.place_camera` (default: the baby's
+        ``default`` camera if placed, else the built-in template).
 
     Returns
     -------
@@ -194,6 +198,7 @@ def ingest_file(
             scratch=scratch,
             video_start=video_start,
             video_progress=video_progress,
+            video_template=videos.camera_template(lake, subject, camera) if _is_video_file(path) else None,
         )
         del data  # the file's bytes are not needed to store its rows (a large log is tens of MB)
         if "diary" in parsed.tables:
@@ -205,7 +210,9 @@ def ingest_file(
             subject=subject,
             tables=parsed.tables,
             replace=replace,
-            files=videos.stage(scratch, path, sha, parsed.video) if parsed.video is not None else None,
+            files=videos.stage(scratch, path, sha, parsed.video, camera)
+            if parsed.video is not None
+            else None,
         )
     return IngestReport(
         result, name, parsed.format, parsed.skipped, parsed.notes, parsed.skipped_count or len(parsed.skipped)
@@ -400,6 +407,7 @@ def parse_file(
     scratch: Path | None = None,
     video_start=None,
     video_progress=None,
+    video_template: dict | None = None,
 ) -> ParsedFile:
     """Read any supported file's bytes into lake tables, or raise :class:`SleepmovesError` saying why not.
 
@@ -421,7 +429,9 @@ def parse_file(
     if fmt == "video":  # decoded from the file as it goes (PyAV), never read whole
         if not streamed:
             raise SleepmovesError(f"{name}: a video is read from its file, not from bytes")
-        found = read_video(data, tz=subject_tz, start=video_start, progress=video_progress)
+        found = read_video(
+            data, tz=subject_tz, start=video_start, progress=video_progress, template=video_template
+        )
         rows = _sensor_rows(found.events, found.coverage, "video", subject_tz, sha)
         return ParsedFile(rows, "video", [], found.notes, video=found.info)
     if fmt == "raw-csv":  # read as a stream, from the bytes or the file

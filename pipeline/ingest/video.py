@@ -266,7 +266,9 @@ class VideoReading(NamedTuple):
     info: VideoInfo
 
 
-def read_video(path: str | Path, *, tz: str, start=None, progress=None) -> VideoReading:
+def read_video(
+    path: str | Path, *, tz: str, start=None, progress=None, template: dict | None = None
+) -> VideoReading:
     """A video as the lake stores a sensor: ``(events, coverage, notes, info)``.
 
     ``events`` are the movements seen (:func:`sleepmoves.motion.motion_events`); ``coverage`` has one row per
@@ -274,7 +276,9 @@ def read_video(path: str | Path, *, tz: str, start=None, progress=None) -> Video
     ``limb`` (``whole_body``: the camera sees all of the baby), ``valid`` (at least half of the epoch's analysed
     frames are data: not a light or camera change, not a visit) and ``worn`` (True). ``notes`` say where the
     start came from and how much was no data, for the user to hear; ``info`` is the header (:func:`probe`).
-    ``progress``, when given, is called now and then with (seconds analysed, seconds in the video).
+    ``progress``, when given, is called now and then with (seconds analysed, seconds in the video);
+    ``template`` is where the baby lies in the picture (:func:`sleepmoves.motion.placed_template`; default the
+    built-in one: on her back, head at the top).
     """
     from ..motion import _recorded, frame_motion, motion_events
     from ..schema import EPOCH_S
@@ -283,7 +287,7 @@ def read_video(path: str | Path, *, tz: str, start=None, progress=None) -> Video
     stream = frames(path)
     if progress is not None:
         stream = _reporting(stream, info.duration_s, progress)
-    motion = frame_motion(stream)
+    motion = frame_motion(stream, template)
     events = motion_events(motion, info.start)
     recorded = _recorded(motion)
     at = info.start + pd.to_timedelta(motion.times, unit="s")
