@@ -41,6 +41,17 @@ def write_video(
     return path
 
 
+def write_sound(path: Path) -> Path:
+    """A Matroska file with one second of silence and no video stream."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
 @pytest.mark.parametrize(
     "codec, suffix",
     [("libx264", ".mp4"), ("mpeg4", ".mov"), ("mjpeg", ".avi"), ("libx264", ".mkv")],
@@ -107,13 +118,7 @@ def test_bad_files_are_refused_with_a_reason(tmp_path):
     with pytest.raises(SleepmovesError, match="notes.mp4: not a video"):
         probe(text, tz=TZ)
 
-    sound = tmp_path / "sound.mka"
-    with av.open(str(sound), "w") as out:
-        stream = out.add_stream("pcm_s16le", rate=8000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.int16), format="s16", layout="mono")
-        frame.sample_rate = 8000
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode())
+    sound = write_sound(tmp_path / "sound.mka")
     with pytest.raises(SleepmovesError, match="sound.mka: the file has no video in it \\(only audio\\)"):
         probe(sound, tz=TZ)
 
@@ -166,12 +171,7 @@ def test_bad_videos_are_refused_through_ingest_and_leave_the_lake_as_it_was(tmp_
     unknown = tmp_path / "VID_20260302_220000.mkv"  # a codec FFmpeg does not know (its id overwritten)
     body = write_video(tmp_path / "h264.mkv", "libx264").read_bytes()
     unknown.write_bytes(body.replace(b"V_MPEG4/ISO/AVC", b"V_ZZZZZ/ISO/ZZZ"))
-    sound = tmp_path / "VID_20260302_230000.mkv"
-    with av.open(str(sound), "w") as out:
-        stream = out.add_stream("pcm_s16le", rate=8000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.int16), format="s16", layout="mono")
-        frame.sample_rate = 8000
-        out.mux(stream.encode(frame))
+    sound = write_sound(tmp_path / "VID_20260302_230000.mkv")
     cases = {
         cut: "not a video sleepmoves can read, or damaged",
         empty: "the file is empty",
