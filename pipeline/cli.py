@@ -75,17 +75,27 @@ def cmd_subject_delete(args) -> int:
 
 
 def cmd_camera_place(args) -> int:
-    from .videos import camera_template, place_camera, preview
+    from .videos import camera_template, found_box, place_camera, preview
 
-    try:
-        box = [float(v) for v in args.box.split(",")]
-    except ValueError:
-        raise SleepmovesError(f"--box is x0,y0,x1,y1 as fractions of the picture, not {args.box!r}") from None
+    if args.box == "auto":
+        if not args.preview:
+            raise SleepmovesError(
+                "--box auto finds the baby in a video of this camera: give it with --preview"
+            )
+        box = found_box(args.preview, args.head)
+    else:
+        try:
+            box = [float(v) for v in args.box.split(",")]
+        except ValueError:
+            raise SleepmovesError(
+                f"--box is x0,y0,x1,y1 as fractions of the picture (or auto), not {args.box!r}"
+            ) from None
     lake = _lake(args)
     place_camera(lake, args.subject, args.name, box, args.head)
+    found = " (found from where she moved: check it in the preview)" if args.box == "auto" else ""
     _say(
         f"camera {args.name} of {args.subject}: the baby within {', '.join(f'{v:g}' for v in box)} of the "
-        f"picture, head at the {args.head}; `ingest --camera {args.name}` uses it"
+        f"picture{found}, head at the {args.head}; `ingest --camera {args.name}` uses it"
     )
     if args.preview:
         out = preview(args.preview, camera_template(lake, args.subject, args.name), args.out)
@@ -642,7 +652,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--box",
         required=True,
-        help="x0,y0,x1,y1: the baby from head to feet, arms out, as fractions of the picture (0,0 top left)",
+        help="x0,y0,x1,y1: the baby from head to feet, arms out, as fractions of the picture (0,0 top left); "
+        "auto: found from where she moves in the --preview video's first 20 minutes",
     )
     c.add_argument("--head", default="top", choices=HEADS, help="the side of the picture her head is at")
     c.add_argument("--preview", help="a video of this camera: draw the zones on one of its frames")

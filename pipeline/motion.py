@@ -71,6 +71,72 @@ def placed_template(box: tuple[float, float, float, float], head: str = "top") -
     return placed
 
 
+def movement_box(frames: Iterable[tuple[float, np.ndarray]], seconds: float = 1200.0) -> tuple | None:
+    """Where something moved in the picture over its first ``seconds``: ``(x0, y0, x1, y1)`` fractions of the
+    picture holding 96 % of the changed pixels (2nd to 98th percentile each way, so a parent's hand reaching in
+    now and then does not stretch it), or None when almost nothing moved. Lights and camera moves are left out
+    (:func:`frame_motion`'s rules)."""
+    total, previous = None, None
+    for t, frame in frames:
+        if t > seconds:
+            break
+        frame = frame.astype(np.int16)
+        if previous is not None:
+            diff = np.abs(frame - previous)
+            changed = diff > max(MIN_LEVEL, NOISE_FACTOR * float(np.median(diff)))
+            steady = abs(float(frame.mean()) - float(previous.mean())) <= BRIGHTNESS_JUMP
+            if steady and changed.mean() <= SHIFT_CHANGE:
+                total = changed.astype(np.int64) if total is None else total + changed
+        previous = frame
+    if total is None or total.sum() < MIN_MOVED_PIXELS:
+        return None
+    h, w = total.shape
+
+    def spread(weights: np.ndarray, n: int) -> tuple[float, float]:
+        cumulative = np.cumsum(weights) / weights.sum()
+        return float(np.searchsorted(cumulative, 0.02)) / n, float(np.searchsorted(cumulative, 0.98) + 1) / n
+
+    x0, x1 = spread(total.sum(axis=0), w)
+    y0, y1 = spread(total.sum(axis=1), h)
+    return x0, y0, min(x1, 1.0), min(y1, 1.0)
+
+
+MIN_MOVED_PIXELS = (
+    2000  # changed pixel-frames (of a 160-px-wide picture) before a box can be told: ~a minute of
+)
+# a baby's occasional movement
+
+
+def box_from_movement(moved: tuple, head: str = "top") -> tuple[float, float, float, float]:
+    """The template's box (:func:`placed_template`) from where the baby moved (:func:`movement_box`): her limbs
+    move, her head mostly does not, so the movement spans the arm and leg zones and the box is extended toward
+    the head by the template's own proportions (and clipped to the picture)."""
+    limbs = [DEFAULT_TEMPLATE[z] for z in ("left_arm", "right_arm", "left_leg", "right_leg")]
+    lx0, ly0 = min(b[0] for b in limbs), min(b[1] for b in limbs)
+    lx1, ly1 = max(b[2] for b in limbs), max(b[3] for b in limbs)
+    tx0 = min(b[0] for b in DEFAULT_TEMPLATE.values())
+    ty0 = min(b[1] for b in DEFAULT_TEMPLATE.values())
+    tx1 = max(b[2] for b in DEFAULT_TEMPLATE.values())
+    ty1 = max(b[3] for b in DEFAULT_TEMPLATE.values())
+    # the whole template's extent beyond the limbs', as shares of the limbs' extent (head top orientation)
+    before = (ly0 - ty0) / (ly1 - ly0)  # toward the head
+    after = (ty1 - ly1) / (ly1 - ly0)
+    side = ((lx0 - tx0) / (lx1 - lx0), (tx1 - lx1) / (lx1 - lx0))
+    x0, y0, x1, y1 = moved
+    width, height = x1 - x0, y1 - y0
+    if head == "top":
+        box = (x0 - side[0] * width, y0 - before * height, x1 + side[1] * width, y1 + after * height)
+    elif head == "bottom":
+        box = (x0 - side[1] * width, y0 - after * height, x1 + side[0] * width, y1 + before * height)
+    elif head == "left":
+        box = (x0 - before * width, y0 - side[1] * height, x1 + after * width, y1 + side[0] * height)
+    elif head == "right":
+        box = (x0 - after * width, y0 - side[0] * height, x1 + before * width, y1 + side[1] * height)
+    else:
+        raise ValueError(f"the head is at the {' / '.join(HEADS)} of the picture, not {head!r}")
+    return (max(box[0], 0.0), max(box[1], 0.0), min(box[2], 1.0), min(box[3], 1.0))
+
+
 MIN_LEVEL = 12  # grey levels: a pixel changed less than this is noise whatever the frame's own noise
 NOISE_FACTOR = 4.0  # ... or less than this many times the frame pair's median absolute difference
 GLOBAL_CHANGE = 0.5  # share of the picture changed at once: a light, an IR switch or the camera moved

@@ -157,6 +157,21 @@ def place_camera(lake, subject: str, camera: str, box, head: str = "top") -> dic
     return placed[camera]
 
 
+def found_box(video: str | Path, head: str = "top", seconds: float = 1200.0) -> list[float]:
+    """The template's box found from where the baby moved in the first ``seconds`` of ``video``
+    (:func:`sleepmoves.motion.movement_box`, :func:`sleepmoves.motion.box_from_movement`)."""
+    from .ingest.video import frames
+    from .motion import box_from_movement, movement_box
+
+    moved = movement_box(frames(video, fps=2), seconds)
+    if moved is None:
+        raise SleepmovesError(
+            f"{Path(video).name}: too little movement in its first {seconds / 60:.0f} min to find the baby: "
+            "give --box x0,y0,x1,y1, or a video where she moves"
+        )
+    return [round(v, 3) for v in box_from_movement(moved, head)]
+
+
 def camera_template(lake, subject: str, camera: str | None) -> dict | None:
     """The zone template of a placed camera; None for the default camera never placed (the built-in
     template); a clear error for a named camera that was never placed."""

@@ -210,7 +210,16 @@ def test_a_camera_placed_once_per_baby_finds_a_baby_lying_elsewhere_in_the_pictu
     # the same night filmed again, read with the placed camera (it replaces the first file's movements)
     right, total = kicks_found("after.mp4", "--camera", "nursery", "--replace")
     assert right >= 0.8 * total
+    # or found from where she moved (her limbs; the head's place follows from the template's proportions)
+    found = ["camera", "place", "found", "--subject", "ada", "--box", "auto", "--head", "bottom"]
+    assert main([*found, *preview, "--lake", lake_dir]) == 0
+    box = Lake(lake_dir).root / "video" / "subject=ada" / "cameras.json"
+    assert np.allclose(
+        __import__("json").loads(box.read_text())["found"]["box"], [0.1, 0.05, 0.9, 0.95], atol=0.12
+    )
+    right, total = kicks_found("again.mp4", "--camera", "found", "--replace")
+    assert right >= 0.8 * total
     assert main(
         ["ingest", str(tmp_path / "before.mp4"), "--subject", "ada", "--camera", "hall", "--lake", lake_dir]
     )
-    assert "no camera 'hall' (placed: nursery)" in capsys.readouterr().err
+    assert "no camera 'hall' (placed: found, nursery)" in capsys.readouterr().err
