@@ -54,7 +54,14 @@ def write_sound(path: Path) -> Path:
 
 @pytest.mark.parametrize(
     "codec, suffix",
-    [("libx264", ".mp4"), ("mpeg4", ".mov"), ("mjpeg", ".avi"), ("libx264", ".mkv")],
+    [
+        ("libx264", ".mp4"),
+        ("libx265", ".mp4"),
+        ("mpeg4", ".mov"),
+        ("mjpeg", ".avi"),
+        ("libx264", ".mkv"),
+        ("libvpx-vp9", ".webm"),
+    ],
 )
 def test_codecs_and_containers_decode_at_the_analysis_size_and_rate(tmp_path, codec, suffix):
     video = write_video(tmp_path / f"VID_20260302_193000{suffix}", codec)
