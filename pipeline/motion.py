@@ -148,7 +148,7 @@ class FrameMotion:
     """Per analysed frame (from the second): time, whether it is data, and each zone's share of changed pixels."""
 
     times: np.ndarray
-    state: np.ndarray  # "recorded", "lights", "camera", "visit"
+    state: np.ndarray  # one of STATES: "recorded", "lights", "camera", "visit"
     zones: np.ndarray  # (n, len(ZONES)) shares 0-1
     sway: np.ndarray  # (n, len(ZONES), 2) each zone's signed change moment across and down: where it moved
 
@@ -164,10 +164,20 @@ def _boxes(shape: tuple[int, int], template: dict) -> dict[str, tuple[slice, sli
     }
 
 
+STATES = ("recorded", "lights", "camera", "visit")
+CHUNK_FRAMES = 4096  # per-frame values are kept in compact arrays grown this many frames at a time
+
+
 def frame_motion(frames: Iterable[tuple[float, np.ndarray]], template: dict | None = None) -> FrameMotion:
-    """Zone motion of a stream of grey frames (see the module docstring)."""
+    """Zone motion of a stream of grey frames (see the module docstring).
+
+    Memory: one frame and its predecessor, plus 81 bytes a frame (a 12-h night at 5 frames a second: 18 MB).
+    """
     template = template or DEFAULT_TEMPLATE
-    times, states, shares, sways = [], [], [], []
+    n_zones = len(ZONES)
+    done: list[tuple[np.ndarray, ...]] = []
+    times = states = shares = sways = None
+    at = CHUNK_FRAMES
     previous, boxes, border, levers = None, None, None, None
     for t, frame in frames:
         frame = frame.astype(np.int16)
@@ -177,28 +187,43 @@ def frame_motion(frames: Iterable[tuple[float, np.ndarray]], template: dict | No
             border = _border_mask(frame.shape, template)
             levers = {z: _levers(boxes[z]) for z in ZONES}
             continue
+        if at == CHUNK_FRAMES:  # the chunk is full: keep it, start the next
+            if times is not None:
+                done.append((times, states, shares, sways))
+            times = np.empty(CHUNK_FRAMES)
+            states = np.empty(CHUNK_FRAMES, np.uint8)
+            shares = np.empty((CHUNK_FRAMES, n_zones), np.float32)
+            sways = np.empty((CHUNK_FRAMES, n_zones, 2), np.float32)
+            at = 0
         signed = frame - previous
         diff = np.abs(signed)
         level = max(MIN_LEVEL, NOISE_FACTOR * float(np.median(diff)))
         changed = diff > level
         jump = abs(float(frame.mean()) - float(previous.mean()))
-        state = "recorded"
+        state = 0
         if jump > BRIGHTNESS_JUMP:
-            state = "lights"
+            state = 1
         elif changed.mean() > GLOBAL_CHANGE or (changed.mean() > SHIFT_CHANGE and _shifted(previous, frame)):
-            state = "camera"
+            state = 2
         elif changed[border].sum() > VISIT_PIXELS:
-            state = "visit"
-        times.append(t)
-        states.append(state)
-        shares.append([changed[boxes[z]].mean() for z in ZONES])
-        sways.append([_moment(signed[boxes[z]], levers[z]) for z in ZONES])
+            state = 3
+        times[at], states[at] = t, state
+        for j, zone in enumerate(ZONES):
+            shares[at, j] = changed[boxes[zone]].mean()
+            sways[at, j] = _moment(signed[boxes[zone]], levers[zone])
+        at += 1
         previous = frame
+    if times is not None:
+        done.append((times[:at], states[:at], shares[:at], sways[:at]))
+    if not done:
+        return FrameMotion(
+            np.empty(0), np.empty(0, "<U8"), np.empty((0, n_zones)), np.empty((0, n_zones, 2), np.float32)
+        )
     return FrameMotion(
-        np.asarray(times),
-        np.asarray(states, dtype=object),
-        np.asarray(shares).reshape(-1, len(ZONES)),
-        np.asarray(sways, dtype=float).reshape(-1, len(ZONES), 2),
+        np.concatenate([c[0] for c in done]),
+        np.asarray(STATES)[np.concatenate([c[1] for c in done])],
+        np.concatenate([c[2] for c in done]).astype(np.float64),
+        np.concatenate([c[3] for c in done]),
     )
 
 

@@ -286,7 +286,6 @@ NO_LAKE = {
     "sample-file.data",
     "night-numbers.open",
     "night-video.title",
-    "analysis-poll.disabled",
     "analysis-progress.children",
 }
 PAGES = "_pages_content.children"

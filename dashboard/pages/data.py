@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from sleepmoves.dashboard import state
 from sleepmoves.dashboard.components import table
@@ -144,7 +144,7 @@ def layout(**_query):
             html.Div(id="upload-progress", className="hint"),
             # a video takes minutes to analyse: while its ingest runs, the page asks how far it is each second
             html.Div(id="analysis-progress", className="hint"),
-            dcc.Interval(id="analysis-poll", interval=1000, disabled=True),
+            dcc.Interval(id="analysis-poll", interval=1000),
             dcc.Store(id="upload-accepted"),
             html.Div(id="upload-refused"),
             dcc.Loading(html.Div(id="upload-result")),
@@ -154,37 +154,23 @@ def layout(**_query):
     )
 
 
-clientside_callback(  # an accepted upload starts the polling ...
-    "function(accepted) { return !accepted; }",
-    Output("analysis-poll", "disabled"),
-    Input("upload-accepted", "data"),
-    prevent_initial_call=True,
-)
-
-# ... and its result (the ingest is over) stops it. (The poll must not take the result as an input: Dash holds
-# back a callback whose input another running callback is still to set, and the ingest is that callback.)
-clientside_callback(
-    "function(_) { return [true, '']; }",
-    Output("analysis-poll", "disabled", allow_duplicate=True),
-    Output("analysis-progress", "children", allow_duplicate=True),
-    Input("upload-result", "children"),
-    prevent_initial_call=True,
-)
-
-
 @callback(
     Output("analysis-progress", "children"),
     Input("analysis-poll", "n_intervals"),
     State("upload-accepted", "data"),
+    State("analysis-progress", "children"),
     prevent_initial_call=True,
 )
-def analysis_progress(_n, accepted):
-    """How far the uploaded video is analysed (nothing for other files, or for someone else's upload)."""
+def analysis_progress(_n, accepted, shown):
+    """How far the uploaded video is analysed (nothing for other files, or for someone else's upload, or once
+    the ingest is over). The poll runs all the time the page is open; it answers no_update when there is
+    nothing to change (switching the poll on and off around the ingest took two more callbacks on the ingest's
+    input and output, and once in a browser test the upload then never showed its result)."""
     token = accepted.get("token") if isinstance(accepted, dict) else None
     name = safe_name(accepted.get("filename") if isinstance(accepted, dict) else None)
     done = analysed(token)
     if done is None:
-        return ""
+        return "" if shown else no_update
     seconds, total = done
     share = seconds / total if total else 1.0
     return html.Div(
