@@ -37,8 +37,9 @@ log = logging.getLogger("sleepmoves.journal")
 STAGING = ".staging"
 JOURNAL = ".journal"
 QUARANTINE = "quarantine"
-# The only places a journal may touch: the lake's tables and its top-level files. Anything else in a journal
-# (an absolute path, "..", a symlink out of the lake, another name) means it was not written by sleepmoves.
+# The only places a journal may touch: the lake's tables, its top-level files and its folders of kept files (a
+# baby's videos). Anything else in a journal (an absolute path, "..", a symlink out of the lake, another name)
+# means it was not written by sleepmoves.
 LAKE_TOP_FILES = ("manifest.parquet", "subjects.parquet", "processed.parquet")
 FILE_FOLDERS = ("video",)  # folders of kept files (a baby's videos), written and removed by transactions too
 
