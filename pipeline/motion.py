@@ -1,4 +1,4 @@
-"""Movement from video (WORK IN PROGRESS, issue 18; not used by ingest yet).
+"""Movement from video: what ``sleepmoves ingest`` finds in a baby-monitor or phone video.
 
 Per frame pair: the absolute grey-level difference, thresholded against the frame's own noise, counted per body
 zone of a template placed over the crib. A pair where most of the picture changes at once is no data, never
@@ -31,6 +31,17 @@ DEFAULT_TEMPLATE = {
 HEADS = ("top", "bottom", "left", "right")  # where the baby's head is in the picture
 
 
+def _outline(template: dict) -> tuple[float, float, float, float]:
+    """The box around a template's zones."""
+    boxes = list(template.values())
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
 def placed_template(box: tuple[float, float, float, float], head: str = "top") -> dict:
     """The zone template fitted into ``box`` (x0, y0, x1, y1 as fractions of the picture: the baby from head to
     feet, arms out) with the head at the picture's ``head`` side; a camera above the cot keeps her left on the
@@ -48,10 +59,7 @@ def placed_template(box: tuple[float, float, float, float], head: str = "top") -
         raise ValueError(f"a box is x0,y0,x1,y1 with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, not {box}")
     if head not in HEADS:
         raise ValueError(f"the head is at the {' / '.join(HEADS)} of the picture, not {head!r}")
-    bx0 = min(b[0] for b in DEFAULT_TEMPLATE.values())
-    by0 = min(b[1] for b in DEFAULT_TEMPLATE.values())
-    bx1 = max(b[2] for b in DEFAULT_TEMPLATE.values())
-    by1 = max(b[3] for b in DEFAULT_TEMPLATE.values())
+    bx0, by0, bx1, by1 = _outline(DEFAULT_TEMPLATE)
     turn = {
         "top": lambda u, v: (u, v),
         "bottom": lambda u, v: (1 - u, 1 - v),
@@ -101,23 +109,19 @@ def movement_box(frames: Iterable[tuple[float, np.ndarray]], seconds: float = 12
     return x0, y0, min(x1, 1.0), min(y1, 1.0)
 
 
-MIN_MOVED_PIXELS = (
-    2000  # changed pixel-frames (of a 160-px-wide picture) before a box can be told: ~a minute of
-)
-# a baby's occasional movement
+# changed pixel-frames (of a 160-px-wide picture) before a box can be told: ~a minute of a baby's occasional
+# movement
+MIN_MOVED_PIXELS = 2000
 
 
 def box_from_movement(moved: tuple, head: str = "top") -> tuple[float, float, float, float]:
     """The template's box (:func:`placed_template`) from where the baby moved (:func:`movement_box`): her limbs
     move, her head mostly does not, so the movement spans the arm and leg zones and the box is extended toward
     the head by the template's own proportions (and clipped to the picture)."""
-    limbs = [DEFAULT_TEMPLATE[z] for z in ("left_arm", "right_arm", "left_leg", "right_leg")]
-    lx0, ly0 = min(b[0] for b in limbs), min(b[1] for b in limbs)
-    lx1, ly1 = max(b[2] for b in limbs), max(b[3] for b in limbs)
-    tx0 = min(b[0] for b in DEFAULT_TEMPLATE.values())
-    ty0 = min(b[1] for b in DEFAULT_TEMPLATE.values())
-    tx1 = max(b[2] for b in DEFAULT_TEMPLATE.values())
-    ty1 = max(b[3] for b in DEFAULT_TEMPLATE.values())
+    lx0, ly0, lx1, ly1 = _outline(
+        {z: DEFAULT_TEMPLATE[z] for z in ("left_arm", "right_arm", "left_leg", "right_leg")}
+    )
+    tx0, ty0, tx1, ty1 = _outline(DEFAULT_TEMPLATE)
     # the whole template's extent beyond the limbs', as shares of the limbs' extent (head top orientation)
     before = (ly0 - ty0) / (ly1 - ly0)  # toward the head
     after = (ty1 - ly1) / (ly1 - ly0)
@@ -264,10 +268,7 @@ def _shifted(previous: np.ndarray, frame: np.ndarray) -> bool:
 def _border_mask(shape: tuple[int, int], template: dict, band: float = 0.3) -> np.ndarray:
     """Everything just outside the template's outline, where an adult's hands come in."""
     h, w = shape
-    x0 = min(b[0] for b in template.values())
-    y0 = min(b[1] for b in template.values())
-    x1 = max(b[2] for b in template.values())
-    y1 = max(b[3] for b in template.values())
+    x0, y0, x1, y1 = _outline(template)
     outer = np.zeros(shape, bool)
     outer[
         int(max(0, y0 - band) * h) : int(min(1, y1 + band) * h),

@@ -169,7 +169,8 @@ def ingest_file(
         raise SleepmovesError(f"unknown format {fmt!r}: use one of auto, {', '.join(FORMATS)}")
     name = source_name or str(path)  # what messages and the manifest call the file
     try:
-        if not _is_video_file(path):  # a video is decoded as a stream: its length (<= 16 h) bounds the work
+        video = _is_video_file(path)
+        if not video:  # a video is decoded as a stream: its length (<= 16 h) bounds the work
             limits.check_size(name, path.stat().st_size)
         sha = file_sha256(path)
         if lake.has_file(sha, subject):
@@ -198,7 +199,7 @@ def ingest_file(
             scratch=scratch,
             video_start=video_start,
             video_progress=video_progress,
-            video_template=videos.camera_template(lake, subject, camera) if _is_video_file(path) else None,
+            video_template=videos.camera_template(lake, subject, camera) if video else None,
         )
         del data  # the file's bytes are not needed to store its rows (a large log is tens of MB)
         if "diary" in parsed.tables:
