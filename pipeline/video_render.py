@@ -139,6 +139,7 @@ def render(
     across = head_dx > head_dy
     stamps = {part: _stamp(ry, rx) if across else _stamp(rx, ry) for part, (rx, ry) in _scaled(scale).items()}
     outward = {part: 1 if centres[part][0] > centres["trunk"][0] else -1 for part in BLOBS}
+    hand = _stamp(30 * scale, 18 * scale)  # a parent's, on a visit
     bar = max(2, int(16 * scale))
     backgrounds = {}
     for shift in (0, int(6 * scale)):
@@ -172,7 +173,6 @@ def render(
                 cx, cy = centres[part]
                 _paste(img, stamp, cx + moved[part][0] * scale + shift, cy + moved[part][1] * scale, 170)
             if visit_s is not None and visit_s[0] <= t < visit_s[1]:
-                hand = _stamp(30 * scale, 18 * scale)
                 _paste(
                     img, hand, width * 0.1 + (t - visit_s[0]) * 30 * scale % (width * 0.3), height * 0.45, 230
                 )
