@@ -236,23 +236,24 @@ def frames(
     # softer block edges, is averaged away in the 160-px analysis frame (test: the same events either way)
     stream.codec_context.options = dict(FAST_DECODE)
     height = max(2, round(width * stream.codec_context.height / max(stream.codec_context.width, 1) / 2) * 2)
-    step = 1.0 / fps
+    # one scaler for the whole stream: Frame.reformat builds a new one every call, 40 % of the scaling's time
+    scaler = av.video.reformatter.VideoReformatter()
+    base = stream.time_base or Fraction(1, 90_000)
+    step = Fraction(1) / Fraction(fps).limit_denominator(1000) / base  # in the stream's ticks (exact)
     first = due = None
     with container:
         try:
             for frame in container.decode(stream):
-                if frame.time is None:
+                if frame.pts is None:
                     continue
                 if first is None:
-                    first = due = frame.time
-                if frame.time < due - 1e-6:
+                    first = due = frame.pts
+                if frame.pts < due:  # compared in integer ticks: no float time for the frames skipped
                     continue
-                while (
-                    due <= frame.time + 1e-6
-                ):  # the next frame due (after a gap in the file, the one after it)
+                while due <= frame.pts:  # the next frame due (after a gap in the file, the one after it)
                     due += step
-                grey = frame.reformat(width=width, height=height, format="gray").to_ndarray()
-                yield float(frame.time - first), grey
+                grey = scaler.reformat(frame, width=width, height=height, format="gray").to_ndarray()
+                yield float((frame.pts - first) * base), grey
         except av.FFmpegError as exc:
             raise SleepmovesError(f"{path}: the video is damaged part-way ({_said(exc)})") from None
 
