@@ -18,18 +18,17 @@ import hmac
 import json
 import logging
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sleepmoves.schema import SleepmovesError, check_subject_id
+from sleepmoves.schema import SCORER_RE, SleepmovesError, check_subject_id
 
 log = logging.getLogger("sleepmoves.auth")
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+USER_NAME = SCORER_RE  # a user scores under their name
 MIN_PASSWORD_LENGTH = 10
 
 

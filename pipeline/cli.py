@@ -117,6 +117,38 @@ def cmd_camera_list(args) -> int:
     return 0
 
 
+def cmd_labels_export(args) -> int:
+    from .labels import export_labels
+
+    lake = _lake(args)
+    subjects = [lake.subject(args.subject)["subject"]] if args.subject else None
+    frame = export_labels(lake, subjects, scorer=args.scorer)
+    if frame.empty:
+        raise SleepmovesError("no scored night to export: score nights on the dashboard's Score page first")
+    out = Path(args.out)
+    if out.suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+    _say(
+        f"wrote {len(frame)} labelled epochs ({frame['scorer'].nunique()} scorer(s), {frame['subject'].nunique()} "
+        f"baby/babies) to {out}: the train / evaluate format"
+    )
+    return 0
+
+
+def cmd_labels_list(args) -> int:
+    from .labels import scored_nights
+
+    lake = _lake(args)
+    table = scored_nights(lake, [lake.subject(args.subject)["subject"]] if args.subject else None)
+    if table.empty:
+        _say("no scored night yet")
+    for row in table.itertuples():
+        _say(f"{row.subject} {row.night}: {row.scorer}, {row.epochs} epochs (last {str(row.scored_at)[:16]})")
+    return 0
+
+
 def cmd_subject_add(args) -> int:
     lake = _lake(args)
     changed = lake.add_subject(args.id, args.tz, born=args.born, label=args.label, sleepwake=args.sleepwake)
@@ -662,6 +694,19 @@ def build_parser() -> argparse.ArgumentParser:
     c = subsub.add_parser("list", parents=[common], help="the baby's placed cameras")
     c.add_argument("--subject", required=True)
     c.set_defaults(func=cmd_camera_list)
+
+    p = sub.add_parser("labels", help="people's scoring of nights (the Score page)")
+    subsub = p.add_subparsers(dest="labels_command", required=True)
+    c = subsub.add_parser(
+        "export", parents=[common], help="every stored label, in the train / evaluate format"
+    )
+    c.add_argument("--out", required=True, help="a .csv or .parquet file")
+    c.add_argument("--subject", help="one baby (default: all)")
+    c.add_argument("--scorer", help="one scorer (default: all)")
+    c.set_defaults(func=cmd_labels_export)
+    c = subsub.add_parser("list", parents=[common], help="who scored which nights")
+    c.add_argument("--subject", help="one baby (default: all)")
+    c.set_defaults(func=cmd_labels_list)
 
     p = sub.add_parser(
         "ingest", parents=[common], help="ingest files for a subject, then process the nights touched"

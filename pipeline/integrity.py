@@ -122,6 +122,12 @@ def repair(root: Path, model_path: str | None = None) -> RepairReport:
                     if p.data_file.source
                     else mine[:0]
                 )
+                if p.table == "labels":  # people's work: said as whose scoring of which night
+                    report.lost.append(
+                        f"{p.subject}, night {p.night}: {p.data_file.source}'s labels were lost (a copy is in "
+                        f"{QUARANTINE}/); score the night again"
+                    )
+                    continue
                 name = Path(str(held["path"].iloc[0])).name if len(held) else "a file no longer listed"
                 lost_sources |= set(held["sha256"])
                 report.lost.append(

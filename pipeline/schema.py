@@ -126,13 +126,26 @@ PHASE_TABLE = pa.schema(
     ]
 )
 
+# A scorer's labels of one night (the Score page, :mod:`sleepmoves.labels`): one row per epoch scored.
+LABELS = pa.schema(
+    [
+        ("epoch_start", UTC_TS),
+        ("phase", pa.string()),
+        ("scorer", pa.string()),
+        ("scored_at", UTC_TS),  # when this epoch was last scored
+        ("model_version", pa.string()),  # the model whose phases the night had when the scorer saw it
+    ]
+)
+# who scores: a dashboard user name (also a file-name prefix in the labels table)
+SCORER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
 PROBA_COLUMNS = tuple(f"p_{p}" for p in PHASES)
 # An epoch whose (calibrated) most probable phase has less than this probability is "unsure": drawn pale. At 0.6
 # the model is right about 60 % of the time in the shipped model's held-out reliability bins (data/models).
 UNSURE_BELOW = 0.6
 
 # Lake tables that are partitioned by subject and night.
-PARTITIONED_TABLES = ("events", "counts", "recording", "diary", "epochs", "phases", "nights")
+PARTITIONED_TABLES = ("events", "counts", "recording", "diary", "epochs", "phases", "nights", "labels")
 
 
 class SleepmovesError(Exception):
@@ -164,6 +177,16 @@ def check_subject_id(subject: str) -> str:
             f"invalid subject id {subject!r}: use 1-64 letters, digits, '_' or '-', starting with a letter or digit"
         )
     return subject
+
+
+def check_scorer(name: str) -> str:
+    """Return ``name`` if it can name a scorer (a user name: letters, digits and . _ @ -), else raise."""
+    if not isinstance(name, str) or not SCORER_RE.fullmatch(name):
+        raise SleepmovesError(
+            f"invalid scorer name {name!r}: use 1-64 letters, digits, '.', '_', '@' or '-', starting with a "
+            "letter or digit"
+        )
+    return name
 
 
 def check_night(night: str) -> str:

@@ -458,6 +458,46 @@ def replace_nights(folder: Path, parts: dict[str, pa.Table | None], staging: Pat
     return changed
 
 
+def replace_prefixed(folder: Path, night: str, rows: pa.Table | None, prefix: str, staging: Path) -> bool:
+    """Make the night's files named ``<prefix>-...`` hold exactly ``rows`` (None or no rows: none), leaving the
+    night's other files as they are, in one commit (a scorer's labels beside another scorer's). Returns whether
+    anything changed."""
+    current = snapshot(folder)
+    held = [f.path for f in (current.files_of([night]) if current is not None else ()) if f.source == prefix]
+    actions: list = []
+    schema = current.schema if current is not None else None
+    if rows is not None and rows.num_rows:
+        rows = delta_types(rows)
+        add = write_file(rows, staging, folder, night, prefix)
+        if held == [add.path]:  # the same bytes: nothing to change
+            return False
+        actions.append(add)
+        schema = (
+            rows.schema
+            if schema is None
+            else pa.unify_schemas(
+                [pa.schema([f for f in schema if f.name != PARTITION]), rows.schema],
+                promote_options="permissive",
+            )
+        )
+    if not actions and not held:
+        return False
+    sizes = {f.path: f.size for f in current.files_of([night])} if current is not None else {}
+    now = int(time.time() * 1000)
+    actions += [
+        RemoveAction(
+            path=p,
+            data_change=True,
+            deletion_timestamp=now,
+            size=sizes[p],
+            partition_values={PARTITION: night},
+        )
+        for p in held
+    ]
+    _commit(folder, actions, schema, "append", None)
+    return True
+
+
 def rewrite(folder: Path, table: pa.Table, staging: Path) -> None:
     """Replace an unpartitioned table's contents with ``table`` (one compacted file), in one commit."""
     table = delta_types(table)
