@@ -2,11 +2,13 @@
 
 The users file is JSON, written by ``sleepmoves user add`` (never by hand-copying hashes)::
 
-    {"users": [{"name": "dr-lee", "password": "scrypt$16384$8$1$<salt>$<hash>", "subjects": ["ada", "bo"]},
-               {"name": "mum", "password": "scrypt$...", "subjects": "*"}]}
+    {"users": [{"name": "dr-lee", "password": "scrypt$16384$8$1$<salt>$<hash>", "subjects": ["ada", "bo"],
+                "role": "clinician"},
+               {"name": "mum", "password": "scrypt$...", "subjects": "*", "role": "parent"}]}
 
 Passwords are stored only as scrypt hashes (a random 16-byte salt per user, n=2**14, r=8, p=1). ``subjects`` is
-the list of baby ids the user sees, or ``"*"`` for all of them (and only such users may add new babies).
+the list of baby ids the user sees, or ``"*"`` for all of them (and only such users may add new babies). ``role`` is
+``"parent"`` (the default) or ``"clinician"``: only clinicians score nights on the Score page.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ log = logging.getLogger("sleepmoves.auth")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 USER_NAME = SCORER_RE  # a user scores under their name
 MIN_PASSWORD_LENGTH = 10
+ROLES = ("parent", "clinician")  # a clinician also scores nights (the Score page)
 
 
 def _b64(data: bytes) -> str:
@@ -66,15 +69,17 @@ def verify_password(password: str, stored: str) -> bool:
 
 @dataclass(frozen=True)
 class User:
-    """A dashboard user: ``subjects`` is None when they may see every baby."""
+    """A dashboard user: ``subjects`` is None when they may see every baby; a clinician may also score nights."""
 
     name: str
     password_hash: str
     subjects: frozenset[str] | None
+    clinician: bool = False
 
     def as_json(self) -> dict:
         subjects = "*" if self.subjects is None else sorted(self.subjects)
-        return {"name": self.name, "password": self.password_hash, "subjects": subjects}
+        role = "clinician" if self.clinician else "parent"
+        return {"name": self.name, "password": self.password_hash, "subjects": subjects, "role": role}
 
 
 class Users:
@@ -158,9 +163,14 @@ class Users:
                     raise SleepmovesError(f"{where} ({name}): {exc}") from None
             else:
                 raise SleepmovesError(f'{where} ({name}): subjects must be a list of baby ids or "*"')
+            role = entry.get(
+                "role", "parent"
+            )  # a file from before roles: nobody scores until made a clinician
+            if role not in ROLES:
+                raise SleepmovesError(f"{where} ({name}): role must be one of {', '.join(ROLES)}")
             if name in users:
                 raise SleepmovesError(f"{where}: {name} appears twice")
-            users[name] = User(name, stored, allowed)
+            users[name] = User(name, stored, allowed, role == "clinician")
         return cls(path, users)
 
     def save(self) -> None:
@@ -174,14 +184,14 @@ class Users:
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
 
-    def set(self, name: str, password: str, subjects: list[str] | None) -> None:
-        """Add a user or change their password and babies."""
+    def set(self, name: str, password: str, subjects: list[str] | None, clinician: bool = False) -> None:
+        """Add a user or change their password, babies and role."""
         if not USER_NAME.fullmatch(name or ""):
             raise SleepmovesError(f"invalid user name {name!r}: letters, digits and . _ @ - (up to 64)")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise SleepmovesError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
         allowed = None if subjects is None else frozenset(check_subject_id(s) for s in subjects)
-        self.users[name] = User(name, hash_password(password), allowed)
+        self.users[name] = User(name, hash_password(password), allowed, clinician)
         self._verified.clear()
 
     def remove(self, name: str) -> None:

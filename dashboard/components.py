@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from sleepmoves.ingest.video import length_words
+
 
 def table(records: list[dict], columns: list[str] | None = None, **props) -> html.Table:
     """A plain HTML table of records (first row's keys as columns unless given)."""
@@ -41,3 +43,32 @@ def png_download(prefix: str, whose: str) -> list:
 def wants_anonymous(checked) -> bool:
     """Whether a :func:`png_download` box is ticked."""
     return "anonymise" in (checked or [])
+
+
+def video_player(films, tz):
+    """The night's (first) kept video, or nothing. Its ``data-offset-hours`` places it on the chart's clock."""
+    if not films:
+        return []
+    film = films[0]
+    begun = film["start"].tz_convert(tz)
+    said = f"Video from {begun:%H:%M} ({length_words(film['duration_s'])}, {film['name']})"
+    if len(films) > 1:
+        said += f"; {len(films) - 1} more this night (the first is shown)"
+    if not film.get("playable"):
+        return [
+            html.P(
+                f"{said}: its format ({film['codec']}) does not play in a browser; its movements are in the chart.",
+                className="hint",
+            )
+        ]
+    return [
+        html.Video(
+            src=film["url"],
+            controls=True,
+            preload="metadata",
+            id="night-player",
+            className="player",
+            **{"data-offset-hours": f"{film['offset_h']:.6f}"},
+        ),
+        html.P(said + ". Click the chart to see that moment.", className="hint"),
+    ]

@@ -906,3 +906,102 @@ def trend_figure(babies: list[dict], title: str, subtitle: str = "") -> go.Figur
     )
     fig.update_xaxes(showgrid=True, gridcolor="#eeeeee", showticklabels=True)
     return fig
+
+
+SCORE_WINDOW_MIN = (
+    5  # minutes either side of the cursor the Score page shows (20 epochs: a sleep scorer's screen)
+)
+SCORE_ROWS = {"you": 3.0, "model": 2.0}  # the scorer's labels above the model's suggestion; limbs below
+
+
+def score_figure(
+    phases: pd.DataFrame,
+    events: pd.DataFrame,
+    scored: pd.DataFrame,
+    cursor: pd.Timestamp | None,
+    tz: str,
+    night_start: pd.Timestamp,
+    window_min: float = SCORE_WINDOW_MIN,
+) -> go.Figure:
+    """The Score page's chart: the scorer's labels (full colour), the model's suggestion (faint, never taken as a
+    label), each movement on its limb's row, and the epoch under the cursor framed; ``window_min`` either side of
+    the cursor is shown, the whole night in the range slider below.
+
+    Parameters
+    ----------
+    phases : DataFrame
+        The model's ``epoch_start`` and ``phase`` (the epochs to score).
+    events : DataFrame
+        ``start``, ``duration_s``, ``limb``, ``kind``.
+    scored : DataFrame
+        The scorer's ``epoch_start`` and ``phase``.
+    cursor : Timestamp or None
+        The epoch being scored.
+    """
+    fig = go.Figure()
+    width_h = EPOCH_S / 3600
+    limbs = [limb for limb in LIMBS if limb in set(events["limb"])] if len(events) else []
+    levels = {limb: 1.0 - i * 0.5 for i, limb in enumerate(limbs)}
+    for row, frame, opacity in (("model", phases, 0.3), ("you", scored, 1.0)):
+        for phase in PHASE_TICKS:
+            part = frame[frame["phase"] == phase] if len(frame) else frame
+            fig.add_bar(
+                x=_hours(part["epoch_start"], night_start) + width_h / 2,
+                y=np.full(len(part), 0.8),
+                base=SCORE_ROWS[row] - 0.4,
+                width=width_h,
+                marker={"color": PHASE_COLOURS[phase], "line": {"width": 0}},
+                opacity=opacity,
+                name=PHASE_NAMES[phase] if row == "you" else f"{PHASE_NAMES[phase]} (model)",
+                legendgroup=phase,
+                showlegend=row == "you",
+                hovertemplate=f"{row}: {PHASE_NAMES[phase]}<extra></extra>",
+            )
+    for kind in KINDS:
+        part = events[events["kind"] == kind] if len(events) else events
+        if len(part):
+            fig.add_scatter(
+                x=_hours(part["start"], night_start),
+                y=[levels[limb] for limb in part["limb"]],
+                mode="markers",
+                marker={"color": KIND_COLOURS[kind], "symbol": KIND_SYMBOLS[kind], "size": 9},
+                name=kind,
+                hovertemplate=f"{kind}<extra></extra>",
+            )
+    lo_h = float(_hours(phases["epoch_start"].iloc[[0]], night_start)[0]) if len(phases) else 0.0
+    hi_h = float(_hours(phases["epoch_start"].iloc[[-1]], night_start)[0]) + width_h if len(phases) else 24.0
+    at_h = float(_hours([cursor], night_start)[0]) if cursor is not None else lo_h
+    if cursor is not None:
+        fig.add_shape(
+            type="rect",
+            name="score-cursor",
+            x0=at_h,
+            x1=at_h + width_h,
+            y0=min(levels.values(), default=1.0) - 0.4,
+            y1=SCORE_ROWS["you"] + 0.5,
+            line={"color": "#222", "width": 2},
+            fillcolor="rgba(0,0,0,0)",
+        )
+    span = window_min / 60
+    ticks, labels = clock_ticks(night_start, at_h - span, at_h + span, tz, step_h=1 / 60)
+    rows = {"you": SCORE_ROWS["you"], "model": SCORE_ROWS["model"], **levels}
+    fig.update_layout(
+        barmode="overlay",
+        bargap=0,
+        height=260 + 26 * len(limbs),
+        margin={"l": 80, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "y": -0.45},
+        xaxis={
+            "range": [at_h - span, at_h + span],
+            "tickvals": ticks,
+            "ticktext": labels,
+            "rangeslider": {"visible": True, "thickness": 0.12, "range": [lo_h, hi_h]},
+        },
+        yaxis={
+            "tickvals": list(rows.values()),
+            "ticktext": ["you", "model"] + [LIMB_WORDS[limb] for limb in levels],
+            "range": [min(rows.values()) - 0.6, SCORE_ROWS["you"] + 0.6],
+            "fixedrange": True,
+        },
+    )
+    return fig

@@ -71,6 +71,21 @@ def current_user():
     return flask.g.get("user") if flask.has_request_context() else None
 
 
+def may_score() -> bool:
+    """Whether this request's user may score nights: a clinician, or anyone when there are no logins (the person
+    running sleepmoves on their own computer)."""
+    if _users is None:
+        return True
+    user = current_user()
+    return user is not None and user.clinician
+
+
+def scorer_name() -> str | None:
+    """The name labels are saved under: the logged-in user's (None without logins: the page asks for one)."""
+    user = current_user()
+    return user.name if user is not None else None
+
+
 def lake_path() -> Path:
     """The lake folder (for the server's own files in it, such as uploads being received)."""
     return _lake_path

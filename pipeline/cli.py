@@ -583,10 +583,11 @@ def cmd_user_add(args) -> int:
     if subjects is not None and not subjects:
         raise SleepmovesError("say which babies the user sees: --subjects ada,bo (or --all)")
     existed = args.name in users.users
-    users.set(args.name, password, subjects)
+    users.set(args.name, password, subjects, clinician=args.clinician)
     users.save()
     sees = "every baby" if subjects is None else ", ".join(subjects)
-    _say(f"user {args.name} {'updated' if existed else 'added'} in {users_path} (sees {sees})")
+    role = "a clinician: scores nights" if args.clinician else "a parent"
+    _say(f"user {args.name} {'updated' if existed else 'added'} in {users_path} (sees {sees}; {role})")
     return 0
 
 
@@ -606,7 +607,8 @@ def cmd_user_list(args) -> int:
 
     users_path = _required_users_path(args)
     for user in Users.load(users_path).users.values():
-        _say(f"{user.name}: {'every baby' if user.subjects is None else ', '.join(sorted(user.subjects))}")
+        sees = "every baby" if user.subjects is None else ", ".join(sorted(user.subjects))
+        _say(f"{user.name}: {sees}{' (clinician)' if user.clinician else ''}")
     return 0
 
 
@@ -866,6 +868,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--subjects", help="comma-separated baby ids this user sees")
     who.add_argument("--all", action="store_true", help="the user sees (and may add) every baby")
     a.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    a.add_argument("--clinician", action="store_true", help="the user may also score nights (the Score page)")
     a.set_defaults(func=cmd_user_add)
     r = subsub.add_parser("remove", help="remove a user")
     r.add_argument("name")

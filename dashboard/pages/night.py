@@ -7,12 +7,11 @@ import pandas as pd
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from sleepmoves.dashboard import state
-from sleepmoves.dashboard.components import png_download, wants_anonymous
+from sleepmoves.dashboard.components import png_download, video_player, wants_anonymous
 from sleepmoves.dashboard.downloads import send_png
 from sleepmoves.dashboard.figures import night_figure, scoring_words, summary_items
 from sleepmoves.dashboard.views import night_options, night_videos, night_view, night_words, step_night
 from sleepmoves.flags import decode as decode_flags
-from sleepmoves.ingest.video import length_words
 from sleepmoves.lake import DamagedData
 from sleepmoves.nights import night_bounds
 from sleepmoves.schema import UNSURE_BELOW, SleepmovesError, check_night
@@ -202,7 +201,7 @@ def show_night(subject, night):
         scoring_words(metrics),
         _hint(metrics),
         sentence,
-        _player(films, tz),
+        video_player(films, tz),
     )
 
 
@@ -274,35 +273,6 @@ def _flags(metrics, films, subject, night, tz):
         )
         shown.append(html.P([flag["message"], " ", button] if button else flag["message"], className="flag"))
     return shown
-
-
-def _player(films, tz):
-    """The night's (first) kept video, or nothing. Its ``data-offset-hours`` places it on the chart's clock."""
-    if not films:
-        return []
-    film = films[0]
-    begun = film["start"].tz_convert(tz)
-    said = f"Video from {begun:%H:%M} ({length_words(film['duration_s'])}, {film['name']})"
-    if len(films) > 1:
-        said += f"; {len(films) - 1} more this night (the first is shown)"
-    if not film.get("playable"):
-        return [
-            html.P(
-                f"{said}: its format ({film['codec']}) does not play in a browser; its movements are in the chart.",
-                className="hint",
-            )
-        ]
-    return [
-        html.Video(
-            src=film["url"],
-            controls=True,
-            preload="metadata",
-            id="night-player",
-            className="player",
-            **{"data-offset-hours": f"{film['offset_h']:.6f}"},
-        ),
-        html.P(said + ". Click the chart to see that moment.", className="hint"),
-    ]
 
 
 def _cards(metrics, tz):
