@@ -954,9 +954,18 @@ def score_figure(
                 opacity=opacity,
                 name=PHASE_NAMES[phase] if row == "you" else f"{PHASE_NAMES[phase]} (model)",
                 legendgroup=phase,
-                showlegend=row == "you",
+                showlegend=False,
                 hovertemplate=f"{row}: {PHASE_NAMES[phase]}<extra></extra>",
             )
+    for phase in PHASE_TICKS:  # the key to the colours, whichever phases are scored yet
+        fig.add_scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            marker={"color": PHASE_COLOURS[phase], "symbol": "square", "size": 12},
+            name=PHASE_NAMES[phase],
+            legendgroup=phase,
+        )
     for kind in KINDS:
         part = events[events["kind"] == kind] if len(events) else events
         if len(part):
@@ -983,14 +992,19 @@ def score_figure(
             fillcolor="rgba(0,0,0,0)",
         )
     span = window_min / 60
-    ticks, labels = clock_ticks(night_start, at_h - span, at_h + span, tz, step_h=1 / 60)
+    ticks, labels = clock_ticks(night_start, at_h - span, at_h + span, tz, step_h=2 / 60)
     rows = {"you": SCORE_ROWS["you"], "model": SCORE_ROWS["model"], **levels}
     fig.update_layout(
         barmode="overlay",
         bargap=0,
         height=260 + 26 * len(limbs),
-        margin={"l": 80, "r": 10, "t": 10, "b": 10},
-        legend={"orientation": "h", "y": -0.45},
+        margin={"l": 80, "r": 10, "t": 30, "b": 10},
+        legend={
+            "orientation": "h",
+            "x": 0,
+            "y": 1.0,
+            "yanchor": "bottom",
+        },  # above: the range slider is below
         xaxis={
             "range": [at_h - span, at_h + span],
             "tickvals": ticks,

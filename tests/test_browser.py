@@ -623,7 +623,7 @@ def test_a_counts_night_says_asleep_not_which_phase_and_names_its_algorithm(
         state.set_lake(demo_lake.root)
 
 
-@pytest.mark.parametrize("path", ["/", "/weeks", "/data", "/about"])
+@pytest.mark.parametrize("path", ["/", "/weeks", "/data", "/about", "/score"])
 def test_every_page_works_on_a_lake_of_real_files(server, browser, real_lake, demo_lake, path):
     from sleepmoves.dashboard import state
 
@@ -640,6 +640,7 @@ def test_every_page_works_on_a_lake_of_real_files(server, browser, real_lake, de
                 "/weeks": "#weeks-figure .gtitle",
                 "/data": "#manifest td",
                 "/about": "h2",
+                "/score": "#score-status:has-text('epochs scored')",
             }[path],
             timeout=30000,
         )
@@ -751,7 +752,7 @@ def test_a_first_visit_to_an_empty_lake_says_where_to_start(server, browser, dem
 
 @pytest.mark.parametrize("width", [390, 1280])
 @pytest.mark.parametrize("which", ["demo", "real"])
-@pytest.mark.parametrize("path", ["/", "/weeks", "/data", "/about"])
+@pytest.mark.parametrize("path", ["/", "/weeks", "/data", "/about", "/score"])
 def test_no_page_scrolls_sideways(server, browser, demo_lake, real_lake, path, which, width):
     """On a phone and on a desktop, on the demo lake and on the lake of real files."""
     from sleepmoves.dashboard import state
@@ -837,3 +838,50 @@ def test_clock_labels_and_limb_names_are_whole_and_apart(
         page.close()
     finally:
         state.set_lake(demo_lake.root)
+
+
+def test_a_night_scored_with_the_keyboard_is_saved_and_still_there_after_a_reload(
+    server, browser, demo_lake, tmp_path
+):
+    from sleepmoves.dashboard import state
+    from sleepmoves.labels import night_labels
+
+    shutil.copytree(demo_lake.root, tmp_path / "lake")
+    lake_copy = type(demo_lake)(tmp_path / "lake")
+    subject = lake_copy.subjects()["subject"].iloc[0]
+    night = lake_copy.nights(subject)[-1]
+    grid = lake_copy.phases(subject, night)["epoch_start"]
+    state.set_lake(lake_copy.root)
+    errors = []
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{server}/score?subject={subject}&night={night}")
+        page.wait_for_selector("#score-status:has-text('0 of')", timeout=20000)
+        assert "not scored" in page.text_content("#score-status")  # the model's phase is not taken as a label
+        page.fill("#score-scorer", "dr-keys")
+        page.press("#score-scorer", "Enter")
+        page.locator("#score-status").click()  # out of the name box: keys now score
+        for key in ("q", "q", "a", "ArrowLeft", "w", "t"):
+            page.keyboard.press(key)
+        page.wait_for_selector("#score-status:has-text('4 of')", timeout=20000)
+        page.wait_for_timeout(1500)  # every key answered
+        expected = ["quiet", "quiet", "awake", "transition"]  # the arrow went back to the third epoch
+        saved = night_labels(lake_copy, subject, night, scorer="dr-keys")
+        assert saved["phase"].tolist() == expected
+        assert saved["epoch_start"].tolist() == grid.iloc[:4].tolist()
+        assert saved["model_version"].str.startswith("phase-hgb-").all()
+
+        page.reload()  # the name is remembered on this computer; the labels come back from the lake
+        page.wait_for_selector("#score-status:has-text('4 of')", timeout=20000)
+        status = page.text_content("#score-status")
+        assert "yours: not scored" in status  # the cursor opens on the first epoch not scored yet
+        drawn = page.evaluate(
+            """() => document.querySelector('#score-figure .js-plotly-plot')._fullData
+                  .filter(t => t.type === 'bar' && t.opacity === 1).reduce((s, t) => s + t._length, 0)"""
+        )
+        assert drawn == 4
+        page.close()
+    finally:
+        state.set_lake(demo_lake.root)
+    assert errors == []

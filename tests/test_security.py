@@ -32,10 +32,15 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="module")
 def users_file(tmp_path_factory, demo_lake):
-    """Two users: ``dr-lee`` sees only the first baby, ``admin`` sees all."""
+    """Three users: ``dr-lee``, a clinician, sees only the first baby; ``admin``, a clinician, sees all; ``mum``, a
+    parent, sees all."""
     path = tmp_path_factory.mktemp("users") / "users.json"
     first = demo_lake.subjects()["subject"].iloc[0]
-    for name, who in (("dr-lee", ["--subjects", first]), ("admin", ["--all"])):
+    for name, who in (
+        ("dr-lee", ["--subjects", first, "--clinician"]),
+        ("admin", ["--all", "--clinician"]),
+        ("mum", ["--all"]),
+    ):
         done = subprocess.run(
             [
                 sys.executable,
@@ -93,13 +98,15 @@ def test_users_file_holds_only_salted_hashes(users_file):
     assert PASSWORD not in text
     assert stat.S_IMODE(os.stat(users_file).st_mode) == 0o600  # readable by its owner only
     entries = json.loads(text)["users"]
-    assert {e["name"] for e in entries} == {"dr-lee", "admin"}
+    assert {e["name"] for e in entries} == {"dr-lee", "admin", "mum"}
+    assert {e["name"]: e["role"] for e in entries}["mum"] == "parent"
     hashes = [e["password"] for e in entries]
     assert all(h.startswith("scrypt$16384$8$1$") for h in hashes)
     assert hashes[0] != hashes[1]  # same password, different salt
     assert verify_password(PASSWORD, hashes[0]) and not verify_password(PASSWORD + "!", hashes[0])
     listed = run("user", "list", "--users", users_file)
-    assert listed.returncode == 0 and "admin: every baby" in listed.stdout
+    assert listed.returncode == 0 and "admin: every baby (clinician)" in listed.stdout
+    assert "mum: every baby\n" in listed.stdout
 
 
 def test_users_file_errors_are_clear(tmp_path):
@@ -141,7 +148,7 @@ def test_user_remove(users_file, tmp_path):
     copy = tmp_path / "users.json"
     copy.write_bytes(users_file.read_bytes())
     assert run("user", "remove", "admin", "--users", copy).returncode == 0
-    assert set(Users.load(copy).users) == {"dr-lee"}
+    assert set(Users.load(copy).users) == {"dr-lee", "mum"}
     again = run("user", "remove", "admin", "--users", copy)
     assert again.returncode == 1 and "no user 'admin'" in again.stderr
 
@@ -269,6 +276,13 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
             "weeks-a": week,
             "weeks-b": week,
         },
+        "..score-night.options...score-night.value...score-suggestions.children..": {"score-subject": target},
+        "score-video.children": {"score-subject": target, "score-night": night},
+        "..score-figure.figure...score-cursor.data...score-status.children...score-done.data..": {
+            "score-subject": target,
+            "score-night": night,
+            "score-key": {"key": "next", "seq": 1},
+        },
         "..upload-result.children...manifest.children..": {
             "upload-accepted": {"contents": one_file, "filename": "x.csv"},
             "data-subject": target,
@@ -287,6 +301,7 @@ NO_LAKE = {
     "night-numbers.open",
     "night-video.title",
     "analysis-progress.children",
+    "score-video.title",
 }
 PAGES = "_pages_content.children"
 
@@ -318,6 +333,50 @@ def test_every_callback_refuses_another_users_baby_like_a_missing_one(client, se
         assert as_admin.status_code == 200, key
         assert as_admin.data != _call(http, "dr-lee", key, forbidden[key]).data, key
     assert len(lake.manifest()) == files_before + 1  # the admin's upload landed
+
+
+def _key(http, user, subject, night, at=None, key="quiet"):
+    """The Score page's answer to one key pressed on ``subject``'s night with the cursor on epoch ``at``."""
+    name = "..score-figure.figure...score-cursor.data...score-status.children...score-done.data.."
+    dep = _deps(http)[name]
+    cursor = {"subject": subject, "night": night, "at": at}
+    values = {
+        "score-subject": subject,
+        "score-night": night,
+        "score-key": {"key": key, "seq": 7},
+        "score-cursor": cursor,
+    }
+    inputs = [(i["id"], i["property"], values.get(i["id"])) for i in dep["inputs"]]
+    states = [(s["id"], s["property"], values.get(s["id"])) for s in dep["state"]]
+    body = _payload(name, inputs, states)
+    body["changedPropIds"] = ["score-key.data"]
+    return http.post("/_dash-update-component", json=body, headers=basic(user))
+
+
+def test_labels_are_written_only_by_clinicians_and_only_for_their_babies(client, secure_lake):
+    from sleepmoves.labels import night_labels, scored_nights
+
+    _, http = client
+    own, other = list(secure_lake.subjects()["subject"])[:2]
+    night = secure_lake.nights(other)[-1]
+    at = secure_lake.phases(other, night)["epoch_start"].iloc[5].isoformat()
+    before = scored_nights(secure_lake)
+    as_other = _key(http, "dr-lee", other, night, at)
+    as_nobody = _key(http, "dr-lee", "nobody", night, at)
+    assert as_other.status_code == as_nobody.status_code == 200
+    assert as_other.data.replace(other.encode(), b"nobody") == as_nobody.data
+    parent = _key(http, "mum", other, night, at)  # a parent sees the baby but does not score
+    assert parent.status_code == 200 and b"quiet" not in parent.data
+    assert "Scoring is for clinicians" in _page(http, "mum", "/score")
+    assert "Scoring is for clinicians" not in _page(http, "dr-lee", "/score")
+    pd = __import__("pandas")
+    pd.testing.assert_frame_equal(scored_nights(secure_lake), before)
+    own_night = secure_lake.nights(own)[-1]
+    first = secure_lake.phases(own, own_night)["epoch_start"].iloc[5]
+    mine = _key(http, "dr-lee", own, own_night, first.isoformat())  # their own baby: saved, under their name
+    assert b"Saved" in mine.data and b"as dr-lee" in mine.data
+    saved = night_labels(secure_lake, own, own_night, scorer="dr-lee")
+    assert saved[["epoch_start", "phase"]].values.tolist() == [[first, "quiet"]]
 
 
 def _page(http, user, path, search=""):

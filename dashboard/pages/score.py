@@ -177,9 +177,13 @@ def show_video(subject, night):
         return []
     lake = state.lake()
     try:
-        return video_player(night_videos(lake, subject, night), lake.subject(subject)["tz"])
+        films = night_videos(lake, subject, night)
+        tz = lake.subject(subject)["tz"]
     except SleepmovesError:
         return []
+    if not films:
+        return [html.P("No video of this night is kept: score from the movements.", className="hint")]
+    return video_player(films, tz)
 
 
 @callback(
