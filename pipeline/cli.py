@@ -346,11 +346,15 @@ def cmd_demo(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .evaluate import feature_columns, labelled_features, night_groups, read_labels
+    from .evaluate import feature_columns, night_groups
     from .model import PhaseModel
 
     lake = _lake(args)
-    frame = _labelled(lake, args.labels, read_labels, labelled_features)
+    if args.from_lake:
+        return _train_from_lake(lake, args)
+    if not args.labels or not args.out:
+        raise SleepmovesError("say what to learn from: LABELS... --out MODEL, or --from-lake")
+    frame = _labelled(lake, args.labels)
     model = PhaseModel(random_state=args.seed)
     model.fit(frame[feature_columns(frame)], frame["phase"], groups=night_groups(frame))
     version = model.save(args.out)
@@ -362,14 +366,40 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _train_from_lake(lake: Lake, args) -> int:
+    from .learn import train_from_lake
+    from .process import process
+
+    report = train_from_lake(lake, scorer=args.scorer, seed=args.seed)
+    _say(
+        f"trained {report.new_version} on {report.epochs - report.held_out_epochs} scored epochs of "
+        f"{len(report.babies) - len(report.held_out)} babies; held out {', '.join(report.held_out)} "
+        f"({report.held_out_epochs} epochs) to compare"
+    )
+    _say(
+        f"agreement with the scorers on the held-out babies (Cohen's kappa): new {report.new_kappa:.3f}, "
+        f"active {report.active_version} {report.active_kappa:.3f}"
+    )
+    if not report.replaced:
+        _say(
+            "the active model stays: the new one is not better on babies it never saw (kept in the lake's models/)"
+        )
+        return 0
+    kept = report.kept or "in the package (the shipped model)"
+    _say(f"the new model is now active; the one before is kept: {kept}")
+    done = process(lake)
+    _say(f"relabelled {len(done)} nights with {report.new_version}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
-    from .evaluate import evaluate_model, labelled_features, read_labels
+    from .evaluate import evaluate_model
     from .model import load_model
 
     lake = _lake(args)
     model = load_model(args.model)
     version = model.version_
-    frame = _labelled(lake, args.labels, read_labels, labelled_features)
+    frame = _labelled(lake, args.labels)
     tables = evaluate_model(frame, model)
     _say(f"model {version} on {len(frame)} labelled epochs of {frame['subject'].nunique()} subjects")
     for name, title in [
@@ -397,16 +427,11 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _labelled(lake: Lake, paths, read_labels, labelled_features) -> pd.DataFrame:
-    labels = pd.concat([read_labels(p) for p in paths], ignore_index=True)
-    subjects = lake.subjects()
-    known = [s for s in labels["subject"].unique() if s in set(subjects["subject"])]
-    tables = {name: {s: lake.read(name, [s]) for s in known} for name in ("events", "recording", "counts")}
-    manifest = lake.manifest()
-    formats = dict(zip(manifest["sha256"], manifest["format"], strict=True))
-    return labelled_features(
-        labels, tables["events"], subjects, tables["recording"], tables["counts"], formats=formats
-    )
+def _labelled(lake: Lake, paths) -> pd.DataFrame:
+    from .evaluate import read_labels
+    from .learn import lake_features
+
+    return lake_features(lake, pd.concat([read_labels(p) for p in paths], ignore_index=True))
 
 
 def cmd_export(args) -> int:
@@ -769,8 +794,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train", parents=[common], help="train a phase model on labelled epochs of lake subjects"
     )
-    p.add_argument("labels", nargs="+")
-    p.add_argument("--out", required=True)
+    p.add_argument("labels", nargs="*", help="labels files (train / evaluate format); or --from-lake")
+    p.add_argument("--out", help="where to save the model trained on LABELS")
+    p.add_argument(
+        "--from-lake",
+        action="store_true",
+        help="learn from the nights scored on the Score page; made the lake's active model only when it agrees "
+        "better with the scorers on held-out babies",
+    )
+    p.add_argument("--scorer", help="with --from-lake: one scorer's labels only (default: every scorer's)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train)
 

@@ -25,22 +25,30 @@ def read_labels(path: str | Path) -> pd.DataFrame:
         raise SleepmovesError(f"{path}: no such file") from None
     except Exception as exc:
         raise SleepmovesError(f"{path}: cannot read labels ({exc})") from None
+    return labels_frame(frame, str(path))
+
+
+def labels_frame(frame: pd.DataFrame, source: str = "labels") -> pd.DataFrame:
+    """Labels in the train / evaluate format (``subject, epoch_start, phase``) checked and normalised: UTC
+    ``epoch_start`` on 30-s marks, phase words; a bad row is named by its line in ``source``."""
     missing = {"subject", "epoch_start", "phase"} - set(frame.columns)
     if missing:
-        raise SleepmovesError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        raise SleepmovesError(f"{source}: missing column(s) {', '.join(sorted(missing))}")
     start = pd.to_datetime(frame["epoch_start"], utc=True, errors="coerce", format="ISO8601")
     if start.isna().any():
         line = int(start.isna().to_numpy().argmax()) + 2
-        raise SleepmovesError(f"{path}:{line}: column epoch_start: not an ISO 8601 time with offset")
+        raise SleepmovesError(f"{source}:{line}: column epoch_start: not an ISO 8601 time with offset")
     phase = frame["phase"].map(phase_from_label)
     if phase.isna().any():
         line = int(phase.isna().to_numpy().argmax()) + 2
-        raise SleepmovesError(f"{path}:{line}: column phase: unknown phase {frame['phase'].iloc[line - 2]!r}")
+        raise SleepmovesError(
+            f"{source}:{line}: column phase: unknown phase {frame['phase'].iloc[line - 2]!r}"
+        )
     return pd.DataFrame(
         {
-            "subject": frame["subject"].astype(str),
-            "epoch_start": start.dt.floor(f"{EPOCH_S}s"),
-            "phase": phase,
+            "subject": frame["subject"].astype(str).to_numpy(),
+            "epoch_start": start.dt.floor(f"{EPOCH_S}s").to_numpy(),
+            "phase": phase.to_numpy(),
         }
     )
 

@@ -372,7 +372,8 @@ def process(
     nights : dict, optional
         Subject -> the nights to look at (default: all of theirs).
     model_path : str or Path, optional
-        A phase model file (default: the shipped model).
+        A phase model file (default: the lake's active model, :func:`sleepmoves.learn.active_model_path`: the
+        one ``train --from-lake`` made active, else the shipped one).
     force : bool
         Redo every night, changed or not.
     scheduler : str, optional
@@ -411,9 +412,10 @@ def process(
     >>> night["night"], bool(8 * 60 < night["total_sleep_min"] < 12 * 60)
     ('2026-03-02', True)
     """
-    from .model import DEFAULT_MODEL, model_version
+    from .learn import active_model_path
+    from .model import model_version
 
-    model_path = str(model_path or DEFAULT_MODEL)
+    model_path = str(model_path or active_model_path(lake))  # the lake's own model once it has learnt one
     if not Path(model_path).exists():
         raise SleepmovesError(f"no phase model at {model_path}: run `make model` or pass --model")
     version = model_version(model_path)
