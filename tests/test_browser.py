@@ -876,11 +876,19 @@ def test_a_night_scored_with_the_keyboard_is_saved_and_still_there_after_a_reloa
         page.wait_for_selector("#score-status:has-text('4 of')", timeout=20000)
         status = page.text_content("#score-status")
         assert "yours: not scored" in status  # the cursor opens on the first epoch not scored yet
-        drawn = page.evaluate(
-            """() => document.querySelector('#score-figure .js-plotly-plot')._fullData
-                  .filter(t => t.type === 'bar' && t.opacity === 1).reduce((s, t) => s + t._length, 0)"""
+        # the scorer's four epochs drawn in full colour (the model's are faint)
+        page.wait_for_function(
+            """() => { const gd = document.querySelector('#score-figure .js-plotly-plot');
+                  return gd && gd._fullData && gd._fullData.filter(t => t.type === 'bar' && t.opacity === 1)
+                      .reduce((s, t) => s + t._length, 0) === 4; }""",
+            timeout=20000,
         )
-        assert drawn == 4
+
+        # the About page puts the scorer's agreement with the model beside the model's own evaluation
+        page.goto(f"{server}/about")
+        page.wait_for_selector("#about-model-agreement", timeout=20000)
+        row = page.text_content("#about-model-agreement tbody tr")
+        assert "dr-keys" in row and "phase-hgb-" in row
         page.close()
     finally:
         state.set_lake(demo_lake.root)

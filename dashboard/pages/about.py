@@ -12,6 +12,7 @@ from dash import html
 from sleepmoves.dashboard.components import table
 from sleepmoves.dashboard.words import TYPICAL
 from sleepmoves.flags import FLAG_WORDS, RULES
+from sleepmoves.labels import scorer_agreement
 from sleepmoves.schema import UNSURE_BELOW
 from sleepmoves.summarize import DEFINITIONS, METRIC_NAMES
 
@@ -56,6 +57,7 @@ def layout(**_query):
                 "the time or less. Phase minutes come with the range they are likely to lie in."
             ),
             table(model_rows) if model_rows else html.P("No evaluation found."),
+            html.Div(_people_section(), id="about-people"),
             html.H2("Comparing weeks"),
             html.P(
                 "Each baby is compared with herself: the mean of her nights in week A against week B, the difference, "
@@ -95,6 +97,56 @@ SHOWN = {
 def _model_rows(summary: pd.DataFrame) -> list[dict]:
     shown = summary[[c for c in SHOWN if c in summary]].rename(columns=SHOWN).round(3)
     return shown.to_dict("records")
+
+
+def _people_section() -> list:
+    """How far the clinic's scorers agree with each other (the human ceiling) and with the model, on the nights
+    they scored on the Score page (only the babies this user may see)."""
+    from sleepmoves.dashboard import state
+    from sleepmoves.learn import active_model_path
+    from sleepmoves.model import model_version
+
+    lake = state.lake()
+    result = scorer_agreement(lake)
+    said = [
+        html.H2("People's scoring"),
+        html.P(f"The model labelling this lake's nights: {model_version(active_model_path(lake))}."),
+    ]
+    if result["model"].empty:
+        return said + [html.P("No night has been scored by hand yet (clinicians score on the Score page).")]
+    if len(result["pairs"]):
+        said += [
+            html.P(
+                "Where two people scored the same epochs, how often they agree (Cohen's kappa: 1 is always, 0 is "
+                "no better than chance). No model can be expected to agree with a person better than two people "
+                "agree with each other."
+            ),
+            table(_rounded(result["pairs"]).to_dict("records"), id="about-pairs"),
+        ]
+        for (a, b), matrix in result["confusion"].items():
+            rows = [{f"{a} \\ {b}": phase, **matrix.loc[phase].to_dict()} for phase in matrix.index]
+            said += [html.H4(f"{a} (rows) against {b} (columns), epochs"), table(rows)]
+    said += [
+        html.P("The model's phases against each scorer's, on the epochs both labelled:"),
+        table(_rounded(result["model"]).to_dict("records"), id="about-model-agreement"),
+    ]
+    return said
+
+
+AGREEMENT_WORDS = {
+    "scorer_a": "scorer",
+    "scorer_b": "with",
+    "scorer": "scorer",
+    "nights": "nights",
+    "epochs": "epochs both scored",
+    "accuracy": "same phase",
+    "kappa": "kappa",
+    "model_versions": "model",
+}
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.round({"accuracy": 3, "kappa": 3}).rename(columns=AGREEMENT_WORDS)
 
 
 def _source_words(source: str) -> str:
