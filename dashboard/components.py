@@ -72,3 +72,34 @@ def video_player(films, tz):
         ),
         html.P(said + ". Click the chart to see that moment.", className="hint"),
     ]
+
+
+def baby_and_night(options: list[dict], first: str, subject_id: str, night_id: str) -> list[html.Div]:
+    """The baby and night pickers a page opens with (the night's choices come from the page's callback)."""
+    return [
+        html.Div(
+            [
+                html.Label("Baby", htmlFor=subject_id),
+                dcc.Dropdown(options, first, id=subject_id, clearable=False),
+            ]
+        ),
+        html.Div(
+            [
+                html.Label("Night", htmlFor=night_id),
+                dcc.Dropdown([], None, id=night_id, clearable=False),
+            ]
+        ),
+    ]
+
+
+def asked_for(subject, night, known: list[str]) -> tuple[str, str | None]:
+    """``(baby, night)`` a link (``?subject=…&night=…``) asks for, used only when it names one of this user's
+    babies and a real night: else the first baby, and no night."""
+    from sleepmoves.schema import SleepmovesError, check_night
+
+    first = subject if subject in known else known[0]
+    try:
+        wanted = check_night(str(night)) if subject in known and night is not None else None
+    except SleepmovesError:
+        wanted = None
+    return first, wanted

@@ -7,7 +7,13 @@ import pandas as pd
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from sleepmoves.dashboard import state
-from sleepmoves.dashboard.components import png_download, video_player, wants_anonymous
+from sleepmoves.dashboard.components import (
+    asked_for,
+    baby_and_night,
+    png_download,
+    video_player,
+    wants_anonymous,
+)
 from sleepmoves.dashboard.downloads import send_png
 from sleepmoves.dashboard.figures import night_figure, scoring_words, summary_items
 from sleepmoves.dashboard.views import night_options, night_videos, night_view, night_words, step_night
@@ -73,24 +79,12 @@ def layout(subject=None, night=None, **_query):
         return welcome()
     # what a link asks for is used only when it names one of this user's babies and a real night
     known = [o["value"] for o in options]
-    first = subject if subject in known else known[0]
-    wanted = night if subject in known and _is_night(night) else None
+    first, wanted = asked_for(subject, night, known)
     return html.Div(
         [
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("Baby", htmlFor="subject"),
-                            dcc.Dropdown(options, first, id="subject", clearable=False),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Label("Night", htmlFor="night"),
-                            dcc.Dropdown([], None, id="night", clearable=False),
-                        ]
-                    ),
+                    *baby_and_night(options, first, "subject", "night"),
                     html.Div(
                         [
                             html.Button("◀ Previous night", id="prev-night", n_clicks=0),

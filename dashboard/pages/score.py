@@ -14,14 +14,14 @@ import pandas as pd
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from sleepmoves.dashboard import state
-from sleepmoves.dashboard.components import video_player
+from sleepmoves.dashboard.components import asked_for, baby_and_night, video_player
 from sleepmoves.dashboard.figures import PHASE_NAMES, score_figure
 from sleepmoves.dashboard.scoring import MOVES, least_sure_nights, moved, scored_with, unsure_epochs
 from sleepmoves.dashboard.views import night_videos
 from sleepmoves.labels import night_labels, save_labels
 from sleepmoves.lake import DamagedData
 from sleepmoves.nights import night_bounds
-from sleepmoves.schema import PHASES, PROBA_COLUMNS, UNSURE_BELOW, SleepmovesError, check_night, check_scorer
+from sleepmoves.schema import PHASES, PROBA_COLUMNS, UNSURE_BELOW, SleepmovesError, check_scorer
 
 dash.register_page(__name__, path="/score", name="Score", title="sleepmoves · score", order=4)
 
@@ -49,26 +49,14 @@ def layout(subject=None, night=None, **_query):
     if not options:
         return html.Div([html.H2("Nothing to score yet"), html.P("Add a baby and a file on the Data page.")])
     known = [o["value"] for o in options]
-    first = subject if subject in known else known[0]
-    wanted = night if subject in known and _is_night(night) else None
+    first, wanted = asked_for(subject, night, known)
     scorer = state.scorer_name()
     keys = [("W", "awake"), ("A", "active"), ("Q", "quiet"), ("T", "transition")]
     return html.Div(
         [
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("Baby", htmlFor="score-subject"),
-                            dcc.Dropdown(options, first, id="score-subject", clearable=False),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Label("Night", htmlFor="score-night"),
-                            dcc.Dropdown([], None, id="score-night", clearable=False),
-                        ]
-                    ),
+                    *baby_and_night(options, first, "score-subject", "score-night"),
                     html.Div(
                         [
                             html.Label("Scorer", htmlFor="score-scorer"),
@@ -121,14 +109,6 @@ def layout(subject=None, night=None, **_query):
         id="score-page",
         className="score-page",
     )
-
-
-def _is_night(value) -> bool:
-    try:
-        check_night(str(value))
-    except (SleepmovesError, ValueError):
-        return False
-    return value is not None
 
 
 # ---------------------------------------------------------------------- callbacks
