@@ -159,3 +159,22 @@ def test_the_dashboard_names_a_damaged_night_and_keeps_serving_the_others(lake, 
     )
     assert code == 200, text
     assert f"{subject}'s night {bad} data is damaged" in text and "sleepmoves check" in text
+
+
+def test_a_damaged_scoring_is_named_by_its_scorer_and_night_and_the_others_stay(lake, capsys):
+    from sleepmoves.labels import night_labels, save_labels
+
+    subject = lake.subjects()["subject"].iloc[0]
+    night = lake.nights(subject)[0]
+    scored = lake.phases(subject, night)[["epoch_start", "phase"]].iloc[:40]
+    save_labels(lake, subject, night, "dr-lee", scored)
+    save_labels(lake, subject, night, "nurse-kim", scored)
+    damaged = next(p for p in files(lake, "labels", subject) if p.name.startswith("dr-lee-"))
+    flip_a_bit(damaged, -40)
+    assert run(capsys, "check", "--lake", str(lake.root))[0] == 1
+    code, out = run(capsys, "repair", "--lake", str(lake.root))
+    assert code == 0 and f"night {night}: dr-lee's labels were lost" in out and "score the night again" in out
+    assert run(capsys, "check", "--lake", str(lake.root))[0] == 0
+    kept = night_labels(Lake(lake.root), subject, night)
+    assert kept["scorer"].unique().tolist() == ["nurse-kim"] and len(kept) == 40
+    assert (lake.root / ".quarantine" / "labels").is_dir()  # the damaged file is kept aside, not deleted
