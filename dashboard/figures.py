@@ -908,9 +908,8 @@ def trend_figure(babies: list[dict], title: str, subtitle: str = "") -> go.Figur
     return fig
 
 
-SCORE_WINDOW_MIN = (
-    5  # minutes either side of the cursor the Score page shows (20 epochs: a sleep scorer's screen)
-)
+# minutes either side of the cursor the Score page shows (20 epochs: a sleep scorer's screen)
+SCORE_WINDOW_MIN = 5
 SCORE_ROWS = {"you": 3.0, "model": 2.0}  # the scorer's labels above the model's suggestion; limbs below
 
 
@@ -923,9 +922,12 @@ def score_figure(
     night_start: pd.Timestamp,
     window_min: float = SCORE_WINDOW_MIN,
 ) -> go.Figure:
-    """The Score page's chart: the scorer's labels (full colour), the model's suggestion (faint, never taken as a
-    label), each movement on its limb's row, and the epoch under the cursor framed; ``window_min`` either side of
-    the cursor is shown, the whole night in the range slider below.
+    """The Score page's chart of the epochs around the cursor: the scorer's labels (full colour), the model's
+    suggestion (faint, never taken as a label), each movement on its limb's row, and the epoch under the cursor
+    framed; ``window_min`` either side of it (:func:`score_overview` draws the whole night).
+
+    Only what falls in the window is drawn: a night's thousands of bars and marks made every key a redraw of most
+    of a second in the browser.
 
     Parameters
     ----------
@@ -936,13 +938,23 @@ def score_figure(
     scored : DataFrame
         The scorer's ``epoch_start`` and ``phase``.
     cursor : Timestamp or None
-        The epoch being scored.
+        The epoch being scored (default: the first).
     """
     fig = go.Figure()
     width_h = EPOCH_S / 3600
+    cursor = cursor if cursor is not None else (phases["epoch_start"].iloc[0] if len(phases) else night_start)
+    at_h = float(_hours([cursor], night_start)[0])
+    span = window_min / 60
+    lo = cursor - pd.Timedelta(minutes=window_min + 0.5)
+    hi = cursor + pd.Timedelta(minutes=window_min + 0.5)
+
+    def near(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        return frame[(frame[column] >= lo) & (frame[column] < hi)] if len(frame) else frame
+
     limbs = [limb for limb in LIMBS if limb in set(events["limb"])] if len(events) else []
     levels = {limb: 1.0 - i * 0.5 for i, limb in enumerate(limbs)}
-    for row, frame, opacity in (("model", phases, 0.3), ("you", scored, 1.0)):
+    rows = (("model", near(phases, "epoch_start"), 0.3), ("you", near(scored, "epoch_start"), 1.0))
+    for row, frame, opacity in rows:
         for phase in PHASE_TICKS:
             part = frame[frame["phase"] == phase] if len(frame) else frame
             fig.add_bar(
@@ -966,8 +978,9 @@ def score_figure(
             name=PHASE_NAMES[phase],
             legendgroup=phase,
         )
+    shown = near(events, "start")
     for kind in KINDS:
-        part = events[events["kind"] == kind] if len(events) else events
+        part = shown[shown["kind"] == kind] if len(shown) else shown
         if len(part):
             fig.add_scatter(
                 x=_hours(part["start"], night_start),
@@ -977,45 +990,86 @@ def score_figure(
                 name=kind,
                 hovertemplate=f"{kind}<extra></extra>",
             )
-    lo_h = float(_hours(phases["epoch_start"].iloc[[0]], night_start)[0]) if len(phases) else 0.0
-    hi_h = float(_hours(phases["epoch_start"].iloc[[-1]], night_start)[0]) + width_h if len(phases) else 24.0
-    at_h = float(_hours([cursor], night_start)[0]) if cursor is not None else lo_h
-    if cursor is not None:
-        fig.add_shape(
-            type="rect",
-            name="score-cursor",
-            x0=at_h,
-            x1=at_h + width_h,
-            y0=min(levels.values(), default=1.0) - 0.4,
-            y1=SCORE_ROWS["you"] + 0.5,
-            line={"color": "#222", "width": 2},
-            fillcolor="rgba(0,0,0,0)",
-        )
-    span = window_min / 60
+    fig.add_shape(
+        type="rect",
+        name="score-cursor",
+        x0=at_h,
+        x1=at_h + width_h,
+        y0=min(levels.values(), default=1.0) - 0.4,
+        y1=SCORE_ROWS["you"] + 0.5,
+        line={"color": "#222", "width": 2},
+        fillcolor="rgba(0,0,0,0)",
+    )
     ticks, labels = clock_ticks(night_start, at_h - span, at_h + span, tz, step_h=2 / 60)
-    rows = {"you": SCORE_ROWS["you"], "model": SCORE_ROWS["model"], **levels}
+    levels_shown = {"you": SCORE_ROWS["you"], "model": SCORE_ROWS["model"], **levels}
     fig.update_layout(
         barmode="overlay",
         bargap=0,
-        height=260 + 26 * len(limbs),
-        margin={"l": 80, "r": 10, "t": 30, "b": 10},
-        legend={
-            "orientation": "h",
-            "x": 0,
-            "y": 1.0,
-            "yanchor": "bottom",
-        },  # above: the range slider is below
+        height=240 + 26 * len(limbs),
+        margin={"l": 80, "r": 10, "t": 30, "b": 30},
+        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
         xaxis={
             "range": [at_h - span, at_h + span],
             "tickvals": ticks,
             "ticktext": labels,
-            "rangeslider": {"visible": True, "thickness": 0.12, "range": [lo_h, hi_h]},
-        },
-        yaxis={
-            "tickvals": list(rows.values()),
-            "ticktext": ["you", "model"] + [LIMB_WORDS[limb] for limb in levels],
-            "range": [min(rows.values()) - 0.6, SCORE_ROWS["you"] + 0.6],
             "fixedrange": True,
         },
+        yaxis={
+            "tickvals": list(levels_shown.values()),
+            "ticktext": ["you", "model"] + [LIMB_WORDS[limb] for limb in levels],
+            "range": [min(levels_shown.values()) - 0.6, SCORE_ROWS["you"] + 0.6],
+            "fixedrange": True,
+        },
+    )
+    return fig
+
+
+def score_overview(
+    phases: pd.DataFrame,
+    scored: pd.DataFrame,
+    cursor: pd.Timestamp | None,
+    tz: str,
+    night_start: pd.Timestamp,
+) -> go.Figure:
+    """The whole night on two rows, the scorer's labels over the model's (faint), a line at the cursor: where
+    the scoring has got to. One heatmap trace a row, so it draws at once however long the night."""
+    fig = go.Figure()
+    x = _hours(phases["epoch_start"], night_start) + EPOCH_S / 3600 / 2
+    mine = dict(zip(scored["epoch_start"], scored["phase"], strict=True)) if len(scored) else {}
+    rows = (
+        (0, [PHASE_CODES.get(p, np.nan) for p in phases["phase"]], 0.35),  # the model's, faint, below
+        (1, [PHASE_CODES.get(mine.get(t), np.nan) for t in phases["epoch_start"]], 1.0),  # the scorer's
+    )
+    for level, codes, opacity in rows:
+        fig.add_heatmap(
+            x=x,
+            y=[level],
+            z=[np.asarray(codes, dtype=float)],
+            zmin=-0.5,
+            zmax=len(SCORED_PHASES) - 0.5,
+            colorscale=_PHASE_SCALE,
+            showscale=False,
+            opacity=opacity,
+            hoverinfo="skip",
+        )
+    lo_h = float(x[0]) if len(x) else 0.0
+    hi_h = float(x[-1]) if len(x) else 24.0
+    if cursor is not None:
+        at = float(_hours([cursor], night_start)[0])
+        fig.add_shape(
+            type="line",
+            name="score-cursor",
+            x0=at,
+            x1=at,
+            y0=-0.5,
+            y1=1.5,
+            line={"color": "#222", "width": 2},
+        )
+    ticks, labels = clock_ticks(night_start, lo_h, hi_h, tz, step_h=clock_step_h(lo_h, hi_h))
+    fig.update_layout(
+        height=110,
+        margin={"l": 80, "r": 10, "t": 5, "b": 25},
+        xaxis={"range": [lo_h, hi_h], "tickvals": ticks, "ticktext": labels, "fixedrange": True},
+        yaxis={"range": [-0.5, 1.5], "tickvals": [0, 1], "ticktext": ["model", "you"], "fixedrange": True},
     )
     return fig

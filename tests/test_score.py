@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sleepmoves.dashboard.figures import score_figure
+from sleepmoves.dashboard.figures import score_figure, score_overview
 from sleepmoves.dashboard.scoring import least_sure_nights, moved, scored_with, unsure_epochs
 from sleepmoves.labels import save_labels
 from sleepmoves.lake import Lake
@@ -90,3 +90,24 @@ def test_the_score_chart_shows_yours_the_models_faintly_and_frames_the_cursor():
     assert fig.layout.xaxis.range[0] < cursor[0].x0 < fig.layout.xaxis.range[1]
     marks = [t for t in fig.data if t.type == "scatter" and t.x != (None,)]
     assert len(marks) == 1 and marks[0].name == "twitch"
+
+
+def test_the_score_chart_draws_only_the_window_around_the_cursor_and_the_overview_the_whole_night():
+    grid = pd.Series(pd.date_range("2026-03-02 20:00", periods=600, freq="30s", tz="UTC"))  # 5 hours
+    phases = pd.DataFrame({"epoch_start": grid, "phase": "quiet"})
+    scored = pd.DataFrame({"epoch_start": grid.iloc[:300], "phase": "active"})
+    events = pd.DataFrame({"start": grid, "duration_s": 0.3, "limb": "left_leg", "kind": "twitch"})
+    start = pd.Timestamp("2026-03-02 12:00", tz="UTC")
+    window = score_figure(phases, events, scored, grid.iloc[300], "UTC", start)
+    bars = sum(len(t.x) for t in window.data if t.type == "bar")
+    # +-5 min of the model's row (about 22 epochs) and the scorer's up to the cursor (11): not the night's 900
+    assert 30 <= bars <= 36
+    marks = sum(len(t.x) for t in window.data if t.type == "scatter" and t.name == "twitch")
+    assert 20 <= marks <= 23
+    overview = score_overview(phases, scored, grid.iloc[300], "UTC", start)
+    model, yours = (np.asarray(t.z[0], dtype=float) for t in overview.data)
+    assert len(model) == len(yours) == 600
+    assert (
+        np.isnan(yours[300:]).all() and not np.isnan(yours[:300]).any()
+    )  # unscored is blank, never the model's
+    assert overview.layout.shapes[0].x0 == pytest.approx(8 + 150 / 60)

@@ -278,7 +278,7 @@ def _requests(own: str, night: str, week: str, target: str) -> dict[str, dict]:
         },
         "..score-night.options...score-night.value...score-suggestions.children..": {"score-subject": target},
         "score-video.children": {"score-subject": target, "score-night": night},
-        "..score-figure.figure...score-cursor.data...score-status.children...score-done.data..": {
+        "..score-figure.figure...score-overview.figure...score-cursor.data...score-status.children...score-done.data..": {
             "score-subject": target,
             "score-night": night,
             "score-key": {"key": "next", "seq": 1},
@@ -337,7 +337,7 @@ def test_every_callback_refuses_another_users_baby_like_a_missing_one(client, se
 
 def _key(http, user, subject, night, at=None, key="quiet"):
     """The Score page's answer to one key pressed on ``subject``'s night with the cursor on epoch ``at``."""
-    name = "..score-figure.figure...score-cursor.data...score-status.children...score-done.data.."
+    name = "..score-figure.figure...score-overview.figure...score-cursor.data...score-status.children...score-done.data.."
     dep = _deps(http)[name]
     cursor = {"subject": subject, "night": night, "at": at}
     values = {

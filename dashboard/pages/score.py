@@ -11,11 +11,11 @@ from __future__ import annotations
 import dash
 import numpy as np
 import pandas as pd
-from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+from dash import Input, Output, Patch, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from sleepmoves.dashboard import state
 from sleepmoves.dashboard.components import asked_for, baby_and_night, video_player
-from sleepmoves.dashboard.figures import PHASE_NAMES, score_figure
+from sleepmoves.dashboard.figures import PHASE_NAMES, score_figure, score_overview
 from sleepmoves.dashboard.scoring import MOVES, least_sure_nights, moved, scored_with, unsure_epochs
 from sleepmoves.dashboard.views import night_videos
 from sleepmoves.labels import night_labels, save_labels
@@ -97,6 +97,7 @@ def layout(subject=None, night=None, **_query):
             ),
             html.P(KEY_HELP, className="hint"),
             dcc.Graph(id="score-figure", config={"displaylogo": False, "responsive": True}),
+            dcc.Graph(id="score-overview", config={"displayModeBar": False, "responsive": True}),
             html.Div(id="score-video", className="night-video"),
             html.H3("Nights the model is least sure of"),
             html.P(
@@ -168,20 +169,22 @@ def show_video(subject, night):
 
 @callback(
     Output("score-figure", "figure"),
+    Output("score-overview", "figure"),
     Output("score-cursor", "data"),
     Output("score-status", "children"),
     Output("score-done", "data"),
     Input("score-night", "value"),
     Input("score-key", "data"),
     Input("score-figure", "clickData"),
+    Input("score-overview", "clickData"),
     State("score-subject", "value"),
     State("score-cursor", "data"),
     State("score-scorer", "value"),
 )
-def score(night, key, click, subject, cursor, scorer):
+def score(night, key, click, overview_click, subject, cursor, scorer):
     done = (key or {}).get("seq")
     if not subject or not night or not state.may_score():
-        return no_update, no_update, "", done
+        return no_update, no_update, no_update, "", done
     lake = state.lake()
     try:
         tz = lake.subject(subject)["tz"]
@@ -194,12 +197,13 @@ def score(night, key, click, subject, cursor, scorer):
             else night_labels(lake, subject, night).iloc[:0]
         )
     except DamagedData:
-        return no_update, no_update, "This night's data is damaged: run `sleepmoves check`.", done
+        return no_update, no_update, no_update, "This night's data is damaged: run `sleepmoves check`.", done
     except SleepmovesError as exc:  # another user's baby reads as one that does not exist
-        return no_update, no_update, str(exc), done
+        return no_update, no_update, no_update, str(exc), done
     grid = phases["epoch_start"]
     if grid.empty:
-        return no_update, None, "This night has no epochs the model labelled: nothing to score.", done
+        said = "This night has no epochs the model labelled: nothing to score."
+        return no_update, no_update, None, said, done
     unsure = unsure_epochs(phases)
     at = (
         _index(grid, cursor)
@@ -209,8 +213,8 @@ def score(night, key, click, subject, cursor, scorer):
     said = ""
     if ctx.triggered_id == "score-night" or at is None:
         at = moved(grid, set(scored["epoch_start"]), unsure, len(grid) - 1, "unscored")  # the first unscored
-    elif ctx.triggered_id == "score-figure" and click:
-        hours = float(click["points"][0]["x"])
+    elif ctx.triggered_id in ("score-figure", "score-overview") and (click or overview_click):
+        hours = float((click if ctx.triggered_id == "score-figure" else overview_click)["points"][0]["x"])
         found = grid.searchsorted(start + pd.Timedelta(hours=hours), side="right") - 1
         at = int(np.clip(found, 0, len(grid) - 1))
     elif ctx.triggered_id == "score-key" and key:
@@ -238,9 +242,17 @@ def score(night, key, click, subject, cursor, scorer):
     epoch = grid.iloc[at]
     figure = score_figure(phases, lake.events(subject, night), scored, epoch, tz, start)
     figure.update_layout(height=None, autosize=True)
-    status = _status(phases, scored, at, tz, said)
     hours = (epoch - start).total_seconds() / 3600
-    return figure, {"subject": subject, "night": night, "at": epoch.isoformat(), "hours": hours}, status, done
+    if ctx.triggered_id in ("score-key", "score-figure", "score-overview") and not said:
+        overview = Patch()  # the night's labels did not change: only the line at the cursor moves
+        overview["layout"]["shapes"][0]["x0"] = hours
+        overview["layout"]["shapes"][0]["x1"] = hours
+    else:
+        overview = score_overview(phases, scored, epoch, tz, start)
+        overview.update_layout(height=None, autosize=True)
+    status = _status(phases, scored, at, tz, said)
+    cursor = {"subject": subject, "night": night, "at": epoch.isoformat(), "hours": hours}
+    return figure, overview, cursor, status, done
 
 
 clientside_callback(  # the answer to a key arrived: send the next one; the video follows the cursor
