@@ -1034,11 +1034,18 @@ def score_overview(
     """The whole night on two rows, the scorer's labels over the model's (faint), a line at the cursor: where
     the scoring has got to. One heatmap trace a row, so it draws at once however long the night."""
     fig = go.Figure()
-    x = _hours(phases["epoch_start"], night_start) + EPOCH_S / 3600 / 2
+    # every 30 s from the first epoch to the last: a gap without data stays blank, never stretched over
+    grid = (
+        pd.date_range(phases["epoch_start"].iloc[0], phases["epoch_start"].iloc[-1], freq=f"{EPOCH_S}s")
+        if len(phases)
+        else pd.DatetimeIndex([], tz="UTC")
+    )
+    x = _hours(grid, night_start) + EPOCH_S / 3600 / 2
+    model = dict(zip(phases["epoch_start"], phases["phase"], strict=True))
     mine = dict(zip(scored["epoch_start"], scored["phase"], strict=True)) if len(scored) else {}
     rows = (
-        (0, [PHASE_CODES.get(p, np.nan) for p in phases["phase"]], 0.35),  # the model's, faint, below
-        (1, [PHASE_CODES.get(mine.get(t), np.nan) for t in phases["epoch_start"]], 1.0),  # the scorer's
+        (0, [PHASE_CODES.get(model.get(t), np.nan) for t in grid], 0.35),  # the model's, faint, below
+        (1, [PHASE_CODES.get(mine.get(t), np.nan) for t in grid], 1.0),  # the scorer's
     )
     for level, codes, opacity in rows:
         fig.add_heatmap(
@@ -1050,7 +1057,7 @@ def score_overview(
             colorscale=_PHASE_SCALE,
             showscale=False,
             opacity=opacity,
-            hoverinfo="skip",
+            hoverinfo="none",  # no hover box, but a click still says where (a skipped trace is not clickable)
         )
     lo_h = float(x[0]) if len(x) else 0.0
     hi_h = float(x[-1]) if len(x) else 24.0

@@ -30,14 +30,6 @@ def moved(grid: pd.Series, scored: set, unsure: np.ndarray, at: int, move: str) 
     return int(hits[0]) if len(hits) else at
 
 
-def scored_with(scored: pd.DataFrame, epoch: pd.Timestamp, phase: str | None) -> pd.DataFrame:
-    """The scorer's labels with ``epoch`` scored ``phase`` (None: cleared)."""
-    rest = scored[scored["epoch_start"] != epoch][["epoch_start", "phase"]]
-    if phase is None:
-        return rest.reset_index(drop=True)
-    return pd.concat([rest, pd.DataFrame({"epoch_start": [epoch], "phase": [phase]})], ignore_index=True)
-
-
 def unsure_epochs(phases: pd.DataFrame) -> np.ndarray:
     """True where the model's most probable phase is under :data:`UNSURE_BELOW`."""
     if phases.empty:
@@ -62,8 +54,7 @@ def least_sure_nights(lake, scorer: str | None, most: int = SUGGESTED_NIGHTS) ->
         phases = lake.read("phases", [subject], nights, columns=list(PROBA_COLUMNS))
         if phases.empty:
             continue
-        phases["unsure"] = phases[list(PROBA_COLUMNS)].max(axis=1) < UNSURE_BELOW
-        share = phases.groupby("night")["unsure"].mean()
+        share = phases.assign(unsure=unsure_epochs(phases)).groupby("night")["unsure"].mean()
         rows += [{"subject": subject, "night": n, "unsure": float(v)} for n, v in share.items()]
     frame = pd.DataFrame(rows, columns=["subject", "night", "unsure"])
     return frame.sort_values(["unsure", "subject", "night"], ascending=[False, True, True]).head(most)

@@ -608,10 +608,12 @@ def cmd_user_add(args) -> int:
     if subjects is not None and not subjects:
         raise SleepmovesError("say which babies the user sees: --subjects ada,bo (or --all)")
     existed = args.name in users.users
-    users.set(args.name, password, subjects, clinician=args.clinician)
+    # a new password keeps the role unless one is given
+    clinician = args.role == "clinician" if args.role else existed and users.users[args.name].clinician
+    users.set(args.name, password, subjects, clinician=clinician)
     users.save()
     sees = "every baby" if subjects is None else ", ".join(subjects)
-    role = "a clinician: scores nights" if args.clinician else "a parent"
+    role = "a clinician: scores nights" if clinician else "a parent"
     _say(f"user {args.name} {'updated' if existed else 'added'} in {users_path} (sees {sees}; {role})")
     return 0
 
@@ -900,7 +902,21 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--subjects", help="comma-separated baby ids this user sees")
     who.add_argument("--all", action="store_true", help="the user sees (and may add) every baby")
     a.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    a.add_argument("--clinician", action="store_true", help="the user may also score nights (the Score page)")
+    role = a.add_mutually_exclusive_group()
+    role.add_argument(
+        "--clinician",
+        dest="role",
+        action="store_const",
+        const="clinician",
+        help="the user may also score nights (the Score page)",
+    )
+    role.add_argument(
+        "--parent",
+        dest="role",
+        action="store_const",
+        const="parent",
+        help="the user does not score (the default)",
+    )
     a.set_defaults(func=cmd_user_add)
     r = subsub.add_parser("remove", help="remove a user")
     r.add_argument("name")

@@ -59,19 +59,57 @@ def save_labels(
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
     rows = _checked(scored, night, lake.subject(subject)["tz"])
     with lake.writer():
-        before = night_labels(lake, subject, night, scorer=scorer)
-        if len(before):
-            kept = before.set_index("epoch_start")
-            same = rows["epoch_start"].map(kept["phase"]).eq(rows["phase"])
-            rows["scored_at"] = rows["epoch_start"].map(kept["scored_at"]).where(same, now)
-        else:
-            rows["scored_at"] = now
-        rows["scorer"] = scorer
-        rows["model_version"] = model_version
-        table = pa.Table.from_pandas(rows[schema.LABELS.names], schema=schema.LABELS, preserve_index=False)
-        with lake.transaction() as txn:
-            store.replace_prefixed(txn.table(TABLE, subject), night, table, scorer, txn.staging)
+        _store(lake, subject, night, scorer, rows, model_version, now)
     return len(rows)
+
+
+def set_label(
+    lake,
+    subject: str,
+    night: str,
+    scorer: str,
+    epoch: pd.Timestamp,
+    phase: str | None,
+    *,
+    model_version: str | None = None,
+    now: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Score one epoch (``phase`` None: clear it) among ``scorer``'s labels of the night, read and written under
+    the lake's writer lock, so two keys arriving together never undo each other. Returns the scorer's labels of
+    the night after it (as :func:`night_labels`)."""
+    lake._check(subject)
+    check_night(night)
+    check_scorer(scorer)
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
+    tz = lake.subject(subject)["tz"]
+    epoch = pd.Timestamp(epoch)
+    with lake.writer():
+        before = night_labels(lake, subject, night, scorer=scorer)
+        rows = before[before["epoch_start"] != epoch][["epoch_start", "phase"]]
+        if phase is not None:
+            rows = pd.concat(
+                [rows, pd.DataFrame({"epoch_start": [epoch], "phase": [phase]})], ignore_index=True
+            )
+        _store(lake, subject, night, scorer, _checked(rows, night, tz), model_version, now, before)
+        return night_labels(lake, subject, night, scorer=scorer)
+
+
+def _store(lake, subject, night, scorer, rows, model_version, now, before=None) -> None:
+    """Write ``rows`` as the scorer's labels of the night (call holding the writer lock). An epoch scored before
+    with the same phase keeps when it was scored and the model it was scored beside; a new or changed one gets
+    ``now`` and ``model_version``."""
+    before = night_labels(lake, subject, night, scorer=scorer) if before is None else before
+    rows = rows.copy()
+    rows["scored_at"], rows["model_version"] = now, model_version
+    if len(before):
+        kept = before.set_index("epoch_start")
+        same = rows["epoch_start"].map(kept["phase"]).eq(rows["phase"]).to_numpy()
+        rows.loc[same, "scored_at"] = rows.loc[same, "epoch_start"].map(kept["scored_at"])
+        rows.loc[same, "model_version"] = rows.loc[same, "epoch_start"].map(kept["model_version"])
+    rows["scorer"] = scorer
+    table = pa.Table.from_pandas(rows[schema.LABELS.names], schema=schema.LABELS, preserve_index=False)
+    with lake.transaction() as txn:
+        store.replace_prefixed(txn.table(TABLE, subject), night, table, scorer, txn.staging)
 
 
 def _checked(scored: pd.DataFrame, night: str, tz: str) -> pd.DataFrame:

@@ -86,20 +86,28 @@ def test_a_scorer_name_never_becomes_a_path(lake):
     assert not (lake.root / "labels").exists()
 
 
-def test_a_failed_save_leaves_the_labels_as_they_were(lake, monkeypatch):
+def test_a_save_that_dies_after_its_table_commit_is_undone(lake, monkeypatch):
+    """The new file is committed to the labels table, then the process fails before the transaction is: the
+    next handle finds the open journal and puts the table back."""
+    from sleepmoves import journal
+
     save_labels(lake, "ada", NIGHT, "dr-lee", epochs(EVENING, ["active", "quiet"]))
     before = night_labels(lake, "ada", NIGHT)
+    version = tables.version(lake.root / "labels" / "subject=ada")
+    real = journal.Transaction._write_journal
 
-    def broken(*args, **kwargs):
-        raise OSError("disk full")
+    def dies_when_committing(self, state):
+        if state == "committed":
+            raise OSError("power cut")
+        return real(self, state)
 
-    monkeypatch.setattr(tables, "_commit", broken)
+    monkeypatch.setattr(journal.Transaction, "_write_journal", dies_when_committing)
     with pytest.raises(OSError):
         save_labels(lake, "ada", NIGHT, "dr-lee", epochs(EVENING, ["awake", "awake"]))
     monkeypatch.undo()
-    pd.testing.assert_frame_equal(
-        Lake(lake.root).read("labels", ["ada"]).drop(columns=["subject", "night"]), before
-    )
+    assert tables.version(lake.root / "labels" / "subject=ada") == version + 1  # the table had moved on
+    reopened = Lake(lake.root)
+    pd.testing.assert_frame_equal(night_labels(reopened, "ada", NIGHT), before)
 
 
 def test_labels_export_in_the_train_format_across_the_clock_change(lake, tmp_path):
@@ -204,3 +212,31 @@ def test_two_scorers_agreement_is_cohens_kappa(demo_lake, sim_dir, tmp_path):
     assert by_scorer.loc["lee", "epochs"] == len(lee_all)
     assert by_scorer.loc["lee", "kappa"] == pytest.approx(_kappa_by_hand(lee_all, model_all))
     assert by_scorer.loc["lee", "model_versions"].startswith("phase-hgb-")
+
+
+def test_one_key_scores_one_epoch_and_keeps_when_and_beside_which_model_the_others_were_scored(lake):
+    from sleepmoves.labels import set_label
+
+    first = pd.Timestamp("2026-10-24 21:00", tz="UTC")
+    save_labels(lake, "ada", NIGHT, "dr-lee", epochs(first, ["quiet"] * 3), model_version="m1", now=first)
+    later = first + pd.Timedelta(hours=1)
+    after = set_label(
+        lake,
+        "ada",
+        NIGHT,
+        "dr-lee",
+        first + pd.Timedelta(seconds=30),
+        "active",
+        model_version="m2",
+        now=later,
+    )
+    assert after["phase"].tolist() == ["quiet", "active", "quiet"]
+    assert after["model_version"].tolist() == ["m1", "m2", "m1"]
+    assert after["scored_at"].tolist() == [first, later, first]
+    cleared = set_label(lake, "ada", NIGHT, "dr-lee", first, None)
+    assert cleared["epoch_start"].tolist() == [
+        first + pd.Timedelta(seconds=30),
+        first + pd.Timedelta(seconds=60),
+    ]
+    with pytest.raises(SleepmovesError, match="not a 30-s epoch"):
+        set_label(lake, "ada", NIGHT, "dr-lee", first + pd.Timedelta(seconds=5), "quiet")

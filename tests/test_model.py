@@ -147,9 +147,8 @@ def test_training_describes_a_night_exactly_as_processing_does(demo_lake, sim_di
     """What ``train`` and ``evaluate`` learn from is what ``process`` gives the model: for every labelled epoch
     of a processed night, the features built from the labels file equal the features stored in the lake."""
     from sleepmoves.cli import _labelled
-    from sleepmoves.evaluate import read_labels
 
-    frame = _labelled(demo_lake, [sim_dir / "labels.csv"], read_labels, labelled_features)
+    frame = _labelled(demo_lake, [sim_dir / "labels.csv"])
     columns = feature_columns(frame)
     assert "hours_in" not in columns and "hours_left" not in columns  # where a recording starts is no feature
     compared = 0

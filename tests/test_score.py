@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sleepmoves.dashboard.figures import score_figure, score_overview
-from sleepmoves.dashboard.scoring import least_sure_nights, moved, scored_with, unsure_epochs
+from sleepmoves.dashboard.scoring import least_sure_nights, moved, unsure_epochs
 from sleepmoves.labels import save_labels
 from sleepmoves.lake import Lake
 from sleepmoves.schema import PROBA_COLUMNS, UNSURE_BELOW
@@ -31,17 +31,6 @@ def test_the_cursor_moves_clamped_and_jumps_to_the_next_unscored_or_unsure_epoch
     assert moved(GRID, scored, unsure, 5, "unsure") == 2
     assert moved(GRID, set(GRID), unsure, 3, "unscored") == 3  # all scored: stays
     assert moved(GRID.iloc[:0], set(), unsure[:0], 0, "next") == 0
-
-
-def test_a_key_scores_or_clears_one_epoch_and_keeps_the_rest():
-    scored = pd.DataFrame({"epoch_start": GRID.iloc[:2], "phase": ["quiet", "quiet"]})
-    changed = scored_with(scored, GRID.iloc[1], "active")
-    assert dict(zip(changed["epoch_start"], changed["phase"], strict=True)) == {
-        GRID.iloc[0]: "quiet",
-        GRID.iloc[1]: "active",
-    }
-    cleared = scored_with(scored, GRID.iloc[0], None)
-    assert cleared["epoch_start"].tolist() == [GRID.iloc[1]]
 
 
 def _phases(sure: list[float]) -> pd.DataFrame:
@@ -111,3 +100,12 @@ def test_the_score_chart_draws_only_the_window_around_the_cursor_and_the_overvie
         np.isnan(yours[300:]).all() and not np.isnan(yours[:300]).any()
     )  # unscored is blank, never the model's
     assert overview.layout.shapes[0].x0 == pytest.approx(8 + 150 / 60)
+
+
+def test_the_overview_leaves_a_gap_without_data_blank():
+    grid = pd.Series(pd.date_range("2026-03-02 20:00", periods=10, freq="30s", tz="UTC"))
+    phases = pd.DataFrame({"epoch_start": grid.drop([3, 4, 5]), "phase": "quiet"})  # 90 s without data
+    start = pd.Timestamp("2026-03-02 12:00", tz="UTC")
+    overview = score_overview(phases, phases.iloc[:0], None, "UTC", start)
+    model = np.asarray(overview.data[0].z[0], dtype=float)
+    assert len(model) == 10 and np.isnan(model[3:6]).all() and not np.isnan(model[[0, 2, 6, 9]]).any()

@@ -144,6 +144,36 @@ def test_users_file_errors_are_clear(tmp_path):
     assert not (tmp_path / "u.json").exists()
 
 
+def test_a_new_password_keeps_the_role_unless_another_is_given(users_file, tmp_path):
+    copy = tmp_path / "users.json"
+    copy.write_bytes(users_file.read_bytes())
+
+    def add(*args):
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sleepmoves.cli",
+                "user",
+                "add",
+                "dr-lee",
+                "--users",
+                str(copy),
+                "--all",
+                *args,
+                "--password-stdin",
+            ],
+            input=PASSWORD + "2\n",
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+
+    assert add().returncode == 0 and Users.load(copy).users["dr-lee"].clinician
+    assert add("--parent").returncode == 0 and not Users.load(copy).users["dr-lee"].clinician
+    assert add("--clinician").returncode == 0 and Users.load(copy).users["dr-lee"].clinician
+
+
 def test_user_remove(users_file, tmp_path):
     copy = tmp_path / "users.json"
     copy.write_bytes(users_file.read_bytes())
@@ -302,6 +332,7 @@ NO_LAKE = {
     "night-video.title",
     "analysis-progress.children",
     "score-video.title",
+    "score-status.title",
 }
 PAGES = "_pages_content.children"
 
@@ -366,7 +397,7 @@ def test_labels_are_written_only_by_clinicians_and_only_for_their_babies(client,
     assert as_other.status_code == as_nobody.status_code == 200
     assert as_other.data.replace(other.encode(), b"nobody") == as_nobody.data
     parent = _key(http, "mum", other, night, at)  # a parent sees the baby but does not score
-    assert parent.status_code == 200 and b"quiet" not in parent.data
+    assert parent.status_code == 200 and b"Saved" not in parent.data
     assert "Scoring is for clinicians" in _page(http, "mum", "/score")
     assert "Scoring is for clinicians" not in _page(http, "dr-lee", "/score")
     pd = __import__("pandas")

@@ -28,7 +28,9 @@
     seq += 1;
     window.dash_clientside.set_props("score-key", { data: { key: queue.shift(), seq: seq } });
     clearTimeout(timer);
-    timer = setTimeout(function () { busy = false; pump(); }, 8000);  // a lost answer does not stop the keys
+    // an answer that never comes (the server stopped) drops the keys waiting: sending them on a cursor the page
+    // has not been told about would score the wrong epochs
+    timer = setTimeout(function () { queue.length = 0; busy = false; }, 30000);
   }
 
   function send(key) {

@@ -13,6 +13,7 @@ from sleepmoves.dashboard.components import table
 from sleepmoves.dashboard.words import TYPICAL
 from sleepmoves.flags import FLAG_WORDS, RULES
 from sleepmoves.labels import scorer_agreement
+from sleepmoves.lake import DamagedData
 from sleepmoves.schema import UNSURE_BELOW
 from sleepmoves.summarize import DEFINITIONS, METRIC_NAMES
 
@@ -107,12 +108,15 @@ def _people_section() -> list:
     from sleepmoves.model import model_version
 
     lake = state.lake()
-    result = scorer_agreement(lake)
     said = [
         html.H2("People's scoring"),
         html.P(f"The model labelling this lake's nights: {model_version(active_model_path(lake))}."),
     ]
-    if result["model"].empty:
+    try:
+        result = scorer_agreement(lake)
+    except DamagedData as exc:  # the rest of the page still serves
+        return said + [html.P(f"The scoring cannot be read: {exc}", className="flag damaged")]
+    if result["model"].empty and result["pairs"].empty:
         return said + [html.P("No night has been scored by hand yet (clinicians score on the Score page).")]
     if len(result["pairs"]):
         said += [
@@ -126,10 +130,11 @@ def _people_section() -> list:
         for (a, b), matrix in result["confusion"].items():
             rows = [{f"{a} \\ {b}": phase, **matrix.loc[phase].to_dict()} for phase in matrix.index]
             said += [html.H4(f"{a} (rows) against {b} (columns), epochs"), table(rows)]
-    said += [
-        html.P("The model's phases against each scorer's, on the epochs both labelled:"),
-        table(_rounded(result["model"]).to_dict("records"), id="about-model-agreement"),
-    ]
+    if len(result["model"]):
+        said += [
+            html.P("The model's phases against each scorer's, on the epochs both labelled:"),
+            table(_rounded(result["model"]).to_dict("records"), id="about-model-agreement"),
+        ]
     return said
 
 

@@ -2,7 +2,7 @@
 
 The movements of the night and, where the lake keeps one, its video go with the epoch under the cursor; the model's
 phase is shown faintly beside the scorer's and is never taken as a label. Every key is saved at once
-(:func:`sleepmoves.labels.save_labels`) under the scorer's name with the time. The page also suggests the nights
+(:func:`sleepmoves.labels.set_label`) under the scorer's name with the time. The page also suggests the nights
 where the model is least sure (active learning, simply: those are the nights a person's scoring teaches it most).
 """
 
@@ -16,9 +16,9 @@ from dash import Input, Output, Patch, State, callback, clientside_callback, ctx
 from sleepmoves.dashboard import state
 from sleepmoves.dashboard.components import asked_for, baby_and_night, video_player
 from sleepmoves.dashboard.figures import PHASE_NAMES, score_figure, score_overview
-from sleepmoves.dashboard.scoring import MOVES, least_sure_nights, moved, scored_with, unsure_epochs
+from sleepmoves.dashboard.scoring import MOVES, least_sure_nights, moved, unsure_epochs
 from sleepmoves.dashboard.views import night_videos
-from sleepmoves.labels import night_labels, save_labels
+from sleepmoves.labels import night_labels, set_label
 from sleepmoves.lake import DamagedData
 from sleepmoves.nights import night_bounds
 from sleepmoves.schema import PHASES, PROBA_COLUMNS, UNSURE_BELOW, SleepmovesError, check_scorer
@@ -210,7 +210,7 @@ def score(night, key, click, overview_click, subject, cursor, scorer):
         if cursor and cursor.get("night") == night and cursor.get("subject") == subject
         else None
     )
-    said = ""
+    said, changed = "", False
     if ctx.triggered_id == "score-night" or at is None:
         at = moved(grid, set(scored["epoch_start"]), unsure, len(grid) - 1, "unscored")  # the first unscored
     elif ctx.triggered_id in ("score-figure", "score-overview") and (click or overview_click):
@@ -227,23 +227,27 @@ def score(night, key, click, overview_click, subject, cursor, scorer):
             else:
                 phase = move if move in PHASES else None
                 version = phases["model_version"].iloc[at] if "model_version" in phases else None
-                save_labels(
-                    lake,
-                    subject,
-                    night,
-                    name,
-                    scored_with(scored, grid.iloc[at], phase),
-                    model_version=version,
-                )
-                scored = night_labels(lake, subject, night, scorer=name)
-                said = f"Saved {pd.Timestamp.now(tz=tz):%H:%M:%S} as {name}."
-                if phase is not None:
-                    at = moved(grid, set(), unsure, at, "next")
+                try:
+                    scored = set_label(
+                        lake, subject, night, name, grid.iloc[at], phase, model_version=version
+                    )
+                except SleepmovesError as exc:  # a read-only lake, a damaged file: said, and the keys go on
+                    said = f"Not saved: {exc}"
+                else:
+                    changed = True
+                    said = f"Saved {pd.Timestamp.now(tz=tz):%H:%M:%S} as {name}."
+                    if phase is not None:
+                        at = moved(grid, set(), unsure, at, "next")
     epoch = grid.iloc[at]
-    figure = score_figure(phases, lake.events(subject, night), scored, epoch, tz, start)
+    try:
+        events = lake.events(subject, night)
+    except SleepmovesError:  # damaged: the epochs can still be scored from the video
+        events = pd.DataFrame(columns=["start", "duration_s", "limb", "kind"])
+        said = f"{said} This night's movements cannot be read: run `sleepmoves check`.".strip()
+    figure = score_figure(phases, events, scored, epoch, tz, start)
     figure.update_layout(height=None, autosize=True)
     hours = (epoch - start).total_seconds() / 3600
-    if ctx.triggered_id in ("score-key", "score-figure", "score-overview") and not said:
+    if ctx.triggered_id in ("score-key", "score-figure", "score-overview") and not changed:
         overview = Patch()  # the night's labels did not change: only the line at the cursor moves
         overview["layout"]["shapes"][0]["x0"] = hours
         overview["layout"]["shapes"][0]["x1"] = hours
@@ -255,13 +259,19 @@ def score(night, key, click, overview_click, subject, cursor, scorer):
     return figure, overview, cursor, status, done
 
 
-clientside_callback(  # the answer to a key arrived: send the next one; the video follows the cursor
-    "function(done, cursor) {"
-    " if (window.sleepmovesScore) { window.sleepmovesScore.done(); }"
-    " if (cursor && window.sleepmovesVideo) { window.sleepmovesVideo.seekHours(cursor.hours); }"
+clientside_callback(  # the answer to a key arrived (and with it the cursor it moved): send the next key
+    "function(done) { if (window.sleepmovesScore) { window.sleepmovesScore.done(); }"
+    " return window.dash_clientside.no_update; }",
+    Output("score-status", "title"),
+    Input("score-done", "data"),
+    prevent_initial_call=True,
+)
+
+
+clientside_callback(  # the video follows the cursor
+    "function(cursor) { if (cursor && window.sleepmovesVideo) { window.sleepmovesVideo.seekHours(cursor.hours); }"
     " return window.dash_clientside.no_update; }",
     Output("score-video", "title"),
-    Input("score-done", "data"),
     Input("score-cursor", "data"),
     prevent_initial_call=True,
 )
