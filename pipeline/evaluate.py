@@ -60,8 +60,14 @@ def labelled_features(
     recording: dict[str, pd.DataFrame] | None = None,
     counts: dict[str, pd.DataFrame] | None = None,
     formats: dict | None = None,
+    *,
+    whole_nights: bool = False,
 ) -> pd.DataFrame:
     """Features of every labelled epoch the phase model would label, night by night, with ``phase`` joined.
+
+    With ``whole_nights``, every epoch the model would label on a night with labels is kept, ``phase`` missing
+    where there is none: the model's HMM then sees each night whole, as ``process`` gives it, not only the
+    epochs someone scored.
 
     Each night is described by :func:`sleepmoves.epochs.night_features` on its full grid, exactly as ``process``
     describes it; labels on epochs ``process`` would not give to the model (no data, or only activity counts)
@@ -101,7 +107,8 @@ def labelled_features(
             )
             feats = described.features[described.labelled]
             lab = sub_labels[label_nights == night]
-            feats = feats.merge(lab[["epoch_start", "phase"]], on="epoch_start", how="inner")
+            how = "left" if whole_nights else "inner"
+            feats = feats.merge(lab[["epoch_start", "phase"]], on="epoch_start", how=how)
             feats.insert(0, "night", night)
             feats.insert(0, "subject", subject)
             frames.append(feats)

@@ -20,7 +20,7 @@ from sleepmoves.evaluate import read_labels
 from sleepmoves.ingest import ingest_file
 from sleepmoves.labels import save_labels
 from sleepmoves.lake import Lake
-from sleepmoves.learn import ACTIVE, FOLDER, HISTORY, consensus, held_out_babies
+from sleepmoves.learn import ACTIVE, FOLDER, HISTORY, baby_key, consensus, held_out_babies
 from sleepmoves.nights import night_of
 from sleepmoves.process import process
 from sleepmoves.simulate import write_simulation
@@ -80,14 +80,23 @@ def test_the_clinics_model_takes_over_when_it_agrees_better_with_its_scorers(cli
     history = json.loads((lake.root / FOLDER / HISTORY).read_text())
     run = history[-1]
     assert run["replaced"] and run["new_kappa"] > run["active_kappa"] + 0.1
-    assert run["active_version"] == SHIPPED and run["held_out"] == held_out_babies(lake.subjects()["subject"])
+    held = held_out_babies(lake.subjects()["subject"])
+    assert run["active_version"] == SHIPPED and run["held_out"] == [baby_key(b) for b in held]
+    assert set(lake.subjects()["subject"]).isdisjoint(json.dumps(history))  # babies are named by a hash only
     assert (lake.root / FOLDER / ACTIVE).exists()
     # every night was relabelled by the new model, and says so
     assert _versions(lake) == {run["new_version"]}
-    # a second run compares against the lake's own model now, and keeps it if it wins, beside the old
-    assert main(["train", "--from-lake", "--scorer", "dr-sim", "--seed", "0", "--lake", str(lake.root)]) == 0
+    # a second run is judged against the lake's own model, on the baby it did not learn from: the same model
+    # again gains nothing, so nothing changes
+    assert main(["train", "--from-lake", "--scorer", "dr-sim", "--lake", str(lake.root)]) == 0
     again = json.loads((lake.root / FOLDER / HISTORY).read_text())[-1]
-    assert again["active_version"] == run["new_version"]
+    assert again["active_version"] == run["new_version"] and again["held_out"] == run["held_out"]
+    assert not again["replaced"] and _versions(lake) == {run["new_version"]}
+    # with only babies it learnt from left, no fair comparison is possible: said, nothing changes
+    for subject in held:
+        lake.delete_subject(subject)
+    assert main(["train", "--from-lake", "--scorer", "dr-sim", "--lake", str(lake.root)]) == 1
+    assert "every scored baby helped train the active model" in capsys.readouterr().err
 
 
 def test_a_model_that_is_not_better_on_babies_it_never_saw_is_refused(clinic, tmp_path, capsys):
