@@ -884,6 +884,16 @@ def test_a_night_scored_with_the_keyboard_is_saved_and_still_there_after_a_reloa
             timeout=20000,
         )
 
+        # a click on the night's overview strip moves the cursor there
+        before = page.text_content("#score-status")
+        box = page.locator("#score-overview .nsewdrag").bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.5)
+        page.wait_for_function(
+            "t => document.querySelector('#score-status').textContent.split(' · ')[0] !== t",
+            arg=before.split(" · ")[0],
+            timeout=20000,
+        )
+
         # the About page puts the scorer's agreement with the model beside the model's own evaluation
         page.goto(f"{server}/about")
         page.wait_for_selector("#about-model-agreement", timeout=20000)
