@@ -228,7 +228,7 @@ def scorer_agreement(lake, subjects=None) -> dict:
     >>> scorer_agreement(lake)["pairs"][["scorer_a", "scorer_b", "epochs", "kappa"]].values.tolist()
     [['kim', 'lee', 4, 0.5]]
     """
-    from .evaluate import _confusion, _kappa
+    from .model import agreement  # the kappa train --from-lake judges models by: one definition
 
     subjects = list(subjects) if subjects is not None else list(lake.subjects()["subject"])
     scored = []
@@ -248,18 +248,15 @@ def scorer_agreement(lake, subjects=None) -> dict:
                 )
                 if both.empty:
                     continue
-                matrix = _confusion(both["phase_a"].to_numpy(), both["phase_b"].to_numpy(), PHASES)
-                confusions[(a, b)] = pd.DataFrame(
-                    matrix.astype(int), index=list(PHASES), columns=list(PHASES)
-                )
-                pair_rows.append(_agreement_row({"scorer_a": a, "scorer_b": b}, both, matrix, _kappa))
+                found = agreement(both["phase_a"], both["phase_b"])
+                confusions[(a, b)] = found["confusion"]
+                pair_rows.append(_agreement_row({"scorer_a": a, "scorer_b": b}, both, found))
         model = _model_phases(lake, labels[["subject", "night"]].drop_duplicates())
         for name in names:
             mine = labels[labels["scorer"] == name].merge(model, on=keys, suffixes=("_a", "_b"))
             if mine.empty:
                 continue
-            matrix = _confusion(mine["phase_a"].to_numpy(), mine["phase_b"].to_numpy(), PHASES)
-            row = _agreement_row({"scorer": name}, mine, matrix, _kappa)
+            row = _agreement_row({"scorer": name}, mine, agreement(mine["phase_a"], mine["phase_b"]))
             row["model_versions"] = ", ".join(sorted(mine["model_version"].dropna().unique()))
             model_rows.append(row)
     pair_columns = ["scorer_a", "scorer_b", "nights", "epochs", "accuracy", "kappa"]
@@ -271,13 +268,13 @@ def scorer_agreement(lake, subjects=None) -> dict:
     }
 
 
-def _agreement_row(names: dict, both: pd.DataFrame, matrix, kappa) -> dict:
+def _agreement_row(names: dict, both: pd.DataFrame, found: dict) -> dict:
     return {
         **names,
         "nights": both[["subject", "night"]].drop_duplicates().shape[0],
-        "epochs": len(both),
-        "accuracy": float(matrix.trace() / matrix.sum()),
-        "kappa": kappa(matrix),
+        "epochs": found["epochs"],
+        "accuracy": found["accuracy"],
+        "kappa": found["kappa"],
     }
 
 
