@@ -9,6 +9,7 @@ change reaches the template's border from outside it is an adult's hands (a visi
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -390,12 +391,13 @@ def motion_events(motion: FrameMotion, start: pd.Timestamp) -> pd.DataFrame:
             rows.append((burst.start, burst.duration, burst.zone, "twitch", min(1.0, burst.peak * 4)))
     left = [burst for burst in left if not (burst.duration <= TWITCH_MAX_S + 1e-9 and burst.zone != "trunk")]
     used: set[int] = set()
+    left_starts = [burst.start for burst in left]
     for i, first in enumerate(left):
         if i in used or first.zone not in LIMBS:
             continue
         group = [
             k
-            for k in range(i, len(left))
+            for k in range(i, bisect.bisect_right(left_starts, first.start + TOGETHER_S))  # sorted by start
             if k not in used and left[k].zone in LIMBS and left[k].start - first.start <= TOGETHER_S
         ]
         used.update(group)
@@ -414,14 +416,19 @@ def motion_events(motion: FrameMotion, start: pd.Timestamp) -> pd.DataFrame:
             kind = "kick"
         where = first.zone if len({m.zone for m in members}) == 1 else "whole_body"
         rows.append((first.start, duration, where, kind, min(1.0, peak * 4)))
+    # whole-body movements by start, with the longest: the ones near a burst are found by bisection
+    whole = sorted((r[0], r[1]) for r in rows if r[2] == "whole_body")
+    longest = max((d for _, d in whole), default=0.0)
     for i, burst in enumerate(left):
         if i in used or burst.duration < OTHER_MIN_S:
             continue
-        if any(
-            r[0] - 0.5 <= burst.end and burst.start <= r[0] + r[1] + 0.5 for r in rows if r[2] == "whole_body"
-        ):
+        lo = bisect.bisect_left(whole, (burst.start - longest - 0.5, -1.0))
+        hi = bisect.bisect_right(whole, (burst.end + 0.5, float("inf")))
+        if any(burst.start <= s + d + 0.5 for s, d in whole[lo:hi]):
             continue  # the trunk moving with a whole-body movement is part of it
         rows.append((burst.start, burst.duration, "whole_body", "other", min(1.0, burst.peak * 4)))
+        bisect.insort(whole, (burst.start, burst.duration))
+        longest = max(longest, burst.duration)
     rows.sort()
     frame = pd.DataFrame(rows, columns=["offset_s", "duration_s", "limb", "kind", "intensity"])
     frame.insert(0, "start", start + pd.to_timedelta(frame["offset_s"], unit="s"))
@@ -433,12 +440,15 @@ def _startles(motion: FrameMotion, moving: np.ndarray, bursts: list, step: float
     or None) and return them as event rows."""
     rows = []
     first_second = max(1, round(1.0 / step))
+    # the bursts' starts as sorted, before any is cut short below: a burst cut short only starts later, so the
+    # bursts that can start within TOGETHER_S of one are all before this bound (a night's scan stays linear)
+    starts = [burst.start for burst in bursts]
     for i, first in enumerate(bursts):
         if first is None or first.zone not in LIMBS:
             continue
         group = [
             k
-            for k in range(i, len(bursts))
+            for k in range(i, bisect.bisect_right(starts, first.start + TOGETHER_S))
             if bursts[k] is not None
             and bursts[k].zone in LIMBS
             and bursts[k].start - first.start <= TOGETHER_S
