@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from .schema import SleepmovesError
+from .tables import fsync_folder as _sync  # a file's bytes or a folder's renames: the same fsync
 
 FOLDER = "models"
 ACTIVE = "active.skops"
@@ -171,15 +172,6 @@ def train_from_lake(lake, *, scorer: str | None = None, seed: int = 0) -> LearnR
         )
         _remember(folder, report, trained_on=sorted(set(frame.loc[train, "subject"])))
     return report
-
-
-def _sync(path: Path) -> None:
-    """Make a written file (or a folder's renames) durable before anything relies on it."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _trained_on(folder: Path, version: str) -> set[str] | None:
