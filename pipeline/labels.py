@@ -158,16 +158,21 @@ def _empty_types() -> dict[str, str]:
     }
 
 
+def _scored_frames(lake, subjects=None, columns: list[str] | None = None):
+    """``(subject, labels)`` of each baby (default: every one the handle sees) with scored nights, read from the
+    table logs and the scored nights' files only."""
+    subjects = list(subjects) if subjects is not None else list(lake.subjects()["subject"])
+    for subject in subjects:
+        nights = lake.nights(subject, TABLE)
+        if nights:
+            yield subject, lake.read(TABLE, [subject], nights, columns=columns)
+
+
 def scored_nights(lake, subjects=None) -> pd.DataFrame:
     """Who scored what: one row per subject, night and scorer with ``epochs`` scored and the last ``scored_at``.
 
     Read from the table logs and the files of scored nights only."""
-    subjects = list(subjects) if subjects is not None else list(lake.subjects()["subject"])
-    frames = []
-    for subject in subjects:
-        nights = lake.nights(subject, TABLE)
-        if nights:
-            frames.append(lake.read(TABLE, [subject], nights, columns=["scorer", "scored_at"]))
+    frames = [frame for _, frame in _scored_frames(lake, subjects, ["scorer", "scored_at"])]
     columns = ["subject", "night", "scorer", "epochs", "scored_at"]
     if not frames:
         return pd.DataFrame(columns=columns)
@@ -179,13 +184,8 @@ def scored_nights(lake, subjects=None) -> pd.DataFrame:
 def export_labels(lake, subjects=None, *, scorer: str | None = None) -> pd.DataFrame:
     """Every stored label in the train / evaluate format: ``subject, epoch_start`` (ISO 8601 in the baby's own
     zone, with its offset), ``phase``, and ``scorer``, ``scored_at``, ``model_version`` after them."""
-    subjects = list(subjects) if subjects is not None else list(lake.subjects()["subject"])
     frames = []
-    for subject in subjects:
-        nights = lake.nights(subject, TABLE)
-        if not nights:
-            continue
-        frame = lake.read(TABLE, [subject], nights)
+    for subject, frame in _scored_frames(lake, subjects):
         if scorer is not None:
             frame = frame[frame["scorer"] == check_scorer(scorer)]
         if frame.empty:
@@ -230,12 +230,7 @@ def scorer_agreement(lake, subjects=None) -> dict:
     """
     from .model import agreement  # the kappa train --from-lake judges models by: one definition
 
-    subjects = list(subjects) if subjects is not None else list(lake.subjects()["subject"])
-    scored = []
-    for subject in subjects:
-        nights = lake.nights(subject, TABLE)
-        if nights:
-            scored.append(lake.read(TABLE, [subject], nights, columns=["epoch_start", "phase", "scorer"]))
+    scored = [frame for _, frame in _scored_frames(lake, subjects, ["epoch_start", "phase", "scorer"])]
     pair_rows, confusions, model_rows = [], {}, []
     if scored:
         labels = pd.concat(scored, ignore_index=True)
